@@ -1,0 +1,3 @@
+from cascrawl.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,148 @@
+"""The `cascrawl` command: crawl, demo, export."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from cascrawl import __version__
+from cascrawl.sections import DEFAULT_SECTIONS
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return 2
+    return args.handler(args, parser)
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cascrawl", description="Crawl, clean and store the news of www.cas.cn.")
+    parser.add_argument("--version", action="version", version=f"cascrawl {__version__}")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    crawl = commands.add_parser("crawl", help="crawl www.cas.cn (or a copy of it) into the database")
+    _add_crawl_options(crawl)
+    crawl.add_argument("--base-url", default=None, help="crawl a copy of the site at this URL (default: https://www.cas.cn)")
+    crawl.set_defaults(handler=_crawl_command)
+
+    demo = commands.add_parser("demo", help="serve the bundled fixture copy of the site on 127.0.0.1 and crawl it")
+    _add_crawl_options(demo)
+    demo.set_defaults(handler=_demo_command)
+
+    export = commands.add_parser("export", help="print stored articles, one JSON object per line")
+    export.add_argument("--db", metavar="URL", help="database URL (default: CASCRAWL_DATABASE_URL or sqlite:///cascrawl.db)")
+    export.add_argument("--format", choices=["jsonl"], default="jsonl")
+    export.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of standard output")
+    export.set_defaults(handler=_export_command)
+    return parser
+
+
+def _add_crawl_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--section", action="append", metavar="SLUG",
+                         help=f"section to crawl, repeatable or comma-separated (default: {','.join(DEFAULT_SECTIONS)})")
+    command.add_argument("--db", metavar="URL", help="database URL (default: CASCRAWL_DATABASE_URL or sqlite:///cascrawl.db)")
+    command.add_argument("--max-pages", type=int, metavar="N", help="listing pages per section (default: all)")
+    command.add_argument("-s", dest="settings", action="append", default=[], metavar="NAME=VALUE",
+                         help="any Scrapy or cascrawl setting, e.g. -s DOWNLOAD_DELAY=0")
+
+
+def _settings(args, parser, overrides: dict | None = None):
+    from scrapy.settings import Settings
+
+    settings = Settings()
+    settings.setmodule("cascrawl.settings", priority="project")
+    for name, value in (overrides or {}).items():
+        settings.set(name, value, priority="cmdline")
+    for pair in args.settings:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            parser.error(f"-s expects NAME=VALUE, got {pair!r}")
+        settings.set(name.strip(), value, priority="cmdline")
+    if args.db:
+        settings.set("CASCRAWL_DATABASE_URL", args.db, priority="cmdline")
+    if args.max_pages is not None:
+        if args.max_pages < 0:
+            parser.error("--max-pages must be 0 (all) or more")
+        settings.set("CASCRAWL_MAX_PAGES", args.max_pages, priority="cmdline")
+    if args.section:
+        settings.set("CASCRAWL_SECTIONS", ",".join(args.section), priority="cmdline")
+    return settings
+
+
+def _crawl_command(args, parser) -> int:
+    from cascrawl.urls import normalize_base_url
+
+    settings = _settings(args, parser)
+    if args.base_url:
+        try:
+            settings.set("CASCRAWL_BASE_URL", normalize_base_url(args.base_url), priority="cmdline")
+        except ValueError as error:
+            parser.error(str(error))
+    return _run(settings)
+
+
+def _demo_command(args, parser) -> int:
+    from cascrawl.fixture_site import serve_site
+
+    # The copy is on loopback: no need to be polite to ourselves.
+    settings = _settings(args, parser, {"DOWNLOAD_DELAY": 0, "CONCURRENT_REQUESTS_PER_DOMAIN": 8})
+    try:
+        with serve_site() as base_url:
+            print(f"serving the bundled fixture copy of www.cas.cn at {base_url}")
+            settings.set("CASCRAWL_BASE_URL", base_url, priority="cmdline")
+            return _run(settings)
+    except FileNotFoundError as error:
+        print(f"cascrawl: error: {error}", file=sys.stderr)
+        return 1
+
+
+def _run(settings) -> int:
+    """Check the database, crawl, print a summary. Exit codes: 0 ok, 2 finished with failures, 1 failed."""
+    from cascrawl.crawl import run_crawl
+    from cascrawl.db import Database, DatabaseError, safe_url
+
+    database_url = settings.get("CASCRAWL_DATABASE_URL")
+    try:
+        database = Database(database_url).open()
+    except DatabaseError as error:
+        print(f"cascrawl: error: {error}", file=sys.stderr)
+        return 1
+    database.close()
+    outcome = run_crawl(settings)
+    print(outcome.summary(safe_url(database_url)))
+    if outcome.unreachable:
+        print(f"cascrawl: error: could not reach {outcome.base_url} ({outcome.first_error or 'no response'}). "
+              "Is the network up? To try cascrawl offline, run `cascrawl demo`.", file=sys.stderr)
+        return 1
+    return outcome.exit_code
+
+
+def _export_command(args, parser) -> int:
+    import os
+
+    from cascrawl.db import Database, DatabaseError
+    from cascrawl.export import write_jsonl
+
+    database_url = args.db or os.environ.get("CASCRAWL_DATABASE_URL", "sqlite:///cascrawl.db")
+    try:
+        database = Database(database_url).open(create=False)
+    except DatabaseError as error:
+        print(f"cascrawl: error: {error}", file=sys.stderr)
+        return 1
+    try:
+        if args.output:
+            with open(args.output, "w", encoding="utf-8") as stream:
+                count = write_jsonl(database.iter_articles(), stream)
+            print(f"exported {count} articles to {args.output}", file=sys.stderr)
+        else:
+            sys.stdout.reconfigure(encoding="utf-8")
+            write_jsonl(database.iter_articles(), sys.stdout)
+    except BrokenPipeError:  # `cascrawl export | head` is fine
+        sys.stderr.close()
+    finally:
+        database.close()
+    return 0

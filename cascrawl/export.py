@@ -1,0 +1,48 @@
+"""The export contract: one JSON object per article per line (see docs/export.md)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import datetime
+from typing import IO
+
+from cascrawl.dates import BEIJING
+from cascrawl.db import Article
+
+EXPORT_KEYS = (
+    "url", "section", "title", "published_date", "published_at", "source", "author", "editor",
+    "text", "attachments", "images", "content_hash", "first_seen_at", "updated_at",
+)
+
+
+def _iso(moment: datetime | None, zone=BEIJING) -> str | None:
+    return moment.astimezone(zone).isoformat() if moment else None
+
+
+def article_record(article: Article) -> dict:
+    """An article as the export contract spells it; dates of the site in Beijing time (+08:00)."""
+    return {
+        "url": article.url,
+        "section": article.section,
+        "title": article.title,
+        "published_date": article.published_date.isoformat(),
+        "published_at": _iso(article.published_at),
+        "source": article.source,
+        "author": article.author,
+        "editor": article.editor,
+        "text": article.text,
+        "attachments": article.attachments or [],
+        "images": article.images or [],
+        "content_hash": article.content_hash,
+        "first_seen_at": _iso(article.first_seen_at),
+        "updated_at": _iso(article.updated_at),
+    }
+
+
+def write_jsonl(articles: Iterable[Article], stream: IO[str]) -> int:
+    count = 0
+    for article in articles:
+        stream.write(json.dumps(article_record(article), ensure_ascii=False) + "\n")
+        count += 1
+    return count

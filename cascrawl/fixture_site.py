@@ -1,0 +1,48 @@
+"""Serve a saved copy of the site (the bundled `fixtures/site/`) on 127.0.0.1, for the demo and the tests."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+# The repository's fixture copy of www.cas.cn (present in a checkout / editable install).
+BUNDLED_SITE = Path(__file__).resolve().parent.parent / "fixtures" / "site"
+
+
+class _SiteHandler(SimpleHTTPRequestHandler):
+    # TRS pages are .shtml; without this they would be served as application/octet-stream.
+    # No charset on purpose: pages declare their own, as the real site's headers may not.
+    extensions_map = {**SimpleHTTPRequestHandler.extensions_map, ".shtml": "text/html", ".html": "text/html"}
+
+    def translate_path(self, path: str) -> str:
+        translated = super().translate_path(path)
+        index = os.path.join(translated, "index.shtml")
+        if os.path.isdir(translated) and os.path.isfile(index):
+            return index  # TRS sections answer `/<section>/` with index.shtml
+        return translated
+
+    def list_directory(self, path):  # a real site has no directory listings
+        self.send_error(404, "Not Found")
+        return None
+
+    def log_message(self, format, *args):  # keep crawl output readable
+        pass
+
+
+@contextlib.contextmanager
+def serve_site(root: Path = BUNDLED_SITE, host: str = "127.0.0.1"):
+    """Serve `root` on a free port; yields the base URL, e.g. `http://127.0.0.1:41234`."""
+    if not (root / "yw").is_dir() and not any(root.glob("*/index.shtml")):
+        raise FileNotFoundError(f"no site copy at {root} (run from a checkout of cascrawl)")
+    server = ThreadingHTTPServer((host, 0), partial(_SiteHandler, directory=str(root)))
+    thread = threading.Thread(target=server.serve_forever, name="fixture-site", daemon=True)
+    thread.start()
+    try:
+        yield f"http://{host}:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -1,0 +1,115 @@
+"""cas_news: walk the news sections of www.cas.cn (or a copy of it) and hand article pages to extraction."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import scrapy
+from scrapy.http import TextResponse
+
+from cascrawl.extract import extract_article, parse_listing
+from cascrawl.items import ArticleItem
+from cascrawl.sections import parse_sections
+from cascrawl.urls import listing_page_number, listing_page_url, normalize_base_url, parse_article_url, section_url
+
+# Handled by the callbacks instead of being filtered out by HttpErrorMiddleware.
+_HANDLED_STATUSES = [404, 410]
+
+
+class CasNewsSpider(scrapy.Spider):
+    """Arguments (`-a name=value`): sections=yw,syky  base_url=https://mirror  max_pages=N (listing pages per section)."""
+
+    name = "cas_news"
+
+    def __init__(self, sections=None, base_url=None, max_pages=None, **kwargs):
+        super().__init__(**kwargs)
+        self._sections_arg, self._base_url_arg, self._max_pages_arg = sections, base_url, max_pages
+
+    @classmethod
+    def from_crawler(cls, crawler, *args, **kwargs):
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        settings = crawler.settings
+        spider.sections = parse_sections(spider._sections_arg or settings.getlist("CASCRAWL_SECTIONS"))
+        spider.base_url = normalize_base_url(spider._base_url_arg or settings.get("CASCRAWL_BASE_URL"))
+        max_pages = spider._max_pages_arg if spider._max_pages_arg is not None else settings.getint("CASCRAWL_MAX_PAGES")
+        spider.max_pages = int(max_pages)  # 0 = no limit
+        return spider
+
+    async def start(self):
+        for section in self.sections:
+            yield scrapy.Request(
+                section_url(self.base_url, section),
+                callback=self.parse_listing,
+                errback=self.listing_failed,
+                cb_kwargs={"section": section},
+                meta={"handle_httpstatus_list": _HANDLED_STATUSES},
+            )
+
+    def parse_listing(self, response, section):
+        stats = self.crawler.stats
+        if response.status != 200:
+            stats.inc_value("cascrawl/sections_missing" if listing_page_number(response.url) == 0 else "cascrawl/listing_pages_missing")
+            self.logger.warning("listing %s answered HTTP %d: section %r skipped from here", response.url, response.status, section)
+            return
+        if not isinstance(response, TextResponse):
+            stats.inc_value("cascrawl/listing_pages_not_html")
+            self.logger.warning("listing %s is not an HTML page", response.url)
+            return
+        stats.inc_value("cascrawl/listing_pages")
+        listing = parse_listing(response.text, response.url, self.base_url)
+        if listing.offsite_links:
+            stats.inc_value("cascrawl/offsite_links_ignored", listing.offsite_links)
+        if not listing.entries:
+            stats.inc_value("cascrawl/listing_pages_empty")
+            self.logger.warning("listing %s has no article entries", response.url)
+        for entry in listing.entries:
+            yield response.follow(
+                entry.url,
+                callback=self.parse_article,
+                cb_kwargs={"section": section, "listing_date": entry.date},
+                meta={"handle_httpstatus_list": _HANDLED_STATUSES},
+            )
+        for page_url in self._next_listing_pages(response.url, listing, section):
+            yield scrapy.Request(page_url, callback=self.parse_listing, errback=self.listing_failed,
+                                 cb_kwargs={"section": section}, meta={"handle_httpstatus_list": _HANDLED_STATUSES})
+
+    def _next_listing_pages(self, url, listing, section):
+        """Pages announced by the pager script (from the first page) plus pager links; the dupefilter drops repeats."""
+        first_page = section_url(self.base_url, section)
+        numbers = set()
+        if listing_page_number(url) == 0 and listing.page_count:
+            numbers.update(range(1, listing.page_count))
+        for link in listing.page_links:
+            number = listing_page_number(link)
+            if number:
+                numbers.add(number)
+        for number in sorted(numbers):
+            if self.max_pages and number >= self.max_pages:
+                break
+            yield listing_page_url(first_page, number)
+
+    def parse_article(self, response, section, listing_date=None):
+        ref = parse_article_url(response.url)
+        item = ArticleItem(
+            url=ref.canonical_url if ref else response.url,
+            fetched_url=response.url,
+            docid=ref.docid if ref else 0,
+            section=ref.section if ref else section,
+            fetched_at=datetime.now(timezone.utc),
+            http_status=response.status,
+            listing_date=listing_date,
+            url_date=ref.url_date if ref else None,
+        )
+        if response.status == 200 and isinstance(response, TextResponse):
+            page = extract_article(response.text, response.url)
+            item.template, item.title, item.source, item.editor = page.template, page.title, page.source, page.editor
+            item.date_text, item.date_origin = page.date_text, page.date_origin
+            item.html, item.attachments, item.images, item.provenance = page.body_html, page.attachments, page.images, page.provenance
+        yield item
+
+    def listing_failed(self, failure):
+        stats = self.crawler.stats
+        stats.inc_value("cascrawl/listing_fetch_failed")
+        if stats.get_value("cascrawl/first_fetch_error") is None:
+            stats.set_value("cascrawl/first_fetch_error", failure.getErrorMessage())
+        self.logger.error("could not fetch %s: %s", failure.request.url, failure.getErrorMessage())
