@@ -110,7 +110,10 @@ _INFO_PATHS = (
     "//div[contains(@class, 'detail_info')]",
 )
 _TITLE_SUFFIX = re.compile(r"\s*-{2,}[^-]*$")
-_SOURCE_LABEL = re.compile(r"(?:来源|來源|稿源)\s*[:：]\s*(?P<value>[^\s|｜]*)")
+# The value stops at white space; an empty source followed by the time label (来源： 时间：…) is empty.
+_SOURCE_LABEL = re.compile(
+    r"(?:来源|來源|稿源)\s*[:：]\s*(?P<value>(?!(?:发布|發布)?(?:时间|時間|日期)\s*[:：])[^\s|｜]+)?"
+)
 _TIME_LABEL = re.compile(
     r"(?:发布时间|發布時間|时间|時間|日期)\s*[:：]\s*"
     r"(?P<value>\d{4}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}日?(?:\s+\d{1,2}[:：]\d{2}(?:[:：]\d{2})?)?)"

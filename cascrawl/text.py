@@ -52,18 +52,31 @@ def _collect_text(element: etree._Element, chunks: list[str]) -> None:
     elif tag in _CELL_TAGS:
         chunks.append(" ")
     if element.text:
-        chunks.append(element.text)
+        chunks.append(_soft_breaks(element.text))
     for child in element:
         _collect_text(child, chunks)
         if child.tail:
-            chunks.append(child.tail)
+            chunks.append(_soft_breaks(child.tail))
     if is_block:
         chunks.append("\n")
+
+
+# A line break in the HTML source is not a paragraph break: it renders as white space, and
+# between two Chinese characters as nothing at all (CSS Text 3 segment-break rule).
+_SOURCE_BREAK = re.compile(r"[ \t\r\f\v]*\n\s*")
+_SOFT_BREAK = "\x00"
+_WIDE = r"\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef\u3000-\u303f"
+_SOFT_BETWEEN_WIDE = re.compile(rf"(?<=[{_WIDE}])\x00+(?=[{_WIDE}])")
+
+
+def _soft_breaks(text: str) -> str:
+    return _SOURCE_BREAK.sub(_SOFT_BREAK, text)
 
 
 def normalize_lines(text: str) -> str:
     """Strip and collapse each line, drop empty lines, remove zero-width characters, NFC."""
     text = unicodedata.normalize("NFC", text.translate(_ZERO_WIDTH))
+    text = _SOFT_BETWEEN_WIDE.sub("", text).replace(_SOFT_BREAK, " ")
     lines = (" ".join(line.split()) for line in text.splitlines())
     return "\n".join(line for line in lines if line)
 
@@ -93,7 +106,9 @@ def _converter(config: str):
 
 
 def to_simplified(text: str) -> str:
-    return _converter("t2s").convert(text) if text else text
+    # tw2s rather than t2s: re-served copies use Taiwan-standard forms (著眼, 看著), which plain t2s
+    # leaves as 著; tw2s gives 着眼/看着 and still keeps 著作/显著.
+    return _converter("tw2s").convert(text) if text else text
 
 
 def detect_script(text: str) -> str:

@@ -37,10 +37,10 @@ class Database:
         self.url = url
         try:
             self.engine: Engine = create_engine(url)
-        except (ArgumentError, ValueError) as error:
-            raise DatabaseError(f"malformed database URL {safe_url(url)!s}: {error}") from None
-        except (NoSuchModuleError, ImportError) as error:
+        except (NoSuchModuleError, ImportError) as error:  # NoSuchModuleError is an ArgumentError: first
             raise DatabaseError(f"unsupported database URL {safe_url(url)}: {error}") from None
+        except (ArgumentError, ValueError) as error:
+            raise DatabaseError(f"malformed database URL {safe_url(url)}: {error}") from None
 
     def open(self, create: bool = True) -> Database:
         """Connect once and create missing tables; fails fast, before any page is fetched.

@@ -1,0 +1,36 @@
+# Two commands for a fresh machine with Python 3.11+ and make: `make crawl` and `make test`.
+# Both create ./.venv and install cascrawl into it on first use.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+
+.PHONY: setup crawl demo test export clean
+
+# Old pips (23.x) cannot resolve the lxml[html-clean] extras scrapy pulls in: upgrade pip first.
+$(INSTALLED): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(INSTALLED)
+
+setup: $(INSTALLED)
+
+## crawl www.cas.cn into ./cascrawl.db (extra options: make crawl ARGS="--section syky --max-pages 2")
+crawl: $(INSTALLED)
+	$(BIN)/cascrawl crawl $(ARGS)
+
+## serve the bundled fixture copy of the site on 127.0.0.1 and crawl it into ./cascrawl.db
+demo: $(INSTALLED)
+	$(BIN)/cascrawl demo $(ARGS)
+
+## print the stored articles as JSON lines
+export: $(INSTALLED)
+	$(BIN)/cascrawl export $(ARGS)
+
+## run the test suite (offline; PostgreSQL tests need 127.0.0.1:5432, see README)
+test: $(INSTALLED)
+	$(BIN)/python -m pytest $(ARGS)
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache

@@ -1,0 +1,96 @@
+"""The real Scrapy engine crawls the fixture copy served on 127.0.0.1 into a real SQLite file."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+from .conftest import FAST, expected_articles, run_cascrawl
+
+ARTICLES = expected_articles()
+
+
+def _rows(db_url: str) -> dict[str, sqlite3.Row]:
+    connection = sqlite3.connect(db_url.removeprefix("sqlite:///"))
+    connection.row_factory = sqlite3.Row
+    try:
+        return {row["url"]: row for row in connection.execute("SELECT * FROM articles")}
+    finally:
+        connection.close()
+
+
+def test_every_fixture_article_is_stored_once_with_the_expected_fields(crawled):
+    db_url, result = crawled
+    rows = _rows(db_url)
+    assert sorted(rows) == sorted(a["url"] for a in ARTICLES)
+    for expected in ARTICLES:
+        row = rows[expected["url"]]
+        assert (row["title"], row["published_date"], row["source"], row["text"]) == (
+            expected["title"], expected["published_date"], expected["source"], expected["text"]), expected["url"]
+    assert "rejected" in result.stdout and f"{len(ARTICLES)} articles stored" in result.stdout
+
+
+def test_export_prints_the_contract(crawled):
+    db_url, _ = crawled
+    result = run_cascrawl("export", "--db", db_url)
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(records) == len(ARTICLES)
+    by_url = {record["url"]: record for record in records}
+    for expected in ARTICLES:
+        record = by_url[expected["url"]]
+        assert list(record) == ["url", "section", "title", "published_date", "published_at", "source", "author",
+                                "editor", "text", "attachments", "images", "content_hash", "first_seen_at", "updated_at"]
+        for key in ("section", "title", "published_date", "published_at", "source", "text", "attachments", "images"):
+            assert record[key] == expected[key], (expected["url"], key)
+        assert record["first_seen_at"].endswith("+08:00") and len(record["content_hash"]) == 64
+
+
+def test_a_second_crawl_changes_nothing_but_last_seen(crawled, site_url):
+    db_url, _ = crawled
+    before = _rows(db_url)
+    result = run_cascrawl("crawl", "--base-url", site_url, "--db", db_url, "--section", "syky,cm", *FAST)
+    assert result.returncode == 0, result.stderr[-3000:]
+    after = _rows(db_url)
+    assert sorted(after) == sorted(before)
+    for url, row in after.items():
+        old = before[url]
+        assert (row["id"], row["content_hash"], row["updated_at"], row["first_seen_at"], row["revision"]) == (
+            old["id"], old["content_hash"], old["updated_at"], old["first_seen_at"], old["revision"])
+        if row["section"] in ("syky", "cm"):
+            assert row["last_seen_at"] > old["last_seen_at"]
+
+
+def test_a_missing_section_is_a_warning_not_a_crash(site_url, tmp_path):
+    db_url = f"sqlite:///{tmp_path / 'missing.db'}"
+    result = run_cascrawl("crawl", "--base-url", site_url, "--db", db_url, "--section", "kj,cm", *FAST)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "1 section(s) answered 404" in result.stdout
+    assert "kj" in result.stderr and "404" in result.stderr
+    assert len(_rows(db_url)) == sum(1 for a in ARTICLES if a["section"] == "cm")
+
+
+def test_max_pages_limits_the_listing_pages_walked(site_url, tmp_path):
+    db_url = f"sqlite:///{tmp_path / 'one-page.db'}"
+    result = run_cascrawl("crawl", "--base-url", site_url, "--db", db_url, "--section", "syky", "--max-pages", "1", *FAST)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "1 listing pages" in result.stdout
+    first_page = json.loads((expected_articles()[0]["page"].parents[2] / "syky" / "index.expected.json").read_text("utf-8"))
+    assert sorted(_rows(db_url)) == sorted(e["url"] for e in first_page["entries"])
+
+
+def test_scrapy_crawl_from_the_repository_root_works_too(site_url, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from .conftest import REPO
+
+    db_url = f"sqlite:///{tmp_path / 'scrapy.db'}"
+    result = subprocess.run(
+        [sys.executable, "-m", "scrapy", "crawl", "cas_news", "-a", "sections=cm", "-a", f"base_url={site_url}",
+         "-s", f"CASCRAWL_DATABASE_URL={db_url}", *FAST],
+        capture_output=True, text=True, timeout=180, cwd=REPO, env=os.environ.copy(),
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert len(_rows(db_url)) == sum(1 for a in ARTICLES if a["section"] == "cm")

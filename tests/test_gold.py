@@ -1,0 +1,80 @@
+"""Every fixture page through the real extraction and pipelines, compared with its hand-written expected JSON."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import pytest
+from itemadapter import ItemAdapter
+from scrapy.http import HtmlResponse
+from scrapy.utils.test import get_crawler
+
+from cascrawl.extract import parse_listing
+from cascrawl.export import _iso
+from pipelines.clean import CleanTextPipeline
+from pipelines.dates import PublishedDatePipeline
+from pipelines.validate import ValidatePipeline
+from spiders.cas_news import CasNewsSpider
+
+from .conftest import SITE, expected_articles, expected_listings
+
+BASE = "http://127.0.0.1:8000"
+ARTICLES = expected_articles()
+LISTINGS = expected_listings()
+
+
+def _served_url(page) -> str:
+    return f"{BASE}/{page.relative_to(SITE).as_posix()}"
+
+
+@pytest.fixture(scope="module")
+def process():
+    """The spider's article callback and the cleaning pipelines, wired by a real crawler's settings and stats."""
+    crawler = get_crawler(CasNewsSpider, {"CASCRAWL_BASE_URL": BASE})
+    crawler.spider = spider = CasNewsSpider.from_crawler(crawler)
+    pipelines = [cls.from_crawler(crawler) for cls in (CleanTextPipeline, PublishedDatePipeline, ValidatePipeline)]
+
+    def run(page, listing_date: date | None = None) -> ItemAdapter:
+        response = HtmlResponse(_served_url(page), body=page.read_bytes())
+        (item,) = spider.parse_article(response, section="?", listing_date=listing_date)
+        for pipeline in pipelines:
+            item = pipeline.process_item(item)
+        return ItemAdapter(item)
+
+    return run
+
+
+def test_there_are_enough_gold_pages():
+    assert len(ARTICLES) >= 10 and len(LISTINGS) >= 6
+    assert len({a["template"] for a in ARTICLES}) >= 2
+
+
+@pytest.mark.parametrize("expected", ARTICLES, ids=[a["url"].split("/")[-1] for a in ARTICLES])
+def test_article_fields_match_the_hand_written_expectation(process, expected):
+    item = process(expected["page"])
+    assert item["reject_reason"] is None, item["reject_detail"]
+    published_at = item["published_at"]
+    assert {
+        "url": item["url"], "section": item["section"], "docid": item["docid"], "title": item["title"],
+        "published_date": item["published_date"].isoformat(),
+        "published_at": _iso(published_at) if isinstance(published_at, datetime) else None,
+        "source": item["source"], "editor": item["editor"],
+    } == {key: expected[key] for key in ("url", "section", "docid", "title", "published_date", "published_at", "source", "editor")}
+    assert item["text"] == expected["text"]
+
+
+@pytest.mark.parametrize("expected", ARTICLES, ids=[a["url"].split("/")[-1] for a in ARTICLES])
+def test_attachments_and_images_match(process, expected):
+    item = process(expected["page"])
+    assert item["attachments"] == expected["attachments"]
+    assert item["images"] == expected["images"]
+
+
+@pytest.mark.parametrize("page, expected", LISTINGS, ids=[str(p.relative_to(SITE)) for p, _ in LISTINGS])
+def test_listing_entries_and_page_count(page, expected):
+    listing = parse_listing(page.read_text(encoding="utf-8"), _served_url(page), BASE)
+    assert listing.page_count == expected["page_count"]
+    assert [
+        {"url": e.canonical_url, "title": e.title, "date": e.date.isoformat() if e.date else None} for e in listing.entries
+    ] == expected["entries"]
+    assert all(e.url.startswith(BASE) for e in listing.entries)
