@@ -89,15 +89,19 @@ def _demo_command(args, parser) -> int:
     from cascrawl.fixture_site import serve_site
 
     # The copy is on loopback: no need to be polite to ourselves.
-    settings = _settings(args, parser, {"DOWNLOAD_DELAY": 0, "CONCURRENT_REQUESTS_PER_DOMAIN": 8})
+    settings = _settings(args, parser, {"DOWNLOAD_DELAY": 0, "CONCURRENT_REQUESTS_PER_DOMAIN": 8, "LOG_LEVEL": "WARNING"})
     try:
         with serve_site() as base_url:
             print(f"serving the bundled fixture copy of www.cas.cn at {base_url}")
             settings.set("CASCRAWL_BASE_URL", base_url, priority="cmdline")
-            return _run(settings)
+            code = _run(settings)
     except FileNotFoundError as error:
         print(f"cascrawl: error: {error}", file=sys.stderr)
         return 1
+    if code != 1:
+        where = "`sqlite3 cascrawl.db` or `cascrawl export`" if not args.db else f"`cascrawl export --db {args.db}`"
+        print(f"look inside: {where}")
+    return code
 
 
 def _run(settings) -> int:
@@ -114,6 +118,10 @@ def _run(settings) -> int:
     database.close()
     outcome = run_crawl(settings)
     print(outcome.summary(safe_url(database_url)))
+    try:
+        print(f"articles in the database: {database.count_articles()}, rejects recorded: {database.count_rejects()}")
+    finally:
+        database.close()
     if outcome.unreachable:
         print(f"cascrawl: error: could not reach {outcome.base_url} ({outcome.first_error or 'no response'}). "
               "Is the network up? To try cascrawl offline, run `cascrawl demo`.", file=sys.stderr)

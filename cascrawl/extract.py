@@ -119,6 +119,7 @@ _TIME_LABEL = re.compile(
     r"(?P<value>\d{4}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}日?(?:\s+\d{1,2}[:：]\d{2}(?:[:：]\d{2})?)?)"
 )
 _DOCUMENT_WRITE = re.compile(r"document\.write\(\s*['\"](?P<value>.*?)['\"]\s*\)")
+_AUTHOR = re.compile(r"作者\s*[:：]\s*(?P<value>[^\s|｜]+)")
 _EDITOR = re.compile(r"(?:责任编辑|責任編輯)\s*[:：]\s*(?P<value>[^\s）)]+)")
 _ATTACHMENT_LABEL = ("附件下载", "附件下載")
 _CAS_SOURCE_TAIL = re.compile(r"\s*[,，]\s*中国科学院\s*$")
@@ -132,6 +133,7 @@ class ArticlePage:
     date_text: str | None  # the page's own date (meta PubDate, else the info line), unparsed
     date_origin: str | None  # meta or page
     source: str | None
+    author: str | None
     editor: str | None
     body_html: str | None  # sanitized fragment: scripts removed, URLs absolute on the canonical site
     attachments: list[dict] = field(default_factory=list)
@@ -168,7 +170,10 @@ def extract_article(html: str, url: str) -> ArticlePage:
     )
     if source:
         source = _CAS_SOURCE_TAIL.sub("", source).strip() or None
-    editor_match = _EDITOR.search(_text(root))
+    # Only the info line: a body sentence like "论文第一作者：…" is not the article's author.
+    author_match = _AUTHOR.search(_info_text(root, whole_page_fallback=False))
+    author = _first(provenance, "author", ("dom:info-line", author_match.group("value") if author_match else None))
+    editor_match = _EDITOR.search(_text(root, spaced=True))
     editor = _first(provenance, "editor", ("dom:editor", editor_match.group("value") if editor_match else None))
 
     template, body = None, None
@@ -189,6 +194,7 @@ def extract_article(html: str, url: str) -> ArticlePage:
         date_text=date_text,
         date_origin=provenance.get("date", "").split(":")[0] or None,
         source=source,
+        author=author,
         editor=editor,
         body_html=body_html,
         attachments=_attachments(root, link_base),
@@ -216,11 +222,11 @@ def _meta(root: etree._Element) -> dict[str, str]:
     return found
 
 
-def _info_text(root: etree._Element) -> str:
+def _info_text(root: etree._Element, whole_page_fallback: bool = True) -> str:
     for xpath in _INFO_PATHS:
         for element in root.xpath(xpath):
-            return _text(element)
-    return _text(root)
+            return _text(element, spaced=True)
+    return _text(root, spaced=True) if whole_page_fallback else ""
 
 
 def _info_source(root: etree._Element) -> str | None:
@@ -311,18 +317,24 @@ def _xpath_text(root: etree._Element, xpath: str) -> str | None:
     return _text(found[0]) if found else None
 
 
-def _text(element: etree._Element) -> str:
-    """Visible text of an element on one line: scripts excluded, whitespace collapsed."""
+def _text(element: etree._Element, spaced: bool = False) -> str:
+    """Visible text of an element on one line: scripts excluded, whitespace collapsed.
+
+    spaced=True separates child elements by a space, for info lines whose spans sit side by side
+    (`<span>作者：张某某</span><span>时间：…</span>`).
+    """
     parts: list[str] = []
-    _visible_text(element, parts)
+    _visible_text(element, parts, " " if spaced else "")
     return " ".join("".join(parts).split())
 
 
-def _visible_text(element: etree._Element, parts: list[str]) -> None:
+def _visible_text(element: etree._Element, parts: list[str], separator: str) -> None:
     if isinstance(element.tag, str) and element.tag not in ("script", "style"):
         if element.text:
             parts.append(element.text)
         for child in element:
-            _visible_text(child, parts)
+            parts.append(separator)
+            _visible_text(child, parts, separator)
+            parts.append(separator)
             if child.tail:
                 parts.append(child.tail)

@@ -26,6 +26,7 @@ class CleanTextPipeline:
             "title": normalize_lines(adapter.get("title") or ""),
             "text": html_to_text(adapter.get("html") or ""),
             "source": normalize_lines(adapter.get("source") or ""),
+            "author": normalize_lines(adapter.get("author") or ""),
             "editor": normalize_lines(adapter.get("editor") or ""),
         }
         unglossed = {name: remove_pinyin_glosses(value) for name, value in fields.items()}

@@ -102,7 +102,8 @@ class CasNewsSpider(scrapy.Spider):
         )
         if response.status == 200 and isinstance(response, TextResponse):
             page = extract_article(response.text, response.url)
-            item.template, item.title, item.source, item.editor = page.template, page.title, page.source, page.editor
+            item.template, item.title, item.source = page.template, page.title, page.source
+            item.author, item.editor = page.author, page.editor
             item.date_text, item.date_origin = page.date_text, page.date_origin
             item.html, item.attachments, item.images, item.provenance = page.body_html, page.attachments, page.images, page.provenance
         yield item

@@ -41,7 +41,8 @@ def test_export_prints_the_contract(crawled):
         record = by_url[expected["url"]]
         assert list(record) == ["url", "section", "title", "published_date", "published_at", "source", "author",
                                 "editor", "text", "attachments", "images", "content_hash", "first_seen_at", "updated_at"]
-        for key in ("section", "title", "published_date", "published_at", "source", "text", "attachments", "images"):
+        for key in ("section", "title", "published_date", "published_at", "source", "author", "editor", "text",
+                    "attachments", "images"):
             assert record[key] == expected[key], (expected["url"], key)
         assert record["first_seen_at"].endswith("+08:00") and len(record["content_hash"]) == 64
 

@@ -20,6 +20,7 @@ from .conftest import SITE, expected_articles, expected_listings
 
 BASE = "http://127.0.0.1:8000"
 ARTICLES = expected_articles()
+FIELDS = ("url", "section", "docid", "title", "published_date", "published_at", "source", "author", "editor")
 LISTINGS = expected_listings()
 
 
@@ -58,8 +59,8 @@ def test_article_fields_match_the_hand_written_expectation(process, expected):
         "url": item["url"], "section": item["section"], "docid": item["docid"], "title": item["title"],
         "published_date": item["published_date"].isoformat(),
         "published_at": _iso(published_at) if isinstance(published_at, datetime) else None,
-        "source": item["source"], "editor": item["editor"],
-    } == {key: expected[key] for key in ("url", "section", "docid", "title", "published_date", "published_at", "source", "editor")}
+        "source": item["source"], "author": item["author"], "editor": item["editor"],
+    } == {key: expected[key] for key in FIELDS}
     assert item["text"] == expected["text"]
 
 
