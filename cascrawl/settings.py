@@ -72,9 +72,13 @@ CASCRAWL_BOILERPLATE_PATTERNS = [
 ]
 CASCRAWL_BOILERPLATE_EXTRA_PATTERNS = []  # an operator's additions, kept apart from the defaults
 
+# Cleaning, in this order: text -> boilerplate -> re-served copies -> dates -> fields -> validate -> persist.
 ITEM_PIPELINES = {
-    "pipelines.clean.CleanTextPipeline": 100,
-    "pipelines.dates.PublishedDatePipeline": 200,
+    "pipelines.text.TextPipeline": 100,
+    "pipelines.boilerplate.BoilerplatePipeline": 200,
+    "pipelines.copies.ReservedCopyPipeline": 300,
+    "pipelines.dates.PublishedDatePipeline": 400,
+    "pipelines.fields.FieldsPipeline": 500,
     "pipelines.validate.ValidatePipeline": 800,
     "pipelines.persist.PersistPipeline": 900,
 }

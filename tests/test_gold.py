@@ -11,9 +11,7 @@ from scrapy.utils.test import get_crawler
 
 from cascrawl.extract import parse_listing
 from cascrawl.export import _iso
-from pipelines.clean import CleanTextPipeline
-from pipelines.dates import PublishedDatePipeline
-from pipelines.validate import ValidatePipeline
+from pipelines import cleaning_pipelines
 from spiders.cas_news import CasNewsSpider
 
 from .conftest import SITE, expected_articles, expected_listings
@@ -33,7 +31,7 @@ def process():
     """The spider's article callback and the cleaning pipelines, wired by a real crawler's settings and stats."""
     crawler = get_crawler(CasNewsSpider, {"CASCRAWL_BASE_URL": BASE})
     crawler.spider = spider = CasNewsSpider.from_crawler(crawler)
-    pipelines = [cls.from_crawler(crawler) for cls in (CleanTextPipeline, PublishedDatePipeline, ValidatePipeline)]
+    pipelines = cleaning_pipelines(crawler)
 
     def run(page, listing_date: date | None = None) -> ItemAdapter:
         response = HtmlResponse(_served_url(page), body=page.read_bytes())
