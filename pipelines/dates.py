@@ -31,8 +31,11 @@ class PublishedDatePipeline:
 
     def process_item(self, item):
         adapter = ItemAdapter(item)
+        # The parser says where its date came from (meta PubDate, or the page's DOM); the stats and
+        # provenance use four stable names: meta, page, listing, url.
+        page_origin = "meta" if adapter.get("date_origin") == "meta" else "page"
         resolution = resolve([
-            (adapter.get("date_origin") or "page", adapter.get("date_text")),
+            (page_origin, adapter.get("date_text")),
             ("listing", adapter.get("listing_date")),
             ("url", adapter.get("url_date")),
         ])
@@ -56,6 +59,6 @@ class PublishedDatePipeline:
         adapter["provenance"] = provenance
         self.stats.inc_value(f"cascrawl/dates/from_{published.origin}")
         url_date = adapter.get("url_date")
-        if url_date and published.origin not in ("url", "listing") and abs((published.date - url_date).days) > 1:
+        if url_date and published.origin in ("meta", "page") and abs((published.date - url_date).days) > 1:
             self.stats.inc_value("cascrawl/dates/page_differs_from_url")
         return item
