@@ -209,3 +209,19 @@ def test_an_operator_extends_the_patterns_on_the_command_line(site_url, tmp_path
     for url, text in expected.items():
         assert texts[url] == "\n".join(line for line in text.split("\n") if line != caption)
     assert any(caption in text for text in expected.values())  # the pattern had something to remove
+
+
+def test_the_cleaning_benchmark_runs_and_reports_ms_per_article():
+    """Not a timing test: the script must keep working, and every fixture article must pass cleaning."""
+    import subprocess
+    import sys
+
+    from .conftest import REPO
+
+    result = subprocess.run([sys.executable, "scripts/bench_clean.py", "--rounds", "1"], cwd=REPO,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"cleaning {len(expected_articles())} fixture articles x 1 rounds" in result.stdout
+    assert [line.split()[0] for line in result.stdout.splitlines()[2:]] == [
+        "TextPipeline", "BoilerplatePipeline", "ReservedCopyPipeline", "PublishedDatePipeline", "FieldsPipeline",
+        "ValidatePipeline", "all", "(extraction,"]
