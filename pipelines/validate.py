@@ -11,6 +11,8 @@ logger = logging.getLogger(__name__)
 
 def rejection(adapter: ItemAdapter) -> tuple[str, str] | None:
     """(reason code, detail) for an item that must not become an article, else None."""
+    if adapter.get("reject_reason"):  # already rejected upstream (e.g. extraction_error)
+        return adapter["reject_reason"], adapter.get("reject_detail")
     status = adapter.get("http_status") or 200
     if status != 200:
         return f"http_{status}", f"article page answered HTTP {status}"

@@ -7,7 +7,8 @@ from datetime import datetime, timezone
 import scrapy
 from scrapy.http import TextResponse
 
-from cascrawl.extract import extract_article, parse_listing
+from cascrawl.encoding import decode_html
+from cascrawl.parsers import GENERIC, parse_article, parse_listing
 from cascrawl.items import ArticleItem
 from cascrawl.sections import parse_sections
 from cascrawl.urls import listing_page_number, listing_page_url, normalize_base_url, parse_article_url, section_url
@@ -56,7 +57,8 @@ class CasNewsSpider(scrapy.Spider):
             self.logger.warning("listing %s is not an HTML page", response.url)
             return
         stats.inc_value("cascrawl/listing_pages")
-        listing = parse_listing(response.text, response.url, self.base_url)
+        html, _ = decode_html(response.body, response.headers.get("Content-Type"))
+        listing = parse_listing(html, response.url, self.base_url)
         if listing.offsite_links:
             stats.inc_value("cascrawl/offsite_links_ignored", listing.offsite_links)
         if not listing.entries:
@@ -101,12 +103,28 @@ class CasNewsSpider(scrapy.Spider):
             url_date=ref.url_date if ref else None,
         )
         if response.status == 200 and isinstance(response, TextResponse):
-            page = extract_article(response.text, response.url)
-            item.template, item.title, item.source = page.template, page.title, page.source
-            item.author, item.editor = page.author, page.editor
-            item.date_text, item.date_origin = page.date_text, page.date_origin
-            item.html, item.attachments, item.images, item.provenance = page.body_html, page.attachments, page.images, page.provenance
+            self._fill_from_page(item, response)
         yield item
+
+    def _fill_from_page(self, item: ArticleItem, response) -> None:
+        stats = self.crawler.stats
+        try:
+            html, encoding = decode_html(response.body, response.headers.get("Content-Type"))
+            page = parse_article(html, response.url)
+        except Exception as error:  # a page that breaks a parser is a recorded rejection, not a crashed callback
+            self.logger.exception("extraction failed on %s", response.url)
+            item.reject_reason, item.reject_detail = "extraction_error", f"{type(error).__name__}: {error}"[:500]
+            stats.inc_value("cascrawl/extract/errors")
+            return
+        stats.inc_value(f"cascrawl/extract/parser/{page.parser}")
+        if page.parser == GENERIC.id:
+            stats.inc_value("cascrawl/extract/generic_fallback")
+            self.logger.warning("no CAS layout matched %s: body from the generic extractor", response.url)
+        item.template, item.title, item.source = page.parser, page.title, page.source
+        item.author, item.editor = page.author, page.editor
+        item.date_text, item.date_origin = page.date_text, page.date_origin
+        item.html, item.attachments, item.images = page.body_html, page.attachments, page.images
+        item.provenance = {**page.provenance, "encoding": encoding}
 
     def listing_failed(self, failure):
         stats = self.crawler.stats
