@@ -112,3 +112,22 @@ def test_a_site_page_in_traditional_with_meta_is_not_taken_for_a_copy():
     body = "<div class='xl_title2'><div class='fl_all'>來源：新華社 時間：2020-11-22</div></div><div class='xl_content'><div><div class='TRS_Editor'><p>正文</p></div></div></div>"
     assert parse_article(page("<meta name='ArticleTitle' content='t'>", body), URL).parser == "cas.article.mid@2019"
     assert parse_article(page("", body), URL).parser == "cas.article.copy@2020"
+
+
+def test_a_heading_that_disagrees_with_the_page_title_loses_to_it():
+    body = ("<div class='side'><div class='title'>院内要闻</div></div><p>2015年02月02日</p>"
+            "<div class='TRS_Editor'><p>正文</p></div>")
+    data = parse_article(page("<title>离退休干部迎春茶话会举行----中国科学院</title>", body), URL)
+    assert (data.title, data.provenance["title"]) == ("离退休干部迎春茶话会举行", "dom:<title>")
+
+
+def test_a_heading_longer_than_a_cut_page_title_wins():
+    body = "<h2 class='xl_title'>中国科学院召开2020年度科学数据工作会议</h2><div class='xl_content'><div class='TRS_Editor'><p>正文</p></div></div>"
+    data = parse_article(page("<title>中国科学院召开2020年度科学数据…----中国科学院</title>", body), URL)
+    assert data.title == "中国科学院召开2020年度科学数据工作会议"
+
+
+def test_a_date_printed_below_the_body_is_found():
+    body = "<div class='TRS_Editor'><p>正文</p></div><div>发布时间：2016-04-20</div>"
+    data = parse_article(page("", body), URL)
+    assert (data.date_text, data.provenance["date"]) == ("2016-04-20", "dom:page-labelled")

@@ -91,12 +91,16 @@ class ArticleParser:
     def title(self, page: Page) -> Found:
         if page.meta.get("articletitle"):
             return page.meta["articletitle"], "meta:ArticleTitle"
-        for css in self.TITLE:
-            text = page.text_of(page.first(css), spaced=False)
-            if text:
-                return text, f"dom:{css}"
-        title = _TITLE_SUFFIX.sub("", page.text_of(page.first("head title"), spaced=False))
-        return (title, "dom:<title>") if title else None
+        heading = next(
+            ((text, f"dom:{css}") for css in self.TITLE if (text := page.text_of(page.first(css), spaced=False))), None
+        )
+        head_title = _TITLE_SUFFIX.sub("", page.text_of(page.first("head title"), spaced=False))
+        if heading is None:
+            return (head_title, "dom:<title>") if head_title else None
+        if not head_title or heading[0].startswith(head_title.rstrip("…. ")):
+            return heading  # agrees with <title> (which may be cut short), or nothing to check against
+        # The heading selector hit something else (a sidebar box title): <title> is the page's own.
+        return head_title, "dom:<title>"
 
     def date(self, page: Page, body: etree._Element | None) -> Found:
         if page.meta.get("pubdate"):
@@ -114,7 +118,9 @@ class ArticleParser:
         plain = list(ANY_DATE.finditer(header))
         if plain:
             return plain[-1].group(0), "dom:header-date"
-        return None
+        # Some old pages print 发布时间 below the body.
+        anywhere = LABELLED_DATE.search(page.text_of(page.root))
+        return (_date_value(anywhere), "dom:page-labelled") if anywhere else None
 
     def source(self, page: Page, body: etree._Element | None) -> Found:
         meta = _CAS_SOURCE_TAIL.sub("", page.meta.get("contentsource", "")).strip()
@@ -130,7 +136,8 @@ class ArticleParser:
                 return value, "dom:info-line"
         element = page.first("#source")
         if element is not None:
-            value = labelled_value(SOURCE_LABEL, page.text_of(element)) or page.text_of(element)
+            value = (self._script_written_source(element) or labelled_value(SOURCE_LABEL, page.text_of(element))
+                     or page.text_of(element))
             if value:
                 return value, "dom:#source"
         value = labelled_value(SOURCE_LABEL, page.header_text(body))
