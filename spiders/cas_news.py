@@ -8,8 +8,8 @@ import scrapy
 from scrapy.http import TextResponse
 
 from cascrawl.encoding import decode_html
-from cascrawl.parsers import GENERIC, parse_article, parse_listing
 from cascrawl.items import ArticleItem
+from cascrawl.parsers import GENERIC, parse_article, parse_listing
 from cascrawl.sections import parse_sections
 from cascrawl.urls import listing_page_number, listing_page_url, normalize_base_url, parse_article_url, section_url
 
@@ -68,6 +68,7 @@ class CasNewsSpider(scrapy.Spider):
             yield response.follow(
                 entry.url,
                 callback=self.parse_article,
+                errback=self.article_failed,
                 cb_kwargs={"section": section, "listing_date": entry.date},
                 meta={"handle_httpstatus_list": _HANDLED_STATUSES},
             )
@@ -91,20 +92,32 @@ class CasNewsSpider(scrapy.Spider):
             yield listing_page_url(first_page, number)
 
     def parse_article(self, response, section, listing_date=None):
-        ref = parse_article_url(response.url)
-        item = ArticleItem(
-            url=ref.canonical_url if ref else response.url,
-            fetched_url=response.url,
-            docid=ref.docid if ref else 0,
-            section=ref.section if ref else section,
-            fetched_at=datetime.now(timezone.utc),
-            http_status=response.status,
-            listing_date=listing_date,
-            url_date=ref.url_date if ref else None,
-        )
+        item = self._new_item(response.url, section, listing_date, response.status)
         if response.status == 200 and isinstance(response, TextResponse):
             self._fill_from_page(item, response)
         yield item
+
+    def article_failed(self, failure):
+        """An article that could not be fetched (after retries) becomes a recorded rejection."""
+        request = failure.request
+        self.crawler.stats.inc_value("cascrawl/article_fetch_failed")
+        item = self._new_item(request.url, request.cb_kwargs.get("section", ""), request.cb_kwargs.get("listing_date"), 0)
+        item.reject_reason, item.reject_detail = "fetch_failed", failure.getErrorMessage()[:500]
+        yield item
+
+    @staticmethod
+    def _new_item(url, section, listing_date, status) -> ArticleItem:
+        ref = parse_article_url(url)
+        return ArticleItem(
+            url=ref.canonical_url if ref else url,
+            fetched_url=url,
+            docid=ref.docid if ref else 0,
+            section=ref.section if ref else section,
+            fetched_at=datetime.now(timezone.utc),
+            http_status=status,
+            listing_date=listing_date,
+            url_date=ref.url_date if ref else None,
+        )
 
     def _fill_from_page(self, item: ArticleItem, response) -> None:
         stats = self.crawler.stats

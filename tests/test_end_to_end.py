@@ -95,3 +95,29 @@ def test_scrapy_crawl_from_the_repository_root_works_too(site_url, tmp_path):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert len(_rows(db_url)) == sum(1 for a in ARTICLES if a["section"] == "cm")
+
+
+def test_an_article_that_is_gone_is_a_recorded_rejection_not_a_silent_loss(tmp_path):
+    import shutil
+
+    from cascrawl.fixture_site import serve_site
+
+    from .conftest import SITE
+
+    site = tmp_path / "site"
+    shutil.copytree(SITE / "cm", site / "cm")
+    listing = site / "cm" / "index.shtml"
+    dead = "./202501/t20250130_5046999.shtml"
+    entry = f'<li><span>2025-01-30</span><a href="{dead}" title="已删除">已删除</a></li>'
+    html = listing.read_text("utf-8").replace('<div id="content">', '<div id="content">' + entry, 1)
+    listing.write_text(html, "utf-8")
+    db_url = f"sqlite:///{tmp_path / 'gone.db'}"
+    with serve_site(site) as url:
+        result = run_cascrawl("crawl", "--base-url", url, "--db", db_url, "--section", "cm", *FAST)
+    assert result.returncode == 0, result.stderr[-3000:]
+    connection = sqlite3.connect(db_url.removeprefix("sqlite:///"))
+    rejects = connection.execute("SELECT url, reason FROM rejects").fetchall()
+    connection.close()
+    assert rejects == [(f"{url}/cm/202501/t20250130_5046999.shtml", "http_404")]
+    assert len(_rows(db_url)) == sum(1 for a in ARTICLES if a["section"] == "cm")
+    assert "1 rejected (http_404: 1)" in result.stdout
