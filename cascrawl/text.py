@@ -39,26 +39,27 @@ def html_to_text(fragment: str) -> str:
     return normalize_lines("".join(chunks))
 
 
-def _collect_text(element: etree._Element, chunks: list[str]) -> None:
+def _collect_text(element: etree._Element, chunks: list[str], in_cell: bool = False) -> None:
+    """Text with "\n" at block boundaries. Inside a table cell blocks are only spaces: a table gives
+    one line per row, its cells separated by a space."""
     tag = element.tag if isinstance(element.tag, str) else None  # comments / PIs have no str tag
     if tag is None or tag in _SKIPPED_TAGS:
         return
     if tag == "br":
-        chunks.append("\n")
+        chunks.append(" " if in_cell else "\n")
         return
-    is_block = tag in _BLOCK_TAGS
-    if is_block:
-        chunks.append("\n")
-    elif tag in _CELL_TAGS:
-        chunks.append(" ")
+    breaks = "\n" if tag in _BLOCK_TAGS and not in_cell else ""
+    if tag in _CELL_TAGS or (in_cell and tag in _BLOCK_TAGS):
+        breaks = " "
+    in_cell = in_cell or tag in _CELL_TAGS
+    chunks.append(breaks)
     if element.text:
         chunks.append(_soft_breaks(element.text))
     for child in element:
-        _collect_text(child, chunks)
+        _collect_text(child, chunks, in_cell)
         if child.tail:
             chunks.append(_soft_breaks(child.tail))
-    if is_block:
-        chunks.append("\n")
+    chunks.append(breaks)
 
 
 # A line break in the HTML source is not a paragraph break: it renders as white space, and

@@ -9,6 +9,7 @@ from itemadapter import ItemAdapter
 from scrapy.http import HtmlResponse
 from scrapy.utils.test import get_crawler
 
+from cascrawl.encoding import decode_html
 from cascrawl.evaluation import PINYIN_GLOSS, boilerplate_in, char_f1
 from cascrawl.parsers import parse_listing
 from cascrawl.export import _iso
@@ -74,7 +75,7 @@ def test_attachments_and_images_match(process, expected):
 
 @pytest.mark.parametrize("page, expected", LISTINGS, ids=[str(p.relative_to(SITE)) for p, _ in LISTINGS])
 def test_listing_entries_and_page_count(page, expected):
-    listing = parse_listing(page.read_text(encoding="utf-8"), _served_url(page), BASE)
+    listing = parse_listing(decode_html(page.read_bytes())[0], _served_url(page), BASE)
     assert listing.page_count == expected["page_count"]
     assert [
         {"url": e.canonical_url, "title": e.title, "date": e.date.isoformat() if e.date else None} for e in listing.entries
