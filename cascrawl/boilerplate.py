@@ -9,9 +9,10 @@ apply them:
 - a line is boilerplate when it consists only of such stretches, in any order, with nothing but
   white space or `|` between them — so `地址：北京市三里河路52号 邮编：100864` goes, while a sentence
   that merely mentions 版权所有 or 地址 stays;
-- a line is tried as it is and as its *matching key*: pinyin glosses out, Traditional converted to
-  Simplified, NFKC (full-width letters, digits and colons become ASCII). Write patterns in
-  Simplified Chinese and they also catch `網(wǎng)站標(biāo)識碼` or `郵編:100864` on re-served copies;
+- a line is tried as it is and as its *matching key*: pinyin glosses out, Traditional characters
+  made Simplified (plain OpenCC t2s, which leaves Simplified text alone), NFKC (full-width
+  letters, digits and colons become ASCII). Write patterns in Simplified Chinese and they also
+  catch `網(wǎng)站標(biāo)識碼` or `郵編:100864` on re-served copies;
 - lines longer than MAX_LINE characters are paragraphs, never boilerplate (this also bounds the
   cost of a pattern that backtracks).
 """
@@ -23,7 +24,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 
-from cascrawl.text import remove_pinyin_glosses, to_simplified
+from cascrawl.text import remove_pinyin_glosses, traditional_to_simplified_characters
 
 MAX_LINE = 300
 # What may stand between two stretches of boilerplate on one line.
@@ -59,7 +60,7 @@ def parse_patterns(value) -> list[str]:
 
 def matching_key(line: str) -> str:
     """The form a line is matched in: no pinyin glosses, Simplified script, NFKC, one-spaced."""
-    key = unicodedata.normalize("NFKC", to_simplified(remove_pinyin_glosses(line)))
+    key = unicodedata.normalize("NFKC", traditional_to_simplified_characters(remove_pinyin_glosses(line)))
     return " ".join(key.split())
 
 

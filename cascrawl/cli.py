@@ -86,10 +86,13 @@ def _crawl_command(args, parser) -> int:
 
 
 def _demo_command(args, parser) -> int:
-    from cascrawl.fixture_site import serve_site
+    from cascrawl.fixture_site import BUNDLED_SITE, serve_site, site_sections
 
-    # The copy is on loopback: no need to be polite to ourselves.
-    settings = _settings(args, parser, {"DOWNLOAD_DELAY": 0, "CONCURRENT_REQUESTS_PER_DOMAIN": 8, "LOG_LEVEL": "WARNING"})
+    # The copy is on loopback: no need to be polite to ourselves. Every section the copy holds.
+    settings = _settings(args, parser, {
+        "DOWNLOAD_DELAY": 0, "CONCURRENT_REQUESTS_PER_DOMAIN": 8, "LOG_LEVEL": "WARNING",
+        "CASCRAWL_SECTIONS": ",".join(site_sections(BUNDLED_SITE)) if BUNDLED_SITE.is_dir() else None,
+    })
     try:
         with serve_site() as base_url:
             print(f"serving the bundled fixture copy of www.cas.cn at {base_url}")

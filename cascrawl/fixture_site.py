@@ -33,6 +33,11 @@ class _SiteHandler(SimpleHTTPRequestHandler):
         pass
 
 
+def site_sections(root: Path = BUNDLED_SITE) -> list[str]:
+    """Sections present in a site copy: folders holding an index.shtml (two-level ones included)."""
+    return sorted(index.parent.relative_to(root).as_posix() for index in root.rglob("index.shtml") if index.parent != root)
+
+
 @contextlib.contextmanager
 def serve_site(root: Path = BUNDLED_SITE, host: str = "127.0.0.1"):
     """Serve `root` on a free port; yields the base URL, e.g. `http://127.0.0.1:41234`."""

@@ -34,9 +34,9 @@ _value = r"[^\s。！？；，,;!?:：]"  # one character of a short value: no s
 _next_label = r"(?:作者|来源|稿源|发布|时间|日期|责任编辑|浏览|点击|字号|【)"
 _field = rf"(?:(?!{_next_label}){_value})*"  # an info-line value, which stops where the next label starts
 _date = r"\d{4}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?(?:\s*\d{1,2}[:：]\d{2}(?:[:：]\d{2})?)?"
-_time = rf"(?:发布时间|发布日期|时间|日期){_label}{_date}"
-_source = rf"(?:来源|稿源){_label}{_field}"
-_author = rf"作者{_label}{_field}"
+_time = rf"【?(?:发布时间|发布日期|时间|日期){_label}{_date}】?"
+_source = rf"【?(?:文章来源|信息来源|来源|稿源){_label}{_field}"  # a closing 】 is part of the value
+_author = rf"【?作者{_label}{_field}"
 _hits = r"(?:浏览次数|点击数|阅读数|浏览|点击)\s*[:：]\s*\d*"
 _province = "京津沪渝冀晋辽吉黑苏浙皖闽赣鲁豫鄂湘粤琼川贵云陕甘青蒙桂藏宁新港澳台"
 _phone = rf"\+?\d[\d\s-]{{4,}}\d(?:\s*[（(]{_value}{{1,8}}[）)])?"
@@ -45,8 +45,9 @@ _copyright = r"(?:copyright\s*(?:©|\(c\))?|©|Ⓒ|\(c\))"
 CASCRAWL_BOILERPLATE_PATTERNS = [
     # breadcrumb: 当前位置：首页 >> 工作动态
     rf"(?:当前位置|您的位置|您现在的位置|现在位置|所在位置)(?:{_label})?首页(?:\s*(?:>>?|»|›|/)\s*{_value}{{1,20}})*",
-    # the info line: 来源：… 作者：… 时间：2020-11-22 17:30 — a 来源 or 时间 label must be there
-    rf"(?:{_author}\s*)*(?:{_source}|{_time})(?:\s*(?:{_source}|{_time}|{_author}|{_hits}))*",
+    # the info line: 来源：… 作者：… 时间：2020-11-22 17:30, or (old pages) 2015年02月02日 来源：… —
+    # a 来源 or 时间 label must be there: a lone byline or a lone date stays
+    rf"(?:(?:{_author}|{_date})\s*)*(?:{_source}|{_time})(?:\s*(?:{_source}|{_time}|{_author}|{_hits}|{_date}))*",
     # page widgets
     r"【?\s*字号\s*[:：]?\s*大\s*中\s*小\s*】?",
     r"【?\s*(?:打印本页|关闭窗口|收藏本页|返回顶部)\s*】?",

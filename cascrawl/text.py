@@ -44,7 +44,7 @@ def html_to_text(fragment: str) -> str:
     return normalize_lines("".join(chunks))
 
 
-def _collect_text(element: etree._Element, chunks: list[str], in_cell: bool) -> None:
+def _collect_text(element: etree._Element, chunks: list[str], in_cell: bool = False) -> None:
     tag = element.tag if isinstance(element.tag, str) else None  # comments / PIs have no str tag
     if tag is None or tag in _SKIPPED_TAGS:
         return
@@ -191,6 +191,15 @@ def to_simplified(text: str) -> str:
     return _converter("t2s").convert(_converter("tw2s").convert(text))
 
 
+def traditional_to_simplified_characters(text: str) -> str:
+    """Plain OpenCC `t2s`: Traditional characters to Simplified, Simplified text left as it is.
+
+    For comparing and matching (a Traditional line and its Simplified original give the same
+    result), not for storage: `to_simplified` is the conversion of record.
+    """
+    return _converter("t2s").convert(text) if text else text
+
+
 def detect_script(text: str) -> str:
     """'traditional' when OpenCC's t2s changes a noticeable share of the Han characters, else 'simplified'.
 
@@ -201,7 +210,7 @@ def detect_script(text: str) -> str:
     if not han:
         return "simplified"
     sample = "".join(han[:4000])
-    changed = sum(1 for a, b in zip(sample, _converter("t2s").convert(sample)) if a != b)
+    changed = sum(1 for a, b in zip(sample, traditional_to_simplified_characters(sample)) if a != b)
     return "traditional" if changed >= 3 and changed / len(sample) >= 0.02 else "simplified"
 
 

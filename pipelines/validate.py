@@ -1,9 +1,9 @@
 """Step 6, validate: required fields present and plausible, else a rejection with a reason.
 
 Rejected items go on to the persist pipeline, which records them in `rejects`; nothing is dropped
-silently. Reasons: http_<status>, whatever an earlier step set (boilerplate_title,
-implausible_date), not_an_article_url, missing_title, implausible_title, missing_date,
-missing_body, missing_content_hash.
+silently. Reasons: whatever an earlier step set (the spider's fetch_failed / extraction_error,
+boilerplate_title, implausible_date), http_<status>, not_an_article_url, missing_title,
+implausible_title, missing_date, missing_body, missing_content_hash.
 """
 
 from __future__ import annotations
@@ -23,11 +23,11 @@ MAX_TITLE = 200  # characters; CAS headlines are well under 100, a longer "title
 
 def rejection(adapter: ItemAdapter) -> tuple[str, str] | None:
     """(reason code, detail) for an item that must not become an article, else None."""
+    if adapter.get("reject_reason"):  # already rejected upstream: extraction_error, boilerplate_title, …
+        return adapter["reject_reason"], adapter.get("reject_detail") or ""
     status = adapter.get("http_status") or 200
     if status != 200:
         return f"http_{status}", f"article page answered HTTP {status}"
-    if adapter.get("reject_reason"):
-        return adapter["reject_reason"], adapter.get("reject_detail") or ""
     url = adapter.get("url") or ""
     ref = parse_article_url(url)
     if ref is None or ref.canonical_url != url:

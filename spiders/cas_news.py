@@ -7,8 +7,9 @@ from datetime import datetime, timezone
 import scrapy
 from scrapy.http import TextResponse
 
-from cascrawl.extract import extract_article, parse_listing
+from cascrawl.encoding import decode_html
 from cascrawl.items import ArticleItem
+from cascrawl.parsers import GENERIC, parse_article, parse_listing
 from cascrawl.sections import parse_sections
 from cascrawl.urls import listing_page_number, listing_page_url, normalize_base_url, parse_article_url, section_url
 
@@ -56,7 +57,8 @@ class CasNewsSpider(scrapy.Spider):
             self.logger.warning("listing %s is not an HTML page", response.url)
             return
         stats.inc_value("cascrawl/listing_pages")
-        listing = parse_listing(response.text, response.url, self.base_url)
+        html, _ = decode_html(response.body, response.headers.get("Content-Type"))
+        listing = parse_listing(html, response.url, self.base_url)
         if listing.offsite_links:
             stats.inc_value("cascrawl/offsite_links_ignored", listing.offsite_links)
         if not listing.entries:
@@ -66,6 +68,7 @@ class CasNewsSpider(scrapy.Spider):
             yield response.follow(
                 entry.url,
                 callback=self.parse_article,
+                errback=self.article_failed,
                 cb_kwargs={"section": section, "listing_date": entry.date},
                 meta={"handle_httpstatus_list": _HANDLED_STATUSES},
             )
@@ -89,24 +92,52 @@ class CasNewsSpider(scrapy.Spider):
             yield listing_page_url(first_page, number)
 
     def parse_article(self, response, section, listing_date=None):
-        ref = parse_article_url(response.url)
-        item = ArticleItem(
-            url=ref.canonical_url if ref else response.url,
-            fetched_url=response.url,
+        item = self._new_item(response.url, section, listing_date, response.status)
+        if response.status == 200 and isinstance(response, TextResponse):
+            self._fill_from_page(item, response)
+        yield item
+
+    def article_failed(self, failure):
+        """An article that could not be fetched (after retries) becomes a recorded rejection."""
+        request = failure.request
+        self.crawler.stats.inc_value("cascrawl/article_fetch_failed")
+        item = self._new_item(request.url, request.cb_kwargs.get("section", ""), request.cb_kwargs.get("listing_date"), 0)
+        item.reject_reason, item.reject_detail = "fetch_failed", failure.getErrorMessage()[:500]
+        yield item
+
+    @staticmethod
+    def _new_item(url, section, listing_date, status) -> ArticleItem:
+        ref = parse_article_url(url)
+        return ArticleItem(
+            url=ref.canonical_url if ref else url,
+            fetched_url=url,
             docid=ref.docid if ref else 0,
             section=ref.section if ref else section,
             fetched_at=datetime.now(timezone.utc),
-            http_status=response.status,
+            http_status=status,
             listing_date=listing_date,
             url_date=ref.url_date if ref else None,
         )
-        if response.status == 200 and isinstance(response, TextResponse):
-            page = extract_article(response.text, response.url)
-            item.template, item.title, item.source = page.template, page.title, page.source
-            item.author, item.editor = page.author, page.editor
-            item.date_text, item.date_origin = page.date_text, page.date_origin
-            item.html, item.attachments, item.images, item.provenance = page.body_html, page.attachments, page.images, page.provenance
-        yield item
+
+    def _fill_from_page(self, item: ArticleItem, response) -> None:
+        stats = self.crawler.stats
+        try:
+            html, encoding = decode_html(response.body, response.headers.get("Content-Type"))
+            page = parse_article(html, response.url)
+        except Exception as error:  # a page that breaks a parser is a recorded rejection, not a crashed callback
+            self.logger.exception("extraction failed on %s", response.url)
+            item.reject_reason, item.reject_detail = "extraction_error", f"{type(error).__name__}: {error}"[:500]
+            stats.inc_value("cascrawl/extract/errors")
+            return
+        stats.inc_value(f"cascrawl/extract/parser/{page.parser}")
+        if page.parser == GENERIC.id:
+            stats.inc_value("cascrawl/extract/generic_fallback")
+            self.logger.warning("no CAS layout matched %s: body from the generic extractor", response.url)
+        item.template, item.title, item.source = page.parser, page.title, page.source
+        item.author, item.editor = page.author, page.editor
+        item.date_text, item.date_origin = page.date_text, page.date_origin
+        item.html, item.attachments, item.images = page.body_html, page.attachments, page.images
+        item.provenance = {**page.provenance, "encoding": encoding}
 
     def listing_failed(self, failure):
         stats = self.crawler.stats

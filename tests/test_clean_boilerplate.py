@@ -6,8 +6,9 @@ import lxml.html
 import pytest
 
 import cascrawl.settings as project
+from cascrawl.encoding import decode_html
 from cascrawl.boilerplate import BoilerplateError, BoilerplateFilter, matching_key, parse_patterns
-from cascrawl.text import html_to_text
+from cascrawl.text import detect_script, html_to_text, remove_pinyin_glosses, to_simplified
 
 from .conftest import expected_articles
 
@@ -115,12 +116,18 @@ MARKERS = ("当前位置", "ICP备", "公网安备", "网站标识码", "字号"
 @pytest.mark.parametrize("expected", expected_articles(), ids=lambda e: e["url"].split("/")[-1])
 def test_on_whole_fixture_pages_the_second_net_takes_the_chrome_and_leaves_the_body(expected):
     """The text of a whole page, navigation and all, as if the parser had found no body container."""
-    body = lxml.html.parse(str(expected["page"])).getroot().find("body")
+    html, _ = decode_html(expected["page"].read_bytes())
+    body = lxml.html.document_fromstring(html).find("body")
     text = html_to_text(lxml.html.tostring(body, encoding="unicode"))
     kept, removed = DEFAULT.split(text)
-    kept_keys = [matching_key(line) for line in kept.split("\n")]
+    # What stays, cleaned as the copies step would; on old table-layout pages a layout row holds the
+    # whole body on one line, so each expected paragraph is looked for inside the kept text.
+    everything_kept = remove_pinyin_glosses(kept)
+    if detect_script(everything_kept) == "traditional":
+        everything_kept = to_simplified(everything_kept)
     for line in expected["text"].split("\n"):
-        assert matching_key(line) in kept_keys, line
+        assert line in everything_kept
+    kept_keys = [matching_key(line) for line in kept.split("\n")]
     assert removed, "every fixture page has a footer"
     leftovers = [line for line in kept_keys if any(marker in line for marker in MARKERS) or line.startswith(("©", "来源"))]
     assert leftovers == []
