@@ -53,13 +53,38 @@ class Resolution:
         return tuple(p for p in self.passed_over if p.why != "unparseable")
 
 
+# The numeric forms CAS pages use (`2020-11-22 17:30`, `2020/11/22`, `2020年11月22日`): read directly,
+# which gives what dateparser gives (a property test holds them equal) at a hundredth of the cost.
+_NUMERIC = re.compile(
+    r"(?P<year>\d{4})\s*[-/.年]\s*(?P<month>\d{1,2})\s*[-/.月]\s*(?P<day>\d{1,2})\s*日?"
+    r"(?:\s*(?P<hour>\d{1,2})[:：](?P<minute>\d{2})(?:[:：](?P<second>\d{2}))?)?"
+)
+
+
 def parse_datetime(text: str) -> tuple[datetime, bool] | None:
-    """Parse `2020-11-22 17:30`, `2020年11月22日`, `2016/04/20`, `发布时间：…` -> (aware datetime, has_time)."""
+    """Parse `2020-11-22 17:30`, `2020年11月22日`, `2016/04/20`, `发布时间：…` -> (aware datetime, has_time).
+
+    The numeric forms are read directly; anything else goes to dateparser (Chinese and English,
+    Asia/Shanghai).
+    """
     text = (text or "").strip()
     if not text:
         return None
     # Labels like 发布时间： / 時間: are not dates; keep only what follows the last label colon.
     text = re.split(r"[:：]\s*(?=\d{4})", text)[-1]
+    numeric = _NUMERIC.fullmatch(text)
+    if numeric is None:
+        return parse_with_dateparser(text)
+    parts = {name: int(value) for name, value in numeric.groupdict().items() if value is not None}
+    try:
+        moment = datetime(parts["year"], parts["month"], parts["day"], parts.get("hour", 0), parts.get("minute", 0),
+                          parts.get("second", 0), tzinfo=BEIJING)
+    except ValueError:  # 2020-02-30, 25:00
+        return None
+    return moment, "hour" in parts
+
+
+def parse_with_dateparser(text: str) -> tuple[datetime, bool] | None:
     parsed = dateparser.parse(text, languages=["zh", "en"], settings=_DATEPARSER_SETTINGS)
     if parsed is None:
         return None

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from itemadapter import ItemAdapter
 from scrapy.utils.test import get_crawler
 
-from cascrawl.dates import BEIJING, EARLIEST, parse_datetime, resolve, today_in_beijing
+from cascrawl.dates import BEIJING, EARLIEST, parse_datetime, parse_with_dateparser, resolve, today_in_beijing
 from cascrawl.items import ArticleItem
 from cascrawl.text import normalize_lines, remove_pinyin_glosses
 from pipelines import cleaning_pipelines
@@ -105,26 +105,30 @@ def test_gloss_removal_takes_out_exactly_the_inserted_glosses(text, data):
     assert remove_pinyin_glosses(glossed) == text
 
 
-FORMATS = [
-    ("{d:%Y-%m-%d} {t:%H:%M}", True),
-    ("{d.year}年{d.month}月{d.day}日", False),
-    ("{d:%Y年%m月%d日} {t:%H:%M}", True),
-    ("发布时间：{d:%Y-%m-%d}", False),
-    ("時間:{d:%Y-%m-%d}", False),
-    ("{d:%Y/%m/%d}", False),
+FORMATS = [  # (label, date form, shows a time of day)
+    ("", "{d:%Y-%m-%d} {t:%H:%M}", True),
+    ("", "{d:%Y-%m-%d} {t:%H:%M:%S}", True),
+    ("", "{d:%Y.%m.%d}", False),
+    ("", "{d.year}年{d.month}月{d.day}日", False),
+    ("", "{d:%Y年%m月%d日} {t:%H:%M}", True),
+    ("发布时间：", "{d:%Y-%m-%d}", False),
+    ("時間:", "{d:%Y-%m-%d}", False),
+    ("", "{d:%Y/%m/%d}", False),
 ]
 
 
 @settings(max_examples=100, deadline=None)
-@given(day=st.dates(EARLIEST, today_in_beijing() + timedelta(days=1)),
-       moment=st.times().map(lambda t: time(t.hour, t.minute)), form=st.sampled_from(FORMATS))
+@given(day=st.dates(EARLIEST, today_in_beijing() + timedelta(days=1)), moment=st.times(), form=st.sampled_from(FORMATS))
 def test_page_date_formats_parse_to_the_date_they_say(day, moment, form):
-    pattern, has_time = form
-    text = pattern.format(d=day, t=moment)
-    parsed, parsed_has_time = parse_datetime(text)
-    expected = datetime.combine(day, moment if has_time else time(0, 0), tzinfo=BEIJING)
-    assert (parsed, parsed_has_time) == (expected, has_time)
-    assert resolve([("page", text)]).published.date == day
+    label, pattern, has_time = form
+    shown = pattern.format(d=day, t=moment)
+    parsed = parse_datetime(label + shown)
+    seconds = moment.second if "%S" in pattern else 0
+    expected = datetime.combine(day, time(moment.hour, moment.minute, seconds) if has_time else time(0), tzinfo=BEIJING)
+    assert parsed == (expected, has_time)
+    assert resolve([("page", label + shown)]).published.date == day
+    # the direct reading of the numeric forms gives what dateparser gives
+    assert parse_with_dateparser(shown) == parsed
 
 
 @settings(max_examples=100, deadline=None)
