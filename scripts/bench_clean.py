@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import logging
 import platform
 import statistics
 import sys
@@ -37,6 +38,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=30, help="timed rounds over all articles (default 30)")
     args = parser.parse_args()
+    logging.basicConfig(level=logging.ERROR)  # the spider's per-page warnings would drown the numbers
 
     crawler = get_crawler(CasNewsSpider, {"CASCRAWL_BASE_URL": BASE})
     crawler.spider = spider = CasNewsSpider.from_crawler(crawler)
