@@ -55,6 +55,9 @@ CASCRAWL_BOILERPLATE_PATTERNS = [
     r"语音播报",
     r"扫一扫\s*在手机上?打开当前页",
     r"分享到\s*[:：]?",
+    # the site's header and mega-menu labels, should a page's navigation leak into its text (menu
+    # items that could head a paragraph of an article, such as 科技奖励, are left out)
+    r"首页|English|网站地图|联系我们|加入收藏|更多\s*[+＋]|主要职责|院况简介|院领导集体|中国科学院学部|中国科学院院部",
     # an attachment label on its own (empty block, or names on the following lines)
     r"(?:附件下载|相关附件)\s*[:：]?",
     # the footer: © 1996 - 中国科学院 版权所有 京ICP备05002857号-1 京公网安备110402500047号 网站标识码bm48000017

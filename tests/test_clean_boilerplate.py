@@ -35,6 +35,10 @@ BOILERPLATE = [
     "扫一扫在手机打开当前页",
     "附件下载",
     "附件下載：",
+    # the header and mega-menu, should they leak
+    "首页 | English | 网站地图 | 联系我们 | 加入收藏",
+    "更多+",
+    "院況簡介",
     # footers, as on the fixture pages, in the seed and in other forms
     "© 1996 - 中国科学院 版权所有 京ICP备05002857号-1 京公网安备110402500047号 网站标识码bm48000017",
     "© 1996 - 中國科學(xué)院 版權(quán)所有 京ICP備05002857號-1 京公網(wǎng)安備110402500047號",
@@ -61,6 +65,7 @@ PROSE = [
     "原文链接：https://doi.org/10.1029/2025GL000000",
     "©新华社",  # a photo credit: © without a year or 版权所有
     "工作动态",
+    "科技奖励",  # a menu label, but also a plausible subheading
     "12月9日，“实验6”号科考船停靠在广州南沙的码头。新华社记者李某摄",
     "附件：实施方案.pdf",
 ]
@@ -110,7 +115,7 @@ def test_no_patterns_removes_nothing():
     assert BoilerplateFilter([]).split("语音播报\n正文。") == ("语音播报\n正文。", [])
 
 
-MARKERS = ("当前位置", "ICP备", "公网安备", "网站标识码", "字号", "打印本页", "语音播报", "扫一扫", "邮编", "版权所有")
+MARKERS = ("更多+", "网站地图", "当前位置", "ICP备", "公网安备", "网站标识码", "字号", "打印本页", "语音播报", "扫一扫", "邮编", "版权所有")
 
 
 @pytest.mark.parametrize("expected", expected_articles(), ids=lambda e: e["url"].split("/")[-1])
