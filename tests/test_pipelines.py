@@ -1,27 +1,28 @@
 """The cleaning pipelines as Scrapy builds them: settings read in from_crawler, work counted in the stats,
-every rejection carried to the `rejects` table, nothing dropped silently."""
+every rejection carried to the `rejects` table (through a real crawl), nothing dropped silently."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 import sqlite3
 from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from itemadapter import ItemAdapter
-from scrapy.exceptions import DropItem
 from scrapy.utils.test import get_crawler
 
 import cascrawl.settings as project
 from cascrawl.dates import BEIJING, today_in_beijing
+from cascrawl.fixture_site import serve_site
 from cascrawl.items import ArticleItem
 from pipelines import cleaning_pipelines
 from pipelines.copies import ReservedCopyPipeline
-from pipelines.persist import PersistPipeline
 from spiders.cas_news import CasNewsSpider
 
-from .conftest import FAST, expected_articles, run_cascrawl
+from .conftest import FAST, SITE, expected_articles, run_cascrawl
 
 URL = "https://www.cas.cn/syky/202506/t20250610_5072001.shtml"
 
@@ -169,27 +170,51 @@ def test_each_rejection_has_its_reason(fields, reason):
     assert crawler.stats.get_value(f"cascrawl/rejected/{reason}") == 1
 
 
-def test_rejections_reach_the_rejects_table_and_articles_are_stored(tmp_path):
-    database = tmp_path / "clean.db"
-    crawler = make_crawler(CASCRAWL_DATABASE_URL=f"sqlite:///{database}")
-    persist = PersistPipeline.from_crawler(crawler)
-    persist.open_spider()
-    good = clean(article(), crawler).item
-    assert persist.process_item(good) is good
-    for bad in (article(title="语音播报"), article(date_text="2099-01-01", url_date=date(2099, 1, 1))):
-        with pytest.raises(DropItem):
-            persist.process_item(clean(bad, crawler).item)
-    persist.close_spider()
-    connection = sqlite3.connect(database)
+def _gzdt_site(root: Path) -> Path:
+    """A one-section copy of the site: the sample article plus three variants of it."""
+    source = SITE / "gzdt"
+    page = (source / "202011" / "t20201123_4767746.shtml").read_text(encoding="utf-8")
+    variants = {
+        "t20201124_4767747": ("2020-11-24", page.replace("時間:2020-11-22", "時間:2099-11-22")),  # page date implausible
+        "t20991123_4767748": ("2099-11-23", page.replace("時間:2020-11-22", "時間:2099-11-22")),  # no date plausible
+        "t20201125_4767749": ("2020-11-25", re.sub(r"中科院廣東省[^<]*?召開", "語音播報", page)),  # a boilerplate title
+    }
+    (root / "gzdt" / "202011").mkdir(parents=True)
+    (root / "gzdt" / "202011" / "t20201123_4767746.shtml").write_text(page, encoding="utf-8")
+    listing = (source / "index.shtml").read_text(encoding="utf-8")
+    entry = re.search(r"<li><span>2020-11-22</span>.*?</li>\n", listing).group(0)
+    entries = entry
+    for name, (day, html) in variants.items():
+        (root / "gzdt" / "202011" / f"{name}.shtml").write_text(html, encoding="utf-8")
+        entries += entry.replace("2020-11-22", day).replace("t20201123_4767746", name)
+    (root / "gzdt" / "index.shtml").write_text(listing.replace(entry, entries), encoding="utf-8")
+    return root
+
+
+def test_rejections_reach_the_rejects_table_and_the_date_policy_holds_in_a_real_crawl(tmp_path):
+    """`cascrawl crawl` over a small copy: what is kept is stored, what is not is a `rejects` row with its reason."""
+    db_url = f"sqlite:///{tmp_path / 'policy.db'}"
+    with serve_site(_gzdt_site(tmp_path / "site")) as base:
+        result = run_cascrawl("crawl", "--base-url", base, "--db", db_url, "--section", "gzdt", *FAST)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "2 articles stored, 2 rejected (boilerplate_title: 1, implausible_date: 1)" in result.stdout
+    connection = sqlite3.connect(db_url.removeprefix("sqlite:///"))
     try:
-        rejects = connection.execute("SELECT url, reason, detail FROM rejects ORDER BY id").fetchall()
-        articles = connection.execute("SELECT url, text FROM articles").fetchall()
+        articles = {docid: (day, json.loads(provenance)) for docid, day, provenance in
+                    connection.execute("SELECT docid, published_date, provenance FROM articles")}
+        rejects = {url.rsplit("/", 1)[-1]: (reason, detail) for url, reason, detail in
+                   connection.execute("SELECT url, reason, detail FROM rejects")}
     finally:
         connection.close()
-    assert [(url, reason) for url, reason, _ in rejects] == [(article().fetched_url, "boilerplate_title"),
-                                                              (article().fetched_url, "implausible_date")]
-    assert "2099-01-01" in rejects[1][2]
-    assert articles == [(URL, "第一段。\n第二段。")]
+    assert sorted(articles) == [4767746, 4767747]
+    assert articles[4767746][0] == "2020-11-22" and "published_passed_over" not in articles[4767746][1]
+    day, provenance = articles[4767747]  # the page says 2099: the listing's date is used, and said so
+    assert (day, provenance["published"]) == ("2020-11-24", "listing")
+    assert provenance["published_passed_over"] == "page '2099-11-22' is in the future"
+    assert sorted(rejects) == ["t20201125_4767749.shtml", "t20991123_4767748.shtml"]
+    assert rejects["t20201125_4767749.shtml"][0] == "boilerplate_title"
+    reason, detail = rejects["t20991123_4767748.shtml"]
+    assert reason == "implausible_date" and "2099-11-22" in detail and "2099-11-23" in detail
 
 
 def test_an_operator_extends_the_patterns_on_the_command_line(site_url, tmp_path):
