@@ -1,4 +1,4 @@
-"""The `cascrawl` command: crawl, demo, export."""
+"""The `cascrawl` command: crawl, demo, export, db."""
 
 from __future__ import annotations
 
@@ -38,6 +38,8 @@ def _build_parser() -> argparse.ArgumentParser:
     export.add_argument("--format", choices=["jsonl"], default="jsonl")
     export.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of standard output")
     export.set_defaults(handler=_export_command)
+
+    _add_db_commands(commands)
     return parser
 
 
@@ -114,7 +116,7 @@ def _run(settings) -> int:
 
     database_url = settings.get("CASCRAWL_DATABASE_URL")
     try:
-        database = Database(database_url).open()
+        database = Database(database_url).open(auto_upgrade=settings.getbool("CASCRAWL_DB_AUTO_UPGRADE"))
     except DatabaseError as error:
         print(f"cascrawl: error: {error}", file=sys.stderr)
         return 1
@@ -156,4 +158,95 @@ def _export_command(args, parser) -> int:
         sys.stderr.close()
     finally:
         database.close()
+    return 0
+
+
+# --- cascrawl db: the schema (Alembic migrations) and a look inside ---
+
+_DB_HELP = "database URL (default: CASCRAWL_DATABASE_URL or sqlite:///cascrawl.db)"
+
+
+def _add_db_commands(commands) -> None:
+    db = commands.add_parser("db", help="the database: schema migrations, search")
+    db_commands = db.add_subparsers(title="db commands", metavar="DB_COMMAND")
+
+    upgrade = db_commands.add_parser("upgrade", help="migrate the database schema (default: to the newest, head)")
+    upgrade.add_argument("--db", metavar="URL", help=_DB_HELP)
+    upgrade.add_argument("--revision", default="head", help="target revision (default: head)")
+    upgrade.set_defaults(handler=_db_upgrade_command)
+
+    current = db_commands.add_parser("current", help="print the database's schema revision and whether it is up to date")
+    current.add_argument("--db", metavar="URL", help=_DB_HELP)
+    current.set_defaults(handler=_db_current_command)
+
+    search = db_commands.add_parser("search", help="find articles whose title or text contains the words (Chinese too)")
+    search.add_argument("query", help="words, all required, e.g. 脑机接口")
+    search.add_argument("--db", metavar="URL", help=_DB_HELP)
+    search.add_argument("--limit", type=int, default=20, metavar="N", help="at most N articles (default: 20)")
+    search.set_defaults(handler=_db_search_command)
+
+    db.set_defaults(handler=lambda args, parser: (db.print_help(), 2)[1])
+
+
+def _database_url(args) -> str:
+    import os
+
+    return args.db or os.environ.get("CASCRAWL_DATABASE_URL", "sqlite:///cascrawl.db")
+
+
+def _db_upgrade_command(args, parser) -> int:
+    from cascrawl.db import Database, DatabaseError, safe_url
+
+    try:
+        database = Database(_database_url(args))
+        try:
+            before, after = database.upgrade(args.revision)
+        finally:
+            database.close()
+    except DatabaseError as error:
+        print(f"cascrawl: error: {error}", file=sys.stderr)
+        return 1
+    where = safe_url(database.url)
+    if before == after:
+        print(f"{where}: schema already at {after or 'base'}")
+    else:
+        print(f"{where}: schema upgraded from {before or 'empty'} to {after}")
+    return 0
+
+
+def _db_current_command(args, parser) -> int:
+    """Exit 0 when the schema is at head, 3 when it is behind or empty, 1 when it cannot be read."""
+    from cascrawl.db import Database, DatabaseError, safe_url
+
+    try:
+        database = Database(_database_url(args))
+        if database.engine.dialect.name == "sqlite":
+            database.require_file()
+        try:
+            state = database.schema_state()
+        finally:
+            database.close()
+    except DatabaseError as error:
+        print(f"cascrawl: error: {error}", file=sys.stderr)
+        return 1
+    print(f"{safe_url(database.url)}: {state.describe()}")
+    return 0 if state.up_to_date else 3
+
+
+def _db_search_command(args, parser) -> int:
+    from cascrawl.db import Database, DatabaseError
+
+    try:
+        database = Database(_database_url(args)).open(create=False)
+    except DatabaseError as error:
+        print(f"cascrawl: error: {error}", file=sys.stderr)
+        return 1
+    try:
+        hits = database.search(args.query, limit=max(1, args.limit))
+    finally:
+        database.close()
+    sys.stdout.reconfigure(encoding="utf-8")
+    for hit in hits:
+        print(f"{hit['published_date']}  {hit['title']}\n    {hit['url']}\n    {hit['snippet']}")
+    print(f"{len(hits)} article(s) found", file=sys.stderr)
     return 0

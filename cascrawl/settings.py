@@ -19,6 +19,8 @@ CASCRAWL_SECTIONS = list(DEFAULT_SECTIONS)
 CASCRAWL_MAX_PAGES = 0  # listing pages per section; 0 = all the pager announces
 CASCRAWL_SCRIPT = "simplified"  # "simplified": convert Traditional pages with OpenCC; "keep": leave as published
 CASCRAWL_DB_BATCH_SIZE = 100  # articles per upsert transaction
+CASCRAWL_DB_FLUSH_SECONDS = 5.0  # a batch waiting longer than this is written anyway; 0 = only by size and at close
+CASCRAWL_DB_AUTO_UPGRADE = False  # a database whose schema is behind: False = stop and say so, True = upgrade it
 
 # --- cleaning: boilerplate lines (see cascrawl/boilerplate.py and the README) ---
 # Each pattern (a Python regular expression, case-insensitive) matches one stretch of boilerplate. A

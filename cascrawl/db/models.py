@@ -1,12 +1,31 @@
-"""Tables of cascrawl (SQLAlchemy 2 typed declarative). The schema is the downstream contract."""
+"""Tables of cascrawl (SQLAlchemy 2 typed declarative). The schema is the downstream contract: docs/schema.md.
+
+The tables are created and changed by the Alembic migrations in cascrawl/db/migrations, never by
+`create_all`; a test checks that these models and the migrated schema agree.
+"""
 
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, Date, DateTime, Index, Integer, String, Text, TypeDecorator
+from sqlalchemy import (
+    JSON, Date, DateTime, ForeignKey, Index, Integer, MetaData, String, Text, TypeDecorator, UniqueConstraint,
+)
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# JSON documents: JSONB on PostgreSQL (comparable, indexable), JSON text on SQLite.
+JSON_VALUE = JSON().with_variant(postgresql.JSONB(), "postgresql")
+
+# Stable constraint names, so that migrations (and SQLite batch mode) can address them.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
 
 
 class AwareDateTime(TypeDecorator):
@@ -33,10 +52,18 @@ class AwareDateTime(TypeDecorator):
 
 
 class Base(DeclarativeBase):
-    type_annotation_map = {datetime: AwareDateTime, dict[str, Any]: JSON, list[dict[str, Any]]: JSON}
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {
+        datetime: AwareDateTime,
+        dict[str, Any]: JSON_VALUE,
+        list[dict[str, Any]]: JSON_VALUE,
+        list[str]: JSON_VALUE,
+    }
 
 
 class Article(Base):
+    """The current version of each article, one row per canonical URL."""
+
     __tablename__ = "articles"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -60,13 +87,64 @@ class Article(Base):
     provenance: Mapped[dict[str, Any]]
     first_seen_at: Mapped[datetime]
     last_seen_at: Mapped[datetime]
-    updated_at: Mapped[datetime]  # when the content last changed (or first arrived)
+    updated_at: Mapped[datetime]  # when the content (content_hash) last changed, or first arrived
     revision: Mapped[int] = mapped_column(Integer, default=1)
 
     __table_args__ = (
         Index("ix_articles_section_published", "section", "published_date"),
         Index("ix_articles_updated_id", "updated_at", "id"),  # downstream cursors
     )
+
+
+class ArticleRevision(Base):
+    """A previous version of an article, copied here when its content changed (news-please's archive)."""
+
+    __tablename__ = "article_revisions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
+    revision: Mapped[int] = mapped_column(Integer)  # the revision number this version had in `articles`
+    url: Mapped[str] = mapped_column(String(500))
+    fetched_url: Mapped[str] = mapped_column(String(1000))
+    docid: Mapped[int] = mapped_column(Integer)
+    section: Mapped[str] = mapped_column(String(100))
+    title: Mapped[str] = mapped_column(Text)
+    published_date: Mapped[date] = mapped_column(Date)
+    published_at: Mapped[datetime | None]
+    source: Mapped[str | None] = mapped_column(Text)
+    author: Mapped[str | None] = mapped_column(Text)
+    editor: Mapped[str | None] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    html: Mapped[str | None] = mapped_column(Text)
+    attachments: Mapped[list[dict[str, Any]]]
+    images: Mapped[list[dict[str, Any]]]
+    content_hash: Mapped[str] = mapped_column(String(64))
+    script: Mapped[str | None] = mapped_column(String(20))
+    template: Mapped[str | None] = mapped_column(String(50))
+    provenance: Mapped[dict[str, Any]]
+    updated_at: Mapped[datetime]  # when this version arrived
+    last_seen_at: Mapped[datetime]  # the last crawl that saw this version
+    replaced_at: Mapped[datetime]  # when the next revision replaced it
+
+    __table_args__ = (UniqueConstraint("article_id", "revision", name="uq_article_revisions_article_revision"),)
+
+
+class CrawlRun(Base):
+    """One crawl: opened when the spider opens, closed with its status and stats when it closes."""
+
+    __tablename__ = "crawl_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(String(20))  # running, finished, aborted, failed
+    reason: Mapped[str | None] = mapped_column(String(100))  # Scrapy's finish reason, or why it failed
+    base_url: Mapped[str | None] = mapped_column(String(500))
+    sections: Mapped[list[str]]
+    settings: Mapped[dict[str, Any]]  # the settings that shape what is fetched and stored
+    stats: Mapped[dict[str, Any] | None]  # the crawler's stats at close, JSON-safe
+
+    __table_args__ = (Index("ix_crawl_runs_started_at", "started_at"),)
 
 
 class Reject(Base):
@@ -76,6 +154,7 @@ class Reject(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     url: Mapped[str] = mapped_column(String(1000), index=True)
-    reason: Mapped[str] = mapped_column(String(100))
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("crawl_runs.id", ondelete="SET NULL"), index=True)
+    reason: Mapped[str] = mapped_column(String(100))  # code: missing_title, http_404, db_constraint, …
     detail: Mapped[str | None] = mapped_column(Text)
     seen_at: Mapped[datetime]

@@ -1,0 +1,183 @@
+"""Migrations, the schema-behind policy and Chinese full-text search, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.orm import Session
+
+from cascrawl.db import Article, Database, DatabaseError, migrate
+from cascrawl.db.migrate import include_name
+from cascrawl.db.models import Base
+
+from .db_backends import db_url, postgres_server  # noqa: F401  (fixtures)
+from .test_db_store import article
+
+TABLES = {"articles", "article_revisions", "crawl_runs", "rejects"}
+
+
+def test_the_migrations_build_exactly_the_schema_of_the_models(db_url):  # noqa: F811
+    Database(db_url).open().close()
+    engine = create_engine(db_url)
+    with engine.connect() as connection:
+        assert TABLES <= set(inspect(connection).get_table_names())
+        context = MigrationContext.configure(connection, opts={"compare_type": True, "include_name": include_name})
+        assert context.get_current_revision() == migrate.head_revision()
+        assert compare_metadata(context, Base.metadata) == []
+        indexes = {index["name"] for index in inspect(connection).get_indexes("articles")}
+    engine.dispose()
+    assert {"ix_articles_section_published", "ix_articles_updated_id"} <= indexes
+
+
+def test_downgrade_to_nothing_and_upgrade_again(db_url):  # noqa: F811
+    database = Database(db_url).open()
+    database.upsert_articles([article(1)])
+    migrate.downgrade(database.engine, "base")
+    assert not TABLES & set(inspect(database.engine).get_table_names())
+    assert database.schema_state().empty
+    assert database.upgrade() == (None, migrate.head_revision())
+    database.upsert_articles([article(1)])
+    assert database.search("脑机接口")[0]["url"] == article(1)["url"]
+    database.close()
+
+
+def test_a_crawl_creates_the_schema_of_an_empty_database_but_stops_at_one_that_is_behind(db_url):  # noqa: F811
+    behind = Database(db_url)
+    behind.upgrade("0001")
+    assert behind.schema_state().behind
+    with pytest.raises(DatabaseError) as refused:
+        behind.open()
+    message = str(refused.value)
+    assert "schema revision 0001" in message and "cascrawl db upgrade" in message and "\n" not in message
+    assert behind.schema_state().current == "0001"  # untouched
+
+    with pytest.raises(DatabaseError, match="cascrawl db upgrade"):
+        behind.open(create=False)  # readers neither
+
+    behind.open(auto_upgrade=True)  # CASCRAWL_DB_AUTO_UPGRADE=True
+    assert behind.schema_state().up_to_date
+    behind.close()
+
+
+def test_a_schema_from_a_newer_cascrawl_or_from_before_migrations_is_refused(db_url):  # noqa: F811
+    database = Database(db_url).open()
+    with database.engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = 'f00dcafe'"))
+    with pytest.raises(DatabaseError, match="unknown to this cascrawl.*newer cascrawl"):
+        database.open()
+    with database.engine.begin() as connection:
+        connection.execute(text("DROP TABLE alembic_version"))
+    with pytest.raises(DatabaseError, match="no migration revision"):
+        database.open()
+    with pytest.raises(DatabaseError, match="no migration revision"):
+        database.upgrade()
+    database.close()
+
+
+def test_a_reader_refuses_a_database_without_cascrawl_tables(db_url):  # noqa: F811
+    database = Database(db_url)
+    if database.engine.dialect.name == "sqlite":
+        with pytest.raises(DatabaseError, match="no database file"):
+            database.open(create=False)
+        database.engine.connect().close()  # the file now exists, empty
+    with pytest.raises(DatabaseError, match="has no cascrawl tables"):
+        database.open(create=False)
+    database.close()
+
+
+# --- full-text search ---
+
+ARTICLES = [
+    article(1, title="我国侵入式脑机接口进入临床试验阶段", text="该系统采用高通量柔性电极。"),
+    article(2, title="科研人员揭示水稻耐盐新机制", text="研究还表明，这一机制与脑机接口无关，属于CRISPR基因编辑。"),
+    article(3, title="中国科学院召开2025年度工作会议", text="会议总结了年度进展，增长100%。"),
+    article(4, title="量子计算原型机实现新突破", text="量子纠缠的相干时间延长，脑科学与人工智能交叉。"),
+]
+
+
+@pytest.fixture
+def searchable(db_url):  # noqa: F811
+    database = Database(db_url).open()
+    database.upsert_articles(ARTICLES)
+    yield database
+    database.close()
+
+
+def urls(hits: list[dict]) -> list[str]:
+    return [hit["url"] for hit in hits]
+
+
+def test_search_finds_chinese_in_title_or_text_title_matches_first(searchable):
+    assert urls(searchable.search("脑机接口")) == [ARTICLES[0]["url"], ARTICLES[1]["url"]]
+    hit = searchable.search("高通量柔性电极")[0]
+    assert hit["title"] == "我国侵入式脑机接口进入临床试验阶段" and "高通量柔性电极" in hit["snippet"]
+    assert searchable.search("脑机接口系统") == []
+
+
+def test_search_of_one_or_two_characters_and_of_several_words(searchable):
+    assert set(urls(searchable.search("脑机"))) == {ARTICLES[0]["url"], ARTICLES[1]["url"]}
+    assert urls(searchable.search("量子")) == [ARTICLES[3]["url"]]
+    assert set(urls(searchable.search("脑"))) == {ARTICLES[0]["url"], ARTICLES[1]["url"], ARTICLES[3]["url"]}
+    assert urls(searchable.search("水稻 脑机接口")) == [ARTICLES[1]["url"]]  # every word required
+    assert urls(searchable.search("脑 人工智能")) == [ARTICLES[3]["url"]]
+    assert searchable.search("   ") == []
+
+
+def test_search_takes_like_wildcards_literally_and_ignores_ascii_case(searchable):
+    assert urls(searchable.search("100%")) == [ARTICLES[2]["url"]]
+    assert searchable.search("10_%") == []
+    assert urls(searchable.search("crispr")) == [ARTICLES[1]["url"]]
+    assert urls(searchable.search('"CRISPR"')) == []  # quotes are characters to find, not FTS syntax
+
+
+def test_the_search_index_follows_changed_and_deleted_articles(searchable):
+    searchable.upsert_articles([article(1, title="我国侵入式脑机接口进入临床试验阶段", text="改为柔性神经电极。")])
+    assert searchable.search("高通量柔性电极") == []
+    assert urls(searchable.search("柔性神经电极")) == [ARTICLES[0]["url"]]
+    searchable.upsert_articles([article(4, title="量子计算原型机实现新突破", text=ARTICLES[3]["text"], editor="某")])
+    assert urls(searchable.search("量子纠缠")) == [ARTICLES[3]["url"]]  # refreshed row still indexed once
+    with Session(searchable.engine) as session, session.begin():
+        session.execute(Article.__table__.delete().where(Article.url == ARTICLES[3]["url"]))
+    assert searchable.search("量子纠缠") == []
+
+
+def test_search_uses_the_trigram_index(searchable):
+    with searchable.engine.connect() as connection:
+        if connection.dialect.name == "sqlite":
+            # The FTS5 table holds trigrams of every stored article, maintained by the triggers.
+            found = connection.execute(text("SELECT rowid FROM articles_fts WHERE articles_fts MATCH '\"脑机接口\"'"))
+            assert len(found.all()) == 2
+            plan = " ".join(str(row) for row in connection.execute(
+                text("EXPLAIN QUERY PLAN SELECT rowid FROM articles_fts WHERE articles_fts MATCH '\"脑机接口\"'")))
+            assert "VIRTUAL TABLE INDEX" in plan
+        else:
+            connection.execute(text("SET enable_seqscan = off"))  # a 4-row table would be scanned anyway
+            plan = " ".join(row[0] for row in connection.execute(
+                text("EXPLAIN SELECT id FROM articles WHERE title ILIKE '%脑机接口%' OR text ILIKE '%脑机接口%'")))
+            assert "ix_articles_title_trgm" in plan and "ix_articles_text_trgm" in plan
+
+
+def test_search_queries_the_index_for_long_words_and_like_for_short_ones(searchable):
+    from sqlalchemy import event
+
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    event.listen(searchable.engine, "before_cursor_execute", record)
+    try:
+        searchable.search("脑机接口")
+        long_query = " ".join(s for s in statements if "FROM articles" in s)
+        statements.clear()
+        searchable.search("脑机")
+        short_query = " ".join(s for s in statements if "FROM articles" in s)
+    finally:
+        event.remove(searchable.engine, "before_cursor_execute", record)
+    if searchable.engine.dialect.name == "sqlite":
+        assert "articles_fts MATCH" in long_query and "LIKE" not in long_query.split("ORDER BY")[0]
+        assert "articles_fts" not in short_query and "LIKE" in short_query
+    else:
+        assert "ILIKE" in long_query and "ILIKE" in short_query  # served by the pg_trgm GIN indexes
