@@ -84,10 +84,9 @@ class BoilerplateFilter:
         line = line.strip()
         if not line or self._line is None or len(line) > MAX_LINE:
             return False
-        if self._line.fullmatch(line):
-            return True
-        key = matching_key(line)
-        return key != line and self._line.fullmatch(key) is not None
+        # Only the matching key decides: deciding on the raw line too made the verdict depend on
+        # whether glosses were still there (not idempotent: 地址：一(dāng) vs 地址：一).
+        return self._line.fullmatch(matching_key(line)) is not None
 
     def split(self, text: str) -> tuple[str, list[str]]:
         """(text without its boilerplate lines, the removed lines)."""

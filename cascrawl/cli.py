@@ -48,6 +48,10 @@ def _add_crawl_options(command: argparse.ArgumentParser) -> None:
                          help=f"section to crawl, repeatable or comma-separated (default: {','.join(DEFAULT_SECTIONS)})")
     command.add_argument("--db", metavar="URL", help="database URL (default: CASCRAWL_DATABASE_URL or sqlite:///cascrawl.db)")
     command.add_argument("--max-pages", type=int, metavar="N", help="listing pages per section (default: all)")
+    command.add_argument("--full", action="store_true",
+                         help="walk every listing page and fetch every article, known or not (default: incremental)")
+    command.add_argument("--refresh-days", type=int, metavar="N",
+                         help="re-fetch the articles of the last N days with conditional GETs (edits become revisions)")
     command.add_argument("-s", dest="settings", action="append", default=[], metavar="NAME=VALUE",
                          help="any Scrapy or cascrawl setting, e.g. -s DOWNLOAD_DELAY=0")
 
@@ -72,6 +76,12 @@ def _settings(args, parser, overrides: dict | None = None):
         settings.set("CASCRAWL_MAX_PAGES", args.max_pages, priority="cmdline")
     if args.section:
         settings.set("CASCRAWL_SECTIONS", ",".join(args.section), priority="cmdline")
+    if args.full:
+        settings.set("CASCRAWL_INCREMENTAL", False, priority="cmdline")
+    if args.refresh_days is not None:
+        if args.refresh_days < 0:
+            parser.error("--refresh-days must be 0 (none) or more")
+        settings.set("CASCRAWL_REFRESH_DAYS", args.refresh_days, priority="cmdline")
     return settings
 
 

@@ -17,6 +17,9 @@ CASCRAWL_DATABASE_URL = os.environ.get("CASCRAWL_DATABASE_URL", "sqlite:///cascr
 CASCRAWL_BASE_URL = "https://www.cas.cn"  # point at a mirror or the fixture copy with -s / --base-url
 CASCRAWL_SECTIONS = list(DEFAULT_SECTIONS)
 CASCRAWL_MAX_PAGES = 0  # listing pages per section; 0 = all the pager announces
+CASCRAWL_INCREMENTAL = True  # skip stored articles; stop paging at the first all-known listing page (--full: off)
+CASCRAWL_OVERLAP_PAGES = 1  # all-known listing pages in a row before paging a section stops
+CASCRAWL_REFRESH_DAYS = 0  # re-fetch the last N days' articles with conditional GETs (--refresh-days)
 CASCRAWL_SCRIPT = "simplified"  # "simplified": convert Traditional pages with OpenCC; "keep": leave as published
 CASCRAWL_DB_BATCH_SIZE = 100  # articles per upsert transaction
 CASCRAWL_DB_FLUSH_SECONDS = 5.0  # a batch waiting longer than this is written anyway; 0 = only by size and at close

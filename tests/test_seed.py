@@ -73,7 +73,7 @@ def test_the_copy_is_stored_once_under_its_canonical_url(site_url, tmp_path):
     """Two real crawls of the gzdt column, from two hosts, into one database: one article."""
     db_url = f"sqlite:///{tmp_path / 'seed.db'}"
     for base in (site_url, site_url.replace("127.0.0.1", "localhost")):
-        result = run_cascrawl("crawl", "--base-url", base, "--db", db_url, "--section", "gzdt", *FAST)
+        result = run_cascrawl("crawl", "--full", "--base-url", base, "--db", db_url, "--section", "gzdt", *FAST)
         assert result.returncode == 0, result.stderr[-3000:]
     connection = sqlite3.connect(db_url.removeprefix("sqlite:///"))
     try:
