@@ -13,6 +13,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -108,14 +109,16 @@ class Server:
     def __init__(self, db_url: str):
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
+        self.output = None
+        self.log = tempfile.TemporaryFile(mode="w+", encoding="utf-8")  # a pipe could fill up and block it
         self.process = subprocess.Popen(
             [sys.executable, "-m", "cascrawl", "serve", "--port", str(self.port), "--db", db_url],
-            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            cwd=REPO, stdout=self.log, stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 30
         while True:
             if self.process.poll() is not None:
-                raise AssertionError(f"cascrawl serve exited {self.process.returncode}: {self.process.stdout.read()}")
+                raise AssertionError(f"cascrawl serve exited {self.process.returncode}: {self.stop()}")
             try:
                 with urllib.request.urlopen(self.base + "/healthz", timeout=2) as response:
                     if response.status == 200:
@@ -129,6 +132,8 @@ class Server:
 
     def stop(self) -> str:
         """Stop it as Ctrl-C would; its output."""
+        if self.output is not None:
+            return self.output
         if self.process.poll() is None:
             self.process.send_signal(2)  # SIGINT: uvicorn shuts down gracefully
             try:
@@ -136,9 +141,10 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        output = self.process.stdout.read()
-        self.process.stdout.close()
-        return output
+        self.log.seek(0)
+        self.output = self.log.read()
+        self.log.close()
+        return self.output
 
 
 @pytest.fixture
