@@ -287,3 +287,37 @@ def test_the_installed_program_answers_as_main_does(db, command):
     here = cascrawl(*command, "--db", db)
     assert (child.returncode, child.stdout, child.stderr) == (here.returncode, here.stdout, here.stderr)
     assert child.returncode == 0 and child.stdout
+
+
+def readme_commands() -> list[str]:
+    """The lines of the README's block of inspection commands, comments off."""
+    readme = (REPO / "README.md").read_text("utf-8")
+    block = readme.split("<!-- readme-commands")[1].split("```sh\n", 1)[1].split("```", 1)[0]
+    return [line.split("  #")[0].strip() for line in block.splitlines() if line.strip()]
+
+
+def test_every_command_of_the_readme_block_runs_as_documented(db, tmp_path, monkeypatch):
+    import shlex
+
+    monkeypatch.setenv("CASCRAWL_DATABASE_URL", db)  # the README's commands name no --db
+    monkeypatch.chdir(tmp_path)
+    commands = readme_commands()
+    assert len(commands) >= 10 and all(command.startswith("cascrawl ") for command in commands)
+    cursor = None
+    for command in commands:
+        args = shlex.split(command)[1:]
+        if "CURSOR" in args:
+            assert cursor, "the README shows --since CURSOR before any export printed one"
+            upsert(db, [made_up_article(7)])
+            args = [cursor if arg == "CURSOR" else arg for arg in args]
+        result = cascrawl(*args)
+        assert result.returncode == 0, (command, result.stderr)
+        if "--output" in args:
+            written = tmp_path / args[args.index("--output") + 1]
+            assert written.stat().st_size > 0, command
+            if "next time: --since " in result.stderr:
+                cursor = result.stderr.split("next time: --since ")[1].split()[0]
+        else:
+            assert result.stdout.strip(), command
+        if "--since" in args and args[args.index("--since") + 1] == cursor:
+            assert [json.loads(line)["url"] for line in result.stdout.splitlines()] == [made_up_article(7)["url"]]
