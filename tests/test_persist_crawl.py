@@ -1,0 +1,125 @@
+"""Real crawls of the fixture copy (served on 127.0.0.1) into real SQLite files and PostgreSQL databases.
+
+Crawl twice: same articles, no duplicates, only last_seen_at moves. Edit one article's text on the
+(copied) site and crawl again: revision 2, revision 1 kept in article_revisions.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from sqlalchemy import create_engine, select
+from sqlalchemy.orm import Session
+
+from cascrawl.db import Article, ArticleRevision, CrawlRun, Reject
+from cascrawl.fixture_site import serve_site
+
+from .conftest import FAST, SITE, expected_articles, run_cascrawl
+from .db_backends import BACKENDS, fresh_database, postgres_server  # noqa: F401  (fixture)
+
+ARTICLES = expected_articles()
+SECTIONS = ",".join(sorted({a["section"] for a in ARTICLES}))
+EDITED = "https://www.cas.cn/syky/202506/t20250614_5073157.shtml"  # 我国侵入式脑机接口进入临床试验阶段
+EDITED_PAGE = "syky/202506/t20250614_5073157.shtml"
+REMOVED_PAGE = "yw/202011/t20201124_4767900.shtml"
+OLD_WORDS, NEW_WORDS = "高通量柔性电极", "超高通量柔性薄膜电极"
+
+
+def table(db_url: str, model) -> list[dict]:
+    engine = create_engine(db_url)
+    try:
+        with Session(engine) as session:
+            found = session.scalars(select(model).order_by(model.id)).all()
+            return [{c.key: getattr(item, c.key) for c in model.__table__.columns} for item in found]
+    finally:
+        engine.dispose()
+
+
+def crawl(base_url: str, db_url: str, *extra: str, sections: str = SECTIONS):
+    result = run_cascrawl("crawl", "--base-url", base_url, "--db", db_url, "--section", sections, *FAST, *extra)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_crawl_twice_then_edit_one_article_and_crawl_again(backend, request, tmp_path):
+    db_url = fresh_database(backend, request, tmp_path)
+    site = tmp_path / "site"
+    shutil.copytree(SITE, site)
+    with serve_site(site) as base_url:
+        crawl(base_url, db_url)
+        first = {row["url"]: row for row in table(db_url, Article)}
+        crawl(base_url, db_url)
+        second = table(db_url, Article)
+
+        # Same articles, once each; nothing but last_seen_at moved.
+        assert len(second) == len(first) == len(ARTICLES)
+        assert sorted(row["url"] for row in second) == sorted(a["url"] for a in ARTICLES)
+        for row in second:
+            old = first[row["url"]]
+            assert row["last_seen_at"] > old["last_seen_at"]
+            assert {k: v for k, v in row.items() if k != "last_seen_at"} == {
+                k: v for k, v in old.items() if k != "last_seen_at"}, row["url"]
+        assert table(db_url, ArticleRevision) == []
+
+        # The site changes: one article's text is edited, another page disappears.
+        page = site / EDITED_PAGE
+        html = page.read_text(encoding="utf-8")
+        assert OLD_WORDS in html
+        page.write_text(html.replace(OLD_WORDS, NEW_WORDS), encoding="utf-8")
+        (site / REMOVED_PAGE).unlink()
+        result = crawl(base_url, db_url)
+
+    third = {row["url"]: row for row in table(db_url, Article)}
+    assert len(third) == len(ARTICLES)
+    edited, original = third[EDITED], first[EDITED]
+    assert edited["revision"] == 2 and NEW_WORDS in edited["text"] and OLD_WORDS not in edited["text"]
+    assert edited["updated_at"] > original["updated_at"] and edited["first_seen_at"] == original["first_seen_at"]
+    assert edited["id"] == original["id"]
+    [archived] = table(db_url, ArticleRevision)
+    assert (archived["article_id"], archived["revision"]) == (original["id"], 1)
+    assert (archived["text"], archived["content_hash"], archived["updated_at"]) == (
+        original["text"], original["content_hash"], original["updated_at"])
+    assert archived["replaced_at"] == edited["updated_at"]
+    for url, row in third.items():
+        if url != EDITED:
+            assert (row["revision"], row["content_hash"]) == (1, first[url]["content_hash"]), url
+
+    # Three runs recorded, closed with their stats; the missing page is a reject of the third run.
+    runs = table(db_url, CrawlRun)
+    assert [(run["status"], run["reason"]) for run in runs] == [("finished", "finished")] * 3
+    assert all(run["finished_at"] > run["started_at"] for run in runs)
+    assert runs[0]["stats"]["cascrawl/db/articles_inserted"] == len(ARTICLES)
+    assert runs[1]["stats"]["cascrawl/db/articles_unchanged"] == len(ARTICLES)
+    assert runs[2]["stats"]["cascrawl/db/articles_revised"] == 1
+    assert runs[2]["sections"] == SECTIONS.split(",") and runs[2]["settings"]["DOWNLOAD_DELAY"] == 0.0
+    assert [(r["url"].endswith(REMOVED_PAGE), r["reason"], r["run_id"]) for r in table(db_url, Reject)] == [
+        (True, "http_404", runs[2]["id"])]
+    assert "1 rejected (http_404: 1)" in result.stdout
+
+    found = run_cascrawl("db", "search", "超高通量", "--db", db_url)
+    assert found.returncode == 0 and EDITED in found.stdout, found.stderr
+
+
+def test_batches_are_flushed_by_size_and_at_close(site_url, tmp_path):
+    db_url = f"sqlite:///{tmp_path / 'batches.db'}"
+    run_cascrawl_ok = crawl(site_url, db_url, "-s", "CASCRAWL_DB_BATCH_SIZE=4", "-s", "CASCRAWL_DB_FLUSH_SECONDS=0")
+    assert f"{len(ARTICLES)} articles stored" in run_cascrawl_ok.stdout
+    [run] = table(db_url, CrawlRun)
+    full, rest = divmod(len(ARTICLES), 4)
+    assert run["stats"]["cascrawl/db/flushes"] == full + (1 if rest else 0)
+    assert "cascrawl/db/flushes_on_timer" not in run["stats"]
+    assert run["settings"]["CASCRAWL_DB_BATCH_SIZE"] == 4
+
+
+def test_a_slow_crawl_is_flushed_by_the_timer_before_the_batch_is_full(site_url, tmp_path):
+    db_url = f"sqlite:///{tmp_path / 'timer.db'}"
+    # One request at a time, 0.15 s apart on average: 3 listing pages and 5 articles take over a second,
+    # and a batch of 1000 never fills.
+    crawl(site_url, db_url, "-s", "CASCRAWL_DB_BATCH_SIZE=1000", "-s", "CASCRAWL_DB_FLUSH_SECONDS=0.2",
+          "-s", "DOWNLOAD_DELAY=0.15", "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=1", sections="syky")
+    [run] = table(db_url, CrawlRun)
+    assert run["stats"]["cascrawl/db/flushes_on_timer"] >= 1
+    assert run["stats"]["cascrawl/db/flushes"] >= 2
+    assert len(table(db_url, Article)) == sum(1 for a in ARTICLES if a["section"] == "syky")
