@@ -9,14 +9,15 @@ of the session's crawl; PostgreSQL: one crawl per session into a template databa
 from __future__ import annotations
 
 import hashlib
-import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.error
 import urllib.request
+from contextlib import closing
 from datetime import datetime, timezone
 
 import pytest
@@ -84,7 +85,10 @@ def crawled_database(backend: str, request, tmp_path) -> str:
     if backend == "sqlite":
         source, _ = request.getfixturevalue("crawled")
         target = tmp_path / "crawled.db"
-        shutil.copyfile(source.removeprefix("sqlite:///"), target)
+        # SQLite's backup API: a consistent copy whatever sits in the write-ahead log (WAL mode).
+        with closing(sqlite3.connect(source.removeprefix("sqlite:///"))) as origin, \
+                closing(sqlite3.connect(target)) as copy:
+            origin.backup(copy)
         return f"sqlite:///{target}"
     template: _Template = request.getfixturevalue("postgres_crawled_template")
     url = template.copy()

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import Engine, column, event, func, literal, or_, select, table, tuple_
+from sqlalchemy import Engine, column, event, func, literal, or_, select, table, text, tuple_
 from sqlalchemy.orm import Session, defer
 
 from cascrawl.db import fulltext
@@ -101,8 +101,11 @@ def text_conditions(session: Session, query: str) -> list:
     terms = [term for term in query.split() if term]
     long_terms = [term for term in terms if len(term) >= fulltext.MIN_TRIGRAM_TERM]
     conditions = []
-    sqlite_fts = bool(session.get_bind().dialect.name == "sqlite" and long_terms
-                      and fulltext.sqlite_fts_present(session.connection()))
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql" and long_terms:
+        # As Database.search does: TOASTed text makes the planner skip the trigram indexes otherwise.
+        session.execute(text("SET LOCAL enable_seqscan = off"))
+    sqlite_fts = bool(dialect == "sqlite" and long_terms and fulltext.sqlite_fts_present(session.connection()))
     if sqlite_fts:
         matching = select(_FTS.c.rowid).where(_FTS.c[fulltext.FTS_TABLE].op("MATCH")(fulltext.fts5_query(long_terms)))
         conditions.append(Article.id.in_(matching))
