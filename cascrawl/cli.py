@@ -526,7 +526,7 @@ def _runs_show_command(args, parser) -> int:
 
 
 def _articles_list_command(args, parser) -> int:
-    from cascrawl.api.records import article_json, parse_moment, parse_sections
+    from cascrawl.api.records import article_json, iso, parse_moment, parse_sections
     from cascrawl.db import reads
 
     try:
@@ -550,16 +550,10 @@ def _articles_list_command(args, parser) -> int:
         return 0
     if page.articles:
         _print_table(["id", "published", "section", "rev", "changed (Beijing)", "title"],
-                     [[a.id, a.published_date.isoformat(), a.section, a.revision, _when(_iso(a.updated_at)), a.title]
+                     [[a.id, a.published_date.isoformat(), a.section, a.revision, _when(iso(a.updated_at)), a.title]
                       for a in page.articles], numeric={0, 3}, caps={5: 60})
     print(f"{len(page.articles)} of {total} article(s), newest change first", file=sys.stderr)
     return 0
-
-
-def _iso(moment):
-    from cascrawl.api.records import iso
-
-    return iso(moment)
 
 
 def _articles_show_command(args, parser) -> int:
