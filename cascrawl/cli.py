@@ -106,7 +106,8 @@ def _demo_command(args, parser) -> int:
 
     # The copy is on loopback: no need to be polite to ourselves. Every section the copy holds.
     settings = _settings(args, parser, {
-        "DOWNLOAD_DELAY": 0, "CONCURRENT_REQUESTS_PER_DOMAIN": 8, "LOG_LEVEL": "WARNING",
+        "DOWNLOAD_DELAY": 0, "AUTOTHROTTLE_ENABLED": False, "CASCRAWL_RETRY_BACKOFF_BASE": 0,
+        "CONCURRENT_REQUESTS_PER_DOMAIN": 8, "LOG_LEVEL": "WARNING",
         "CASCRAWL_SECTIONS": ",".join(site_sections(BUNDLED_SITE)) if BUNDLED_SITE.is_dir() else None,
     })
     try:
@@ -136,6 +137,9 @@ def _run(settings) -> int:
         return 1
     database.close()
     outcome = run_crawl(settings)
+    if outcome.locked:
+        print(f"cascrawl: error: {outcome.locked}", file=sys.stderr)
+        return 1
     print(outcome.summary(safe_url(database_url)))
     try:
         print(f"articles in the database: {database.count_articles()}, rejects recorded: {database.count_rejects()}")

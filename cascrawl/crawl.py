@@ -27,10 +27,19 @@ class CrawlOutcome:
         return answered == 0 and self._count("cascrawl/listing_fetch_failed") > 0
 
     @property
+    def locked(self) -> str | None:
+        return self.stats.get("cascrawl/run_locked")
+
+    @property
+    def problems(self) -> list[str]:
+        return list(self.stats.get("cascrawl/health/problems") or [])
+
+    @property
     def exit_code(self) -> int:
-        if self.stats.get("finish_reason") != "finished":
+        """0 ok; 2 finished with failures (layout alarm, listing pages not fetched, callback errors); 1 failed."""
+        if self.locked or self.stats.get("finish_reason") != "finished" or self._count("cascrawl/db/articles_lost"):
             return 1
-        if self._count("cascrawl/listing_fetch_failed") or self._count("spider_exceptions/count"):
+        if self.problems or self._count("cascrawl/listing_fetch_failed") or self._count("spider_exceptions/count"):
             return 2
         return 0
 
@@ -39,19 +48,44 @@ class CrawlOutcome:
         return {key[len(prefix):]: int(value) for key, value in self.stats.items() if key.startswith(prefix)}
 
     def summary(self, database: str) -> str:
+        """One screen: what was fetched, what was stored, what was rejected, how complete, what is wrong."""
+        count = self._count
         rejects = self.rejects()
+        status = {0: "ok", 2: "finished with failures", 1: "failed"}[self.exit_code]
+        if self.problems:
+            status = "degraded (layout alarm)"
+        listing = count("cascrawl/listing_pages") + count("cascrawl/sections_missing")
+        robots = count("robotstxt/request_count")
+        requests = count("downloader/request_count")
+        statuses = sorted((key.rsplit("/", 1)[1], int(value)) for key, value in self.stats.items()
+                          if key.startswith("downloader/response_status_count/"))
+        elapsed = self.stats.get("elapsed_time_seconds")
+        run_id = self.stats.get("cascrawl/db/run_id")
         lines = [
-            f"crawled {self.base_url} sections {','.join(self.sections)}: "
-            f"{self._count('cascrawl/listing_pages')} listing pages, "
-            f"{self._count('cascrawl/db/articles_upserted')} articles stored, "
-            f"{sum(rejects.values())} rejected"
+            f"crawl run {run_id if run_id is not None else '-'}: {status}"
+            + (f" in {float(elapsed):.1f} s" if elapsed is not None else "")
+            + f" ({self.base_url}, sections {','.join(self.sections)})",
+            f"requests: {requests} (robots.txt {robots}, listing pages {listing}, articles {requests - robots - listing})"
+            + (f"; responses {', '.join(f'{code}: {n}' for code, n in statuses)}" if statuses else ""),
+            f"articles: {count('cascrawl/db/articles_inserted')} new, {count('cascrawl/db/articles_revised')} updated, "
+            f"{count('cascrawl/db/articles_unchanged') + count('cascrawl/db/articles_refreshed')} unchanged, "
+            f"{count('cascrawl/refresh/not_modified')} not modified (304); "
+            f"{count('cascrawl/db/articles_upserted')} articles stored, {sum(rejects.values())} rejected"
             + (f" ({', '.join(f'{k}: {v}' for k, v in sorted(rejects.items()))})" if rejects else ""),
-            f"database: {database}",
         ]
-        if self._count("cascrawl/sections_missing"):
-            lines.append(f"warning: {self._count('cascrawl/sections_missing')} section(s) answered 404 (see the log)")
-        if self._count("cascrawl/listing_fetch_failed"):
-            lines.append(f"warning: {self._count('cascrawl/listing_fetch_failed')} listing page(s) could not be fetched")
+        pages = count("cascrawl/coverage/pages")
+        if pages:
+            shares = ", ".join(f"{name} {float(self.stats.get(f'cascrawl/coverage/share/{name}', 0)):.0%}"
+                               for name in ("title", "date", "body", "source"))
+            lines.append(f"coverage: {shares} of {pages} article pages"
+                         + (f"; {count('cascrawl/extract/generic_fallback')} by the generic extractor"
+                            if count("cascrawl/extract/generic_fallback") else ""))
+        lines.append(f"database: {database}")
+        if count("cascrawl/sections_missing"):
+            lines.append(f"warning: {count('cascrawl/sections_missing')} section(s) answered 404 (see the log)")
+        if count("cascrawl/listing_fetch_failed"):
+            lines.append(f"warning: {count('cascrawl/listing_fetch_failed')} listing page(s) could not be fetched")
+        lines.extend(f"alarm: {problem}" for problem in self.problems)
         lines.append(f"finish reason: {self.stats.get('finish_reason')}")
         return "\n".join(lines)
 

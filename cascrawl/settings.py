@@ -98,10 +98,27 @@ ROBOTSTXT_OBEY = True
 CONCURRENT_REQUESTS_PER_DOMAIN = 1
 DOWNLOAD_DELAY = 1.0
 RETRY_TIMES = 2
+CASCRAWL_RETRY_BACKOFF_BASE = 2.0  # seconds before the first retry of a request, doubled for each next one
+CASCRAWL_RETRY_BACKOFF_MAX = 60.0
+DOWNLOADER_MIDDLEWARES = {"cascrawl.middlewares.RetryBackoffMiddleware": 560}  # just after RetryMiddleware (550)
+# AutoThrottle adapts the delay to the site's latency (never below DOWNLOAD_DELAY).
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 1.0
+AUTOTHROTTLE_MAX_DELAY = 60.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
 DOWNLOAD_TIMEOUT = 30
 
 LOG_LEVEL = "INFO"
 TELNETCONSOLE_ENABLED = False  # scheduled runs should not open a console port
 FEED_EXPORT_ENCODING = "utf-8"
-# Scrapy's remote-control HTTP endpoint: a scheduled crawler should not open ports it does not need.
-EXTENSIONS = {"scrapy.extensions.remote_control.RemoteControl": None}
+EXTENSIONS = {
+    # Scrapy's remote-control HTTP endpoint: a scheduled crawler should not open ports it does not need.
+    "scrapy.extensions.remote_control.RemoteControl": None,
+    "cascrawl.extensions.RunHealth": 500,
+}
+
+# --- layout-change alarms (cascrawl/health.py): a run that trips one is "degraded" and exits 2 ---
+CASCRAWL_ALARM_MIN_COVERAGE = {"title": 0.95, "date": 0.95, "body": 0.95}  # required fields, share of article pages
+CASCRAWL_ALARM_MIN_PAGES = 3  # coverage is judged only on runs that extracted at least this many article pages
+CASCRAWL_ALARM_MAX_GENERIC_SHARE = 0.5  # article pages no CAS layout recognised
+CASCRAWL_ALARM_SECTION_MIN_ENTRIES = 5  # a section listing nothing alarms when an earlier run listed this many

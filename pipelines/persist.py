@@ -23,7 +23,7 @@ from twisted.internet import task, threads
 from twisted.python.threadpool import ThreadPool
 
 import cascrawl
-from cascrawl.db import Database, UpsertResult
+from cascrawl.db import Database, RunLock, RunLocked, UpsertResult
 
 logger = logging.getLogger(__name__)
 
@@ -73,8 +73,17 @@ class PersistPipeline:
     # --- lifecycle ---
 
     def open_spider(self):
-        # Before any request: a database that cannot be used stops the crawl here (DatabaseError).
+        # Before any request: a database that cannot be used stops the crawl here (DatabaseError),
+        # and so does another run crawling into the same database (RunLocked).
         self.database = Database(self.database_url).open(auto_upgrade=self.auto_upgrade)
+        self.lock = RunLock(self.database)
+        try:
+            self.lock.acquire()
+        except RunLocked as error:
+            self.stats.set_value("cascrawl/run_locked", str(error))
+            self.database.close()
+            self.database = None
+            raise
         spider = self.crawler.spider
         settings = self.crawler.settings
         recorded = {name: getattr(settings, getter)(name) for name, getter in RUN_SETTINGS.items()}
@@ -104,6 +113,8 @@ class PersistPipeline:
             status, reason = "failed", self.failure
         else:
             status = "finished" if reason == "finished" else "stopped"
+            if status == "finished" and self.crawler.stats.get_value("cascrawl/health/status") == "degraded":
+                status = "degraded"  # a layout alarm (cascrawl.extensions.RunHealth)
         stats = json_safe(self.crawler.stats.get_stats())
         stats.setdefault("finish_reason", reason)
         try:
@@ -113,6 +124,7 @@ class PersistPipeline:
             logger.exception("could not record the end of crawl run %s", self.run_id)
         finally:
             self._pool.stop()
+            self.lock.release()
             self.database.close()
 
     # --- items ---

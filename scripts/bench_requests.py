@@ -24,7 +24,8 @@ from sqlalchemy.orm import Session
 from cascrawl.db import CrawlRun
 from cascrawl.fixture_site import BUNDLED_SITE, add_new_articles, serve_site, site_sections
 
-FAST = ["-s", "DOWNLOAD_DELAY=0", "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=8", "-s", "LOG_LEVEL=WARNING"]
+FAST = ["-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "CASCRAWL_RETRY_BACKOFF_BASE=0",
+        "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=8", "-s", "LOG_LEVEL=WARNING"]
 
 
 def crawl(base: str, db_url: str, sections: list[str], *extra: str) -> dict:

@@ -194,6 +194,12 @@ class CasNewsSpider(scrapy.Spider):
             stats.inc_value("cascrawl/extract/errors")
             return
         stats.inc_value(f"cascrawl/extract/parser/{page.parser}")
+        # Field coverage over every extracted article page, rejected or not: the layout-change alarm's input.
+        stats.inc_value("cascrawl/coverage/pages")
+        for name, value in (("title", page.title), ("date", page.date_text), ("body", page.body_html),
+                            ("source", page.source)):
+            if value:
+                stats.inc_value(f"cascrawl/coverage/{name}")
         if page.parser == GENERIC.id:
             stats.inc_value("cascrawl/extract/generic_fallback")
             self.logger.warning("no CAS layout matched %s: body from the generic extractor", response.url)

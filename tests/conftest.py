@@ -15,7 +15,8 @@ from cascrawl.fixture_site import serve_site
 REPO = Path(__file__).resolve().parent.parent
 SITE = REPO / "fixtures" / "site"
 # Loopback copy: no politeness delay, a few requests at once.
-FAST = ["-s", "DOWNLOAD_DELAY=0", "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=8", "-s", "LOG_LEVEL=INFO"]
+FAST = ["-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "CASCRAWL_RETRY_BACKOFF_BASE=0",
+        "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=8", "-s", "LOG_LEVEL=INFO"]
 
 
 def expected_articles() -> list[dict]:

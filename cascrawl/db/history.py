@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cascrawl.dates import BEIJING
-from cascrawl.db.models import Article
+from cascrawl.db.models import Article, CrawlRun
 from cascrawl.db.store import Database, DatabaseError
 
 
@@ -49,5 +49,18 @@ def crawl_history(database_url: str, sections: list[str], refresh_days: int = 0)
                 )
                 history.refresh = [StoredArticle(*row) for row in session.execute(query)]
         return history
+    finally:
+        database.close()
+
+
+def previous_run_stats(database_url: str, before_run_id: int | None, limit: int = 10) -> list[dict]:
+    """The stats of the last `limit` finished runs before this one (for layout-change alarms)."""
+    database = Database(database_url)
+    try:
+        with Session(database.engine) as session:
+            query = select(CrawlRun.stats).where(CrawlRun.status.in_(("finished", "degraded")), CrawlRun.stats.is_not(None))
+            if before_run_id is not None:
+                query = query.where(CrawlRun.id < before_run_id)
+            return [stats for stats in session.scalars(query.order_by(CrawlRun.id.desc()).limit(limit)) if stats]
     finally:
         database.close()

@@ -20,10 +20,41 @@ from cascrawl.db import fulltext
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
+def _migrations_directory() -> str:
+    """The migrations as a real directory. Alembic reads files; inside a zipped egg (a Scrapyd deploy)
+    they are copied out once to a temporary directory."""
+    if MIGRATIONS.is_dir():
+        return str(MIGRATIONS)
+    global _EXTRACTED
+    if _EXTRACTED is None:
+        import atexit
+        import shutil
+        import tempfile
+        from importlib.resources import files
+
+        target = Path(tempfile.mkdtemp(prefix="cascrawl-migrations-"))
+        atexit.register(shutil.rmtree, target, ignore_errors=True)
+
+        def copy(source, destination: Path) -> None:
+            destination.mkdir(exist_ok=True)
+            for entry in source.iterdir():
+                if entry.is_dir():
+                    copy(entry, destination / entry.name)
+                elif entry.name.endswith((".py", ".mako")):
+                    (destination / entry.name).write_bytes(entry.read_bytes())
+
+        copy(files("cascrawl.db.migrations"), target)
+        _EXTRACTED = str(target)
+    return _EXTRACTED
+
+
+_EXTRACTED: str | None = None
+
+
 def alembic_config(connection: Connection | None = None) -> Config:
     """The configuration `alembic.ini` would give, built in code (works from an installed package too)."""
     config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("script_location", _migrations_directory())
     if connection is not None:
         config.attributes["connection"] = connection
     return config

@@ -1,0 +1,85 @@
+"""One crawl at a time per database: a lock that the operating system or the server releases when
+the process holding it dies, so a crashed run never blocks the next one.
+
+SQLite: an exclusive `flock` on `<database file>.lock` (released when the process exits).
+PostgreSQL: a session advisory lock held by one open connection (released when it closes).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+from cascrawl.db.store import Database, safe_url
+
+# pg_advisory_lock key: "cascrawl" as a number, so other applications' locks do not collide with ours.
+_ADVISORY_KEY = int.from_bytes(b"cascrawl", "big") & 0x7FFFFFFFFFFFFFFF
+
+
+class RunLocked(Exception):
+    """Another run holds the lock; the message says which, in one line."""
+
+
+class RunLock:
+    def __init__(self, database: Database):
+        self.database = database
+        self._file = None
+        self._connection: Connection | None = None
+
+    def acquire(self) -> RunLock:
+        engine = self.database.engine
+        where = safe_url(self.database.url)
+        if engine.dialect.name == "sqlite":
+            database = engine.url.database
+            if not database or database == ":memory:":
+                return self  # a private in-memory database: nobody else can crawl into it
+            path = Path(database).with_name(Path(database).name + ".lock")
+            handle = open(path, "a+", encoding="utf-8")
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.seek(0)
+                holder = handle.read().strip() or "another process"
+                handle.close()
+                raise RunLocked(f"another cascrawl run is crawling into {where} ({holder}); try again when it has finished") from None
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"pid {os.getpid()}, since {datetime.now(timezone.utc):%Y-%m-%d %H:%M:%S} UTC\n")
+            handle.flush()
+            self._file = handle
+        else:
+            connection = engine.connect()
+            got = connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": _ADVISORY_KEY}).scalar()
+            connection.commit()
+            if not got:
+                holder = connection.execute(
+                    text("SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND objid = :low AND granted LIMIT 1"),
+                    {"low": _ADVISORY_KEY & 0xFFFFFFFF},
+                ).scalar()
+                connection.close()
+                detail = f"server pid {holder}" if holder else "another session"
+                raise RunLocked(f"another cascrawl run is crawling into {where} ({detail}); try again when it has finished")
+            self._connection = connection
+        return self
+
+    def release(self) -> None:
+        if self._file is not None:
+            fcntl.flock(self._file, fcntl.LOCK_UN)
+            self._file.close()
+            self._file = None
+        if self._connection is not None:
+            self._connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _ADVISORY_KEY})
+            self._connection.commit()
+            self._connection.close()
+            self._connection = None
+
+    def __enter__(self) -> RunLock:
+        return self.acquire()
+
+    def __exit__(self, *exc) -> None:
+        self.release()

@@ -1,0 +1,1 @@
+"""Alembic revision scripts (a package so that egg builds, e.g. scrapyd-deploy, include them)."""
