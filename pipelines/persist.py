@@ -191,8 +191,11 @@ class PersistPipeline:
         """The database itself failed (connection lost, disk full): stop the crawl rather than fetch for nothing."""
         from twisted.internet import reactor
 
-        reason = self.database.error_line(error)
-        self.failure = f"database error: {reason}"[:100]
         self.stats.inc_value("cascrawl/db/articles_lost", lost)
+        reason = self.database.error_line(error)
+        if self.failure:  # a batch already on its way when the first one failed
+            logger.debug("could not store %d more articles: %s", lost, reason)
+            return
+        self.failure = f"database error: {reason}"[:100]
         logger.error("could not store %d articles, closing the spider: %s", lost, reason)
         reactor.callLater(0, lambda: deferred_from_coro(self.crawler.engine.close_spider_async(reason="database_error")))
