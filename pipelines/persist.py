@@ -95,6 +95,9 @@ class PersistPipeline:
         if self._timer is not None and self._timer.running:
             self._timer.stop()
         await self._flush()
+        # A flush started by the timer may still be running: the pool runs jobs in order, one at a time,
+        # so once this no-op has run, every earlier flush has finished (and its stats are counted).
+        await maybe_deferred_to_future(self._in_thread(lambda: None))
 
     async def spider_closed(self, reason):
         """After close_spider (every batch written): close the run with its status and the crawler's stats."""
