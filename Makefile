@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: setup crawl demo test export bench clean
+.PHONY: setup crawl demo test export serve bench clean
 
 # Old pips (23.x) cannot resolve the lxml[html-clean] extras scrapy pulls in: upgrade pip first.
 $(INSTALLED): pyproject.toml
@@ -28,7 +28,11 @@ demo: $(INSTALLED)
 export: $(INSTALLED)
 	$(BIN)/cascrawl export $(ARGS)
 
-## run the test suite (offline; PostgreSQL tests need 127.0.0.1:5432, see README)
+## the read API and the operator page on http://127.0.0.1:8000/ (make serve ARGS="--db sqlite:///other.db --port 8080")
+serve: $(INSTALLED)
+	$(BIN)/cascrawl serve $(ARGS)
+
+## run the test suite (offline; PostgreSQL tests need 127.0.0.1:5432, the browser test /usr/bin/chromium; see README)
 test: $(INSTALLED)
 	$(BIN)/python -m pytest $(ARGS)
 

@@ -1,16 +1,23 @@
-"""Publication dates of CAS pages, in Beijing time (Asia/Shanghai)."""
+"""Publication dates of CAS pages, in Beijing time (Asia/Shanghai).
+
+Candidates come in priority order: the page's meta PubDate, the page's time line, the listing's
+date, the date in the URL. The first *plausible* one wins. A date is implausible when it lies more
+than one day in the future or before 1949; such a candidate is never used, and the resolution says
+which candidates were passed over and why, so the caller can record it (see pipelines/dates.py).
+"""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import dateparser
 
 BEIJING = ZoneInfo("Asia/Shanghai")
-_EARLIEST = date(1949, 10, 1)  # before the Academy existed
+EARLIEST = date(1949, 1, 1)  # nothing the Academy (founded November 1949) published is older
+FUTURE_TOLERANCE = timedelta(days=1)  # clocks and time zones: tomorrow is still plausible
 _HAS_TIME = re.compile(r"\d{1,2}[:：]\d{2}")
 _DATEPARSER_SETTINGS = {
     "TIMEZONE": "Asia/Shanghai",
@@ -29,37 +36,103 @@ class Published:
     origin: str  # which candidate won: meta, page, listing, url
 
 
+@dataclass(frozen=True, slots=True)
+class PassedOver:
+    origin: str
+    value: str  # the candidate as given
+    why: str  # "unparseable", "in the future", "before 1949"
+
+
+@dataclass(frozen=True, slots=True)
+class Resolution:
+    published: Published | None
+    passed_over: tuple[PassedOver, ...] = field(default=())
+
+    @property
+    def implausible(self) -> tuple[PassedOver, ...]:
+        return tuple(p for p in self.passed_over if p.why != "unparseable")
+
+
+# The numeric forms CAS pages use (`2020-11-22 17:30`, `2020/11/22`, `2020年11月22日`): read directly,
+# which gives what dateparser gives (a property test holds them equal) at a hundredth of the cost.
+_NUMERIC = re.compile(
+    r"(?P<year>\d{4})\s*[-/.年]\s*(?P<month>\d{1,2})\s*[-/.月]\s*(?P<day>\d{1,2})\s*日?"
+    r"(?:\s*(?P<hour>\d{1,2})[:：](?P<minute>\d{2})(?:[:：](?P<second>\d{2}))?)?"
+)
+
+
 def parse_datetime(text: str) -> tuple[datetime, bool] | None:
-    """Parse `2020-11-22 17:30`, `2020年11月22日`, `2016/04/20`, `发布时间：…` -> (aware datetime, has_time)."""
+    """Parse `2020-11-22 17:30`, `2020年11月22日`, `2016/04/20`, `发布时间：…` -> (aware datetime, has_time).
+
+    The numeric forms are read directly; anything else goes to dateparser (Chinese and English,
+    Asia/Shanghai).
+    """
     text = (text or "").strip()
     if not text:
         return None
     # Labels like 发布时间： / 時間: are not dates; keep only what follows the last label colon.
     text = re.split(r"[:：]\s*(?=\d{4})", text)[-1]
+    numeric = _NUMERIC.fullmatch(text)
+    if numeric is None:
+        return parse_with_dateparser(text)
+    parts = {name: int(value) for name, value in numeric.groupdict().items() if value is not None}
+    try:
+        moment = datetime(parts["year"], parts["month"], parts["day"], parts.get("hour", 0), parts.get("minute", 0),
+                          parts.get("second", 0), tzinfo=BEIJING)
+    except ValueError:  # 2020-02-30, 25:00
+        return None
+    return moment, "hour" in parts
+
+
+def parse_with_dateparser(text: str) -> tuple[datetime, bool] | None:
     parsed = dateparser.parse(text, languages=["zh", "en"], settings=_DATEPARSER_SETTINGS)
     if parsed is None:
         return None
     return parsed.astimezone(BEIJING), bool(_HAS_TIME.search(text))
 
 
+def today_in_beijing() -> date:
+    return datetime.now(BEIJING).date()
+
+
+def implausibility(day: date, today: date | None = None) -> str | None:
+    """Why `day` cannot be a publication date of the site, or None when it can."""
+    today = today or today_in_beijing()
+    if day > today + FUTURE_TOLERANCE:
+        return "in the future"
+    if day < EARLIEST:
+        return f"before {EARLIEST.year}"
+    return None
+
+
 def is_plausible(day: date, today: date | None = None) -> bool:
-    today = today or datetime.now(BEIJING).date()
-    return _EARLIEST <= day <= today + timedelta(days=1)
+    return implausibility(day, today) is None
 
 
-def resolve_published(candidates: list[tuple[str, str | date | None]]) -> Published | None:
+def resolve(candidates: list[tuple[str, str | date | None]], today: date | None = None) -> Resolution:
     """First plausible candidate wins; candidates come in priority order (meta, page, listing, url)."""
+    today = today or today_in_beijing()
+    passed_over: list[PassedOver] = []
     for origin, value in candidates:
         if value is None or value == "":
             continue
         if isinstance(value, date) and not isinstance(value, datetime):
-            if is_plausible(value):
-                return Published(date=value, at=None, origin=origin)
+            day, moment = value, None
+        else:
+            parsed = parse_datetime(value.isoformat() if isinstance(value, datetime) else str(value))
+            if parsed is None:
+                passed_over.append(PassedOver(origin, str(value), "unparseable"))
+                continue
+            moment, has_time = parsed
+            day, moment = moment.date(), (moment if has_time else None)
+        why = implausibility(day, today)
+        if why:
+            passed_over.append(PassedOver(origin, str(value), why))
             continue
-        parsed = parse_datetime(str(value))
-        if parsed is None:
-            continue
-        moment, has_time = parsed
-        if is_plausible(moment.date()):
-            return Published(date=moment.date(), at=moment if has_time else None, origin=origin)
-    return None
+        return Resolution(Published(date=day, at=moment, origin=origin), tuple(passed_over))
+    return Resolution(None, tuple(passed_over))
+
+
+def resolve_published(candidates: list[tuple[str, str | date | None]], today: date | None = None) -> Published | None:
+    """The winning date alone (see `resolve` for what was passed over)."""
+    return resolve(candidates, today).published

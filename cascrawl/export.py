@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from collections.abc import Iterable
 from datetime import datetime
@@ -44,5 +45,20 @@ def write_jsonl(articles: Iterable[Article], stream: IO[str]) -> int:
     count = 0
     for article in articles:
         stream.write(json.dumps(article_record(article), ensure_ascii=False) + "\n")
+        count += 1
+    return count
+
+
+def write_csv(articles: Iterable[Article], stream: IO[str]) -> int:
+    """The same fields as CSV (RFC 4180, UTF-8, a header row): lists as JSON text, null as an empty cell."""
+    writer = csv.writer(stream, lineterminator="\r\n")
+    writer.writerow(EXPORT_KEYS)
+    count = 0
+    for article in articles:
+        record = article_record(article)
+        writer.writerow([
+            json.dumps(value, ensure_ascii=False) if isinstance(value, list) else ("" if value is None else value)
+            for value in (record[key] for key in EXPORT_KEYS)
+        ])
         count += 1
     return count

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import threading
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -33,6 +34,11 @@ class _SiteHandler(SimpleHTTPRequestHandler):
         pass
 
 
+def site_sections(root: Path = BUNDLED_SITE) -> list[str]:
+    """Sections present in a site copy: folders holding an index.shtml (two-level ones included)."""
+    return sorted(index.parent.relative_to(root).as_posix() for index in root.rglob("index.shtml") if index.parent != root)
+
+
 @contextlib.contextmanager
 def serve_site(root: Path = BUNDLED_SITE, host: str = "127.0.0.1"):
     """Serve `root` on a free port; yields the base URL, e.g. `http://127.0.0.1:41234`."""
@@ -46,3 +52,26 @@ def serve_site(root: Path = BUNDLED_SITE, host: str = "127.0.0.1"):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def add_new_articles(site: Path, section: str, count: int) -> list[str]:
+    """Publish `count` new articles at the top of a section's first listing page of a site copy (copies of
+    its newest article, each with a changed first paragraph); returns their canonical URLs. For tests
+    and the request benchmark: what a new day on the site looks like."""
+    listing = site / section / "index.shtml"
+    html = listing.read_text("utf-8")
+    first = re.search(r'href="\./(\d{6})/t(\d{8})_(\d+)\.shtml"', html)
+    month, day, docid = first.groups()
+    template = (site / section / month / f"t{day}_{docid}.shtml").read_text("utf-8")
+    urls = []
+    for n in range(1, count + 1):
+        new_id = int(docid) + 1000 + n
+        name = f"t{day}_{new_id}.shtml"
+        body = re.search(r"trs_editor_view|TRS_Editor", template).start()
+        page = template[:body] + template[body:].replace("</p>", f"（新稿{n}）</p>", 1)
+        (site / section / month / name).write_text(page, "utf-8")
+        entry = f'<li><span>{day[:4]}-{day[4:6]}-{day[6:]}</span><a href="./{month}/{name}" title="新稿{n}">新稿{n}</a></li>'
+        html = html.replace('<div id="content">', '<div id="content">' + entry, 1)
+        urls.append(f"https://www.cas.cn/{section}/{month}/{name}")
+    listing.write_text(html, "utf-8")
+    return urls

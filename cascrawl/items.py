@@ -15,6 +15,8 @@ class ArticleItem:
     section: str
     fetched_at: datetime
     http_status: int = 200
+    etag: str | None = None  # validators for conditional re-fetches (--refresh-days)
+    last_modified: str | None = None
     template: str | None = None
     title: str | None = None
     date_text: str | None = None  # the page's date text (meta or info line), unparsed

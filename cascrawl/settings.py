@@ -17,14 +17,77 @@ CASCRAWL_DATABASE_URL = os.environ.get("CASCRAWL_DATABASE_URL", "sqlite:///cascr
 CASCRAWL_BASE_URL = "https://www.cas.cn"  # point at a mirror or the fixture copy with -s / --base-url
 CASCRAWL_SECTIONS = list(DEFAULT_SECTIONS)
 CASCRAWL_MAX_PAGES = 0  # listing pages per section; 0 = all the pager announces
+CASCRAWL_INCREMENTAL = True  # skip stored articles; stop paging at the first all-known listing page (--full: off)
+CASCRAWL_OVERLAP_PAGES = 1  # all-known listing pages in a row before paging a section stops
+CASCRAWL_REFRESH_DAYS = 0  # re-fetch the last N days' articles with conditional GETs (--refresh-days)
 CASCRAWL_SCRIPT = "simplified"  # "simplified": convert Traditional pages with OpenCC; "keep": leave as published
 CASCRAWL_DB_BATCH_SIZE = 100  # articles per upsert transaction
 CASCRAWL_DB_FLUSH_SECONDS = 5.0  # a batch waiting longer than this is written anyway; 0 = only by size and at close
 CASCRAWL_DB_AUTO_UPGRADE = False  # a database whose schema is behind: False = stop and say so, True = upgrade it
 
+# --- cleaning: boilerplate lines (see cascrawl/boilerplate.py and the README) ---
+# Each pattern (a Python regular expression, case-insensitive) matches one stretch of boilerplate. A
+# line of the body is removed when it is made only of such stretches, with white space or | between
+# them; so is a title (the article is then rejected). Lines are matched as they are and with pinyin
+# glosses removed, Traditional converted to Simplified and NFKC applied: write patterns in
+# Simplified. None of these matches sentence punctuation (。！？；，), so prose never goes.
+# Extend with CASCRAWL_BOILERPLATE_EXTRA_PATTERNS (a list here; on the command line a JSON list:
+# -s 'CASCRAWL_BOILERPLATE_EXTRA_PATTERNS=["责任校对[:：]\\S+"]'); replace the defaults by setting
+# CASCRAWL_BOILERPLATE_PATTERNS itself. Helpers in lower case are not settings.
+_label = r"\s*[:：]\s*"
+_value = r"[^\s。！？；，,;!?:：]"  # one character of a short value: no space, no sentence punctuation, no colon
+_next_label = r"(?:作者|来源|稿源|发布|时间|日期|责任编辑|浏览|点击|字号|【)"
+_field = rf"(?:(?!{_next_label}){_value})*"  # an info-line value, which stops where the next label starts
+_date = r"\d{4}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?(?:\s*\d{1,2}[:：]\d{2}(?:[:：]\d{2})?)?"
+_time = rf"【?(?:发布时间|发布日期|时间|日期){_label}{_date}】?"
+_source = rf"【?(?:文章来源|信息来源|来源|稿源){_label}{_field}"  # a closing 】 is part of the value
+_author = rf"【?作者{_label}{_field}"
+_hits = r"(?:浏览次数|点击数|阅读数|浏览|点击)\s*[:：]\s*\d*"
+_province = "京津沪渝冀晋辽吉黑苏浙皖闽赣鲁豫鄂湘粤琼川贵云陕甘青蒙桂藏宁新港澳台"
+_phone = rf"\+?\d[\d\s-]{{4,}}\d(?:\s*[（(]{_value}{{1,8}}[）)])?"
+_years = r"\d{4}(?:\s*[-–—~]\s*(?:\d{4})?)?"
+_copyright = r"(?:copyright\s*(?:©|\(c\))?|©|Ⓒ|\(c\))"
+CASCRAWL_BOILERPLATE_PATTERNS = [
+    # breadcrumb: 当前位置：首页 >> 工作动态
+    rf"(?:当前位置|您的位置|您现在的位置|现在位置|所在位置)(?:{_label})?首页(?:\s*(?:>>?|»|›|/)\s*{_value}{{1,20}})*",
+    # the info line: 来源：… 作者：… 时间：2020-11-22 17:30, or (old pages) 2015年02月02日 来源：… —
+    # a 来源 or 时间 label must be there: a lone byline or a lone date stays
+    rf"(?:(?:{_author}|{_date})\s*)*(?:{_source}|{_time})(?:\s*(?:{_source}|{_time}|{_author}|{_hits}|{_date}))*",
+    # page widgets
+    r"【?\s*字号\s*[:：]?\s*大\s*中\s*小\s*】?",
+    r"【?\s*(?:打印本页|关闭窗口|收藏本页|返回顶部)\s*】?",
+    r"【\s*(?:打印|关闭)\s*】",
+    r"语音播报",
+    r"扫一扫\s*在手机上?打开当前页",
+    r"分享到\s*[:：]?",
+    # the site's header and mega-menu labels, should a page's navigation leak into its text (menu
+    # items that could head a paragraph of an article, such as 科技奖励, are left out)
+    r"首页|English|网站地图|联系我们|加入收藏|更多\s*[+＋]|主要职责|院况简介|院领导集体|中国科学院学部|中国科学院院部",
+    # an attachment label on its own (empty block, or names on the following lines)
+    r"(?:附件下载|相关附件)\s*[:：]?",
+    # the footer: © 1996 - 中国科学院 版权所有 京ICP备05002857号-1 京公网安备110402500047号 网站标识码bm48000017
+    rf"{_copyright}\s*{_years}(?:\s*{_value}{{1,30}})?",  # needs a year: "©新华社" is a photo credit
+    rf"{_copyright}\s*(?:{_value}{{1,30}}\s*)?版权所有",
+    rf"版权所有(?:\s*(?:[:：]|©)\s*{_value}{{1,30}})?",
+    r"all\s+rights\s+reserved\.?",
+    rf"(?:[{_province}]\s*)?ICP\s*[备证]\s*[:：]?\s*\d+\s*号?(?:\s*-\s*\d+)?",
+    rf"(?:[{_province}]\s*)?公网安备\s*[:：]?\s*\d+\s*号?",
+    r"网站标识码\s*[:：]?\s*[a-z0-9]+",
+    # 地址：北京市三里河路52号 邮编：100864 电话：86 10 68597114（总机） 编辑部邮箱：casweb@cashq.ac.cn
+    rf"(?:通讯|联系)?地址{_label}{_value}{{2,40}}",
+    r"(?:邮编|邮政编码)\s*[:：]\s*\d{6}",
+    rf"(?:电话|总机|联系电话|值班电话|传真){_label}{_phone}(?:[\s、/]*{_phone})*",
+    r"(?:编辑部|联系)?(?:邮箱|电子邮箱|电子邮件|e-?mail)\s*[:：]\s*[\w.+-]+@[\w-]+(?:\.[\w-]+)+",
+]
+CASCRAWL_BOILERPLATE_EXTRA_PATTERNS = []  # an operator's additions, kept apart from the defaults
+
+# Cleaning, in this order: text -> boilerplate -> re-served copies -> dates -> fields -> validate -> persist.
 ITEM_PIPELINES = {
-    "pipelines.clean.CleanTextPipeline": 100,
-    "pipelines.dates.PublishedDatePipeline": 200,
+    "pipelines.text.TextPipeline": 100,
+    "pipelines.boilerplate.BoilerplatePipeline": 200,
+    "pipelines.copies.ReservedCopyPipeline": 300,
+    "pipelines.dates.PublishedDatePipeline": 400,
+    "pipelines.fields.FieldsPipeline": 500,
     "pipelines.validate.ValidatePipeline": 800,
     "pipelines.persist.PersistPipeline": 900,
 }

@@ -15,7 +15,7 @@ from lxml import etree
 
 # Elements whose boundaries are line breaks in the text.
 _BLOCK_TAGS = frozenset(
-    "p div h1 h2 h3 h4 h5 h6 li ul ol dl dt dd tr table thead tbody tfoot section article "
+    "p div h1 h2 h3 h4 h5 h6 li ul ol dl dt dd tr table thead tbody tfoot caption section article "
     "blockquote figure figcaption center pre hr address header footer aside nav main".split()
 )
 # Elements whose content is never article text.
@@ -30,35 +30,45 @@ def html_to_text(fragment: str) -> str:
     Lines are stripped (ASCII space, nbsp, ideographic space U+3000), runs of whitespace inside a
     line become one space, zero-width characters go, empty lines go, and the result is NFC (never
     NFKC: full-width punctuation stays as published).
+
+    Tables: one line per row (`tr`), its cells separated by one space; what is inside a cell
+    (paragraphs, `<br>`) stays on the row's line, so a row never spans several lines. Empty cells
+    and empty rows give nothing. An `<img>` gives no text but ends the line it sits in, so a caption
+    written next to its image is a line of its own.
     """
     if not fragment or not fragment.strip():
         return ""
     root = lxml.html.fragment_fromstring(fragment, create_parent="div")
     chunks: list[str] = []
-    _collect_text(root, chunks)
+    _collect_text(root, chunks, in_cell=False)
     return normalize_lines("".join(chunks))
 
 
-def _collect_text(element: etree._Element, chunks: list[str]) -> None:
+def _collect_text(element: etree._Element, chunks: list[str], in_cell: bool = False) -> None:
     tag = element.tag if isinstance(element.tag, str) else None  # comments / PIs have no str tag
     if tag is None or tag in _SKIPPED_TAGS:
         return
-    if tag == "br":
-        chunks.append("\n")
+    # Inside a table cell every boundary is a space: the whole row stays on one line.
+    boundary = " " if in_cell else "\n"
+    if tag in ("br", "img"):
+        chunks.append(boundary)
         return
     is_block = tag in _BLOCK_TAGS
-    if is_block:
-        chunks.append("\n")
-    elif tag in _CELL_TAGS:
+    if tag in _CELL_TAGS:
         chunks.append(" ")
+        in_cell = True
+    elif is_block:
+        chunks.append(boundary)
     if element.text:
         chunks.append(_soft_breaks(element.text))
     for child in element:
-        _collect_text(child, chunks)
+        _collect_text(child, chunks, in_cell)
         if child.tail:
             chunks.append(_soft_breaks(child.tail))
-    if is_block:
-        chunks.append("\n")
+    if tag in _CELL_TAGS:
+        chunks.append(" ")
+    elif is_block:
+        chunks.append(boundary)
 
 
 # A line break in the HTML source is not a paragraph break: it renders as white space, and
@@ -81,24 +91,87 @@ def normalize_lines(text: str) -> str:
     return "\n".join(line for line in lines if line)
 
 
+def one_line(text: str | None) -> str:
+    """A short field (title, source, names) normalized like the body, on a single line."""
+    return " ".join(normalize_lines(text or "").split("\n"))
+
+
+# --- fields -----------------------------------------------------------------------------------
+
+_BRACKETED = re.compile(r"^[（(【\[]\s*(?P<inner>[^（）()【】\[\]]*?)\s*[）)】\]]$")
+_SOURCE_LABEL = re.compile(r"^(?:来源|來源|稿源|出处|出處)\s*[:：]\s*")
+_CAS_TAIL = re.compile(r"\s*[,，]\s*(?:中国科学院|中國科學院)$")
+_PERSON_LABEL = re.compile(r"^(?:责任编辑|責任編輯|编辑|編輯|作者|撰文|文)\s*[:：/]\s*")
+
+
+def _strip_repeatedly(value: str, *steps) -> str:
+    while True:
+        before = value
+        for step in steps:
+            value = step(value).strip()
+        if value == before:
+            return value
+
+
+def clean_source(value: str | None) -> str | None:
+    """`（来源：新华社）`, `来源：科技日报`, `地球化学研究所,中国科学院` -> the source's name; empty -> None."""
+    value = _strip_repeatedly(
+        one_line(value),
+        lambda v: _BRACKETED.sub(r"\g<inner>", v),
+        lambda v: _SOURCE_LABEL.sub("", v),
+        lambda v: _CAS_TAIL.sub("", v),
+    )
+    return value or None
+
+
+def clean_person(value: str | None) -> str | None:
+    """`（责任编辑：王某某）`, `作者：张某某`, `文/李某` -> the name(s); empty -> None."""
+    value = _strip_repeatedly(
+        one_line(value),
+        lambda v: _BRACKETED.sub(r"\g<inner>", v),
+        lambda v: _PERSON_LABEL.sub("", v),
+    )
+    return value or None
+
+
 # --- re-served copies -------------------------------------------------------------------------
 
 _HAN = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _TONE_MARKS = "āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜńňǹḿ"
+_SYLLABLE = rf"[(（]([a-zü{_TONE_MARKS}]{{1,7}})[)）]"
 # A gloss: one tone-marked pinyin syllable in half- or full-width parentheses right after a Han
-# character, e.g. 當(dāng). (CAS), (2020) and (Nature) have no tone mark and stay.
-_GLOSS = re.compile(rf"(?<=[{_HAN}])[(（]([a-zü{_TONE_MARKS}]{{1,7}})[)）]")
+# character, e.g. 當(dāng). (CAS), (2020) and (Nature) have no tone mark and stay. A run of
+# parenthesized syllables is taken as a whole, so that removal is idempotent (`當(dāng)(dāng)`
+# loses both glosses at once, not one per pass).
+_GLOSS_RUN = re.compile(rf"(?<=[{_HAN}])(?:{_SYLLABLE})+")
+_GLOSS = re.compile(_SYLLABLE)
 
 
 def remove_pinyin_glosses(text: str) -> str:
+    """Drop the tone-marked pinyin glosses that follow Han characters; text without them is unchanged."""
+    if "(" not in text and "（" not in text:
+        return text
+
     def replace(match: re.Match[str]) -> str:
-        syllable = match.group(1)
-        return "" if any(ch in _TONE_MARKS for ch in syllable) else match.group(0)
+        run = match.group(0)
+        position = 0
+        # Glosses are removed from the start of the run up to the first toneless syllable:
+        # what follows a kept `(dang)` no longer sits right after a Han character.
+        for syllable in _GLOSS.finditer(run):
+            if not any(ch in _TONE_MARKS for ch in syllable.group(1)):
+                break
+            position = syllable.end()
+        return run[position:]
 
-    return _GLOSS.sub(replace, text)
+    return _GLOSS_RUN.sub(replace, text)
 
 
-@lru_cache(maxsize=1)
+def count_pinyin_glosses(text: str) -> int:
+    """How many glosses `remove_pinyin_glosses` takes out of `text`."""
+    return len(_GLOSS.findall(text)) - len(_GLOSS.findall(remove_pinyin_glosses(text)))
+
+
+@lru_cache(maxsize=2)
 def _converter(config: str):
     import opencc  # imported lazily: the converter loads its dictionaries once
 
@@ -106,18 +179,38 @@ def _converter(config: str):
 
 
 def to_simplified(text: str) -> str:
-    # tw2s rather than t2s: re-served copies use Taiwan-standard forms (著眼, 看著), which plain t2s
-    # leaves as 著; tw2s gives 着眼/看着 and still keeps 著作/显著.
-    return _converter("tw2s").convert(text) if text else text
+    """Traditional -> Simplified: OpenCC `tw2s`, then `t2s` over its output.
+
+    tw2s rather than plain t2s: re-served copies use Taiwan-standard forms (著眼, 看著), which t2s
+    leaves as 著; tw2s gives 着眼/看着 and still keeps 著作/显著. The t2s pass after it finishes the
+    few characters tw2s leaves in a Traditional form (薴 -> 苧 -> 苎), so the result holds nothing
+    that `detect_script` would count as Traditional: a converted text is never converted again.
+    """
+    if not text:
+        return text
+    return _converter("t2s").convert(_converter("tw2s").convert(text))
+
+
+def traditional_to_simplified_characters(text: str) -> str:
+    """Plain OpenCC `t2s`: Traditional characters to Simplified, Simplified text left as it is.
+
+    For comparing and matching (a Traditional line and its Simplified original give the same
+    result), not for storage: `to_simplified` is the conversion of record.
+    """
+    return _converter("t2s").convert(text) if text else text
 
 
 def detect_script(text: str) -> str:
-    """'traditional' when OpenCC's t2s changes a noticeable share of the Han characters, else 'simplified'."""
+    """'traditional' when OpenCC's t2s changes a noticeable share of the Han characters, else 'simplified'.
+
+    Plain t2s counts only genuinely Traditional characters: tw2s would also "convert" Simplified
+    characters that are Taiwan variants of others (a lone 么 -> 幺), and call Simplified text Traditional.
+    """
     han = re.findall(rf"[{_HAN}]", text)
     if not han:
         return "simplified"
     sample = "".join(han[:4000])
-    changed = sum(1 for a, b in zip(sample, to_simplified(sample)) if a != b)
+    changed = sum(1 for a, b in zip(sample, traditional_to_simplified_characters(sample)) if a != b)
     return "traditional" if changed >= 3 and changed / len(sample) >= 0.02 else "simplified"
 
 

@@ -1,1 +1,49 @@
-"""Item pipelines, in order: clean text -> published date -> validate -> persist."""
+"""Item pipelines, in this order (ITEM_PIPELINES in cascrawl/settings.py):
+
+text -> boilerplate -> copies (pinyin glosses, script, canonical URL) -> dates -> fields -> validate -> persist.
+
+Each pipeline does one job, is built by `from_crawler`, reads its `CASCRAWL_*` settings there and
+counts what it did in the crawler's stats. Items are read and written through ItemAdapter only. No
+pipeline drops an item: a pipeline that finds a reason to reject sets `reject_reason` and
+`reject_detail` (the first reason wins), validation makes the final call and persistence writes
+rejected items to the `rejects` table.
+"""
+
+from __future__ import annotations
+
+from itemadapter import ItemAdapter
+from scrapy.utils.misc import build_from_crawler, load_object
+
+import cascrawl.settings as project_settings
+
+PERSIST = "pipelines.persist.PersistPipeline"
+
+
+def setting(settings, name: str):
+    """A cascrawl setting: the crawler's value, else the project default from cascrawl/settings.py.
+
+    A crawler built without the project's settings module (a test's `get_crawler`, a script) still
+    gets the documented defaults.
+    """
+    value = settings.get(name)
+    return getattr(project_settings, name) if value is None else value
+
+
+def reject(adapter: ItemAdapter, reason: str, detail: str) -> bool:
+    """Mark the item as rejected unless an earlier pipeline already did; True if this reason was set."""
+    if adapter.get("reject_reason"):
+        return False
+    adapter["reject_reason"], adapter["reject_detail"] = reason, detail
+    return True
+
+
+def cleaning_pipelines(crawler, exclude: tuple[str, ...] = (PERSIST,)) -> list:
+    """The configured item pipelines, built for `crawler`, in order, without persistence.
+
+    For tests, the benchmark and tools that clean items without a database. The order is the
+    crawler's ITEM_PIPELINES, or the project's when the crawler has none.
+    """
+    configured = crawler.settings.getwithbase("ITEM_PIPELINES")
+    order = dict(configured) if configured else dict(project_settings.ITEM_PIPELINES)
+    paths = sorted((priority, path) for path, priority in order.items() if priority is not None)
+    return [build_from_crawler(load_object(path), crawler) for _, path in paths if path not in exclude]

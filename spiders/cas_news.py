@@ -7,17 +7,24 @@ from datetime import datetime, timezone
 import scrapy
 from scrapy.http import TextResponse
 
-from cascrawl.extract import extract_article, parse_listing
+from cascrawl.encoding import decode_html
 from cascrawl.items import ArticleItem
+from cascrawl.parsers import GENERIC, parse_article, parse_listing
 from cascrawl.sections import parse_sections
-from cascrawl.urls import listing_page_number, listing_page_url, normalize_base_url, parse_article_url, section_url
+from cascrawl.urls import listing_page_url, normalize_base_url, parse_article_url, section_url, site_link
 
 # Handled by the callbacks instead of being filtered out by HttpErrorMiddleware.
 _HANDLED_STATUSES = [404, 410]
+_REFRESH_STATUSES = [304, 404, 410]
 
 
 class CasNewsSpider(scrapy.Spider):
-    """Arguments (`-a name=value`): sections=yw,syky  base_url=https://mirror  max_pages=N (listing pages per section)."""
+    """Arguments (`-a name=value`): sections=yw,syky  base_url=https://mirror  max_pages=N (listing pages per section).
+
+    Incremental by default (CASCRAWL_INCREMENTAL): an article already stored is not fetched again,
+    and paging a section stops after CASCRAWL_OVERLAP_PAGES listing pages in a row whose entries are
+    all known. CASCRAWL_REFRESH_DAYS=N re-fetches the last N days' articles with conditional GETs.
+    """
 
     name = "cas_news"
 
@@ -33,22 +40,62 @@ class CasNewsSpider(scrapy.Spider):
         spider.base_url = normalize_base_url(spider._base_url_arg or settings.get("CASCRAWL_BASE_URL"))
         max_pages = spider._max_pages_arg if spider._max_pages_arg is not None else settings.getint("CASCRAWL_MAX_PAGES")
         spider.max_pages = int(max_pages)  # 0 = no limit
+        spider.incremental = settings.getbool("CASCRAWL_INCREMENTAL", True)
+        spider.overlap_pages = max(1, settings.getint("CASCRAWL_OVERLAP_PAGES", 1))
+        spider.refresh_days = max(0, settings.getint("CASCRAWL_REFRESH_DAYS", 0))
+        spider.database_url = settings.get("CASCRAWL_DATABASE_URL")
+        spider.known_urls = set()
         return spider
 
+    # --- requests ---
+
     async def start(self):
+        refresh = self._load_history()
         for section in self.sections:
+            yield self._listing_request(section, 0)
+        for stored in refresh:
+            headers = {}
+            if stored.etag:
+                headers["If-None-Match"] = stored.etag
+            if stored.last_modified:
+                headers["If-Modified-Since"] = stored.last_modified
             yield scrapy.Request(
-                section_url(self.base_url, section),
-                callback=self.parse_listing,
-                errback=self.listing_failed,
-                cb_kwargs={"section": section},
-                meta={"handle_httpstatus_list": _HANDLED_STATUSES},
+                site_link(stored.url, stored.url, self.base_url),
+                headers=headers,
+                callback=self.parse_article,
+                errback=self.article_failed,
+                cb_kwargs={"section": stored.section},
+                meta={"handle_httpstatus_list": _REFRESH_STATUSES, "cascrawl_refresh": True},
             )
 
-    def parse_listing(self, response, section):
+    def _load_history(self) -> list:
+        """Known article URLs (for incremental runs) and the articles to revalidate, from the database."""
+        if not self.incremental and not self.refresh_days:
+            return []
+        from cascrawl.db import crawl_history
+
+        history = crawl_history(self.database_url, self.sections, self.refresh_days)
+        self.known_urls = history.known_urls if self.incremental else set()
+        stats = self.crawler.stats
+        stats.set_value("cascrawl/incremental/known_articles", len(self.known_urls))
+        stats.set_value("cascrawl/refresh/requested", len(history.refresh))
+        return history.refresh
+
+    def _listing_request(self, section: str, number: int, page_count: int | None = None, streak: int = 0):
+        return scrapy.Request(
+            listing_page_url(section_url(self.base_url, section), number),
+            callback=self.parse_listing,
+            errback=self.listing_failed,
+            cb_kwargs={"section": section, "number": number, "page_count": page_count, "all_known_streak": streak},
+            meta={"handle_httpstatus_list": _HANDLED_STATUSES},
+        )
+
+    # --- listing pages ---
+
+    def parse_listing(self, response, section, number=0, page_count=None, all_known_streak=0):
         stats = self.crawler.stats
         if response.status != 200:
-            stats.inc_value("cascrawl/sections_missing" if listing_page_number(response.url) == 0 else "cascrawl/listing_pages_missing")
+            stats.inc_value("cascrawl/sections_missing" if number == 0 else "cascrawl/listing_pages_missing")
             self.logger.warning("listing %s answered HTTP %d: section %r skipped from here", response.url, response.status, section)
             return
         if not isinstance(response, TextResponse):
@@ -56,57 +103,42 @@ class CasNewsSpider(scrapy.Spider):
             self.logger.warning("listing %s is not an HTML page", response.url)
             return
         stats.inc_value("cascrawl/listing_pages")
-        listing = parse_listing(response.text, response.url, self.base_url)
+        stats.inc_value(f"cascrawl/section/{section}/listing_pages")
+        html, _ = decode_html(response.body, response.headers.get("Content-Type"))
+        listing = parse_listing(html, response.url, self.base_url)
+        stats.inc_value(f"cascrawl/section/{section}/entries", len(listing.entries))
         if listing.offsite_links:
             stats.inc_value("cascrawl/offsite_links_ignored", listing.offsite_links)
         if not listing.entries:
             stats.inc_value("cascrawl/listing_pages_empty")
             self.logger.warning("listing %s has no article entries", response.url)
-        for entry in listing.entries:
+
+        new_entries = [e for e in listing.entries if e.canonical_url not in self.known_urls]
+        if len(new_entries) < len(listing.entries):
+            stats.inc_value("cascrawl/incremental/known_entries_skipped", len(listing.entries) - len(new_entries))
+        for entry in new_entries:
             yield response.follow(
                 entry.url,
                 callback=self.parse_article,
+                errback=self.article_failed,
                 cb_kwargs={"section": section, "listing_date": entry.date},
                 meta={"handle_httpstatus_list": _HANDLED_STATUSES},
             )
-        for page_url in self._next_listing_pages(response.url, listing, section):
-            yield scrapy.Request(page_url, callback=self.parse_listing, errback=self.listing_failed,
-                                 cb_kwargs={"section": section}, meta={"handle_httpstatus_list": _HANDLED_STATUSES})
 
-    def _next_listing_pages(self, url, listing, section):
-        """Pages announced by the pager script (from the first page) plus pager links; the dupefilter drops repeats."""
-        first_page = section_url(self.base_url, section)
-        numbers = set()
-        if listing_page_number(url) == 0 and listing.page_count:
-            numbers.update(range(1, listing.page_count))
-        for link in listing.page_links:
-            number = listing_page_number(link)
-            if number:
-                numbers.add(number)
-        for number in sorted(numbers):
-            if self.max_pages and number >= self.max_pages:
-                break
-            yield listing_page_url(first_page, number)
-
-    def parse_article(self, response, section, listing_date=None):
-        ref = parse_article_url(response.url)
-        item = ArticleItem(
-            url=ref.canonical_url if ref else response.url,
-            fetched_url=response.url,
-            docid=ref.docid if ref else 0,
-            section=ref.section if ref else section,
-            fetched_at=datetime.now(timezone.utc),
-            http_status=response.status,
-            listing_date=listing_date,
-            url_date=ref.url_date if ref else None,
-        )
-        if response.status == 200 and isinstance(response, TextResponse):
-            page = extract_article(response.text, response.url)
-            item.template, item.title, item.source = page.template, page.title, page.source
-            item.author, item.editor = page.author, page.editor
-            item.date_text, item.date_origin = page.date_text, page.date_origin
-            item.html, item.attachments, item.images, item.provenance = page.body_html, page.attachments, page.images, page.provenance
-        yield item
+        # Listings are newest first: after `overlap_pages` pages in a row with nothing new, the rest is known.
+        all_known_streak = all_known_streak + 1 if listing.entries and not new_entries else 0
+        if self.incremental and all_known_streak >= self.overlap_pages:
+            stats.inc_value("cascrawl/incremental/sections_stopped_early")
+            self.logger.info("section %r: listing page %d holds only known articles; paging stops", section, number + 1)
+            return
+        following = number + 1
+        if self.max_pages and following >= self.max_pages:
+            return
+        page_count = page_count or listing.page_count  # the TRS pager script's count, from the first page
+        announced = page_count is not None and following < page_count
+        linked = listing_page_url(section_url(self.base_url, section), following) in listing.page_links
+        if announced or linked:
+            yield self._listing_request(section, following, page_count, all_known_streak)
 
     def listing_failed(self, failure):
         stats = self.crawler.stats
@@ -114,3 +146,64 @@ class CasNewsSpider(scrapy.Spider):
         if stats.get_value("cascrawl/first_fetch_error") is None:
             stats.set_value("cascrawl/first_fetch_error", failure.getErrorMessage())
         self.logger.error("could not fetch %s: %s", failure.request.url, failure.getErrorMessage())
+
+    # --- article pages ---
+
+    def parse_article(self, response, section, listing_date=None):
+        if response.status == 304:  # revalidated and unchanged: nothing to extract
+            self.crawler.stats.inc_value("cascrawl/refresh/not_modified")
+            return
+        if response.request is not None and response.request.meta.get("cascrawl_refresh"):
+            self.crawler.stats.inc_value("cascrawl/refresh/refetched")
+        item = self._new_item(response.url, section, listing_date, response.status)
+        item.etag, item.last_modified = _header(response, "ETag"), _header(response, "Last-Modified")
+        if response.status == 200 and isinstance(response, TextResponse):
+            self._fill_from_page(item, response)
+        yield item
+
+    def article_failed(self, failure):
+        """An article that could not be fetched (after retries) becomes a recorded rejection."""
+        request = failure.request
+        self.crawler.stats.inc_value("cascrawl/article_fetch_failed")
+        item = self._new_item(request.url, request.cb_kwargs.get("section", ""), request.cb_kwargs.get("listing_date"), 0)
+        item.reject_reason, item.reject_detail = "fetch_failed", failure.getErrorMessage()[:500]
+        yield item
+
+    @staticmethod
+    def _new_item(url, section, listing_date, status) -> ArticleItem:
+        ref = parse_article_url(url)
+        return ArticleItem(
+            url=ref.canonical_url if ref else url,
+            fetched_url=url,
+            docid=ref.docid if ref else 0,
+            section=ref.section if ref else section,
+            fetched_at=datetime.now(timezone.utc),
+            http_status=status,
+            listing_date=listing_date,
+            url_date=ref.url_date if ref else None,
+        )
+
+    def _fill_from_page(self, item: ArticleItem, response) -> None:
+        stats = self.crawler.stats
+        try:
+            html, encoding = decode_html(response.body, response.headers.get("Content-Type"))
+            page = parse_article(html, response.url)
+        except Exception as error:  # a page that breaks a parser is a recorded rejection, not a crashed callback
+            self.logger.exception("extraction failed on %s", response.url)
+            item.reject_reason, item.reject_detail = "extraction_error", f"{type(error).__name__}: {error}"[:500]
+            stats.inc_value("cascrawl/extract/errors")
+            return
+        stats.inc_value(f"cascrawl/extract/parser/{page.parser}")
+        if page.parser == GENERIC.id:
+            stats.inc_value("cascrawl/extract/generic_fallback")
+            self.logger.warning("no CAS layout matched %s: body from the generic extractor", response.url)
+        item.template, item.title, item.source = page.parser, page.title, page.source
+        item.author, item.editor = page.author, page.editor
+        item.date_text, item.date_origin = page.date_text, page.date_origin
+        item.html, item.attachments, item.images = page.body_html, page.attachments, page.images
+        item.provenance = {**page.provenance, "encoding": encoding}
+
+
+def _header(response, name: str) -> str | None:
+    value = response.headers.get(name)
+    return value.decode("latin-1") if value else None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 
-from .conftest import FAST, expected_articles, run_cascrawl
+from .conftest import FAST, SITE, expected_articles, run_cascrawl
 
 ARTICLES = expected_articles()
 
@@ -47,10 +47,10 @@ def test_export_prints_the_contract(crawled):
         assert record["first_seen_at"].endswith("+08:00") and len(record["content_hash"]) == 64
 
 
-def test_a_second_crawl_changes_nothing_but_last_seen(crawled, site_url):
+def test_a_second_full_crawl_changes_nothing_but_last_seen(crawled, site_url):
     db_url, _ = crawled
     before = _rows(db_url)
-    result = run_cascrawl("crawl", "--base-url", site_url, "--db", db_url, "--section", "syky,cm", *FAST)
+    result = run_cascrawl("crawl", "--full", "--base-url", site_url, "--db", db_url, "--section", "syky,cm", *FAST)
     assert result.returncode == 0, result.stderr[-3000:]
     after = _rows(db_url)
     assert sorted(after) == sorted(before)
@@ -64,10 +64,10 @@ def test_a_second_crawl_changes_nothing_but_last_seen(crawled, site_url):
 
 def test_a_missing_section_is_a_warning_not_a_crash(site_url, tmp_path):
     db_url = f"sqlite:///{tmp_path / 'missing.db'}"
-    result = run_cascrawl("crawl", "--base-url", site_url, "--db", db_url, "--section", "kj,cm", *FAST)
+    result = run_cascrawl("crawl", "--base-url", site_url, "--db", db_url, "--section", "nosuch,cm", *FAST)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "1 section(s) answered 404" in result.stdout
-    assert "kj" in result.stderr and "404" in result.stderr
+    assert "'nosuch'" in result.stderr and "404" in result.stderr
     assert len(_rows(db_url)) == sum(1 for a in ARTICLES if a["section"] == "cm")
 
 
@@ -76,7 +76,7 @@ def test_max_pages_limits_the_listing_pages_walked(site_url, tmp_path):
     result = run_cascrawl("crawl", "--base-url", site_url, "--db", db_url, "--section", "syky", "--max-pages", "1", *FAST)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "1 listing pages" in result.stdout
-    first_page = json.loads((expected_articles()[0]["page"].parents[2] / "syky" / "index.expected.json").read_text("utf-8"))
+    first_page = json.loads((SITE / "syky" / "index.expected.json").read_text("utf-8"))
     assert sorted(_rows(db_url)) == sorted(e["url"] for e in first_page["entries"])
 
 
@@ -95,3 +95,27 @@ def test_scrapy_crawl_from_the_repository_root_works_too(site_url, tmp_path):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert len(_rows(db_url)) == sum(1 for a in ARTICLES if a["section"] == "cm")
+
+
+def test_an_article_that_is_gone_is_a_recorded_rejection_not_a_silent_loss(tmp_path):
+    import shutil
+
+    from cascrawl.fixture_site import serve_site
+
+    site = tmp_path / "site"
+    shutil.copytree(SITE / "cm", site / "cm")
+    listing = site / "cm" / "index.shtml"
+    dead = "./202501/t20250130_5046999.shtml"
+    entry = f'<li><span>2025-01-30</span><a href="{dead}" title="已删除">已删除</a></li>'
+    html = listing.read_text("utf-8").replace('<div id="content">', '<div id="content">' + entry, 1)
+    listing.write_text(html, "utf-8")
+    db_url = f"sqlite:///{tmp_path / 'gone.db'}"
+    with serve_site(site) as url:
+        result = run_cascrawl("crawl", "--base-url", url, "--db", db_url, "--section", "cm", *FAST)
+    assert result.returncode == 0, result.stderr[-3000:]
+    connection = sqlite3.connect(db_url.removeprefix("sqlite:///"))
+    rejects = connection.execute("SELECT url, reason FROM rejects").fetchall()
+    connection.close()
+    assert rejects == [(f"{url}/cm/202501/t20250130_5046999.shtml", "http_404")]
+    assert len(_rows(db_url)) == sum(1 for a in ARTICLES if a["section"] == "cm")
+    assert "1 rejected (http_404: 1)" in result.stdout

@@ -9,11 +9,11 @@ from itemadapter import ItemAdapter
 from scrapy.http import HtmlResponse
 from scrapy.utils.test import get_crawler
 
-from cascrawl.extract import parse_listing
+from cascrawl.encoding import decode_html
+from cascrawl.evaluation import PINYIN_GLOSS, boilerplate_in, char_f1
+from cascrawl.parsers import parse_listing
 from cascrawl.export import _iso
-from pipelines.clean import CleanTextPipeline
-from pipelines.dates import PublishedDatePipeline
-from pipelines.validate import ValidatePipeline
+from pipelines import cleaning_pipelines
 from spiders.cas_news import CasNewsSpider
 
 from .conftest import SITE, expected_articles, expected_listings
@@ -33,7 +33,7 @@ def process():
     """The spider's article callback and the cleaning pipelines, wired by a real crawler's settings and stats."""
     crawler = get_crawler(CasNewsSpider, {"CASCRAWL_BASE_URL": BASE})
     crawler.spider = spider = CasNewsSpider.from_crawler(crawler)
-    pipelines = [cls.from_crawler(crawler) for cls in (CleanTextPipeline, PublishedDatePipeline, ValidatePipeline)]
+    pipelines = cleaning_pipelines(crawler)
 
     def run(page, listing_date: date | None = None) -> ItemAdapter:
         response = HtmlResponse(_served_url(page), body=page.read_bytes())
@@ -73,9 +73,46 @@ def test_attachments_and_images_match(process, expected):
 
 @pytest.mark.parametrize("page, expected", LISTINGS, ids=[str(p.relative_to(SITE)) for p, _ in LISTINGS])
 def test_listing_entries_and_page_count(page, expected):
-    listing = parse_listing(page.read_text(encoding="utf-8"), _served_url(page), BASE)
+    listing = parse_listing(decode_html(page.read_bytes())[0], _served_url(page), BASE)
     assert listing.page_count == expected["page_count"]
     assert [
         {"url": e.canonical_url, "title": e.title, "date": e.date.isoformat() if e.date else None} for e in listing.entries
     ] == expected["entries"]
     assert all(e.url.startswith(BASE) for e in listing.entries)
+
+
+# --- the quality gate: CI fails when extraction quality drops ------------------------------------
+
+F1_FLOOR = 0.99
+
+
+def test_quality_gate_over_all_gold_articles(process):
+    """Every gold article: body character-F1 ≥ 0.99, title and date exact, no boilerplate, no glosses."""
+    failures, scores = [], []
+    for expected in ARTICLES:
+        item = process(expected["page"])
+        score = char_f1(item["text"], expected["text"])
+        scores.append(score)
+        name = expected["page"].name
+        if score < F1_FLOOR:
+            failures.append(f"{name}: body F1 {score:.4f}")
+        if item["title"] != expected["title"]:
+            failures.append(f"{name}: title {item['title']!r}")
+        if (item["published_date"] and item["published_date"].isoformat()) != expected["published_date"]:
+            failures.append(f"{name}: date {item['published_date']}")
+        for field in ("title", "text"):
+            if found := boilerplate_in(item[field]):
+                failures.append(f"{name}: boilerplate {found} in {field}")
+            if PINYIN_GLOSS.search(item[field] or ""):
+                failures.append(f"{name}: pinyin gloss left in {field}")
+    assert not failures, "\n".join(failures)
+    assert min(scores) >= F1_FLOOR and sum(scores) / len(scores) >= 0.995
+
+
+def test_the_gate_can_fail():
+    """The measures themselves: a page with the footer left in or half its text lost scores below the floor."""
+    text = "第一段正文内容。\n第二段正文内容。"
+    assert char_f1(text, text) == 1.0
+    assert char_f1(text + "\n© 1996 - 中国科学院 版权所有 京ICP备05002857号-1", text) < F1_FLOOR
+    assert char_f1("第一段正文内容。", text) < F1_FLOOR
+    assert boilerplate_in("扫一扫在手机打开当前页") and PINYIN_GLOSS.search("當(dāng)前")

@@ -37,7 +37,8 @@ def table(db_url: str, model) -> list[dict]:
 
 
 def crawl(base_url: str, db_url: str, *extra: str, sections: str = SECTIONS):
-    result = run_cascrawl("crawl", "--base-url", base_url, "--db", db_url, "--section", sections, *FAST, *extra)
+    """A full crawl: every article fetched again, as the storage semantics are about what a re-fetch does."""
+    result = run_cascrawl("crawl", "--full", "--base-url", base_url, "--db", db_url, "--section", sections, *FAST, *extra)
     assert result.returncode == 0, result.stderr[-3000:]
     return result
 

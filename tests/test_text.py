@@ -41,3 +41,9 @@ def test_content_hash_changes_with_content_only():
 def test_a_source_line_break_is_no_paragraph_and_vanishes_between_chinese_characters():
     html = "<p><span>数据资源总量持续增长。</span>\n   <span>数据汇交</span> and\n more\n中文</p>"
     assert html_to_text(html) == "数据资源总量持续增长。数据汇交 and more 中文"
+
+
+def test_a_table_gives_one_line_per_row_with_cells_separated_by_a_space():
+    html = ("<p>结果如下：</p><table><thead><tr><th>深度</th><th>储量<br>（亿吨）</th></tr></thead>"
+            "<tbody><tr><td>0—1米</td><td><p>176</p></td></tr><tr><td></td><td></td></tr></tbody></table><p>完。</p>")
+    assert html_to_text(html) == "结果如下：\n深度 储量 （亿吨）\n0—1米 176\n完。"

@@ -2,6 +2,7 @@
 
 from cascrawl.db.models import Article, ArticleRevision, CrawlRun, Reject
 from cascrawl.db.store import Database, DatabaseError, UpsertResult, normalize_url, safe_url
+from cascrawl.db.history import CrawlHistory, StoredArticle, crawl_history
 
-__all__ = ["Article", "ArticleRevision", "CrawlRun", "Database", "DatabaseError", "Reject", "UpsertResult",
-           "normalize_url", "safe_url"]
+__all__ = ["Article", "ArticleRevision", "CrawlHistory", "CrawlRun", "Database", "DatabaseError", "Reject",
+           "StoredArticle", "UpsertResult", "crawl_history", "normalize_url", "safe_url"]

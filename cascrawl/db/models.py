@@ -89,6 +89,9 @@ class Article(Base):
     last_seen_at: Mapped[datetime]
     updated_at: Mapped[datetime]  # when the content (content_hash) last changed, or first arrived
     revision: Mapped[int] = mapped_column(Integer, default=1)
+    # HTTP validators of the last fetch, sent back as If-None-Match / If-Modified-Since by --refresh-days.
+    etag: Mapped[str | None] = mapped_column(String(200))
+    last_modified: Mapped[str | None] = mapped_column(String(100))
 
     __table_args__ = (
         Index("ix_articles_section_published", "section", "published_date"),

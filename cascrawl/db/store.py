@@ -31,8 +31,10 @@ _CONTENT_COLUMNS = (
     "fetched_url", "docid", "section", "title", "published_date", "published_at", "source",
     "author", "editor", "text", "html", "attachments", "images", "content_hash", "script", "template", "provenance",
 )
+# HTTP validators of the last fetch: kept current on the row, not archived with revisions.
+_VALIDATOR_COLUMNS = ("etag", "last_modified")
 # Compared one by one to tell a refresh from an unchanged row; title and text are covered by content_hash.
-_COMPARED_COLUMNS = tuple(column for column in _CONTENT_COLUMNS if column not in ("title", "text"))
+_COMPARED_COLUMNS = tuple(column for column in _CONTENT_COLUMNS if column not in ("title", "text")) + _VALIDATOR_COLUMNS
 # Copied into article_revisions when the content changes.
 _ARCHIVED_COLUMNS = ("url", *_CONTENT_COLUMNS, "updated_at", "last_seen_at")
 # SQLite allows 32766 bound parameters per statement (999 before 3.32): IN lists go in chunks.
@@ -308,7 +310,7 @@ class Database:
         return statement.on_conflict_do_update(
             index_elements=[Article.url],
             set_={
-                **{name: excluded[name] for name in _CONTENT_COLUMNS},
+                **{name: excluded[name] for name in _CONTENT_COLUMNS + _VALIDATOR_COLUMNS},
                 "last_seen_at": excluded.last_seen_at,
                 "updated_at": case((changed, excluded.updated_at), else_=Article.updated_at),
                 "revision": case((changed, Article.revision + 1), else_=Article.revision),
@@ -402,7 +404,7 @@ class Database:
 
 
 def _article_values(row: dict[str, Any]) -> dict[str, Any]:
-    values = {name: row.get(name) for name in _CONTENT_COLUMNS}
+    values = {name: row.get(name) for name in _CONTENT_COLUMNS + _VALIDATOR_COLUMNS}
     values["url"] = row.get("url")
     values["attachments"] = list(row.get("attachments") or [])
     values["images"] = list(row.get("images") or [])

@@ -1,0 +1,123 @@
+"""Response schemas of the API, for the OpenAPI document (/docs) and for serialising lists.
+
+Article fields are the export contract's (docs/export.md), in its order, plus `id` first.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class Attachment(BaseModel):
+    url: str
+    name: str | None = None
+
+
+class Image(BaseModel):
+    url: str
+    caption: str | None = None
+
+
+class Article(BaseModel):
+    id: int = Field(description="cascrawl's id of the article; stable for the article's canonical URL")
+    url: str = Field(description="canonical https://www.cas.cn/… URL")
+    section: str
+    title: str
+    published_date: str = Field(description="YYYY-MM-DD, Beijing time")
+    published_at: str | None = Field(description="ISO 8601 with +08:00 when the page gives a time of day")
+    source: str | None
+    author: str | None
+    editor: str | None
+    text: str = Field(description="clean body text, one paragraph per line")
+    attachments: list[Attachment]
+    images: list[Image]
+    content_hash: str = Field(description="sha256 of title + '\\n' + text")
+    first_seen_at: str
+    updated_at: str = Field(description="when the content last changed; the paging order with id")
+
+
+class ArticlePage(BaseModel):
+    items: list[Article]
+    next: str | None = Field(description="cursor of the next page; null when this page reached the end")
+    cursor: str | None = Field(description="position after the last item of this page (the cursor sent when the "
+                                           "page is empty): keep it and ask again later for what changed since")
+    has_more: bool = Field(description="more matching articles were already there after this page")
+    limit: int
+
+
+class Revision(BaseModel):
+    revision: int = Field(description="the revision number this version had")
+    title: str
+    published_date: str
+    content_hash: str
+    text: str
+    template: str | None
+    updated_at: str = Field(description="when this version arrived")
+    replaced_at: str = Field(description="when the next version replaced it")
+
+
+class ArticleDetail(Article):
+    revision: int = Field(description="1 for the first version, +1 for each content change")
+    fetched_url: str = Field(description="the URL the page was fetched from (a mirror or copy, or the canonical one)")
+    docid: int
+    template: str | None = Field(description="which page layout matched")
+    script: str | None
+    provenance: dict[str, Any] = Field(description="which path produced each field")
+    last_seen_at: str = Field(description="the last crawl that saw the article")
+    revisions: list[Revision] = Field(description="previous versions, newest first")
+
+
+class LastRun(BaseModel):
+    id: int
+    status: str
+    started_at: str | None
+    finished_at: str | None
+
+
+class Section(BaseModel):
+    section: str
+    articles: int
+    newest_published_date: str | None
+    last_updated_at: str | None
+    last_run: LastRun | None = Field(description="the newest run that crawled this section")
+
+
+class RunCounts(BaseModel):
+    listing_pages: int
+    articles_stored: int
+    inserted: int
+    revised: int
+    refreshed: int
+    unchanged: int
+    rejects: int
+
+
+class Run(BaseModel):
+    id: int
+    status: str = Field(description="running, finished, stopped, failed")
+    reason: str | None
+    started_at: str | None
+    finished_at: str | None
+    base_url: str | None
+    sections: list[str]
+    counts: RunCounts
+    problems: list[str] = Field(description="why the run is degraded; empty for a clean run")
+
+
+class RunDetail(Run):
+    model_config = {"extra": "allow"}  # columns crawl_runs gains later are passed through
+
+    rejects_by_reason: dict[str, int]
+    coverage: Any = Field(description="not recorded by crawls yet: null")
+    settings: dict[str, Any]
+    stats: dict[str, Any] = Field(description="the crawler's stats at close")
+
+
+class Health(BaseModel):
+    status: str = Field(description="ok, or error when the database does not answer")
+    database: str = Field(description="reachable or unreachable")
+    schema_revision: str | None = None
+    last_run: Run | None = None
+    detail: str | None = None

@@ -1,0 +1,190 @@
+"""Plain JSON-ready records shared by the HTTP API, the operator page and the inspection CLI.
+
+No web framework here: the CLI imports this module without loading FastAPI.
+Field names of articles are the export contract's (docs/export.md) plus `id`; every time is
+ISO 8601 in Beijing time (+08:00), as in the export.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from cascrawl.dates import BEIJING
+from cascrawl.db import Article, ArticleRevision
+from cascrawl.export import article_record
+
+_SECTION = re.compile(r"^[a-z0-9_-]+(/[a-z0-9_-]+)*$")
+
+
+def iso(moment: datetime | None) -> str | None:
+    return moment.astimezone(BEIJING).isoformat() if moment else None
+
+
+def article_json(article: Article) -> dict[str, Any]:
+    """The export contract's record with `id` first."""
+    return {"id": article.id, **article_record(article)}
+
+
+def article_detail_json(article: Article, revisions: list[ArticleRevision]) -> dict[str, Any]:
+    """The contract record plus what an operator needs: provenance, layout, revisions."""
+    return {
+        **article_json(article),
+        "revision": article.revision,
+        "fetched_url": article.fetched_url,
+        "docid": article.docid,
+        "template": article.template,
+        "script": article.script,
+        "provenance": article.provenance or {},
+        "last_seen_at": iso(article.last_seen_at),
+        "revisions": [revision_json(revision) for revision in revisions],
+    }
+
+
+def revision_json(revision: ArticleRevision) -> dict[str, Any]:
+    return {
+        "revision": revision.revision,
+        "title": revision.title,
+        "published_date": revision.published_date.isoformat(),
+        "content_hash": revision.content_hash,
+        "text": revision.text,
+        "template": revision.template,
+        "updated_at": iso(revision.updated_at),
+        "replaced_at": iso(revision.replaced_at),
+    }
+
+
+# --- runs ---
+
+# Crawler stats worth a column, as (label, key).
+RUN_COUNTS = (
+    ("listing_pages", "cascrawl/listing_pages"),
+    ("articles_stored", "cascrawl/db/articles_upserted"),
+    ("inserted", "cascrawl/db/articles_inserted"),
+    ("revised", "cascrawl/db/articles_revised"),
+    ("refreshed", "cascrawl/db/articles_refreshed"),
+    ("unchanged", "cascrawl/db/articles_unchanged"),
+)
+# Stats that make a run degraded, with what each means.
+RUN_PROBLEMS = (
+    ("cascrawl/listing_fetch_failed", "listing page(s) could not be fetched"),
+    ("cascrawl/sections_missing", "section(s) answered 404"),
+    ("spider_exceptions/count", "spider exception(s)"),
+    ("cascrawl/db/articles_lost", "article(s) lost: the database failed"),
+    ("cascrawl/db/articles_refused", "article(s) refused by the database"),
+    ("log_count/ERROR", "error(s) logged"),
+)
+_RUN_FIELDS = ("id", "status", "reason", "started_at", "finished_at", "base_url", "sections", "settings", "stats",
+               "rejects")
+
+
+def _count(stats: dict, key: str) -> int:
+    try:
+        return int((stats or {}).get(key) or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def run_problems(run: dict[str, Any]) -> list[str]:
+    """Why a run is degraded, in words; empty for a clean run.
+
+    From the status and the crawler's stats; a `degraded` or `problems` column, once the run record
+    has one, is taken as it is.
+    """
+    problems = []
+    if run.get("status") not in ("finished", "running"):
+        problems.append(f"status {run.get('status')}: {run.get('reason') or 'no reason recorded'}")
+    stats = run.get("stats") or {}
+    for key, meaning in RUN_PROBLEMS:
+        if _count(stats, key):
+            problems.append(f"{_count(stats, key)} {meaning}")
+    for name in ("degraded", "problems", "degraded_reasons"):
+        value = run.get(name)
+        if isinstance(value, list):
+            problems.extend(str(item) for item in value)
+        elif isinstance(value, str) and value:
+            problems.append(value)
+    return problems
+
+
+def run_json(run: dict[str, Any]) -> dict[str, Any]:
+    """A run as listed: identity, status, counts and problems (no settings, no raw stats)."""
+    stats = run.get("stats") or {}
+    return {
+        "id": run["id"],
+        "status": run["status"],
+        "reason": run.get("reason"),
+        "started_at": iso(run.get("started_at")),
+        "finished_at": iso(run.get("finished_at")),
+        "base_url": run.get("base_url"),
+        "sections": run.get("sections") or [],
+        "counts": {label: _count(stats, key) for label, key in RUN_COUNTS} | {"rejects": run.get("rejects", 0)},
+        "problems": run_problems(run),
+    }
+
+
+def run_detail_json(run: dict[str, Any]) -> dict[str, Any]:
+    """Everything the run record has: the listed fields, rejects by reason, settings, stats and any newer column."""
+    detail = run_json(run)
+    detail["rejects_by_reason"] = run.get("rejects_by_reason", {})
+    detail["coverage"] = run.get("coverage")  # not recorded by crawls yet: null
+    detail["settings"] = run.get("settings") or {}
+    detail["stats"] = run.get("stats") or {}
+    for name, value in run.items():  # columns added to crawl_runs later show up as they are
+        if name not in _RUN_FIELDS and name not in detail:
+            detail[name] = iso(value) if isinstance(value, datetime) else value
+    return detail
+
+
+def reject_json(reject: dict[str, Any]) -> dict[str, Any]:
+    return {"id": reject["id"], "run_id": reject.get("run_id"), "url": reject["url"], "reason": reject["reason"],
+            "detail": reject.get("detail"), "seen_at": iso(reject.get("seen_at"))}
+
+
+def section_json(stats) -> dict[str, Any]:
+    last_run = stats.last_run
+    return {
+        "section": stats.section,
+        "articles": stats.articles,
+        "newest_published_date": stats.newest_published.isoformat() if stats.newest_published else None,
+        "last_updated_at": iso(stats.last_updated_at),
+        "last_run": None if last_run is None else {
+            "id": last_run["id"], "status": last_run["status"],
+            "started_at": iso(last_run["started_at"]), "finished_at": iso(last_run["finished_at"]),
+        },
+    }
+
+
+# --- input ---
+
+def parse_moment(value: str, name: str, end_of_day: bool = False) -> datetime:
+    """`YYYY-MM-DD` or an ISO 8601 date-time; without an offset, Beijing time. ValueError with a clear message.
+
+    A bare date is the start of that day, or with end_of_day the start of the next (so that an
+    exclusive upper bound includes the whole day).
+    """
+    text = value.strip()
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            moment = datetime.combine(day + timedelta(days=1) if end_of_day else day, time(), BEIJING)
+        else:
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=BEIJING)
+    except ValueError:
+        raise ValueError(f"{name}: expected a date like 2025-06-14 or an ISO 8601 date-time like "
+                         f"2025-06-14T08:30:00+08:00, got {value!r}") from None
+    return moment
+
+
+def parse_sections(value: str | None, name: str = "section") -> tuple[str, ...]:
+    """Comma-separated section slugs (`yw,syky`, `djcx/gz`); ValueError for anything else."""
+    if value is None:
+        return ()
+    slugs = tuple(dict.fromkeys(part.strip().strip("/") for part in value.split(",") if part.strip()))
+    bad = [slug for slug in slugs if not _SECTION.match(slug)]
+    if bad or not slugs:
+        raise ValueError(f"{name}: expected section slugs such as yw or djcx/gz, comma-separated, got {value!r}")
+    return slugs

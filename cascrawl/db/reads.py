@@ -1,0 +1,325 @@
+"""Read queries for operators and downstream readers: the inspection CLI and the HTTP API.
+
+Read-only: nothing here writes. `make_read_only(engine)` goes further and makes every connection of
+an engine refuse writes (SQLite `PRAGMA query_only`, PostgreSQL read-only transactions), which is
+what `cascrawl serve` does.
+
+Paging follows the export order, `(updated_at, id)`. A `Cursor` is a position in that order; the
+next page is everything strictly after it. `updated_at` moves only when an article's content
+changes, and new or changed articles get the time of their upsert, so they land after every cursor
+handed out before: a reader paging while a crawl writes sees each article once, and an article
+revised meanwhile once more, at the end, with its new content.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import Engine, column, event, func, literal, or_, select, table, text, tuple_
+from sqlalchemy.orm import Session, defer
+
+from cascrawl.db import fulltext
+from cascrawl.db.models import Article, ArticleRevision, AwareDateTime, CrawlRun, Reject
+from cascrawl.db.store import Database
+
+_CURSOR_VERSION = 1
+_FTS = table(fulltext.FTS_TABLE, column("rowid"), column(fulltext.FTS_TABLE))
+
+
+# --- cursors ---
+
+@dataclass(frozen=True, order=True)
+class Cursor:
+    """A position in the (updated_at, id) order; opaque to clients (base64url of a small JSON)."""
+
+    updated_at: datetime  # aware
+    id: int
+
+    @classmethod
+    def after(cls, article: Article) -> Cursor:
+        return cls(article.updated_at, article.id)
+
+    def encode(self) -> str:
+        moment = self.updated_at.astimezone(timezone.utc).isoformat(timespec="microseconds")
+        raw = json.dumps({"v": _CURSOR_VERSION, "u": moment, "i": self.id}, separators=(",", ":"))
+        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, text: str) -> Cursor:
+        """The cursor `encode` made; ValueError with a message for a client otherwise."""
+        try:
+            raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+            data = json.loads(raw)
+            if data.get("v") != _CURSOR_VERSION:
+                raise ValueError
+            moment = datetime.fromisoformat(data["u"])
+            identifier = data["i"]
+            if moment.tzinfo is None or not isinstance(identifier, int) or isinstance(identifier, bool):
+                raise ValueError
+        except (ValueError, TypeError, KeyError, AttributeError, binascii.Error, UnicodeDecodeError):
+            raise ValueError("not a cursor this service handed out (use the `next` value of a previous page "
+                             "or the cursor `cascrawl export` printed)") from None
+        return cls(moment.astimezone(timezone.utc), identifier)
+
+
+# --- articles ---
+
+@dataclass(frozen=True)
+class ArticleFilter:
+    """Which articles: all conditions must hold. `since` and `until` bound `updated_at`."""
+
+    sections: tuple[str, ...] = ()
+    since: datetime | None = None  # updated_at >= since
+    until: datetime | None = None  # updated_at < until
+    q: str | None = None  # every whitespace-separated term in the title or the text
+
+    def conditions(self, session: Session) -> list:
+        found = []
+        if self.sections:
+            found.append(Article.section.in_(self.sections))
+        if self.since is not None:
+            found.append(Article.updated_at >= self.since)
+        if self.until is not None:
+            found.append(Article.updated_at < self.until)
+        if self.q:
+            found.extend(text_conditions(session, self.q))
+        return found
+
+
+def text_conditions(session: Session, query: str) -> list:
+    """The matching rule of `Database.search`: each term in the title or the text.
+
+    Terms of three characters or more use the trigram index (SQLite FTS5, PostgreSQL pg_trgm serves
+    ILIKE), shorter ones a LIKE scan.
+    """
+    terms = [term for term in query.split() if term]
+    long_terms = [term for term in terms if len(term) >= fulltext.MIN_TRIGRAM_TERM]
+    conditions = []
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql" and long_terms:
+        # As Database.search does: TOASTed text makes the planner skip the trigram indexes otherwise.
+        session.execute(text("SET LOCAL enable_seqscan = off"))
+    sqlite_fts = bool(dialect == "sqlite" and long_terms and fulltext.sqlite_fts_present(session.connection()))
+    if sqlite_fts:
+        matching = select(_FTS.c.rowid).where(_FTS.c[fulltext.FTS_TABLE].op("MATCH")(fulltext.fts5_query(long_terms)))
+        conditions.append(Article.id.in_(matching))
+    for term in terms:
+        if sqlite_fts and term in long_terms:
+            continue
+        pattern = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        conditions.append(or_(Article.title.ilike(pattern, escape="\\"), Article.text.ilike(pattern, escape="\\")))
+    return conditions
+
+
+@dataclass
+class ArticlePage:
+    articles: list[Article]
+    has_more: bool  # more articles matched after the last one, when the page was read
+    cursor: Cursor | None  # after the last article of the page (the one passed in when the page is empty)
+
+
+def list_articles(database: Database, filters: ArticleFilter = ArticleFilter(), after: Cursor | None = None,
+                  limit: int = 50, newest_first: bool = False) -> ArticlePage:
+    """One page of articles in (updated_at, id) order, strictly after `after` (before it when newest_first).
+
+    The raw page HTML is not loaded (touching `article.html` raises).
+    """
+    order = (Article.updated_at, Article.id)
+    with Session(database.engine) as session:
+        query = select(Article).options(defer(Article.html, raiseload=True)).where(*filters.conditions(session))
+        if after is not None:
+            position = tuple_(*order)
+            bound = tuple_(_moment(after.updated_at), after.id)
+            query = query.where(position < bound if newest_first else position > bound)
+        query = query.order_by(*(c.desc() for c in order) if newest_first else order).limit(limit + 1)
+        articles = list(session.scalars(query))
+    has_more = len(articles) > limit
+    articles = articles[:limit]
+    return ArticlePage(articles, has_more, Cursor.after(articles[-1]) if articles else after)
+
+
+def iter_articles(database: Database, after: Cursor | None = None, batch: int = 500) -> Iterator[Article]:
+    """Every article after `after`, oldest change first, read in keyset batches (no long-lived cursor)."""
+    while True:
+        page = list_articles(database, after=after, limit=batch)
+        yield from page.articles
+        if not page.has_more:
+            return
+        after = page.cursor
+
+
+def count_articles(database: Database, filters: ArticleFilter = ArticleFilter(), after: Cursor | None = None) -> int:
+    with Session(database.engine) as session:
+        query = select(func.count()).select_from(Article).where(*filters.conditions(session))
+        if after is not None:
+            query = query.where(tuple_(Article.updated_at, Article.id) > tuple_(_moment(after.updated_at), after.id))
+        return session.scalar(query) or 0
+
+
+def get_article(database: Database, article_id: int | None = None, url: str | None = None) -> Article | None:
+    """By id, or by URL (the canonical one, else the URL it was fetched from)."""
+    with Session(database.engine) as session:
+        if article_id is not None:
+            return session.get(Article, article_id)
+        if url:
+            for by in (Article.url, Article.fetched_url):
+                found = session.scalars(select(Article).where(by == url).order_by(Article.id).limit(1)).first()
+                if found is not None:
+                    return found
+        return None
+
+
+def article_revisions(database: Database, article_id: int) -> list[ArticleRevision]:
+    """The previous versions of an article, newest first."""
+    with Session(database.engine) as session:
+        query = (select(ArticleRevision).options(defer(ArticleRevision.html, raiseload=True))
+                 .where(ArticleRevision.article_id == article_id).order_by(ArticleRevision.revision.desc()))
+        return list(session.scalars(query))
+
+
+# --- runs and rejects ---
+
+def _columns(row: Any, model) -> dict[str, Any]:
+    return {c.key: getattr(row, c.key) for c in model.__table__.columns}
+
+
+def list_runs(database: Database, limit: int = 20) -> list[dict[str, Any]]:
+    """The newest runs first, each with every column of crawl_runs and `rejects` (rows recorded for it)."""
+    with Session(database.engine) as session:
+        runs = session.scalars(select(CrawlRun).order_by(CrawlRun.started_at.desc(), CrawlRun.id.desc()).limit(limit))
+        found = [_columns(run, CrawlRun) for run in runs]
+        counts = _reject_counts(session, [run["id"] for run in found])
+    for run in found:
+        run["rejects"] = sum(counts.get(run["id"], {}).values())
+    return found
+
+
+def get_run(database: Database, run_id: int | None = None) -> dict[str, Any] | None:
+    """One run (the newest when run_id is None) with `rejects_by_reason` ({code: count})."""
+    with Session(database.engine) as session:
+        if run_id is None:
+            run = session.scalars(select(CrawlRun).order_by(CrawlRun.started_at.desc(), CrawlRun.id.desc())
+                                  .limit(1)).first()
+        else:
+            run = session.get(CrawlRun, run_id)
+        if run is None:
+            return None
+        found = _columns(run, CrawlRun)
+        by_reason = _reject_counts(session, [run.id]).get(run.id, {})
+    found["rejects_by_reason"] = dict(sorted(by_reason.items()))
+    found["rejects"] = sum(by_reason.values())
+    return found
+
+
+def _reject_counts(session: Session, run_ids: list[int]) -> dict[int, dict[str, int]]:
+    if not run_ids:
+        return {}
+    query = (select(Reject.run_id, Reject.reason, func.count()).where(Reject.run_id.in_(run_ids))
+             .group_by(Reject.run_id, Reject.reason))
+    counts: dict[int, dict[str, int]] = {}
+    for run_id, reason, count in session.execute(query):
+        counts.setdefault(run_id, {})[reason] = count
+    return counts
+
+
+def list_rejects(database: Database, run_id: int | None = None, reason: str | None = None,
+                 limit: int = 50) -> list[dict[str, Any]]:
+    """Recorded rejects, newest first."""
+    with Session(database.engine) as session:
+        query = select(Reject)
+        if run_id is not None:
+            query = query.where(Reject.run_id == run_id)
+        if reason:
+            query = query.where(Reject.reason == reason)
+        query = query.order_by(Reject.seen_at.desc(), Reject.id.desc()).limit(limit)
+        return [_columns(row, Reject) for row in session.scalars(query)]
+
+
+# --- overview ---
+
+@dataclass
+class SectionStats:
+    section: str
+    articles: int = 0
+    newest_published: Any = None  # date of the newest article
+    last_updated_at: datetime | None = None  # the latest content change in the section
+    last_run: dict[str, Any] | None = field(default=None)  # id, status, started_at, finished_at
+
+
+def section_stats(database: Database, runs_scanned: int = 1000) -> list[SectionStats]:
+    """Per section: article count, newest article, latest change, and the newest run that crawled it.
+
+    Sections come from the articles and from the sections of the last `runs_scanned` runs (so a
+    section crawled with no article yet shows up with 0).
+    """
+    found: dict[str, SectionStats] = {}
+    with Session(database.engine) as session:
+        query = (select(Article.section, func.count(), func.max(Article.published_date), func.max(Article.updated_at))
+                 .group_by(Article.section))
+        for section, count, newest, updated in session.execute(query):
+            found[section] = SectionStats(section, count, newest, _aware(updated))
+        runs = session.execute(
+            select(CrawlRun.id, CrawlRun.status, CrawlRun.started_at, CrawlRun.finished_at, CrawlRun.sections)
+            .order_by(CrawlRun.started_at.desc(), CrawlRun.id.desc()).limit(runs_scanned))
+        for run in runs:
+            for section in run.sections or []:
+                stats = found.setdefault(section, SectionStats(section))
+                if stats.last_run is None:
+                    stats.last_run = {"id": run.id, "status": run.status, "started_at": run.started_at,
+                                      "finished_at": run.finished_at}
+    return sorted(found.values(), key=lambda stats: (-stats.articles, stats.section))
+
+
+def totals(database: Database) -> dict[str, int]:
+    with Session(database.engine) as session:
+        return {name: session.scalar(select(func.count()).select_from(model)) or 0
+                for name, model in (("articles", Article), ("revisions", ArticleRevision),
+                                    ("runs", CrawlRun), ("rejects", Reject))}
+
+
+def ping(database: Database) -> None:
+    """Raises (SQLAlchemyError) unless the database answers."""
+    with database.engine.connect() as connection:
+        connection.exec_driver_sql("SELECT 1")
+
+
+# --- read-only connections ---
+
+def make_read_only(engine: Engine) -> None:
+    """Every new connection of `engine` refuses writes: SQLite `query_only`, PostgreSQL read-only transactions.
+
+    Call before the engine's first connection (or dispose it after), so that no pooled connection escapes.
+    """
+    dialect = engine.dialect.name
+
+    def _on_connect(dbapi_connection, _record) -> None:
+        if dialect == "postgresql":
+            # psycopg 3: a plain attribute; every transaction of this connection is READ ONLY.
+            dbapi_connection.read_only = True
+        else:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA query_only = ON")
+            cursor.close()
+
+    event.listen(engine, "connect", _on_connect)
+    engine.dispose()
+
+
+def _moment(value: datetime):
+    """A cursor's time as a bound parameter typed like updated_at (UTC on SQLite, timestamptz on PostgreSQL)."""
+    return literal(value, AwareDateTime())
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    """Aggregates (max) bypass the column type: SQLite returns a string or a naive UTC datetime."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)

@@ -1,0 +1,273 @@
+"""The article parser every layout builds on: field priority meta -> layout DOM -> generic fallbacks.
+
+Subclasses name their selectors as class constants and override a field method only where their
+layout differs. Each field method returns `(value, provenance path)` or None.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import ClassVar
+
+import lxml.html
+from lxml import etree
+
+from cascrawl.parsers.base import (
+    ANY_DATE, AUTHOR_LABEL, EDITOR_LABEL, LABELLED_DATE, SOURCE_LABEL, ArticleData, Found, Page, labelled_value,
+    visible_text,
+)
+
+_TITLE_SUFFIX = re.compile(r"\s*[-_|—]{2,}\s*[^-_|—]*$")  # 标题----中国科学院
+_CAS_SOURCE_TAIL = re.compile(r"\s*[,，]\s*中国科学院\s*$")
+_DOCUMENT_WRITE = re.compile(r"document\.write\(\s*['\"](?P<value>.*?)['\"]\s*\)")
+_ATTACHMENT_LABELS = ("附件下载", "附件下載", "附件：", "附件:")
+# Never part of an article fragment: scripts, embedded players, widgets, forms.
+_REMOVED_FROM_BODY = ("script", "style", "noscript", "iframe", "object", "embed", "form", "button", "input", "select", "link", "meta")
+_CAPTION_MAX = 80
+
+
+class ArticleParser:
+    name: ClassVar[str] = "cas.article"
+    version: ClassVar[str] = "0"
+    # CSS selectors, most specific first; each is recorded as the provenance of what it found.
+    BODY: ClassVar[tuple[str, ...]] = ()  # the body container
+    TITLE: ClassVar[tuple[str, ...]] = ()  # the title heading
+    INFO: ClassVar[tuple[str, ...]] = ()  # the info line: source, time, author
+
+    @property
+    def id(self) -> str:
+        return f"{self.name}@{self.version}"
+
+    # --- recognition ---
+
+    def matches(self, page: Page) -> bool:
+        return self.body_element(page) is not None
+
+    def body_element(self, page: Page) -> etree._Element | None:
+        for css in self.BODY:
+            found = page.first(css)
+            if found is not None:
+                return found
+        return None
+
+    def info_element(self, page: Page) -> etree._Element | None:
+        for css in self.INFO:
+            found = page.first(css)
+            if found is not None:
+                return found
+        return None
+
+    # --- the whole page ---
+
+    def parse(self, page: Page) -> ArticleData:
+        data = ArticleData(parser=self.id)
+        provenance = data.provenance
+        provenance["parser"] = self.id
+
+        def take(name: str, found: Found) -> str | None:
+            if found is None:
+                return None
+            value, path = found
+            provenance[name] = path
+            return value
+
+        body = self.body_element(page)
+        data.title = take("title", self.title(page))
+        found_date = self.date(page, body)
+        data.date_text = take("date", found_date)
+        data.date_origin = found_date[1].split(":")[0] if found_date else None
+        data.source = take("source", self.source(page, body))
+        data.author = take("author", self.author(page, body))
+        data.editor = take("editor", self.editor(page, body))
+        if body is not None:
+            provenance["body"] = self.body_path(page, body)
+            data.images = self.images(page, body)
+            data.body_html = self.body_html(page, body)
+        data.attachments = self.attachments(page)
+        return data
+
+    # --- fields ---
+
+    def title(self, page: Page) -> Found:
+        if page.meta.get("articletitle"):
+            return page.meta["articletitle"], "meta:ArticleTitle"
+        heading = next(
+            ((text, f"dom:{css}") for css in self.TITLE if (text := page.text_of(page.first(css), spaced=False))), None
+        )
+        head_title = _TITLE_SUFFIX.sub("", page.text_of(page.first("head title"), spaced=False))
+        if heading is None:
+            return (head_title, "dom:<title>") if head_title else None
+        if not head_title or heading[0].startswith(head_title.rstrip("…. ")):
+            return heading  # agrees with <title> (which may be cut short), or nothing to check against
+        # The heading selector hit something else (a sidebar box title): <title> is the page's own.
+        return head_title, "dom:<title>"
+
+    def date(self, page: Page, body: etree._Element | None) -> Found:
+        if page.meta.get("pubdate"):
+            return page.meta["pubdate"], "meta:PubDate"
+        info = self.info_element(page)
+        if info is not None:
+            match = LABELLED_DATE.search(page.text_of(info)) or ANY_DATE.search(page.text_of(info))
+            if match:
+                return _date_value(match), "dom:info-line"
+        # No known info line: the date nearest above the body (the header region holds title and date).
+        header = page.header_text(body)
+        labelled = list(LABELLED_DATE.finditer(header))
+        if labelled:
+            return _date_value(labelled[-1]), "dom:header-labelled"
+        plain = list(ANY_DATE.finditer(header))
+        if plain:
+            return plain[-1].group(0), "dom:header-date"
+        # Some old pages print 发布时间 below the body.
+        anywhere = LABELLED_DATE.search(page.text_of(page.root))
+        return (_date_value(anywhere), "dom:page-labelled") if anywhere else None
+
+    def source(self, page: Page, body: etree._Element | None) -> Found:
+        meta = _CAS_SOURCE_TAIL.sub("", page.meta.get("contentsource", "")).strip()
+        if meta:
+            return meta, "meta:ContentSource"
+        info = self.info_element(page)
+        if info is not None:
+            written = self._script_written_source(info)
+            if written:
+                return written, "dom:info-line-script"
+            value = labelled_value(SOURCE_LABEL, page.text_of(info))
+            if value:
+                return value, "dom:info-line"
+        element = page.first("#source")
+        if element is not None:
+            value = (self._script_written_source(element) or labelled_value(SOURCE_LABEL, page.text_of(element))
+                     or page.text_of(element))
+            if value:
+                return value, "dom:#source"
+        value = labelled_value(SOURCE_LABEL, page.header_text(body))
+        return (value, "dom:header-labelled") if value else None
+
+    def author(self, page: Page, body: etree._Element | None) -> Found:
+        if page.meta.get("author"):
+            return page.meta["author"], "meta:Author"
+        # Only the info line / header: a body sentence like "论文第一作者：…" is not the article's author.
+        info = self.info_element(page)
+        text = page.text_of(info) if info is not None else page.header_text(body)
+        value = labelled_value(AUTHOR_LABEL, text)
+        return (value, "dom:info-line" if info is not None else "dom:header-labelled") if value else None
+
+    def editor(self, page: Page, body: etree._Element | None) -> Found:
+        value = labelled_value(EDITOR_LABEL, page.text_of(page.root))
+        return (value, "dom:page-labelled") if value else None
+
+    def body_path(self, page: Page, body: etree._Element) -> str:
+        for css in self.BODY:
+            if page.first(css) is body:
+                return f"dom:{css}"
+        return "dom:?"
+
+    def body_html(self, page: Page, body: etree._Element) -> str:
+        return sanitized_fragment(body, page)
+
+    def images(self, page: Page, body: etree._Element) -> list[dict]:
+        return images_with_captions(body, page)
+
+    def attachments(self, page: Page) -> list[dict]:
+        return attachment_links(page)
+
+    @staticmethod
+    def _script_written_source(info: etree._Element) -> str | None:
+        """The 2019–22 layout writes the source with `document.write("…")` inside the 来源 span."""
+        for script in info.iter("script"):
+            written = _DOCUMENT_WRITE.search(script.text or "")
+            if written and written.group("value").strip():
+                return written.group("value").strip()
+        return None
+
+
+def _date_value(match: re.Match) -> str:
+    return match.group("value") if "value" in match.groupdict() else match.group(0)
+
+
+def sanitized_fragment(body: etree._Element, page: Page) -> str:
+    """The body as an HTML fragment: scripts and widgets removed, links and images absolute."""
+    fragment = lxml.html.fromstring(etree.tostring(body, encoding="unicode", with_tail=False))
+    for element in list(fragment.iter(*_REMOVED_FROM_BODY)):
+        element.drop_tree()
+    for element in list(fragment.iter(etree.Comment)):
+        element.drop_tree()
+    fragment.make_links_absolute(page.link_base, resolve_base_href=False)
+    return etree.tostring(fragment, encoding="unicode", method="html")
+
+
+def images_with_captions(body: etree._Element, page: Page) -> list[dict]:
+    """Images of the body with their caption: the short text block right after the image's block,
+    else right before it (CAS puts captions on either side)."""
+    images = []
+    for img in body.iter("img"):
+        src = (img.get("src") or "").strip()
+        if not src or src.startswith("data:"):
+            continue
+        block = _image_block(img, body)
+        caption = None
+        if block is not None and not visible_text(block):
+            caption = _caption_near(block, "next") or _caption_near(block, "previous")
+        images.append({"url": page.absolute(src), "caption": caption})
+    return images
+
+
+def _image_block(img: etree._Element, body: etree._Element) -> etree._Element | None:
+    node = img
+    while node is not None and node is not body:
+        parent = node.getparent()
+        if node.tag in ("p", "div", "center", "figure", "span", "a", "font", "strong") and parent is not None:
+            if node.tag in ("p", "div", "center", "figure") or parent is body:
+                return node
+        node = parent
+    return img if img.getparent() is body else None
+
+
+def _caption_near(block: etree._Element, direction: str) -> str | None:
+    sibling = block.getnext() if direction == "next" else block.getprevious()
+    while sibling is not None and not isinstance(sibling.tag, str):
+        sibling = sibling.getnext() if direction == "next" else sibling.getprevious()
+    if sibling is None or list(sibling.iter("img")):
+        return None
+    text = visible_text(sibling)
+    if not text or len(text) > _CAPTION_MAX:
+        return None
+    # A bold-only line is a subheading, not a caption.
+    bold = "".join(visible_text(b) for b in sibling.iter("strong", "b"))
+    if bold and bold.replace(" ", "") == text.replace(" ", ""):
+        return None
+    # A caption before the image must not end a paragraph of prose running into it.
+    if direction == "previous" and text.endswith(("。", "！", "？", "：")) and not text.endswith(("摄。", "图。")):
+        return None
+    return text
+
+
+def attachment_links(page: Page) -> list[dict]:
+    """Links of the 附件下载 block: inside the labelled element, else in the siblings that follow it."""
+    for element in page.root.iter():
+        if not isinstance(element.tag, str) or element.tag in ("script", "style", "title", "head"):
+            continue
+        if any(word in (element.text or "") for word in _ATTACHMENT_LABELS):
+            anchors = _links(element)
+            following = element.itersiblings()
+        elif any(word in (element.tail or "") for word in _ATTACHMENT_LABELS):
+            anchors, following = [], element.itersiblings()
+        else:
+            continue
+        if not anchors:
+            for sibling in following:  # the links that follow the label, up to the first thing that is not one
+                found = _links(sibling)
+                if not found:
+                    break
+                anchors.extend(found)
+        return [{"url": page.absolute(a.get("href")), "name": visible_text(a) or None} for a in anchors]
+    return []
+
+
+def _links(element: etree._Element) -> list[etree._Element]:
+    if not isinstance(element.tag, str):
+        return []
+    return [
+        a for a in element.iter("a")
+        if (a.get("href") or "").strip() and not a.get("href").strip().startswith(("javascript:", "#", "mailto:"))
+    ]

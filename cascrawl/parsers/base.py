@@ -1,0 +1,169 @@
+"""What every CAS page parser shares: the parsed page, field helpers, and the result types.
+
+A parser is a small class per page layout (the way Fundus keeps one class per publisher layout):
+`matches(page)` says whether the page is its own, one method per field returns `(value, path)`,
+and `path` is recorded as the field's provenance, so a layout change shows up in the data.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from urllib.parse import urljoin
+
+import lxml.html
+from lxml import etree
+from lxml.cssselect import CSSSelector
+
+from cascrawl.urls import parse_article_url
+
+Found = tuple[str, str] | None  # (value, provenance path) or nothing
+
+HAN = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+# A date as CAS pages write it: 2020-11-22, 2016/04/20, 2014年09月22日, optionally with a time.
+DATE = (
+    r"(?:19|20)\d{2}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}(?:\s*日)?"
+    r"(?:\s*\d{1,2}[:：]\d{2}(?:[:：]\d{2})?)?"
+)
+# Labels in Simplified and Traditional; re-served copies write them with pinyin glosses (時間(jiān)).
+TONE_MARKS = "āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜńňǹ"
+# A tone-marked pinyin syllable in half- or full-width parentheses: the gloss of a re-served copy.
+PINYIN_GLOSS = rf"[(（][a-zü]*[{TONE_MARKS}][a-zü]*[)）]"
+_GLOSS = rf"(?:{PINYIN_GLOSS})?"
+
+
+def label(*words: str) -> str:
+    """Regex for any of `words`, each character optionally followed by a pinyin gloss."""
+    return "(?:" + "|".join(_GLOSS.join(map(re.escape, word)) + _GLOSS for word in words) + ")"
+
+
+DATE_LABEL = label("发布时间", "發布時間", "发布日期", "發布日期", "时间", "時間", "日期")
+SOURCE_LABEL = label("文章来源", "文章來源", "来源", "來源", "稿源")
+AUTHOR_LABEL = label("作者")
+EDITOR_LABEL = label("责任编辑", "責任編輯", "编辑", "編輯")
+LABELLED_DATE = re.compile(rf"{DATE_LABEL}\s*[:：]\s*(?P<value>{DATE})")
+ANY_DATE = re.compile(DATE)
+# A label's value ends at white space, a bracket or the next label.
+_VALUE_STOP = r"\s|｜\]】\)）"
+NEXT_LABEL = rf"(?:{DATE_LABEL}|{SOURCE_LABEL}|{AUTHOR_LABEL}|{EDITOR_LABEL}|字号)\s*[:：]"
+
+
+def labelled_value(word_label: str, text: str) -> str | None:
+    """The value after `label：` in text, or None; an empty value (来源： 时间：…) is None."""
+    pattern = re.compile(rf"{word_label}\s*[:：]\s*(?!{NEXT_LABEL})(?P<value>[^{_VALUE_STOP}]+)")
+    match = pattern.search(text)
+    return match.group("value").strip() if match else None
+
+
+@lru_cache(maxsize=256)
+def _compiled(css: str) -> CSSSelector:
+    return CSSSelector(css)
+
+
+class Page:
+    """A parsed page and what every parser reads from it."""
+
+    def __init__(self, html: str, url: str):
+        self.url = url
+        self.root: etree._Element = lxml.html.document_fromstring(html or "<html></html>")
+        ref = parse_article_url(url)
+        # Links are made absolute on the canonical site, so a mirror crawl stores the same links.
+        self.link_base = ref.canonical_url if ref else url
+        self.cache: dict[str, object] = {}  # per-page results a parser computes once
+        self.meta = {}
+        for element in self.root.iter("meta"):
+            name = (element.get("name") or "").strip().lower()
+            if name and name not in self.meta:
+                self.meta[name] = " ".join((element.get("content") or "").split())
+
+    def first(self, css: str) -> etree._Element | None:
+        """The first match in document order (for nested containers: the outermost)."""
+        found = _compiled(css)(self.root)
+        return found[0] if found else None
+
+    def all(self, css: str) -> list[etree._Element]:
+        return _compiled(css)(self.root)
+
+    def text_of(self, element: etree._Element | None, spaced: bool = True) -> str:
+        return visible_text(element, spaced) if element is not None else ""
+
+    def text_before(self, element: etree._Element | None) -> str:
+        """Visible text of the page up to `element` (the header region: title, info line, breadcrumb)."""
+        body = self.first("body")
+        if body is None:
+            return ""
+        parts: list[str] = []
+        _text_until(body, element, parts)
+        return " ".join(" ".join(parts).split())
+
+    def header_text(self, body: etree._Element | None) -> str:
+        """Text above the body when the body is part of this page, else the whole page's text."""
+        if body is not None and body.getroottree().getroot() is self.root:
+            return self.text_before(body)
+        return self.text_of(self.root)
+
+    def absolute(self, href: str) -> str:
+        return urljoin(self.link_base, href.strip())
+
+
+class _Stop(Exception):
+    pass
+
+
+def _text_until(element: etree._Element, stop: etree._Element | None, parts: list[str]) -> None:
+    try:
+        _walk_until(element, stop, parts)
+    except _Stop:
+        pass
+
+
+def _walk_until(element, stop, parts):
+    if element is stop:
+        raise _Stop
+    if not isinstance(element.tag, str) or element.tag in ("script", "style", "noscript"):
+        return
+    if element.text:
+        parts.append(element.text)
+    for child in element:
+        _walk_until(child, stop, parts)
+        if child.tail:
+            parts.append(child.tail)
+
+
+def visible_text(element: etree._Element, spaced: bool = True) -> str:
+    """Text of an element on one line, scripts excluded; spaced=True keeps side-by-side spans apart."""
+    parts: list[str] = []
+    separator = " " if spaced else ""
+
+    def walk(node):
+        if not isinstance(node.tag, str) or node.tag in ("script", "style", "noscript"):
+            return
+        if node.text:
+            parts.append(node.text)
+        for child in node:
+            parts.append(separator)
+            walk(child)
+            parts.append(separator)
+            if child.tail:
+                parts.append(child.tail)
+
+    walk(element)
+    return " ".join("".join(parts).split())
+
+
+@dataclass(slots=True)
+class ArticleData:
+    """Plain data of one article page, before cleaning."""
+
+    parser: str  # e.g. "cas.article.current@2025"
+    title: str | None = None
+    date_text: str | None = None  # unparsed; dates are parsed by the pipelines
+    date_origin: str | None = None  # meta or page
+    source: str | None = None
+    author: str | None = None
+    editor: str | None = None
+    body_html: str | None = None  # sanitized fragment, absolute URLs
+    images: list[dict] = field(default_factory=list)
+    attachments: list[dict] = field(default_factory=list)
+    provenance: dict[str, str] = field(default_factory=dict)

@@ -1,0 +1,35 @@
+"""Step 1, text: body HTML -> plain text, one paragraph per line; the short fields on one line each."""
+
+from __future__ import annotations
+
+from itemadapter import ItemAdapter
+
+from cascrawl.text import html_to_text, normalize_lines, one_line
+
+ONE_LINE_FIELDS = ("title", "source", "author", "editor")
+
+
+class TextPipeline:
+    """Text rules: `cascrawl.text.html_to_text` (and fixtures/README.md, "Text rules")."""
+
+    def __init__(self, stats):
+        self.stats = stats
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        return cls(crawler.stats)
+
+    def process_item(self, item):
+        adapter = ItemAdapter(item)
+        html = adapter.get("html")
+        # A parser that hands over text instead of HTML gets the same normalization.
+        text = html_to_text(html) if html else normalize_lines(adapter.get("text") or "")
+        adapter["text"] = text or None
+        for name in ONE_LINE_FIELDS:
+            adapter[name] = one_line(adapter.get(name)) or None
+        self.stats.inc_value("cascrawl/clean/text/articles")
+        if text:
+            self.stats.inc_value("cascrawl/clean/text/lines", text.count("\n") + 1)
+        else:
+            self.stats.inc_value("cascrawl/clean/text/empty_body")
+        return item

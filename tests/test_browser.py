@@ -1,0 +1,145 @@
+"""The operator page in real headless Chromium (Debian's /usr/bin/chromium, driven by Playwright),
+served by a real `cascrawl serve` on 127.0.0.1.
+
+Article content is untrusted: an article whose title, text and source carry markup must show that
+markup as text, and no script of it may run.
+
+Without Chromium the test skips, saying so; under CI (CI=true) it fails instead: .ci/run installs
+Debian's chromium package, so a skip there would hide that the page was never tested. Another
+binary: CASCRAWL_TEST_CHROMIUM=/path/to/chromium.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from .api_support import crawled_database, made_up_article, serve, upsert  # noqa: F401
+from .conftest import expected_articles
+
+CHROMIUM = os.environ.get("CASCRAWL_TEST_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+HOSTILE_TITLE = '<script>window.__pwned = 1</script>量子测量<img src=x onerror="window.__pwned = 2">新进展'
+HOSTILE_TEXT = ("第一段：<b>不是粗体</b>。\n"
+                "<script>document.title = 'pwned'; window.__pwned = 3</script>\n"
+                "<img src=x onerror=\"alert('pwned')\">")
+HOSTILE_SOURCE = "<svg onload=\"window.__pwned = 4\">"
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    if not Path(CHROMIUM).is_file():
+        reason = (f"no Chromium at {CHROMIUM} (Debian: apt-get install chromium; or set CASCRAWL_TEST_CHROMIUM): "
+                  "the operator page is not tested in a browser")
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true and {reason}", pytrace=False)
+        pytest.skip(reason)
+    return CHROMIUM
+
+
+@pytest.fixture
+def browser_page(chromium, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            str(tmp_path / "profile"), executable_path=chromium, headless=True, args=FLAGS)
+        page = context.pages[0] if context.pages else context.new_page()
+        page.set_default_timeout(15_000)
+        page.dialogs = []
+        page.on("dialog", lambda dialog: (page.dialogs.append(dialog.message), dialog.dismiss()))
+        try:
+            yield page
+        finally:
+            context.close()
+
+
+@pytest.fixture
+def hostile_db(request, tmp_path):
+    """The crawl of the fixture copy plus an article full of markup, revised once."""
+    url = crawled_database("sqlite", request, tmp_path)
+    first = made_up_article(1, title=HOSTILE_TITLE, text="最初的版本 <i>旧</i>")
+    first["images"] = [{"url": "javascript:window.__pwned = 5", "caption": "<u>图注</u>"}]
+    first["source"] = HOSTILE_SOURCE
+    upsert(url, [first])
+    second = {**made_up_article(1, title=HOSTILE_TITLE, text=HOSTILE_TEXT), "images": first["images"],
+              "source": HOSTILE_SOURCE}
+    assert upsert(url, [second]).revised == 1
+    return url
+
+
+def _scripts_ran(page) -> dict:
+    return page.evaluate("""() => ({
+        pwned: window.__pwned === undefined ? null : window.__pwned,
+        scripts: document.querySelectorAll('script').length,
+        handlers: document.querySelectorAll('[onerror], [onload]').length,
+        svgs: document.querySelectorAll('svg').length,
+        imgs: document.querySelectorAll('img').length,
+    })""")
+
+
+def test_operator_page_search_and_article_in_chromium(browser_page, hostile_db, serve, tmp_path):
+    page = browser_page
+    server = serve(hostile_db)
+
+    page.goto(f"{server.base}/ui/")
+    assert page.locator("h1").inner_text() == "Overview"
+    run_row = page.locator("#runs tbody tr").first
+    assert "finished" in run_row.inner_text() and page.locator("#runs tbody tr").count() == 1
+    assert page.locator("#sections tbody tr", has_text="syky").count() == 1
+
+    # Search for the hostile article, as an operator would: type, press Enter.
+    page.fill("input[name=q]", "量子测量")
+    page.press("input[name=q]", "Enter")
+    page.wait_for_url("**/ui/articles?q=*")
+    assert page.locator("#matching").inner_text().startswith("1 article(s)")
+    link = page.locator("#articles a.title")
+    assert link.count() == 1 and link.inner_text() == HOSTILE_TITLE  # shown as text, markup and all
+    link.click()
+    page.wait_for_url("**/ui/articles/*")
+
+    assert page.locator("#title").inner_text() == HOSTILE_TITLE
+    assert page.locator("#text p").all_text_contents() == HOSTILE_TEXT.split("\n")  # one paragraph a line
+    assert HOSTILE_SOURCE in page.locator(".meta").inner_text()
+    assert page.title().startswith(HOSTILE_TITLE)  # <title> escaped too: the document title is the raw text
+    assert _scripts_ran(page) == {"pwned": None, "scripts": 0, "handlers": 0, "svgs": 0, "imgs": 0}
+    assert page.dialogs == []
+    source = page.locator("#source")
+    assert source.get_attribute("href") == made_up_article(1)["url"] and source.get_attribute("rel") == "noopener noreferrer"
+    assert page.locator("a[href^='javascript:']").count() == 0  # the image's javascript: URL is not a link
+    assert "javascript:window.__pwned = 5" in page.locator("article").inner_text()
+    # Provenance and the earlier revision (its text behind a <details>)
+    assert page.locator("#provenance").inner_text().startswith("title")
+    revisions = page.locator("#revisions")
+    assert revisions.locator("tbody tr").first.inner_text().split("\t")[0].strip() == "1"
+    revisions.locator("summary").first.click()
+    assert "最初的版本 <i>旧</i>" in revisions.locator("details").first.inner_text()
+    page.screenshot(path=str(tmp_path / "article.png"), full_page=True)
+
+    # A real article from the crawl: search, open, its clean text and the link to the source.
+    expected = next(a for a in expected_articles() if "脑机接口" in a["title"])
+    page.fill("input[name=q]", "脑机接口")
+    page.press("input[name=q]", "Enter")
+    page.wait_for_url("**/ui/articles?q=*")
+    page.locator("#articles a.title", has_text=expected["title"]).click()
+    page.wait_for_url("**/ui/articles/*")
+    assert page.locator("#title").inner_text() == expected["title"]
+    assert page.locator("#text p").all_text_contents() == expected["text"].split("\n")
+    assert page.locator("#source").get_attribute("href") == expected["url"]
+    assert _scripts_ran(page)["pwned"] is None and page.dialogs == []
+
+
+def test_run_page_in_chromium(browser_page, hostile_db, serve):
+    page = browser_page
+    server = serve(hostile_db)
+    page.goto(f"{server.base}/ui/")
+    page.locator("#runs a").first.click()
+    page.wait_for_url("**/ui/runs/*")
+    assert page.locator("h1").inner_text().startswith("Run #1")
+    assert "None: a clean run." in page.locator("main").inner_text()
+    assert "finish_reason" in page.locator("main").inner_text()
