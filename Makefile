@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: setup crawl demo test export serve clean
+.PHONY: setup crawl demo test export serve bench clean
 
 # Old pips (23.x) cannot resolve the lxml[html-clean] extras scrapy pulls in: upgrade pip first.
 $(INSTALLED): pyproject.toml
@@ -35,6 +35,10 @@ serve: $(INSTALLED)
 ## run the test suite (offline; PostgreSQL tests need 127.0.0.1:5432, the browser test /usr/bin/chromium; see README)
 test: $(INSTALLED)
 	$(BIN)/python -m pytest $(ARGS)
+
+## storage throughput on SQLite and PostgreSQL (10,000 synthetic articles; extra options: ARGS="--batch-size 1000")
+bench: $(INSTALLED)
+	$(BIN)/python scripts/bench_storage.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

@@ -104,6 +104,9 @@ class PersistPipeline:
         if self._timer is not None and self._timer.running:
             self._timer.stop()
         await self._flush()
+        # A flush started by the timer may still be running: the pool runs jobs in order, one at a time,
+        # so once this no-op has run, every earlier flush has finished (and its stats are counted).
+        await maybe_deferred_to_future(self._in_thread(lambda: None))
 
     async def spider_closed(self, reason):
         """After close_spider (every batch written): close the run with its status and the crawler's stats."""
@@ -203,8 +206,11 @@ class PersistPipeline:
         """The database itself failed (connection lost, disk full): stop the crawl rather than fetch for nothing."""
         from twisted.internet import reactor
 
-        reason = self.database.error_line(error)
-        self.failure = f"database error: {reason}"[:100]
         self.stats.inc_value("cascrawl/db/articles_lost", lost)
+        reason = self.database.error_line(error)
+        if self.failure:  # a batch already on its way when the first one failed
+            logger.debug("could not store %d more articles: %s", lost, reason)
+            return
+        self.failure = f"database error: {reason}"[:100]
         logger.error("could not store %d articles, closing the spider: %s", lost, reason)
         reactor.callLater(0, lambda: deferred_from_coro(self.crawler.engine.close_spider_async(reason="database_error")))

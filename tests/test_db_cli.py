@@ -65,6 +65,8 @@ def test_db_upgrade_and_current(db_url, capsys):  # noqa: F811
     again = cli(capsys, "db", "upgrade", "--db", db_url)
     assert again.returncode == 0 and "already at" in again.stdout
     assert cli(capsys, "db", "current", "--db", db_url).returncode == 0
+    unknown = cli(capsys, "db", "upgrade", "--db", db_url, "--revision", "nosuch")
+    assert unknown.returncode == 1 and "Can't locate revision" in unknown.stderr and unknown.stderr.count("\n") == 1
 
 
 def test_a_crawl_stops_before_fetching_when_the_schema_is_behind_and_runs_after_db_upgrade(db_url, site_url,  # noqa: F811

@@ -153,6 +153,9 @@ def test_search_uses_the_trigram_index(searchable):
                 text("EXPLAIN QUERY PLAN SELECT rowid FROM articles_fts WHERE articles_fts MATCH '\"脑机接口\"'")))
             assert "VIRTUAL TABLE INDEX" in plan
         else:
+            from cascrawl.db import fulltext
+
+            assert fulltext.pg_trgm_sees_chinese(connection)  # a UTF-8 locale: Chinese characters make trigrams
             connection.execute(text("SET enable_seqscan = off"))  # a 4-row table would be scanned anyway
             plan = " ".join(row[0] for row in connection.execute(
                 text("EXPLAIN SELECT id FROM articles WHERE title ILIKE '%脑机接口%' OR text ILIKE '%脑机接口%'")))

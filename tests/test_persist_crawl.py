@@ -124,3 +124,38 @@ def test_a_slow_crawl_is_flushed_by_the_timer_before_the_batch_is_full(site_url,
     assert run["stats"]["cascrawl/db/flushes_on_timer"] >= 1
     assert run["stats"]["cascrawl/db/flushes"] >= 2
     assert len(table(db_url, Article)) == sum(1 for a in ARTICLES if a["section"] == "syky")
+
+
+def test_a_database_failing_mid_crawl_stops_the_crawl_and_marks_the_run_failed(postgres_server, site_url):  # noqa: F811
+    """A role that may record runs and rejects but not write articles: the first flush fails for real."""
+    from sqlalchemy.engine import make_url
+
+    db_url = postgres_server.create_database()
+    role = f"{postgres_server.prefix}_writer"
+    admin = create_engine(db_url, isolation_level="AUTOCOMMIT")
+    try:
+        assert run_cascrawl("db", "upgrade", "--db", db_url).returncode == 0
+        with admin.connect() as connection:
+            for statement in (
+                f'CREATE ROLE "{role}" LOGIN',
+                f'GRANT USAGE ON SCHEMA public TO "{role}"',
+                f'GRANT SELECT ON ALL TABLES IN SCHEMA public TO "{role}"',
+                f'GRANT INSERT, UPDATE ON crawl_runs, rejects TO "{role}"',
+                f'GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO "{role}"',
+            ):
+                connection.exec_driver_sql(statement)
+        as_role = make_url(db_url).set(username=role).render_as_string(hide_password=False)
+        result = run_cascrawl("crawl", "--base-url", site_url, "--db", as_role, "--section", "syky", *FAST,
+                              "-s", "CASCRAWL_DB_BATCH_SIZE=2")
+        assert result.returncode == 1
+        assert "could not store" in result.stderr and "permission denied for table articles" in result.stderr
+        assert "finish reason: database_error" in result.stdout
+        [run] = table(db_url, CrawlRun)
+        assert run["status"] == "failed" and run["reason"].startswith("database error: permission denied")
+        assert run["stats"]["cascrawl/db/articles_lost"] >= 2 and run["finished_at"] is not None
+        assert table(db_url, Article) == []
+    finally:
+        admin.dispose()
+        postgres_server.drop_database(db_url)
+        with postgres_server.engine.connect() as connection:
+            connection.exec_driver_sql(f'DROP ROLE IF EXISTS "{role}"')

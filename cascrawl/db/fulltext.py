@@ -83,6 +83,13 @@ def create_pg_trgm(connection: Connection) -> None:
         connection.exec_driver_sql(f"CREATE INDEX {index} ON articles USING gin ({column} gin_trgm_ops)")
 
 
+def pg_trgm_sees_chinese(connection: Connection) -> bool:
+    """pg_trgm takes trigrams of "letters" as the database's LC_CTYPE defines them: under a UTF-8 locale
+    (C.UTF-8, zh_CN.UTF-8, en_US.UTF-8) Chinese characters are letters; under plain C they are not, the
+    indexes hold nothing for Chinese text and every search scans (same results, slower)."""
+    return bool(connection.execute(text("SELECT show_trgm('脑机接口')")).scalar())
+
+
 def drop_pg_trgm(connection: Connection) -> None:
     for index in TRIGRAM_INDEXES:
         connection.exec_driver_sql(f"DROP INDEX IF EXISTS {index}")

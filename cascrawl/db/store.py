@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from alembic.util import CommandError
 from sqlalchemy import case, column, create_engine, event, func, literal, or_, select, table, text, update
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import (
@@ -40,6 +41,11 @@ _ARCHIVED_COLUMNS = ("url", *_CONTENT_COLUMNS, "updated_at", "last_seen_at")
 _CHUNK = 500
 # The FTS5 table (SQLite), made by migration 0002: not a model, the ORM never writes it.
 _FTS = table(fulltext.FTS_TABLE, column("rowid"), column(fulltext.FTS_TABLE))
+
+
+# What running the migrations can raise: the database's errors, Alembic's (an unknown or older target
+# revision), and the migrations' own (RuntimeError: no pg_trgm on the server).
+_MIGRATION_ERRORS = (SQLAlchemyError, CommandError, RuntimeError)
 
 
 class DatabaseError(Exception):
@@ -148,7 +154,7 @@ class Database:
                 migrate.upgrade(self.engine)
                 logger.warning("upgraded the database schema from %s to %s", state.current, state.head)
                 return self
-        except SQLAlchemyError as error:
+        except _MIGRATION_ERRORS as error:
             raise DatabaseError(f"cannot open database {safe_url(self.url)}: {self.error_line(error)}") from None
         raise DatabaseError(self._refusal(state))
 
@@ -194,7 +200,7 @@ class Database:
                 raise DatabaseError(self._refusal(before))
             migrate.upgrade(self.engine, revision)
             return before.current, self.schema_state().current
-        except SQLAlchemyError as error:
+        except _MIGRATION_ERRORS as error:
             raise DatabaseError(f"cannot upgrade database {safe_url(self.url)}: {self.error_line(error)}") from None
 
     def close(self) -> None:

@@ -33,6 +33,10 @@ def upgrade() -> None:
                            "search will scan with LIKE")
     elif connection.dialect.name == "postgresql":
         fulltext.create_pg_trgm(connection)
+        if not fulltext.pg_trgm_sees_chinese(connection):
+            logger.warning("this database's LC_CTYPE does not count Chinese characters as letters: the trigram "
+                           "indexes cannot serve Chinese searches, which will scan (create the database with a "
+                           "UTF-8 locale such as C.UTF-8 for indexed search)")
 
 
 def downgrade() -> None:
