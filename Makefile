@@ -20,7 +20,7 @@ setup: $(INSTALLED)
 crawl: $(INSTALLED)
 	$(BIN)/cascrawl crawl $(ARGS)
 
-## serve the bundled fixture copy of the site on 127.0.0.1 and crawl it into ./cascrawl.db
+## serve the bundled fixture copy of the site on 127.0.0.1 and crawl it into ./cascrawl-demo.db
 demo: $(INSTALLED)
 	$(BIN)/cascrawl demo $(ARGS)
 

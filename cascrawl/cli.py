@@ -101,13 +101,18 @@ def _crawl_command(args, parser) -> int:
     return _run(settings)
 
 
+DEMO_DATABASE_URL = "sqlite:///cascrawl-demo.db"
+
+
 def _demo_command(args, parser) -> int:
     from cascrawl.fixture_site import BUNDLED_SITE, serve_site, site_sections
 
     # The copy is on loopback: no need to be polite to ourselves. Every section the copy holds.
+    # Its own database: the fixture articles carry real www.cas.cn URLs with invented text, and an
+    # incremental crawl of the real site into the same database would take them as already known.
     settings = _settings(args, parser, {
         "DOWNLOAD_DELAY": 0, "AUTOTHROTTLE_ENABLED": False, "CASCRAWL_RETRY_BACKOFF_BASE": 0,
-        "CONCURRENT_REQUESTS_PER_DOMAIN": 8, "LOG_LEVEL": "WARNING",
+        "CONCURRENT_REQUESTS_PER_DOMAIN": 8, "LOG_LEVEL": "WARNING", "CASCRAWL_DATABASE_URL": DEMO_DATABASE_URL,
         "CASCRAWL_SECTIONS": ",".join(site_sections(BUNDLED_SITE)) if BUNDLED_SITE.is_dir() else None,
     })
     try:
@@ -119,8 +124,8 @@ def _demo_command(args, parser) -> int:
         print(f"cascrawl: error: {error}", file=sys.stderr)
         return 1
     if code != 1:
-        where = "`sqlite3 cascrawl.db` or `cascrawl export`" if not args.db else f"`cascrawl export --db {args.db}`"
-        print(f"look inside: {where}")
+        database = args.db or DEMO_DATABASE_URL
+        print(f"look inside: `cascrawl stats --db {database}`, `cascrawl export --db {database}`")
     return code
 
 

@@ -19,6 +19,17 @@ import cascrawl.settings as project_settings
 PERSIST = "pipelines.persist.PersistPipeline"
 
 
+class StatsPipeline:
+    """Base of the pipelines that need nothing from the crawler but its stats collector."""
+
+    def __init__(self, stats):
+        self.stats = stats
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        return cls(crawler.stats)
+
+
 def setting(settings, name: str):
     """A cascrawl setting: the crawler's value, else the project default from cascrawl/settings.py.
 

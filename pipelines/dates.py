@@ -16,19 +16,12 @@ import logging
 from itemadapter import ItemAdapter
 
 from cascrawl.dates import resolve
-from pipelines import reject
+from pipelines import StatsPipeline, reject
 
 logger = logging.getLogger(__name__)
 
 
-class PublishedDatePipeline:
-    def __init__(self, stats):
-        self.stats = stats
-
-    @classmethod
-    def from_crawler(cls, crawler):
-        return cls(crawler.stats)
-
+class PublishedDatePipeline(StatsPipeline):
     def process_item(self, item):
         adapter = ItemAdapter(item)
         # The parser says where its date came from (meta PubDate, or the page's DOM); the stats and

@@ -4,17 +4,12 @@ from __future__ import annotations
 
 from itemadapter import ItemAdapter
 
+from pipelines import StatsPipeline
+
 from cascrawl.text import clean_person, clean_source, content_hash
 
 
-class FieldsPipeline:
-    def __init__(self, stats):
-        self.stats = stats
-
-    @classmethod
-    def from_crawler(cls, crawler):
-        return cls(crawler.stats)
-
+class FieldsPipeline(StatsPipeline):
     def process_item(self, item):
         adapter = ItemAdapter(item)
         cleaned = {

@@ -4,20 +4,15 @@ from __future__ import annotations
 
 from itemadapter import ItemAdapter
 
+from pipelines import StatsPipeline
+
 from cascrawl.text import html_to_text, normalize_lines, one_line
 
 ONE_LINE_FIELDS = ("title", "source", "author", "editor")
 
 
-class TextPipeline:
+class TextPipeline(StatsPipeline):
     """Text rules: `cascrawl.text.html_to_text` (and fixtures/README.md, "Text rules")."""
-
-    def __init__(self, stats):
-        self.stats = stats
-
-    @classmethod
-    def from_crawler(cls, crawler):
-        return cls(crawler.stats)
 
     def process_item(self, item):
         adapter = ItemAdapter(item)

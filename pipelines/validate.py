@@ -13,6 +13,8 @@ from datetime import date
 
 from itemadapter import ItemAdapter
 
+from pipelines import StatsPipeline
+
 from cascrawl.dates import implausibility
 from cascrawl.urls import parse_article_url
 
@@ -51,14 +53,7 @@ def rejection(adapter: ItemAdapter) -> tuple[str, str] | None:
     return None
 
 
-class ValidatePipeline:
-    def __init__(self, stats):
-        self.stats = stats
-
-    @classmethod
-    def from_crawler(cls, crawler):
-        return cls(crawler.stats)
-
+class ValidatePipeline(StatsPipeline):
     def process_item(self, item):
         adapter = ItemAdapter(item)
         found = rejection(adapter)

@@ -119,3 +119,14 @@ def test_an_article_that_is_gone_is_a_recorded_rejection_not_a_silent_loss(tmp_p
     assert rejects == [(f"{url}/cm/202501/t20250130_5046999.shtml", "http_404")]
     assert len(_rows(db_url)) == sum(1 for a in ARTICLES if a["section"] == "cm")
     assert "1 rejected (http_404: 1)" in result.stdout
+
+
+def test_the_demo_serves_the_bundled_copy_and_stores_every_fixture_article(tmp_path):
+    db_url = f"sqlite:///{tmp_path / 'demo.db'}"
+    result = run_cascrawl("demo", "--db", db_url)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "serving the bundled fixture copy of www.cas.cn at http://127.0.0.1:" in result.stdout
+    rows = _rows(db_url)
+    assert sorted(rows) == sorted(a["url"] for a in ARTICLES)
+    for expected in ARTICLES:
+        assert (rows[expected["url"]]["title"], rows[expected["url"]]["text"]) == (expected["title"], expected["text"])
