@@ -21,15 +21,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import Engine, column, event, func, literal, or_, select, table, text, tuple_
+from sqlalchemy import Engine, event, func, literal, select, tuple_
 from sqlalchemy.orm import Session, defer
 
-from cascrawl.db import fulltext
 from cascrawl.db.models import Article, ArticleRevision, AwareDateTime, CrawlRun, Reject
-from cascrawl.db.store import Database
+from cascrawl.db.store import Database, search_conditions
 
 _CURSOR_VERSION = 1
-_FTS = table(fulltext.FTS_TABLE, column("rowid"), column(fulltext.FTS_TABLE))
 
 
 # --- cursors ---
@@ -88,33 +86,8 @@ class ArticleFilter:
         if self.until is not None:
             found.append(Article.updated_at < self.until)
         if self.q:
-            found.extend(text_conditions(session, self.q))
+            found.extend(search_conditions(session, self.q))
         return found
-
-
-def text_conditions(session: Session, query: str) -> list:
-    """The matching rule of `Database.search`: each term in the title or the text.
-
-    Terms of three characters or more use the trigram index (SQLite FTS5, PostgreSQL pg_trgm serves
-    ILIKE), shorter ones a LIKE scan.
-    """
-    terms = [term for term in query.split() if term]
-    long_terms = [term for term in terms if len(term) >= fulltext.MIN_TRIGRAM_TERM]
-    conditions = []
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql" and long_terms:
-        # As Database.search does: TOASTed text makes the planner skip the trigram indexes otherwise.
-        session.execute(text("SET LOCAL enable_seqscan = off"))
-    sqlite_fts = bool(dialect == "sqlite" and long_terms and fulltext.sqlite_fts_present(session.connection()))
-    if sqlite_fts:
-        matching = select(_FTS.c.rowid).where(_FTS.c[fulltext.FTS_TABLE].op("MATCH")(fulltext.fts5_query(long_terms)))
-        conditions.append(Article.id.in_(matching))
-    for term in terms:
-        if sqlite_fts and term in long_terms:
-            continue
-        pattern = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        conditions.append(or_(Article.title.ilike(pattern, escape="\\"), Article.text.ilike(pattern, escape="\\")))
-    return conditions
 
 
 @dataclass

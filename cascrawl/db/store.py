@@ -372,23 +372,8 @@ class Database:
         terms = [term for term in query.split() if term]
         if not terms:
             return []
-        long_terms = [term for term in terms if len(term) >= fulltext.MIN_TRIGRAM_TERM]
-        conditions = []
         with Session(self.engine) as session:
-            sqlite_fts = bool(self.engine.dialect.name == "sqlite" and long_terms
-                              and fulltext.sqlite_fts_present(session.connection()))
-            if self.engine.dialect.name == "postgresql" and long_terms:
-                # text is stored out of line (TOAST), so the planner thinks a sequential scan is cheap and
-                # skips the trigram indexes: measured 240 ms against a few ms on 5,000 articles.
-                session.execute(text("SET LOCAL enable_seqscan = off"))
-            if sqlite_fts:
-                matching = select(_FTS.c.rowid).where(_FTS.c[fulltext.FTS_TABLE].op("MATCH")(fulltext.fts5_query(long_terms)))
-                conditions.append(Article.id.in_(matching))
-            for term in terms:
-                if not (sqlite_fts and term in long_terms):
-                    pattern = _like_pattern(term)
-                    conditions.append(or_(Article.title.ilike(pattern, escape="\\"),
-                                          Article.text.ilike(pattern, escape="\\")))
+            conditions = search_conditions(session, query)
             in_title = Article.title.ilike(_like_pattern(terms[0]), escape="\\")
             statement = (
                 select(Article.id, Article.url, Article.section, Article.title, Article.published_date, Article.text)
@@ -401,6 +386,29 @@ class Database:
                  "snippet": _snippet(row.title, row.text, terms)}
                 for row in session.execute(statement)
             ]
+
+
+def search_conditions(session: Session, query: str) -> list:
+    """The matching rule of search, for any query over articles: every whitespace-separated term in
+    the title or the text. Terms of three characters or more use the trigram index (SQLite FTS5;
+    PostgreSQL pg_trgm serves ILIKE), shorter ones a (I)LIKE scan."""
+    terms = [term for term in query.split() if term]
+    long_terms = [term for term in terms if len(term) >= fulltext.MIN_TRIGRAM_TERM]
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql" and long_terms:
+        # text is stored out of line (TOAST), so the planner thinks a sequential scan is cheap and
+        # skips the trigram indexes: measured 240 ms against a few ms on 5,000 articles.
+        session.execute(text("SET LOCAL enable_seqscan = off"))
+    sqlite_fts = bool(dialect == "sqlite" and long_terms and fulltext.sqlite_fts_present(session.connection()))
+    conditions = []
+    if sqlite_fts:
+        matching = select(_FTS.c.rowid).where(_FTS.c[fulltext.FTS_TABLE].op("MATCH")(fulltext.fts5_query(long_terms)))
+        conditions.append(Article.id.in_(matching))
+    for term in terms:
+        if not (sqlite_fts and term in long_terms):
+            pattern = _like_pattern(term)
+            conditions.append(or_(Article.title.ilike(pattern, escape="\\"), Article.text.ilike(pattern, escape="\\")))
+    return conditions
 
 
 def _article_values(row: dict[str, Any]) -> dict[str, Any]:
