@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from cascrawl.parsers.base import HAN
 from cascrawl.parsers.base import PINYIN_GLOSS as GLOSS
+from cascrawl.text import HAN
 
 # Strings that are never article content on www.cas.cn: navigation, widgets, footer.
 BOILERPLATE_STRINGS = (

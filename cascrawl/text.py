@@ -136,14 +136,14 @@ def clean_person(value: str | None) -> str | None:
 
 # --- re-served copies -------------------------------------------------------------------------
 
-_HAN = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-_TONE_MARKS = "āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜńňǹḿ"
-_SYLLABLE = rf"[(（]([a-zü{_TONE_MARKS}]{{1,7}})[)）]"
+HAN = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"  # CJK unified ideographs (+ ext. A, compatibility)
+TONE_MARKS = "āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜńňǹḿ"  # what tells a pinyin gloss from (CAS) or (2020)
+_SYLLABLE = rf"[(（]([a-zü{TONE_MARKS}]{{1,7}})[)）]"
 # A gloss: one tone-marked pinyin syllable in half- or full-width parentheses right after a Han
 # character, e.g. 當(dāng). (CAS), (2020) and (Nature) have no tone mark and stay. A run of
 # parenthesized syllables is taken as a whole, so that removal is idempotent (`當(dāng)(dāng)`
 # loses both glosses at once, not one per pass).
-_GLOSS_RUN = re.compile(rf"(?<=[{_HAN}])(?:{_SYLLABLE})+")
+_GLOSS_RUN = re.compile(rf"(?<=[{HAN}])(?:{_SYLLABLE})+")
 _GLOSS = re.compile(_SYLLABLE)
 
 
@@ -158,7 +158,7 @@ def remove_pinyin_glosses(text: str) -> str:
         # Glosses are removed from the start of the run up to the first toneless syllable:
         # what follows a kept `(dang)` no longer sits right after a Han character.
         for syllable in _GLOSS.finditer(run):
-            if not any(ch in _TONE_MARKS for ch in syllable.group(1)):
+            if not any(ch in TONE_MARKS for ch in syllable.group(1)):
                 break
             position = syllable.end()
         return run[position:]
@@ -206,7 +206,7 @@ def detect_script(text: str) -> str:
     Plain t2s counts only genuinely Traditional characters: tw2s would also "convert" Simplified
     characters that are Taiwan variants of others (a lone 么 -> 幺), and call Simplified text Traditional.
     """
-    han = re.findall(rf"[{_HAN}]", text)
+    han = re.findall(rf"[{HAN}]", text)
     if not han:
         return "simplified"
     sample = "".join(han[:4000])

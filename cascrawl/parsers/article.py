@@ -44,18 +44,12 @@ class ArticleParser:
         return self.body_element(page) is not None
 
     def body_element(self, page: Page) -> etree._Element | None:
-        for css in self.BODY:
-            found = page.first(css)
-            if found is not None:
-                return found
-        return None
+        found = page.first_of(self.BODY)
+        return found[1] if found else None
 
     def info_element(self, page: Page) -> etree._Element | None:
-        for css in self.INFO:
-            found = page.first(css)
-            if found is not None:
-                return found
-        return None
+        found = page.first_of(self.INFO)
+        return found[1] if found else None
 
     # --- the whole page ---
 
@@ -157,10 +151,8 @@ class ArticleParser:
         return (value, "dom:page-labelled") if value else None
 
     def body_path(self, page: Page, body: etree._Element) -> str:
-        for css in self.BODY:
-            if page.first(css) is body:
-                return f"dom:{css}"
-        return "dom:?"
+        found = page.first_of(self.BODY)
+        return f"dom:{found[0]}" if found and found[1] is body else "dom:?"
 
     def body_html(self, page: Page, body: etree._Element) -> str:
         return sanitized_fragment(body, page)

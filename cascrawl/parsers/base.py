@@ -16,18 +16,17 @@ import lxml.html
 from lxml import etree
 from lxml.cssselect import CSSSelector
 
+from cascrawl.text import TONE_MARKS
 from cascrawl.urls import parse_article_url
 
 Found = tuple[str, str] | None  # (value, provenance path) or nothing
 
-HAN = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 # A date as CAS pages write it: 2020-11-22, 2016/04/20, 2014年09月22日, optionally with a time.
 DATE = (
     r"(?:19|20)\d{2}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}(?:\s*日)?"
     r"(?:\s*\d{1,2}[:：]\d{2}(?:[:：]\d{2})?)?"
 )
 # Labels in Simplified and Traditional; re-served copies write them with pinyin glosses (時間(jiān)).
-TONE_MARKS = "āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜńňǹ"
 # A tone-marked pinyin syllable in half- or full-width parentheses: the gloss of a re-served copy.
 PINYIN_GLOSS = rf"[(（][a-zü]*[{TONE_MARKS}][a-zü]*[)）]"
 _GLOSS = rf"(?:{PINYIN_GLOSS})?"
@@ -81,6 +80,14 @@ class Page:
         """The first match in document order (for nested containers: the outermost)."""
         found = _compiled(css)(self.root)
         return found[0] if found else None
+
+    def first_of(self, selectors) -> tuple[str, etree._Element] | None:
+        """(selector, element) for the first selector that matches, in the order given."""
+        for css in selectors:
+            found = self.first(css)
+            if found is not None:
+                return css, found
+        return None
 
     def all(self, css: str) -> list[etree._Element]:
         return _compiled(css)(self.root)

@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 
 from cascrawl.parsers.article import ArticleParser
-from cascrawl.parsers.base import HAN, PINYIN_GLOSS, Page, label
+from cascrawl.parsers.base import PINYIN_GLOSS, Page, label
+from cascrawl.text import HAN
 
 
 class CurrentArticle(ArticleParser):
