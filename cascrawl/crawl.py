@@ -10,6 +10,22 @@ from scrapy.settings import Settings
 from spiders.cas_news import CasNewsSpider
 
 
+@dataclass(frozen=True)
+class RequestCounts:
+    total: int
+    robots: int
+    listing: int  # listing pages asked for (a section answering 404 included)
+    articles: int  # article pages asked for, revalidations included
+
+
+def request_counts(stats: dict) -> RequestCounts:
+    """Where a run's requests went, from its stats: the figure users feel on the live site."""
+    total = int(stats.get("downloader/request_count", 0) or 0)
+    robots = int(stats.get("robotstxt/request_count", 0) or 0)
+    listing = int(stats.get("cascrawl/listing_pages", 0) or 0) + int(stats.get("cascrawl/sections_missing", 0) or 0)
+    return RequestCounts(total, robots, listing, total - robots - listing)
+
+
 @dataclass
 class CrawlOutcome:
     base_url: str
@@ -54,9 +70,7 @@ class CrawlOutcome:
         status = {0: "ok", 2: "finished with failures", 1: "failed"}[self.exit_code]
         if self.problems:
             status = "degraded (layout alarm)"
-        listing = count("cascrawl/listing_pages") + count("cascrawl/sections_missing")
-        robots = count("robotstxt/request_count")
-        requests = count("downloader/request_count")
+        requests = request_counts(self.stats)
         statuses = sorted((key.rsplit("/", 1)[1], int(value)) for key, value in self.stats.items()
                           if key.startswith("downloader/response_status_count/"))
         elapsed = self.stats.get("elapsed_time_seconds")
@@ -65,7 +79,8 @@ class CrawlOutcome:
             f"crawl run {run_id if run_id is not None else '-'}: {status}"
             + (f" in {float(elapsed):.1f} s" if elapsed is not None else "")
             + f" ({self.base_url}, sections {','.join(self.sections)})",
-            f"requests: {requests} (robots.txt {robots}, listing pages {listing}, articles {requests - robots - listing})"
+            f"requests: {requests.total} (robots.txt {requests.robots}, listing pages {requests.listing}, "
+            f"articles {requests.articles})"
             + (f"; responses {', '.join(f'{code}: {n}' for code, n in statuses)}" if statuses else ""),
             f"articles: {count('cascrawl/db/articles_inserted')} new, {count('cascrawl/db/articles_revised')} updated, "
             f"{count('cascrawl/db/articles_unchanged') + count('cascrawl/db/articles_refreshed')} unchanged, "

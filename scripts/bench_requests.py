@@ -18,10 +18,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from sqlalchemy import create_engine, select
-from sqlalchemy.orm import Session
-
-from cascrawl.db import CrawlRun
+from cascrawl.crawl import request_counts
+from cascrawl.db import Database, reads
 from cascrawl.fixture_site import BUNDLED_SITE, add_new_articles, serve_site, site_sections
 
 FAST = ["-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "CASCRAWL_RETRY_BACKOFF_BASE=0",
@@ -34,21 +32,21 @@ def crawl(base: str, db_url: str, sections: list[str], *extra: str) -> dict:
     result = subprocess.run(command, capture_output=True, text=True, env=os.environ.copy())
     if result.returncode not in (0, 2):
         raise SystemExit(f"crawl failed ({result.returncode}):\n{result.stderr[-2000:]}")
-    engine = create_engine(db_url)
+    return last_run_stats(db_url)
+
+
+def last_run_stats(db_url: str) -> dict:
+    database = Database(db_url)
     try:
-        with Session(engine) as session:
-            return session.scalars(select(CrawlRun.stats).order_by(CrawlRun.id.desc()).limit(1)).one()
+        return reads.get_run(database)["stats"]
     finally:
-        engine.dispose()
+        database.close()
 
 
 def row(name: str, stats: dict, target: str) -> tuple:
-    listing = int(stats.get("cascrawl/listing_pages", 0)) + int(stats.get("cascrawl/sections_missing", 0))
-    robots = int(stats.get("robotstxt/request_count", 0))
-    total = int(stats.get("downloader/request_count", 0))
+    counts = request_counts(stats)
     not_modified = int(stats.get("downloader/response_status_count/304", 0))
-    articles = total - listing - robots
-    return name, total, robots, listing, articles, not_modified, target
+    return name, counts.total, counts.robots, counts.listing, counts.articles, not_modified, target
 
 
 def main() -> int:

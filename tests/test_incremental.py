@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
-from cascrawl.db import Article, ArticleRevision, CrawlRun
+from cascrawl.crawl import request_counts
+from cascrawl.db import Article, ArticleRevision, Database, reads
 from cascrawl.fixture_site import add_new_articles, serve_site
 
 from .conftest import FAST, SITE, expected_articles, run_cascrawl
@@ -24,20 +25,17 @@ def _crawl(base_url, db_url, *extra):
 
 
 def _last_run_stats(db_url) -> dict:
-    engine = create_engine(db_url)
+    database = Database(db_url)
     try:
-        with Session(engine) as session:
-            return session.scalars(select(CrawlRun.stats).order_by(CrawlRun.id.desc()).limit(1)).one()
+        return reads.get_run(database)["stats"]
     finally:
-        engine.dispose()
+        database.close()
 
 
 def _requests(stats) -> tuple[int, int, int]:
     """(all requests, listing pages fetched, article pages fetched) of one run."""
-    listing = int(stats.get("cascrawl/listing_pages", 0)) + int(stats.get("cascrawl/sections_missing", 0))
-    robots = int(stats.get("robotstxt/request_count", 0))
-    total = int(stats.get("downloader/request_count", 0))
-    return total, listing, total - listing - robots
+    counts = request_counts(stats)
+    return counts.total, counts.listing, counts.articles
 
 
 @pytest.fixture()
