@@ -16,7 +16,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "handler", None):
         parser.print_help()
         return 2
-    return args.handler(args, parser)
+    from sqlalchemy.exc import InterfaceError, OperationalError
+
+    try:
+        return args.handler(args, parser)
+    except (OperationalError, InterfaceError) as error:  # the database went away mid-command: one line
+        from cascrawl.db.store import safe_url
+
+        detail = str(getattr(error, "orig", None) or error).strip().splitlines()
+        database = getattr(args, "db", None) or "the database"
+        print(f"cascrawl: error: lost the connection to {safe_url(database) if database != 'the database' else database}: "
+              f"{detail[0] if detail else type(error).__name__}", file=sys.stderr)
+        return 1
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -131,6 +142,8 @@ def _demo_command(args, parser) -> int:
 
 def _run(settings) -> int:
     """Check the database, crawl, print a summary. Exit codes: 0 ok, 2 finished with failures, 1 failed."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     from cascrawl.crawl import run_crawl
     from cascrawl.db import Database, DatabaseError, safe_url
 
@@ -148,6 +161,8 @@ def _run(settings) -> int:
     print(outcome.summary(safe_url(database_url)))
     try:
         print(f"articles in the database: {database.count_articles()}, rejects recorded: {database.count_rejects()}")
+    except SQLAlchemyError as error:  # the database went away during the run: one line, no traceback
+        print(f"cascrawl: error: cannot read {safe_url(database_url)}: {database.error_line(error)}", file=sys.stderr)
     finally:
         database.close()
     if outcome.unreachable:

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import logging
+import signal
 from dataclasses import dataclass, field
 
+from scrapy import signals
 from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
+from scrapy.utils.ossignal import install_shutdown_handlers
 
 from spiders.cas_news import CasNewsSpider
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -32,6 +38,7 @@ class CrawlOutcome:
     sections: list[str]
     stats: dict = field(default_factory=dict)
     first_error: str | None = None
+    stop_signal: int | None = None  # SIGTERM / SIGINT that stopped the run
 
     def _count(self, key: str) -> int:
         return int(self.stats.get(key, 0) or 0)
@@ -51,9 +58,18 @@ class CrawlOutcome:
         return list(self.stats.get("cascrawl/health/problems") or [])
 
     @property
+    def stopped(self) -> bool:
+        return self.stats.get("finish_reason") == "shutdown"
+
+    @property
     def exit_code(self) -> int:
-        """0 ok; 2 finished with failures (layout alarm, listing pages not fetched, callback errors); 1 failed."""
-        if self.locked or self.stats.get("finish_reason") != "finished" or self._count("cascrawl/db/articles_lost"):
+        """0 ok; 2 finished with failures (layout alarm, listing pages not fetched, callback errors); 1 failed;
+        128 + the signal's number when stopped by SIGTERM (143) or SIGINT (130), everything fetched written."""
+        if self.locked or self._count("cascrawl/db/articles_lost") or self.stats.get("cascrawl/db/spooled"):
+            return 1
+        if self.stopped:
+            return 128 + (self.stop_signal or signal.SIGTERM)
+        if self.stats.get("finish_reason") != "finished":
             return 1
         if self.problems or self._count("cascrawl/listing_fetch_failed") or self._count("spider_exceptions/count"):
             return 2
@@ -67,7 +83,7 @@ class CrawlOutcome:
         """One screen: what was fetched, what was stored, what was rejected, how complete, what is wrong."""
         count = self._count
         rejects = self.rejects()
-        status = {0: "ok", 2: "finished with failures", 1: "failed"}[self.exit_code]
+        status = {0: "ok", 2: "finished with failures", 1: "failed"}.get(self.exit_code, "stopped")
         if self.problems:
             status = "degraded (layout alarm)"
         requests = request_counts(self.stats)
@@ -96,6 +112,18 @@ class CrawlOutcome:
                          + (f"; {count('cascrawl/extract/generic_fallback')} by the generic extractor"
                             if count("cascrawl/extract/generic_fallback") else ""))
         lines.append(f"database: {database}")
+        if count("cascrawl/db/spool_replayed_articles") or count("cascrawl/db/spool_replayed_rejects"):
+            lines.append(f"spool of an earlier run written first: {count('cascrawl/db/spool_replayed_articles')} articles, "
+                         f"{count('cascrawl/db/spool_replayed_rejects')} rejects")
+        if count("cascrawl/db/outages"):
+            lines.append(f"database outage ridden out: fetching paused {float(self.stats.get('cascrawl/db/outage_seconds', 0)):.1f} s "
+                         f"({count('cascrawl/db/outages')} time(s)); nothing lost")
+        if self.stats.get("cascrawl/db/spooled"):
+            lines.append(f"error: the database stayed away: {self.stats['cascrawl/db/spooled']} items kept in "
+                         f"{self.stats.get('cascrawl/db/spool_file')}; the next run writes them first")
+        incomplete = self.stats.get("cascrawl/walks/incomplete") or []
+        if incomplete:
+            lines.append(f"incomplete: sections {','.join(incomplete)} were not walked to their end; the next run goes on")
         if count("cascrawl/sections_missing"):
             lines.append(f"warning: {count('cascrawl/sections_missing')} section(s) answered 404 (see the log)")
         if count("cascrawl/listing_fetch_failed"):
@@ -106,15 +134,51 @@ class CrawlOutcome:
 
 
 def run_crawl(settings: Settings) -> CrawlOutcome:
-    """Crawl with these settings (CASCRAWL_BASE_URL, CASCRAWL_SECTIONS, …) and block until done."""
+    """Crawl with these settings (CASCRAWL_BASE_URL, CASCRAWL_SECTIONS, …) and block until done.
+
+    SIGTERM / SIGINT: stop scheduling, let the requests in flight finish (each within DOWNLOAD_TIMEOUT),
+    write every pending item, record the run as stopped. A second signal stops at once (what was not
+    yet written is fetched again by the next run)."""
     process = CrawlerProcess(settings)
     crawler = process.create_crawler(CasNewsSpider)
+    received: list[int] = []
+
+    def stop_now(signum, _frame):
+        from twisted.internet import reactor  # the one Scrapy installed (TWISTED_REACTOR)
+
+        install_shutdown_handlers(signal.SIG_IGN)
+        reactor.callFromThread(logger.warning, "received %s again: stopping at once", signal.Signals(signum).name)
+        reactor.callFromThread(_stop_reactor, reactor)
+
+    def stop_gracefully(signum, _frame):  # no logging here: a signal handler may interrupt a write to the log
+        from twisted.internet import reactor
+
+        received.append(signum)
+        install_shutdown_handlers(stop_now)
+        reactor.callFromThread(logger.warning, "received %s: finishing the requests in flight and writing every "
+                               "pending item; send it again to stop at once", signal.Signals(signum).name)
+        reactor.callFromThread(process.stop)
+
+    def install_handlers():
+        install_shutdown_handlers(stop_gracefully)
+
+    # At engine start (Scrapy's own handlers are not installed: install_signal_handlers=False below).
+    # A local function, kept alive by this frame: the signal manager holds only a weak reference.
+    crawler.signals.connect(install_handlers, signal=signals.engine_started)
     process.crawl(crawler)
-    process.start()
+    process.start(install_signal_handlers=False)
     stats = crawler.stats.get_stats()
     return CrawlOutcome(
         base_url=getattr(crawler.spider, "base_url", settings.get("CASCRAWL_BASE_URL")),
         sections=list(getattr(crawler.spider, "sections", [])),
         stats=stats,
         first_error=stats.get("cascrawl/first_fetch_error"),
+        stop_signal=received[0] if received else None,
     )
+
+
+def _stop_reactor(reactor) -> None:
+    try:
+        reactor.stop()
+    except Exception:  # already stopping
+        pass

@@ -17,13 +17,16 @@ CASCRAWL_DATABASE_URL = os.environ.get("CASCRAWL_DATABASE_URL", "sqlite:///cascr
 CASCRAWL_BASE_URL = "https://www.cas.cn"  # point at a mirror or the fixture copy with -s / --base-url
 CASCRAWL_SECTIONS = list(DEFAULT_SECTIONS)
 CASCRAWL_MAX_PAGES = 0  # listing pages per section; 0 = all the pager announces
-CASCRAWL_INCREMENTAL = True  # skip stored articles; stop paging at the first all-known listing page (--full: off)
-CASCRAWL_OVERLAP_PAGES = 1  # all-known listing pages in a row before paging a section stops
+CASCRAWL_INCREMENTAL = True  # skip stored articles; stop paging where the last complete walk began (--full: off)
+CASCRAWL_OVERLAP_PAGES = 1  # listing pages walked from the one that holds the last complete walk's first entry
 CASCRAWL_REFRESH_DAYS = 0  # re-fetch the last N days' articles with conditional GETs (--refresh-days)
 CASCRAWL_SCRIPT = "simplified"  # "simplified": convert Traditional pages with OpenCC; "keep": leave as published
 CASCRAWL_DB_BATCH_SIZE = 100  # articles per upsert transaction
 CASCRAWL_DB_FLUSH_SECONDS = 5.0  # a batch waiting longer than this is written anyway; 0 = only by size and at close
 CASCRAWL_DB_AUTO_UPGRADE = False  # a database whose schema is behind: False = stop and say so, True = upgrade it
+CASCRAWL_DB_OUTAGE_SECONDS = 300.0  # a database that stops answering: pause fetching and retry this long, then spool
+CASCRAWL_SPOOL_DIR = ""  # where unwritable items wait for the next run; "" = next to the SQLite file, else ~/.local/state/cascrawl
+CASCRAWL_REJECT_RETRY_MAX_DAYS = 32.0  # a permanently rejected page is tried again after 1, 2, 4, … days, at most this
 
 # --- cleaning: boilerplate lines (see cascrawl/boilerplate.py and the README) ---
 # Each pattern (a Python regular expression, case-insensitive) matches one stretch of boilerplate. A

@@ -1,10 +1,16 @@
-"""Articles upserted by canonical URL in batches; rejected items written to `rejects`; one `crawl_runs` row per crawl.
+"""Articles upserted by canonical URL in batches; rejected items written to `rejects` and put on the
+re-fetch schedule; one `crawl_runs` row per crawl; each section's walk recorded (`section_walks`).
 
 Batches are flushed every CASCRAWL_DB_BATCH_SIZE articles, every CASCRAWL_DB_FLUSH_SECONDS seconds
 (if anything is waiting) and when the spider closes. A flush runs in a thread of its own (one
 thread: flushes never overlap), so a slow commit does not stall the Twisted reactor: downloads and
 parsing go on meanwhile. Only the item that fills a batch waits for its commit (process_item returns
 an awaitable then), which keeps memory bounded when the database is slower than the crawl.
+
+Nothing fetched is thrown away. A write that fails for a connection reason (server down, network
+cut, SQLite file locked) keeps its items, pauses fetching and tries again with back-off for up to
+CASCRAWL_DB_OUTAGE_SECONDS; if the database is still away then (or refuses the writes for another
+reason), everything pending goes to a spool file (cascrawl/spool.py) that the next run writes first.
 """
 
 from __future__ import annotations
@@ -19,18 +25,21 @@ from itemadapter import ItemAdapter
 from scrapy import signals
 from scrapy.exceptions import DropItem
 from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
-from twisted.internet import task, threads
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from twisted.internet import defer, task, threads
 from twisted.python.threadpool import ThreadPool
 
 import cascrawl
 from cascrawl.db import Database, RunLock, RunLocked, UpsertResult
+from cascrawl.db import frontier
+from cascrawl.spool import Spool
 
 logger = logging.getLogger(__name__)
 
 # Settings recorded with each run: the ones that change what is fetched and how it is stored.
 RUN_SETTINGS = {
     "CASCRAWL_MAX_PAGES": "getint", "CASCRAWL_SCRIPT": "get", "CASCRAWL_DB_BATCH_SIZE": "getint",
-    "CASCRAWL_DB_FLUSH_SECONDS": "getfloat", "DOWNLOAD_DELAY": "getfloat", "CONCURRENT_REQUESTS_PER_DOMAIN": "getint",
+    "CASCRAWL_DB_FLUSH_SECONDS": "getfloat", "CASCRAWL_DB_OUTAGE_SECONDS": "getfloat", "DOWNLOAD_DELAY": "getfloat", "CONCURRENT_REQUESTS_PER_DOMAIN": "getint",
     "ROBOTSTXT_OBEY": "getbool", "USER_AGENT": "get",
 }
 
@@ -40,19 +49,39 @@ def json_safe(value: Any) -> Any:
     return json.loads(json.dumps(value, default=lambda v: v.isoformat() if isinstance(v, datetime) else str(v)))
 
 
+def is_outage(error: BaseException) -> bool:
+    """A failure of the connection (or of the server or file behind it), not of the rows: worth waiting out."""
+    if isinstance(error, (OperationalError, InterfaceError)):
+        return True
+    return isinstance(error, DBAPIError) and bool(error.connection_invalidated)
+
+
+def _sleep(seconds: float):
+    from twisted.internet import reactor
+
+    return maybe_deferred_to_future(task.deferLater(reactor, seconds))
+
+
 class PersistPipeline:
-    def __init__(self, crawler, database_url: str, batch_size: int, flush_seconds: float, auto_upgrade: bool):
+    def __init__(self, crawler, database_url: str, batch_size: int, flush_seconds: float, auto_upgrade: bool,
+                 outage_seconds: float = 300.0, spool_dir: str | None = None, reject_retry_max_days: float = 32.0):
         self.crawler = crawler
         self.stats = crawler.stats
         self.database_url = database_url
         self.batch_size = max(1, batch_size)
         self.flush_seconds = max(0.0, flush_seconds)
         self.auto_upgrade = auto_upgrade
+        self.outage_seconds = max(0.0, outage_seconds)
+        self.reject_retry_max_days = max(1.0, reject_retry_max_days)
+        self.spool = Spool(spool_dir, database_url)
         self.database: Database | None = None
+        self.lock: RunLock | None = None
         self.run_id: int | None = None
         self.pending: list[dict] = []
         self.pending_rejects: list[dict] = []
         self.failure: str | None = None  # why storing failed, if it did
+        self.spooled = 0  # items written to the spool file instead of the database
+        self._outage_waiters: list[defer.Deferred] | None = None  # not None while an outage is ridden out
         self._pool: ThreadPool | None = None
         self._timer: task.LoopingCall | None = None
         self._last_flush = time.monotonic()
@@ -66,6 +95,9 @@ class PersistPipeline:
             settings.getint("CASCRAWL_DB_BATCH_SIZE", 100),
             settings.getfloat("CASCRAWL_DB_FLUSH_SECONDS", 5.0),
             settings.getbool("CASCRAWL_DB_AUTO_UPGRADE", False),
+            settings.getfloat("CASCRAWL_DB_OUTAGE_SECONDS", 300.0),
+            settings.get("CASCRAWL_SPOOL_DIR") or None,
+            settings.getfloat("CASCRAWL_REJECT_RETRY_MAX_DAYS", 32.0),
         )
         crawler.signals.connect(pipeline.spider_closed, signal=signals.spider_closed)
         return pipeline
@@ -94,22 +126,42 @@ class PersistPipeline:
             settings=json_safe(recorded),
         )
         self.stats.set_value("cascrawl/db/run_id", self.run_id)
+        interrupted = frontier.interrupt_stale_runs(self.database, self.run_id)
+        if interrupted:
+            self.stats.set_value("cascrawl/db/runs_interrupted", interrupted)
+            logger.warning("%d earlier run(s) ended without closing (killed?): marked interrupted", interrupted)
+        self._replay_spool()  # before the spider reads what is known
         self._pool = ThreadPool(minthreads=1, maxthreads=1, name="cascrawl-db")
         self._pool.start()
         if self.flush_seconds:
             self._timer = task.LoopingCall(self._flush_if_due)
             self._timer.start(self.flush_seconds, now=False)
 
+    def _replay_spool(self) -> None:
+        """Write what an earlier run spooled, then remove its file."""
+        for path in self.spool.pending():
+            articles, rejects = Spool.read(path)
+            result = self._write(articles, rejects, record_walks=False)[0]
+            path.unlink()
+            self.stats.inc_value("cascrawl/db/spool_replayed_articles", result.stored)
+            self.stats.inc_value("cascrawl/db/spool_replayed_rejects", len(rejects))
+            self.stats.inc_value("cascrawl/db/spool_replayed_inserted", result.inserted)
+            logger.warning("replayed the spool %s: %d articles stored (%d new), %d rejects recorded",
+                           path, result.stored, result.inserted, len(rejects))
+
     async def close_spider(self):
         if self._timer is not None and self._timer.running:
             self._timer.stop()
-        await self._flush()
+        # An outage may end with items still waiting: write until nothing is left (or all is spooled).
+        while self.pending or self.pending_rejects or self._outage_waiters is not None:
+            await self._flush()
         # A flush started by the timer may still be running: the pool runs jobs in order, one at a time,
         # so once this no-op has run, every earlier flush has finished (and its stats are counted).
         await maybe_deferred_to_future(self._in_thread(lambda: None))
 
     async def spider_closed(self, reason):
-        """After close_spider (every batch written): close the run with its status and the crawler's stats."""
+        """After close_spider (every batch written): record the walks, then close the run with its status
+        and the crawler's stats."""
         if self.database is None or self.run_id is None:
             return
         if self.failure:
@@ -118,17 +170,36 @@ class PersistPipeline:
             status = "finished" if reason == "finished" else "stopped"
             if status == "finished" and self.crawler.stats.get_value("cascrawl/health/status") == "degraded":
                 status = "degraded"  # a layout alarm (cascrawl.extensions.RunHealth)
+        # Only a run that ended by itself with everything written can prove a walk complete.
+        final = status in ("finished", "degraded")
+        walks = self._walks()
+        incomplete = sorted(walk.section for walk in walks if not (final and walk.complete))
+        self.stats.set_value("cascrawl/walks/complete", sorted(walk.section for walk in walks if final and walk.complete))
+        self.stats.set_value("cascrawl/walks/incomplete", incomplete)
+        if self.spooled:
+            self.stats.set_value("cascrawl/db/spooled", self.spooled)
+            self.stats.set_value("cascrawl/db/spool_file", str(self.spool.path_for_run(self.run_id)))
         stats = json_safe(self.crawler.stats.get_stats())
         stats.setdefault("finish_reason", reason)
         try:
+            if not self.failure:
+                await maybe_deferred_to_future(self._in_thread(
+                    frontier.record_walks, self.database, walks, self.run_id, final=final))
             await maybe_deferred_to_future(self._in_thread(
                 self.database.finish_run, self.run_id, status=status, reason=reason[:100], stats=stats))
-        except Exception:
-            logger.exception("could not record the end of crawl run %s", self.run_id)
+        except Exception as error:
+            logger.error("could not record the end of crawl run %s: %s", self.run_id, self.database.error_line(error))
         finally:
             self._pool.stop()
-            self.lock.release()
+            try:
+                self.lock.release()
+            except Exception as error:  # the server went away with the lock: it is released anyway
+                logger.debug("releasing the run lock: %s", error)
             self.database.close()
+
+    def _walks(self) -> list[frontier.WalkProgress]:
+        spider = self.crawler.spider
+        return spider.walk_progress() if hasattr(spider, "walk_progress") else []
 
     # --- items ---
 
@@ -137,6 +208,8 @@ class PersistPipeline:
         if adapter.get("reject_reason"):
             self.pending_rejects.append({
                 "url": adapter.get("fetched_url") or adapter.get("url"),
+                "canonical_url": adapter.get("url") or adapter.get("fetched_url"),
+                "section": adapter.get("section") or "",
                 "reason": adapter["reject_reason"],
                 "detail": adapter.get("reject_detail"),
                 "seen_at": datetime.now(timezone.utc),
@@ -153,36 +226,119 @@ class PersistPipeline:
         return item
 
     def _flush_if_due(self):
+        if self._outage_waiters is not None:
+            return
         if (self.pending or self.pending_rejects) and time.monotonic() - self._last_flush >= self.flush_seconds:
             self.stats.inc_value("cascrawl/db/flushes_on_timer")
             deferred_from_coro(self._flush())
 
-    async def _flush(self):
+    def _take(self) -> tuple[list[dict], list[dict]]:
         batch, self.pending = self.pending, []
         rejects, self.pending_rejects = self.pending_rejects, []
+        return batch, rejects
+
+    def _put_back(self, batch: list[dict], rejects: list[dict]) -> None:
+        self.pending = batch + self.pending
+        self.pending_rejects = rejects + self.pending_rejects
+
+    async def _flush(self):
+        if self._outage_waiters is not None:  # the outage loop writes everything once the database is back
+            waiter = defer.Deferred()
+            self._outage_waiters.append(waiter)
+            await maybe_deferred_to_future(waiter)
+            return
+        batch, rejects = self._take()
         if not batch and not rejects:
             return
         self._last_flush = time.monotonic()
-        if self.failure:  # the database failed before: do not pile up errors, count what is lost
-            self.stats.inc_value("cascrawl/db/articles_lost", len(batch))
+        if self.failure:  # the database failed for good: keep what arrives in the spool
+            self._spool(batch, rejects)
             return
         try:
             result, seconds = await maybe_deferred_to_future(self._in_thread(self._write, batch, rejects))
         except Exception as error:
-            self._database_failed(error, len(batch))
+            self._put_back(batch, rejects)
+            if is_outage(error) and self.outage_seconds > 0 and self._engine_running():
+                await self._ride_out(error)
+            else:
+                self._database_failed(error)
             return
         self._count(result, len(rejects), seconds)
+
+    def _engine_running(self) -> bool:
+        engine = getattr(self.crawler, "engine", None)
+        return bool(engine is not None and engine.running)
+
+    async def _ride_out(self, error: Exception) -> None:
+        """The database is away: pause fetching and try again with back-off, for up to outage_seconds."""
+        self._outage_waiters = []
+        engine = self.crawler.engine
+        engine.pause()
+        started = time.monotonic()
+        self.stats.inc_value("cascrawl/db/outages")
+        logger.warning("database unreachable (%s): fetching paused, %d articles kept; trying again for up to %.0f s",
+                       self.database.error_line(error), len(self.pending), self.outage_seconds)
+        delay, last_error, recovered = 0.5, error, False
+        while True:
+            await _sleep(min(delay, max(0.05, self.outage_seconds - (time.monotonic() - started))))
+            batch, rejects = self._take()
+            try:
+                result, seconds = await maybe_deferred_to_future(self._in_thread(self._write, batch, rejects))
+            except Exception as again:
+                self._put_back(batch, rejects)
+                last_error = again
+                if not is_outage(again) or time.monotonic() - started >= self.outage_seconds or not self._engine_running():
+                    break
+                delay = min(delay * 2, 10.0)
+                continue
+            self._count(result, len(rejects), seconds)
+            recovered = True
+            break
+        waited = time.monotonic() - started
+        self.stats.inc_value("cascrawl/db/outage_seconds", round(waited, 1))
+        waiters, self._outage_waiters = self._outage_waiters, None
+        if recovered:
+            logger.warning("database back after %.1f s: everything kept was written; fetching resumes", waited)
+            self._relock()
+            engine.unpause()
+        else:
+            self._database_failed(last_error)
+        for waiter in waiters:
+            waiter.callback(None)
+
+    def _relock(self) -> None:
+        """A PostgreSQL restart drops the advisory lock with its connection: take it again."""
+        try:
+            self.lock.reacquire()
+        except Exception as error:
+            self.stats.inc_value("cascrawl/db/lock_lost")
+            logger.error("after the outage the run lock could not be taken again: %s", error)
 
     def _in_thread(self, function, *args, **kwargs):
         from twisted.internet import reactor  # the one Scrapy installed
 
         return threads.deferToThreadPool(reactor, self._pool, function, *args, **kwargs)
 
-    def _write(self, batch: list[dict], rejects: list[dict]) -> tuple[UpsertResult, float]:
-        """In the database thread: one transaction for the rejects, one for the articles."""
+    def _write(self, batch: list[dict], rejects: list[dict], record_walks: bool = True) -> tuple[UpsertResult, float]:
+        """In the database thread: the articles (one transaction), then the rejects with their re-fetch
+        schedule and the walk progress. Storing an article twice is harmless (upsert by URL), so a batch
+        whose commit was lost can simply be written again."""
         started = time.perf_counter()
-        self.database.add_rejects(rejects, run_id=self.run_id)
-        result = self.database.upsert_articles(batch, run_id=self.run_id)
+        database = self.database
+        result = database.upsert_articles(batch, run_id=self.run_id)
+        refused = {url for url, _, _ in result.rejected}
+        stored = [row["url"] for row in batch if row.get("url") and row["url"] not in refused]
+        database.add_rejects([{key: row[key] for key in ("url", "reason", "detail", "seen_at")} for row in rejects],
+                             run_id=self.run_id)
+        scheduled = [{"url": row.get("canonical_url") or row["url"], "fetched_url": row["url"],
+                      "section": row.get("section"), "reason": row["reason"]} for row in rejects]
+        sections = {row.get("url"): row.get("section") for row in batch}
+        scheduled += [{"url": url, "fetched_url": url, "section": sections.get(url), "reason": reason}
+                      for url, reason, _ in result.rejected]
+        frontier.schedule_refetches(database, scheduled, max_days=self.reject_retry_max_days)
+        frontier.clear_refetches(database, stored)
+        if record_walks:
+            frontier.record_walks(database, self._walks(), self.run_id, final=False)
         return result, time.perf_counter() - started
 
     def _count(self, result: UpsertResult, rejects: int, seconds: float) -> None:
@@ -202,15 +358,31 @@ class PersistPipeline:
         logger.info("stored %d articles (%d new, %d revised, %d refreshed, %d unchanged) in %.3f s",
                     result.stored, result.inserted, result.revised, result.refreshed, result.unchanged, seconds)
 
-    def _database_failed(self, error: Exception, lost: int) -> None:
-        """The database itself failed (connection lost, disk full): stop the crawl rather than fetch for nothing."""
+    def _spool(self, batch: list[dict], rejects: list[dict]) -> None:
+        if not batch and not rejects:
+            return
+        path = self.spool.path_for_run(self.run_id)
+        try:
+            Spool.append(path, batch, rejects)
+        except OSError as error:  # nowhere to keep them: the one case where items are lost, and it is said
+            self.stats.inc_value("cascrawl/db/articles_lost", len(batch))
+            logger.error("could not write %d articles to the spool %s: %s", len(batch), path, error)
+            return
+        self.spooled += len(batch) + len(rejects)
+        self.stats.inc_value("cascrawl/db/articles_spooled", len(batch))
+        self.stats.inc_value("cascrawl/db/rejects_spooled", len(rejects))
+
+    def _database_failed(self, error: Exception) -> None:
+        """The database failed for good (still away after the outage time, or refusing writes): keep
+        everything pending in the spool and stop the crawl rather than fetch for nothing."""
         from twisted.internet import reactor
 
-        self.stats.inc_value("cascrawl/db/articles_lost", lost)
+        batch, rejects = self._take()
+        self._spool(batch, rejects)
         reason = self.database.error_line(error)
-        if self.failure:  # a batch already on its way when the first one failed
-            logger.debug("could not store %d more articles: %s", lost, reason)
+        if self.failure:
             return
         self.failure = f"database error: {reason}"[:100]
-        logger.error("could not store %d articles, closing the spider: %s", lost, reason)
+        logger.error("could not store articles (%s): %d kept in the spool %s for the next run; closing the spider",
+                     reason, len(batch), self.spool.path_for_run(self.run_id))
         reactor.callLater(0, lambda: deferred_from_coro(self.crawler.engine.close_spider_async(reason="database_error")))

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
 
 import scrapy
 from scrapy.http import TextResponse
 
+from cascrawl.db.frontier import Boundary, WalkProgress
 from cascrawl.encoding import decode_html
 from cascrawl.items import ArticleItem
 from cascrawl.parsers import GENERIC, parse_article, parse_listing
@@ -18,12 +20,46 @@ _HANDLED_STATUSES = [404, 410]
 _REFRESH_STATUSES = [304, 404, 410]
 
 
+@dataclass
+class SectionWalk:
+    """One section's walk down its listing in this run (newest first)."""
+
+    section: str
+    boundary: Boundary  # the first entry of the last complete walk (url None: never completed)
+    pages: int = 0  # listing pages fetched
+    pages_total: int | None = None
+    top_url: str | None = None
+    top_date: date | None = None
+    pages_at_boundary: int = 0  # pages walked since the boundary was met (0: not met yet)
+    reached_end: bool = False
+    failed: bool = False  # a listing page could not be fetched or read
+
+    @property
+    def complete(self) -> bool:
+        return (self.reached_end or self.pages_at_boundary > 0) and not self.failed
+
+    def progress(self) -> WalkProgress:
+        return WalkProgress(self.section, self.pages, self.pages_total, self.complete, self.top_url, self.top_date)
+
+    def meets_boundary(self, entries) -> bool:
+        """The page holds the boundary entry, or (should that article have gone) only older entries."""
+        if self.boundary.url is None:
+            return False
+        if any(entry.canonical_url == self.boundary.url for entry in entries):
+            return True
+        cutoff = self.boundary.date
+        return bool(cutoff and entries and all(entry.date and entry.date < cutoff for entry in entries))
+
+
 class CasNewsSpider(scrapy.Spider):
     """Arguments (`-a name=value`): sections=yw,syky  base_url=https://mirror  max_pages=N (listing pages per section).
 
-    Incremental by default (CASCRAWL_INCREMENTAL): an article already stored is not fetched again,
-    and paging a section stops after CASCRAWL_OVERLAP_PAGES listing pages in a row whose entries are
-    all known. CASCRAWL_REFRESH_DAYS=N re-fetches the last N days' articles with conditional GETs.
+    Incremental by default (CASCRAWL_INCREMENTAL): an article already stored (or rejected and not yet
+    due again) is not fetched, and paging a section stops at the listing page that holds the first
+    entry of the last *complete* walk (its boundary, in `section_walks`), plus CASCRAWL_OVERLAP_PAGES - 1
+    pages. A walk cut short never moves the boundary, so the next run walks on until it meets it.
+    Rejected pages that are due again are requested directly. CASCRAWL_REFRESH_DAYS=N re-fetches the
+    last N days' articles with conditional GETs.
     """
 
     name = "cas_news"
@@ -45,14 +81,21 @@ class CasNewsSpider(scrapy.Spider):
         spider.refresh_days = max(0, settings.getint("CASCRAWL_REFRESH_DAYS", 0))
         spider.database_url = settings.get("CASCRAWL_DATABASE_URL")
         spider.known_urls = set()
+        spider.walks = {}
         return spider
 
     # --- requests ---
 
     async def start(self):
-        refresh = self._load_history()
+        refresh, due = self._load_history()
         for section in self.sections:
             yield self._listing_request(section, 0)
+        for page in due:  # rejected earlier and due again: straight to the page, whatever its listing says
+            url = site_link(page.fetched_url, page.fetched_url, self.base_url) or site_link(page.url, page.url, self.base_url)
+            if url:
+                yield scrapy.Request(url, callback=self.parse_article, errback=self.article_failed,
+                                     cb_kwargs={"section": page.section},
+                                     meta={"handle_httpstatus_list": _HANDLED_STATUSES, "cascrawl_retry_reject": True})
         for stored in refresh:
             headers = {}
             if stored.etag:
@@ -68,39 +111,63 @@ class CasNewsSpider(scrapy.Spider):
                 meta={"handle_httpstatus_list": _REFRESH_STATUSES, "cascrawl_refresh": True},
             )
 
-    def _load_history(self) -> list:
-        """Known article URLs (for incremental runs) and the articles to revalidate, from the database."""
-        if not self.incremental and not self.refresh_days:
-            return []
+    def _load_history(self) -> tuple[list, list]:
+        """From the database: known URLs, the sections' boundaries, the rejected pages due again and
+        the articles to revalidate."""
         from cascrawl.db import crawl_history
 
         history = crawl_history(self.database_url, self.sections, self.refresh_days)
-        self.known_urls = history.known_urls if self.incremental else set()
+        for section in self.sections:
+            self.walks[section] = SectionWalk(section, history.boundaries.get(section, Boundary(None, None)))
         stats = self.crawler.stats
-        stats.set_value("cascrawl/incremental/known_articles", len(self.known_urls))
+        if not self.incremental:
+            stats.set_value("cascrawl/refresh/requested", len(history.refresh))
+            return history.refresh, []
+        self.known_urls = history.known_urls | history.rejected_urls
+        stats.set_value("cascrawl/incremental/known_articles", len(history.known_urls))
+        stats.set_value("cascrawl/incremental/rejected_waiting", len(history.rejected_urls) - len(history.due))
+        stats.set_value("cascrawl/refetch/due", len(history.due))
         stats.set_value("cascrawl/refresh/requested", len(history.refresh))
-        return history.refresh
+        return history.refresh, history.due
 
-    def _listing_request(self, section: str, number: int, page_count: int | None = None, streak: int = 0):
+    def walk_progress(self) -> list[WalkProgress]:
+        """Each section's walk so far, for the persist pipeline to record."""
+        return [walk.progress() for walk in self.walks.values() if walk.pages]
+
+    def _listing_request(self, section: str, number: int, page_count: int | None = None):
         return scrapy.Request(
             listing_page_url(section_url(self.base_url, section), number),
             callback=self.parse_listing,
             errback=self.listing_failed,
-            cb_kwargs={"section": section, "number": number, "page_count": page_count, "all_known_streak": streak},
+            cb_kwargs={"section": section, "number": number, "page_count": page_count},
             meta={"handle_httpstatus_list": _HANDLED_STATUSES},
+            # Listing pages before articles: the walk reaches its end (and its boundary) early, and
+            # a stop leaves fewer listed-but-unfetched articles behind.
+            priority=10,
         )
+
+    def _walk(self, section: str) -> SectionWalk:
+        if section not in self.walks:
+            self.walks[section] = SectionWalk(section, Boundary(None, None))
+        return self.walks[section]
 
     # --- listing pages ---
 
-    def parse_listing(self, response, section, number=0, page_count=None, all_known_streak=0):
+    def parse_listing(self, response, section, number=0, page_count=None):
         stats = self.crawler.stats
+        walk = self._walk(section)
         if response.status != 200:
             stats.inc_value("cascrawl/sections_missing" if number == 0 else "cascrawl/listing_pages_missing")
             self.logger.warning("listing %s answered HTTP %d: section %r skipped from here", response.url, response.status, section)
+            # A page the pager announced but the site no longer has ends the listing; a missing
+            # section proves nothing.
+            walk.reached_end = number > 0
+            walk.failed = number == 0
             return
         if not isinstance(response, TextResponse):
             stats.inc_value("cascrawl/listing_pages_not_html")
             self.logger.warning("listing %s is not an HTML page", response.url)
+            walk.failed = True
             return
         stats.inc_value("cascrawl/listing_pages")
         stats.inc_value(f"cascrawl/section/{section}/listing_pages")
@@ -112,6 +179,11 @@ class CasNewsSpider(scrapy.Spider):
         if not listing.entries:
             stats.inc_value("cascrawl/listing_pages_empty")
             self.logger.warning("listing %s has no article entries", response.url)
+        walk.pages = max(walk.pages, number + 1)
+        if number == 0:
+            walk.pages_total = listing.page_count
+            if listing.entries:
+                walk.top_url, walk.top_date = listing.entries[0].canonical_url, listing.entries[0].date
 
         new_entries = [e for e in listing.entries if e.canonical_url not in self.known_urls]
         if len(new_entries) < len(listing.entries):
@@ -125,24 +197,29 @@ class CasNewsSpider(scrapy.Spider):
                 meta={"handle_httpstatus_list": _HANDLED_STATUSES},
             )
 
-        # Listings are newest first: after `overlap_pages` pages in a row with nothing new, the rest is known.
-        all_known_streak = all_known_streak + 1 if listing.entries and not new_entries else 0
-        if self.incremental and all_known_streak >= self.overlap_pages:
+        # Listings are newest first: below the last complete walk's first entry, everything is held.
+        if walk.pages_at_boundary or walk.meets_boundary(listing.entries):
+            walk.pages_at_boundary += 1
+        if self.incremental and walk.pages_at_boundary >= self.overlap_pages:
             stats.inc_value("cascrawl/incremental/sections_stopped_early")
-            self.logger.info("section %r: listing page %d holds only known articles; paging stops", section, number + 1)
+            self.logger.info("section %r: listing page %d reaches the last complete walk; paging stops", section, number + 1)
             return
         following = number + 1
-        if self.max_pages and following >= self.max_pages:
-            return
         page_count = page_count or listing.page_count  # the TRS pager script's count, from the first page
         announced = page_count is not None and following < page_count
         linked = listing_page_url(section_url(self.base_url, section), following) in listing.page_links
-        if announced or linked:
-            yield self._listing_request(section, following, page_count, all_known_streak)
+        if not (announced or linked):
+            walk.reached_end = True
+            return
+        if self.max_pages and following >= self.max_pages:
+            stats.inc_value("cascrawl/incremental/walks_cut_by_max_pages")
+            return  # the walk stays incomplete: the boundary does not move
+        yield self._listing_request(section, following, page_count)
 
     def listing_failed(self, failure):
         stats = self.crawler.stats
         stats.inc_value("cascrawl/listing_fetch_failed")
+        self._walk(failure.request.cb_kwargs.get("section", "")).failed = True
         if stats.get_value("cascrawl/first_fetch_error") is None:
             stats.set_value("cascrawl/first_fetch_error", failure.getErrorMessage())
         self.logger.error("could not fetch %s: %s", failure.request.url, failure.getErrorMessage())

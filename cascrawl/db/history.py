@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cascrawl.dates import BEIJING
+from cascrawl.db.frontier import Boundary, DueRefetch, load_boundaries, scheduled
 from cascrawl.db.models import Article, CrawlRun
 from cascrawl.db.store import Database, DatabaseError
 
@@ -25,11 +26,15 @@ class StoredArticle:
 class CrawlHistory:
     known_urls: set[str] = field(default_factory=set)  # canonical URLs of every stored article
     refresh: list[StoredArticle] = field(default_factory=list)  # recent articles to revalidate
+    boundaries: dict[str, Boundary] = field(default_factory=dict)  # per section: where the listing is complete
+    rejected_urls: set[str] = field(default_factory=set)  # pages on the re-fetch schedule (known, not stored)
+    due: list[DueRefetch] = field(default_factory=list)  # rejected pages of these sections to try again now
 
 
 def crawl_history(database_url: str, sections: list[str], refresh_days: int = 0) -> CrawlHistory:
-    """Known canonical URLs (all sections: listings cross-list each other's articles) and, with
-    refresh_days, the articles of these sections published in the last N days (Beijing time).
+    """Known canonical URLs (all sections: listings cross-list each other's articles), the sections'
+    completeness boundaries, the rejected pages on the re-fetch schedule (those due now apart) and,
+    with refresh_days, the articles of these sections published in the last N days (Beijing time).
     A database without cascrawl's tables yet has no history."""
     database = Database(database_url)
     try:
@@ -40,6 +45,8 @@ def crawl_history(database_url: str, sections: list[str], refresh_days: int = 0)
         history = CrawlHistory()
         with Session(database.engine) as session:
             history.known_urls = set(session.scalars(select(Article.url)))
+            history.boundaries = load_boundaries(session, sections)
+            history.rejected_urls, history.due = scheduled(session, sections, datetime.now(timezone.utc))
             if refresh_days > 0:
                 since = datetime.now(BEIJING).date() - timedelta(days=refresh_days)
                 query = (

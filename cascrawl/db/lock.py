@@ -67,6 +67,17 @@ class RunLock:
             self._connection = connection
         return self
 
+    def reacquire(self) -> RunLock:
+        """After a server restart the lock's connection is gone, and the lock with it: take it again."""
+        if self._connection is None:
+            return self
+        try:
+            self._connection.invalidate()
+        except Exception:  # already dead: nothing to close
+            pass
+        self._connection = None
+        return self.acquire()
+
     def release(self) -> None:
         if self._file is not None:
             fcntl.flock(self._file, fcntl.LOCK_UN)

@@ -10,7 +10,7 @@ from datetime import date, datetime, timezone
 from typing import Any
 
 from sqlalchemy import (
-    JSON, Date, DateTime, ForeignKey, Index, Integer, MetaData, String, Text, TypeDecorator, UniqueConstraint,
+    JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, MetaData, String, Text, TypeDecorator, UniqueConstraint,
 )
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -140,7 +140,7 @@ class CrawlRun(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     started_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
-    status: Mapped[str] = mapped_column(String(20))  # running, finished, aborted, failed
+    status: Mapped[str] = mapped_column(String(20))  # running, finished, degraded, stopped, failed, interrupted
     reason: Mapped[str | None] = mapped_column(String(100))  # Scrapy's finish reason, or why it failed
     base_url: Mapped[str | None] = mapped_column(String(500))
     sections: Mapped[list[str]]
@@ -161,3 +161,49 @@ class Reject(Base):
     reason: Mapped[str] = mapped_column(String(100))  # code: missing_title, http_404, db_constraint, …
     detail: Mapped[str | None] = mapped_column(Text)
     seen_at: Mapped[datetime]
+
+
+class SectionWalk(Base):
+    """How far each section's listing is known to be complete (the incremental crawl's stopping point).
+
+    Listings are newest first. A walk that reached the end of the listing, or the boundary of an
+    earlier complete walk, with every listing page fetched and every item written, proves that
+    everything from its first entry down is held: that entry becomes the new boundary. A walk cut
+    short (killed, stopped, --max-pages, a listing page that failed, a database failure) leaves the
+    boundary where it was, so the next run walks on until it meets it."""
+
+    __tablename__ = "section_walks"
+
+    section: Mapped[str] = mapped_column(String(100), primary_key=True)
+    boundary_url: Mapped[str | None] = mapped_column(String(500))  # first entry of the last complete walk
+    boundary_date: Mapped[date | None] = mapped_column(Date)  # its listing date: the fallback if it disappears
+    completed_at: Mapped[datetime | None]  # when the last complete walk ended
+    completed_run_id: Mapped[int | None] = mapped_column(Integer)
+    walk_run_id: Mapped[int | None] = mapped_column(Integer)  # the latest walk, complete or not
+    walk_started_at: Mapped[datetime | None]
+    walk_complete: Mapped[bool] = mapped_column(Boolean, default=False)
+    walk_pages: Mapped[int] = mapped_column(Integer, default=0)  # listing pages the latest walk fetched
+    pages_total: Mapped[int | None] = mapped_column(Integer)  # pages the listing's pager announced
+
+
+class Refetch(Base):
+    """A page that was fetched but not stored, and when to try it again.
+
+    Transient failures (fetch_failed, http_5xx) are due at the next run; permanent ones (404, no
+    body, not an article, …) count as known and are tried again after a growing back-off (1, 2,
+    4, … days, capped by CASCRAWL_REJECT_RETRY_MAX_DAYS). The row goes when the page is stored."""
+
+    __tablename__ = "refetch_schedule"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    url: Mapped[str] = mapped_column(String(1000), unique=True)  # canonical URL, as in articles.url
+    fetched_url: Mapped[str] = mapped_column(String(1000))
+    section: Mapped[str] = mapped_column(String(100))
+    reason: Mapped[str] = mapped_column(String(100))  # the latest reject reason
+    permanent: Mapped[bool] = mapped_column(Boolean)
+    attempts: Mapped[int] = mapped_column(Integer)  # rejections in a row
+    first_rejected_at: Mapped[datetime]
+    last_tried_at: Mapped[datetime]
+    next_try_at: Mapped[datetime]
+
+    __table_args__ = (Index("ix_refetch_schedule_next_try_at", "next_try_at"),)

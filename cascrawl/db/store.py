@@ -116,7 +116,8 @@ class Database:
         try:
             parsed = make_url(self.url)
             connect_args = {"connect_timeout": 10} if parsed.get_backend_name() == "postgresql" else {}
-            self.engine: Engine = create_engine(parsed, connect_args=connect_args)
+            # pre_ping: after a database outage, pooled connections are dead; test each before use.
+            self.engine: Engine = create_engine(parsed, connect_args=connect_args, pool_pre_ping=True)
         except (NoSuchModuleError, ImportError) as error:  # NoSuchModuleError is an ArgumentError: first
             raise DatabaseError(f"unsupported database URL {safe_url(url)}: {error}") from None
         except (ArgumentError, ValueError) as error:

@@ -1,0 +1,161 @@
+"""The crawl frontier kept between runs: per section, how far its listing is known to be complete
+(`section_walks`); per rejected page, when to try it again (`refetch_schedule`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from cascrawl.db.models import CrawlRun, Refetch, SectionWalk
+from cascrawl.db.store import Database
+
+# Rejections that may go away by themselves: tried again at the next run. Everything else is
+# permanent (404/410, no body, not an article, refused by the database, …) and waits a growing back-off.
+TRANSIENT_PREFIXES = ("fetch_failed", "http_5", "http_429", "http_408")
+
+
+def is_transient(reason: str) -> bool:
+    return reason.startswith(TRANSIENT_PREFIXES)
+
+
+@dataclass(frozen=True, slots=True)
+class Boundary:
+    """The first entry of a section's last complete walk: everything from there down is held."""
+
+    url: str | None
+    date: date | None
+
+
+@dataclass(frozen=True, slots=True)
+class WalkProgress:
+    """What the spider reports about one section's walk in this run."""
+
+    section: str
+    pages: int  # listing pages fetched
+    pages_total: int | None  # the pager's count, from the first page
+    complete: bool  # reached the end of the listing or the boundary, nothing failed
+    top_url: str | None = None  # the first entry of the first page
+    top_date: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DueRefetch:
+    url: str
+    fetched_url: str
+    section: str
+    reason: str
+
+
+def load_boundaries(session: Session, sections: Iterable[str]) -> dict[str, Boundary]:
+    query = select(SectionWalk.section, SectionWalk.boundary_url, SectionWalk.boundary_date).where(
+        SectionWalk.section.in_(list(sections)))
+    return {row.section: Boundary(row.boundary_url, row.boundary_date) for row in session.execute(query)}
+
+
+def scheduled(session: Session, sections: Iterable[str], now: datetime) -> tuple[set[str], list[DueRefetch]]:
+    """(every URL on the schedule, the ones of these sections due now). All of them count as known:
+    the due ones are requested directly, the others wait for their time."""
+    urls: set[str] = set()
+    due: list[DueRefetch] = []
+    wanted = set(sections)
+    query = select(Refetch.url, Refetch.fetched_url, Refetch.section, Refetch.reason, Refetch.next_try_at)
+    for row in session.execute(query.order_by(Refetch.id)):
+        urls.add(row.url)
+        if row.section in wanted and row.next_try_at <= now:
+            due.append(DueRefetch(row.url, row.fetched_url, row.section, row.reason))
+    return urls, due
+
+
+def record_walks(database: Database, walks: Iterable[WalkProgress], run_id: int | None, *, final: bool,
+                 now: datetime | None = None) -> None:
+    """Write each section's walk. Only a final report of a complete walk moves the boundary; any
+    other report records progress (pages walked, incomplete) for operators."""
+    now = now or datetime.now(timezone.utc)
+    with Session(database.engine) as session, session.begin():
+        for walk in walks:
+            row = session.get(SectionWalk, walk.section)
+            if row is None:
+                row = SectionWalk(section=walk.section, walk_complete=False, walk_pages=0)
+                session.add(row)
+            if row.walk_run_id != run_id:
+                row.walk_run_id, row.walk_started_at = run_id, now
+            row.walk_pages = walk.pages
+            if walk.pages_total is not None:
+                row.pages_total = walk.pages_total
+            done = final and walk.complete
+            row.walk_complete = done
+            if done:
+                row.completed_at, row.completed_run_id = now, run_id
+                if walk.top_url:  # an empty listing proves nothing about the boundary: keep it
+                    row.boundary_url, row.boundary_date = walk.top_url, walk.top_date
+
+
+def schedule_refetches(database: Database, rejects: Iterable[dict[str, Any]], *, max_days: float,
+                       now: datetime | None = None) -> None:
+    """Put rejected pages on the schedule (rows of url, fetched_url, section, reason): transient
+    ones due at once, permanent ones after 1, 2, 4, … days (at most max_days) of rejections in a row."""
+    now = now or datetime.now(timezone.utc)
+    by_url = {row["url"]: row for row in rejects if row.get("url")}
+    if not by_url:
+        return
+    with Session(database.engine) as session, session.begin():
+        existing = {row.url: row for row in session.scalars(select(Refetch).where(Refetch.url.in_(list(by_url))))}
+        for url, reject in by_url.items():
+            row = existing.get(url)
+            if row is None:
+                row = Refetch(url=url, first_rejected_at=now, attempts=0)
+                session.add(row)
+            row.fetched_url = (reject.get("fetched_url") or url)[:1000]
+            row.section = reject.get("section") or ""
+            row.reason = reject["reason"][:100]
+            row.permanent = not is_transient(reject["reason"])
+            row.attempts += 1
+            row.last_tried_at = now
+            row.next_try_at = now + retry_delay(row.attempts, row.permanent, max_days)
+
+
+def retry_delay(attempts: int, permanent: bool, max_days: float) -> timedelta:
+    if not permanent:
+        return timedelta(0)
+    return timedelta(days=min(2.0 ** (max(attempts, 1) - 1), max_days))
+
+
+def clear_refetches(database: Database, urls: Iterable[str]) -> None:
+    """Pages now stored leave the schedule."""
+    urls = list(urls)
+    if not urls:
+        return
+    with Session(database.engine) as session, session.begin():
+        for start in range(0, len(urls), 500):
+            session.execute(delete(Refetch).where(Refetch.url.in_(urls[start:start + 500])))
+
+
+def interrupt_stale_runs(database: Database, before_run_id: int) -> int:
+    """Runs still `running` when a new run holds the lock were killed (SIGKILL, power cut): say so."""
+    with Session(database.engine) as session, session.begin():
+        result = session.execute(
+            update(CrawlRun).where(CrawlRun.status == "running", CrawlRun.id < before_run_id)
+            .values(status="interrupted", reason="the process ended without closing the run (killed?)"))
+        return result.rowcount or 0
+
+
+def walk_states(session: Session) -> list[SectionWalk]:
+    return list(session.scalars(select(SectionWalk).order_by(SectionWalk.section)))
+
+
+def incomplete_line(walk: SectionWalk) -> str | None:
+    """What an operator reads about a section whose latest walk did not finish, else None."""
+    if walk.walk_complete or walk.walk_run_id is None:
+        return None
+    if walk.boundary_url is None:
+        if walk.pages_total:
+            left = max(walk.pages_total - walk.walk_pages, 0)
+            return f"backfill incomplete: {left} listing pages left (of {walk.pages_total})"
+        return f"backfill incomplete: {walk.walk_pages} listing pages walked"
+    return (f"catch-up incomplete: stopped after {walk.walk_pages} listing pages, before the last complete walk's "
+            "newest entry; the next run walks on to it")
