@@ -528,6 +528,7 @@ def _runs_show_command(args, parser) -> int:
         run_id = _run_id(database, args.run)
         found = reads.get_run(database, run_id) if run_id is not None else None
         rejects = [reject_json(row) for row in reads.list_rejects(database, run_id=run_id, limit=20)] if found else []
+        incomplete = reads.incomplete_sections(database, found["sections"] or []) if found else {}
     finally:
         database.close()
     if found is None:
@@ -535,6 +536,7 @@ def _runs_show_command(args, parser) -> int:
             print(f"cascrawl: no run with id {run_id}", file=sys.stderr)
         return EXIT_NOT_FOUND
     run = run_detail_json(found)
+    run["incomplete_sections"] = incomplete
     if args.json:
         _print_json(run)
         return 0
@@ -546,6 +548,8 @@ def _runs_show_command(args, parser) -> int:
     print(f"  sections  {','.join(run['sections'])}")
     print("  counts    " + ", ".join(f"{label.replace('_', ' ')} {value}" for label, value in run["counts"].items()))
     print(f"  coverage  {run['coverage'] if run['coverage'] is not None else 'not recorded'}")
+    for section, line in incomplete.items():
+        print(f"  listing   {section}: {line}")
     print("degraded: " + ("no" if not run["problems"] else "yes, because"))
     for problem in run["problems"]:
         print(f"  - {problem}")
@@ -691,9 +695,10 @@ def _rejects_command(args, parser) -> int:
         _print_json(rejects)
         return 0
     if rejects:
-        _print_table(["id", "run", "seen (Beijing)", "reason", "url", "detail"],
-                     [[r["id"], r["run_id"] or "-", _when(r["seen_at"], 19), r["reason"], r["url"], r["detail"] or ""]
-                      for r in rejects], numeric={0, 1}, caps={4: 80, 5: 60})
+        _print_table(["id", "run", "seen (Beijing)", "reason", "next try (Beijing)", "url", "detail"],
+                     [[r["id"], r["run_id"] or "-", _when(r["seen_at"], 19), r["reason"],
+                       _when(r["next_try_at"]) or "-", r["url"], r["detail"] or ""]
+                      for r in rejects], numeric={0, 1}, caps={5: 80, 6: 60})
     print(f"{len(rejects)} reject(s)", file=sys.stderr)
     return 0
 
@@ -720,6 +725,9 @@ def _stats_command(args, parser) -> int:
           _when(s["last_updated_at"]) or "-",
           f"#{s['last_run']['id']} {s['last_run']['status']} {_when(s['last_run']['started_at'])}" if s["last_run"] else "-"]
          for s in sections], numeric={2})
+    for s in sections:
+        if s["incomplete"]:
+            print(f"{s['section']}: {s['incomplete']}")
     print(f"{totals['articles']} articles, {totals['revisions']} earlier revisions, {totals['runs']} runs, "
           f"{totals['rejects']} rejects")
     return 0

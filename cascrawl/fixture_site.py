@@ -75,3 +75,48 @@ def add_new_articles(site: Path, section: str, count: int) -> list[str]:
         urls.append(f"https://www.cas.cn/{section}/{month}/{name}")
     listing.write_text(html, "utf-8")
     return urls
+
+
+# The article every generated page is made from: a current-layout (2025) page of the fixture copy.
+_GENERATED_TEMPLATE = BUNDLED_SITE / "syky" / "202511" / "t20251117_5089008.shtml"
+_TEMPLATE_TITLE = "嫦娥六号月背样品中首次发现晶质赤铁矿和磁赤铁矿"
+
+
+def build_large_section(root: Path, section: str = "syky", count: int = 300, per_page: int = 20,
+                        first_docid: int = 6000000) -> list[str]:
+    """Write a copy of one section with `count` articles, `per_page` to a listing page, newest first,
+    with the TRS pager script on each page; returns the canonical URLs, newest first. Article k
+    (1 = the oldest) is published on 2024-01-01 + k - 1 days with docid first_docid + k, so building
+    again with a larger count publishes new articles on top of the same old ones. For tests of long
+    walks: interruption, resumption, outages."""
+    from datetime import date, timedelta
+
+    template = _GENERATED_TEMPLATE.read_text("utf-8")
+    listing_template = (BUNDLED_SITE / "cm" / "index.shtml").read_text("utf-8")
+    head, rest = listing_template.split('<div id="content">', 1)
+    tail = rest.split("</div>", 1)[1]
+    pages = (count + per_page - 1) // per_page
+    urls, entries = [], []
+    for k in range(count, 0, -1):
+        day = date(2024, 1, 1) + timedelta(days=k - 1)
+        docid = first_docid + k
+        month, stamp = day.strftime("%Y%m"), day.strftime("%Y%m%d")
+        title = f"第{k}号研究进展：{_TEMPLATE_TITLE}"
+        name = f"t{stamp}_{docid}.shtml"
+        page = (template.replace(_TEMPLATE_TITLE, title)
+                .replace("2025-11-17 10:05", f"{day.isoformat()} 10:05")
+                .replace("近日，", f"近日（第{k}号），", 1))
+        folder = root / section / month
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(page, "utf-8")
+        urls.append(f"https://www.cas.cn/{section}/{month}/{name}")
+        entries.append(f'<li><span>{day.isoformat()}</span><a href="./{month}/{name}" title="{title}" '
+                       f'target="_blank">{title}</a></li>')
+    for number in range(pages):
+        chunk = "\n".join(entries[number * per_page:(number + 1) * per_page])
+        pager = re.sub(r"var countPage = \d+;", f"var countPage = {pages};", tail)
+        pager = re.sub(r"var currentPage = \d+;", f"var currentPage = {number};", pager)
+        html = f'{head}<div id="content">\n{chunk}\n</div>{pager}'
+        name = "index.shtml" if number == 0 else f"index_{number}.shtml"
+        (root / section / name).write_text(html, "utf-8")
+    return urls

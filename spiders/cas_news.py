@@ -179,6 +179,8 @@ class CasNewsSpider(scrapy.Spider):
         if not listing.entries:
             stats.inc_value("cascrawl/listing_pages_empty")
             self.logger.warning("listing %s has no article entries", response.url)
+            if number > 0 or (listing.page_count or 0) > 1:
+                walk.failed = True  # a gap in the middle of a listing proves nothing: walk it again next time
         walk.pages = max(walk.pages, number + 1)
         if number == 0:
             walk.pages_total = listing.page_count

@@ -82,6 +82,10 @@ class Section(BaseModel):
     newest_published_date: str | None
     last_updated_at: str | None
     last_run: LastRun | None = Field(description="the newest run that crawled this section")
+    listing_complete_at: str | None = Field(
+        None, description="when a walk of this section's listing last reached its end or the previous complete walk")
+    incomplete: str | None = Field(
+        None, description="set when the latest walk was cut short, e.g. 'backfill incomplete: 12 listing pages left (of 40)'")
 
 
 class RunCounts(BaseModel):

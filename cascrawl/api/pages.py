@@ -99,4 +99,5 @@ def mount_pages(app: FastAPI) -> None:
         if found is None:
             return render(request, "missing.html", status=404, what=f"run {run_id}", q="")
         rejects = [records.reject_json(row) for row in reads.list_rejects(db, run_id=run_id, limit=200)]
-        return render(request, "run.html", run=records.run_detail_json(found), rejects=rejects, q="")
+        incomplete = reads.incomplete_sections(db, found["sections"] or [])
+        return render(request, "run.html", run=records.run_detail_json(found), rejects=rejects, incomplete=incomplete, q="")

@@ -72,6 +72,7 @@ RUN_PROBLEMS = (
     ("cascrawl/sections_missing", "section(s) answered 404"),
     ("spider_exceptions/count", "spider exception(s)"),
     ("cascrawl/db/articles_lost", "article(s) lost: the database failed"),
+    ("cascrawl/db/articles_spooled", "article(s) kept in the spool: the database stayed away (the next run writes them)"),
     ("cascrawl/db/articles_refused", "article(s) refused by the database"),
     ("log_count/ERROR", "error(s) logged"),
 )
@@ -99,6 +100,9 @@ def run_problems(run: dict[str, Any]) -> list[str]:
     for key, meaning in RUN_PROBLEMS:
         if _count(stats, key):
             problems.append(f"{_count(stats, key)} {meaning}")
+    incomplete = stats.get("cascrawl/walks/incomplete")
+    if isinstance(incomplete, list) and incomplete:
+        problems.append(f"not walked to the end (the next run goes on): {', '.join(map(str, incomplete))}")
     for name in ("degraded", "problems", "degraded_reasons"):
         value = run.get(name)
         if isinstance(value, list):
@@ -139,7 +143,8 @@ def run_detail_json(run: dict[str, Any]) -> dict[str, Any]:
 
 def reject_json(reject: dict[str, Any]) -> dict[str, Any]:
     return {"id": reject["id"], "run_id": reject.get("run_id"), "url": reject["url"], "reason": reject["reason"],
-            "detail": reject.get("detail"), "seen_at": iso(reject.get("seen_at"))}
+            "detail": reject.get("detail"), "seen_at": iso(reject.get("seen_at")),
+            "next_try_at": iso(reject.get("next_try_at"))}
 
 
 def section_json(stats) -> dict[str, Any]:
@@ -153,6 +158,8 @@ def section_json(stats) -> dict[str, Any]:
             "id": last_run["id"], "status": last_run["status"],
             "started_at": iso(last_run["started_at"]), "finished_at": iso(last_run["finished_at"]),
         },
+        "listing_complete_at": iso(stats.listing_complete_at),
+        "incomplete": stats.incomplete,
     }
 
 

@@ -21,10 +21,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import Engine, event, func, literal, select, tuple_
+from sqlalchemy import Engine, event, func, literal, or_, select, tuple_
 from sqlalchemy.orm import Session, defer
 
-from cascrawl.db.models import Article, ArticleRevision, AwareDateTime, CrawlRun, Reject
+from cascrawl.db import frontier
+from cascrawl.db.models import Article, ArticleRevision, AwareDateTime, CrawlRun, Refetch, Reject
 from cascrawl.db.store import Database, search_conditions
 
 _CURSOR_VERSION = 1
@@ -203,15 +204,17 @@ def _reject_counts(session: Session, run_ids: list[int]) -> dict[int, dict[str, 
 
 def list_rejects(database: Database, run_id: int | None = None, reason: str | None = None,
                  limit: int = 50) -> list[dict[str, Any]]:
-    """Recorded rejects, newest first."""
+    """Recorded rejects, newest first, each with `next_try_at`: when its page is tried again (None: it
+    was stored since, or is no longer scheduled)."""
     with Session(database.engine) as session:
-        query = select(Reject)
+        query = select(Reject, Refetch.next_try_at).outerjoin(
+            Refetch, or_(Refetch.fetched_url == Reject.url, Refetch.url == Reject.url))
         if run_id is not None:
             query = query.where(Reject.run_id == run_id)
         if reason:
             query = query.where(Reject.reason == reason)
         query = query.order_by(Reject.seen_at.desc(), Reject.id.desc()).limit(limit)
-        return [_columns(row, Reject) for row in session.scalars(query)]
+        return [{**_columns(row, Reject), "next_try_at": _aware(next_try)} for row, next_try in session.execute(query)]
 
 
 # --- overview ---
@@ -223,6 +226,8 @@ class SectionStats:
     newest_published: Any = None  # date of the newest article
     last_updated_at: datetime | None = None  # the latest content change in the section
     last_run: dict[str, Any] | None = field(default=None)  # id, status, started_at, finished_at
+    listing_complete_at: datetime | None = None  # the end of the last complete walk of its listing
+    incomplete: str | None = None  # why the latest walk is not complete, in words (None: complete)
 
 
 def section_stats(database: Database, runs_scanned: int = 1000) -> list[SectionStats]:
@@ -246,7 +251,18 @@ def section_stats(database: Database, runs_scanned: int = 1000) -> list[SectionS
                 if stats.last_run is None:
                     stats.last_run = {"id": run.id, "status": run.status, "started_at": run.started_at,
                                       "finished_at": run.finished_at}
+        for walk in frontier.walk_states(session):
+            stats = found.setdefault(walk.section, SectionStats(walk.section))
+            stats.listing_complete_at = _aware(walk.completed_at)
+            stats.incomplete = frontier.incomplete_line(walk)
     return sorted(found.values(), key=lambda stats: (-stats.articles, stats.section))
+
+
+def incomplete_sections(database: Database, sections: list[str]) -> dict[str, str]:
+    """The sections (of these) whose latest walk did not complete, with what is left, in words."""
+    with Session(database.engine) as session:
+        lines = {walk.section: frontier.incomplete_line(walk) for walk in frontier.walk_states(session)}
+    return {section: lines[section] for section in sections if lines.get(section)}
 
 
 def totals(database: Database) -> dict[str, int]:
