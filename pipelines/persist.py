@@ -289,7 +289,7 @@ class PersistPipeline:
                 last_error = again
                 if not is_outage(again) or time.monotonic() - started >= self.outage_seconds or not self._engine_running():
                     break
-                delay = min(delay * 2, 10.0)
+                delay = min(delay * 2, 4.0)  # a database back is noticed within seconds
                 continue
             self._count(result, len(rejects), seconds)
             recovered = True
