@@ -126,8 +126,10 @@ def test_a_slow_crawl_is_flushed_by_the_timer_before_the_batch_is_full(site_url,
     assert len(table(db_url, Article)) == sum(1 for a in ARTICLES if a["section"] == "syky")
 
 
-def test_a_database_failing_mid_crawl_stops_the_crawl_and_marks_the_run_failed(postgres_server, site_url):  # noqa: F811
-    """A role that may record runs and rejects but not write articles: the first flush fails for real."""
+def test_a_database_refusing_writes_stops_the_crawl_keeps_the_articles_in_the_spool(postgres_server, site_url, tmp_path):  # noqa: F811
+    """A role that may record runs and rejects but not write articles: the first flush fails for real
+    (not a connection failure: no outage to ride out). The run is failed, nothing fetched is lost:
+    the articles wait in the spool, and the next run, with the right grants, writes them first."""
     from sqlalchemy.engine import make_url
 
     db_url = postgres_server.create_database()
@@ -145,15 +147,28 @@ def test_a_database_failing_mid_crawl_stops_the_crawl_and_marks_the_run_failed(p
             ):
                 connection.exec_driver_sql(statement)
         as_role = make_url(db_url).set(username=role).render_as_string(hide_password=False)
-        result = run_cascrawl("crawl", "--base-url", site_url, "--db", as_role, "--section", "syky", *FAST,
-                              "-s", "CASCRAWL_DB_BATCH_SIZE=2")
+        spool = tmp_path / "spool"
+        crawl_args = ("crawl", "--base-url", site_url, "--db", as_role, "--section", "syky", *FAST,
+                      "-s", "CASCRAWL_DB_BATCH_SIZE=2", "-s", f"CASCRAWL_SPOOL_DIR={spool}")
+        result = run_cascrawl(*crawl_args)
         assert result.returncode == 1
         assert "could not store" in result.stderr and "permission denied for table articles" in result.stderr
-        assert "finish reason: database_error" in result.stdout
+        assert "finish reason: database_error" in result.stdout and "Traceback" not in result.stderr
         [run] = table(db_url, CrawlRun)
         assert run["status"] == "failed" and run["reason"].startswith("database error: permission denied")
-        assert run["stats"]["cascrawl/db/articles_lost"] >= 2 and run["finished_at"] is not None
+        assert run["stats"]["cascrawl/db/articles_spooled"] >= 2 and run["finished_at"] is not None
+        assert "cascrawl/db/articles_lost" not in run["stats"]
         assert table(db_url, Article) == []
+        [spooled] = spool.glob("*.jsonl")
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'GRANT INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO "{role}"')
+        again = run_cascrawl(*crawl_args)
+        assert again.returncode == 0, again.stderr[-2000:]
+        assert not spooled.exists()
+        stored = {row["url"] for row in table(db_url, Article)}
+        assert len(stored) == sum(1 for a in ARTICLES if a["section"] == "syky")
+        second = table(db_url, CrawlRun)[-1]
+        assert second["stats"]["cascrawl/db/spool_replayed_articles"] == run["stats"]["cascrawl/db/articles_spooled"]
     finally:
         admin.dispose()
         postgres_server.drop_database(db_url)
