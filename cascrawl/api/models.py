@@ -100,7 +100,7 @@ class RunCounts(BaseModel):
 
 class Run(BaseModel):
     id: int
-    status: str = Field(description="running, finished, stopped, failed")
+    status: str = Field(description="running, finished, degraded, stopped, failed, interrupted (killed; set by the next run)")
     reason: str | None
     started_at: str | None
     finished_at: str | None
