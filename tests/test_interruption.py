@@ -17,12 +17,13 @@ from sqlalchemy import create_engine, func, select, update
 from sqlalchemy.orm import Session
 
 from cascrawl.crawl import request_counts
-from cascrawl.db import Article, CrawlRun, Database, reads
+from cascrawl.db import Article, Database, reads
 from cascrawl.db.models import Refetch, SectionWalk
 from cascrawl.fixture_site import build_large_section
 
 from .conftest import FAST, REPO, run_cascrawl
 from .loopback import CountingSite
+from .test_run_health import _runs
 
 SECTION = "syky"
 
@@ -37,15 +38,6 @@ def _stored(db_url: str) -> list[str]:
     try:
         with Session(engine) as session:
             return list(session.scalars(select(Article.url)))
-    finally:
-        engine.dispose()
-
-
-def _runs(db_url: str) -> list[CrawlRun]:
-    engine = create_engine(db_url)
-    try:
-        with Session(engine) as session:
-            return session.scalars(select(CrawlRun).order_by(CrawlRun.id)).all()
     finally:
         engine.dispose()
 
