@@ -16,7 +16,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "handler", None):
         parser.print_help()
         return 2
-    return args.handler(args, parser)
+    try:
+        code = args.handler(args, parser)
+        sys.stdout.flush()  # a reader that left early is noticed here, not at interpreter exit
+        return code
+    except BrokenPipeError:
+        return _reader_left()
+
+
+def _reader_left() -> int:
+    """`cascrawl articles list | head -5`: the reader closed the pipe, which is not an error (exit 0, no
+    traceback). Standard output goes to /dev/null so that the interpreter's last flush stays quiet."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # stdout is not a real file (tests redirect it to a buffer)
+        pass
+    return 0
 
 
 def _build_parser() -> argparse.ArgumentParser:

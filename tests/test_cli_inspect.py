@@ -321,3 +321,22 @@ def test_every_command_of_the_readme_block_runs_as_documented(db, tmp_path, monk
             assert result.stdout.strip(), command
         if "--since" in args and args[args.index("--since") + 1] == cursor:
             assert [json.loads(line)["url"] for line in result.stdout.splitlines()] == [made_up_article(7)["url"]]
+
+
+PIPED_COMMANDS = [["articles", "list"], ["articles", "show", "1"], ["runs"], ["runs", "show", "latest"], ["stats"],
+                  ["rejects"], ["search", "脑机接口"], ["db", "search", "脑机接口"], ["export"],
+                  ["export", "--format", "csv"], ["runs", "--json"], ["articles", "list", "--json"]]
+
+
+@pytest.mark.parametrize("command", PIPED_COMMANDS, ids=" ".join)
+def test_a_reader_that_closes_the_pipe_early_is_not_an_error(db, command):
+    """`cascrawl articles list | head -5`, with the reader gone before the first line: exit 0, no traceback."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader has left: every write to the pipe fails (EPIPE)
+    try:
+        child = subprocess.run([sys.executable, "-m", "cascrawl", *command, "--db", db], stdout=write_end,
+                               stderr=subprocess.PIPE, text=True, timeout=120, cwd=REPO)
+    finally:
+        os.close(write_end)
+    assert child.returncode == 0, child.stderr
+    assert "Traceback" not in child.stderr and "BrokenPipe" not in child.stderr and "Exception ignored" not in child.stderr
