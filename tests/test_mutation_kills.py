@@ -128,3 +128,123 @@ def test_pager_links_are_collected_once_without_their_query():
             '<a href="https://other.example.org/index_3.shtml">off</a><a>none</a></div>')
     page = parse_listing(listing("<li>无</li>", tail), LISTING, BASE)
     assert page.page_links == [LISTING + "index_1.shtml", LISTING + "index_2.shtml", LISTING + "index.shtml"]
+
+
+# --- the dates step: which candidate wins, what is counted, what provenance says ---
+
+def dated(**fields) -> ArticleItem:
+    base = dict(url=URL, fetched_url=URL, docid=5072001, section="syky", fetched_at=None, title="标题",
+                date_text="2025-06-09 21:40", date_origin="meta", url_date=date(2025, 6, 10))
+    return ArticleItem(**{**base, **fields})
+
+
+@pytest.mark.parametrize("fields, stats, provenance, published, reject", [
+    (dict(provenance={"title": "meta:ArticleTitle"}), {"from_meta": 1},
+     {"title": "meta:ArticleTitle", "published": "meta"}, date(2025, 6, 9), None),
+    (dict(date_origin="dom", date_text="2025-06-01"), {"from_page": 1, "page_differs_from_url": 1},
+     {"published": "page"}, date(2025, 6, 1), None),
+    (dict(date_origin="dom", date_text="2025-06-09"), {"from_page": 1}, {"published": "page"}, date(2025, 6, 9), None),
+    (dict(date_text=None, listing_date=date(2025, 6, 1)), {"from_listing": 1}, {"published": "listing"},
+     date(2025, 6, 1), None),
+    (dict(date_text="不是日期", listing_date=date(2025, 6, 9)), {"unparseable/meta": 1, "from_listing": 1},
+     {"published": "listing"}, date(2025, 6, 9), None),
+    (dict(date_origin="dom", date_text="不是日期", listing_date=None), {"unparseable/page": 1, "from_url": 1},
+     {"published": "url"}, date(2025, 6, 10), None),
+    (dict(date_origin="dom", date_text="1900-01-01"), {"implausible/page": 1, "from_url": 1},
+     {"published": "url", "published_passed_over": "page '1900-01-01' is before 1949"}, date(2025, 6, 10), None),
+    (dict(date_text=None, url_date=None), {}, {}, None, None),
+    (dict(date_text="1900-01-01", listing_date=date(1800, 1, 1), url_date=None),
+     {"implausible/meta": 1, "implausible/listing": 1}, {}, None,
+     ("implausible_date", "no plausible date: meta '1900-01-01' is before 1949; listing '1800-01-01' is before 1949")),
+])
+def test_the_dates_step_counts_and_records_where_the_date_came_from(fields, stats, provenance, published, reject):
+    from pipelines.dates import PublishedDatePipeline
+
+    crawler = get_crawler()
+    item = ItemAdapter(PublishedDatePipeline.from_crawler(crawler).process_item(dated(**fields)))
+    counted = {key.removeprefix("cascrawl/dates/"): value for key, value in crawler.stats.get_stats().items()
+               if key.startswith("cascrawl/dates/")}
+    assert counted == stats
+    assert (item.get("provenance") or {}) == provenance
+    assert item.get("published_date") == published
+    assert ((item["reject_reason"], item["reject_detail"]) if item.get("reject_reason") else None) == reject
+
+
+def test_a_passed_over_date_is_logged_with_the_url_and_the_winner(caplog):
+    from pipelines.dates import PublishedDatePipeline
+
+    with caplog.at_level(logging.WARNING, logger="pipelines.dates"):
+        PublishedDatePipeline.from_crawler(get_crawler()).process_item(dated(date_origin="dom", date_text="1900-01-01"))
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{URL}: date from the url, passed over: page '1900-01-01' is before 1949"]
+
+
+def test_the_page_time_of_day_is_kept_in_beijing_time():
+    from pipelines.dates import PublishedDatePipeline
+
+    item = ItemAdapter(PublishedDatePipeline.from_crawler(get_crawler()).process_item(dated()))
+    assert item["published_at"].isoformat() == "2025-06-09T21:40:00+08:00"
+
+
+# --- images and their captions, attachments (cascrawl/parsers/article.py) ---
+
+W1 = "https://www.cas.cn/syky/202506/W1.jpg"
+
+
+def body_of(html: str):
+    from cascrawl.parsers.base import Page
+
+    page = Page(f'<html><head><title>附件</title></head><body><div id="b">{html}</div></body></html>', URL)
+    return page.root.xpath('//div[@id="b"]')[0], page
+
+
+@pytest.mark.parametrize("html, expected", [
+    ('<p><img src="./W1.jpg"></p><p>图为现场。</p>', [(W1, "图为现场。")]),  # after the image
+    ('<p>图1 示意图</p><p><img src="./W1.jpg"></p>', [(W1, "图1 示意图")]),  # before it
+    ('<p>这是一段正文。</p><p><img src="./W1.jpg"></p>', [(W1, None)]),  # prose running into the image
+    ('<p>这是一段正文！</p><p><img src="./W1.jpg"></p>', [(W1, None)]),
+    ('<p>张三摄。</p><p><img src="./W1.jpg"></p>', [(W1, "张三摄。")]),  # a photo credit may end with 。
+    ('<p>如下图。</p><p><img src="./W1.jpg"></p>', [(W1, "如下图。")]),
+    ('<p><img src="./W1.jpg"></p><p><strong>一、小标题</strong></p>', [(W1, None)]),  # a subheading
+    ('<p><img src="./W1.jpg"></p><p><b>小标题</b> 与说明</p>', [(W1, "小标题 与说明")]),
+    ('<p><img src="./W1.jpg"></p><p>' + "长" * 80 + "</p>", [(W1, "长" * 80)]),
+    ('<p><img src="./W1.jpg"></p><p>' + "长" * 81 + "</p>", [(W1, None)]),
+    ('<p><img src="./W1.jpg"></p><p><img src="./W2.jpg"></p>',
+     [(W1, None), ("https://www.cas.cn/syky/202506/W2.jpg", None)]),
+    ('<p>文字<img src="./W1.jpg">文字</p><p>图注</p>', [(W1, None)]),  # an inline image has no caption
+    ('<span><img src="./W1.jpg"></span><p>图注</p>', [(W1, "图注")]),
+    ('<center><a href="x"><img src="/img/W1.jpg"></a></center><!-- c --><p>图注</p>', [("https://www.cas.cn/img/W1.jpg", "图注")]),
+    ('<p>图注</p><!-- c --><div><img src="W1.jpg"></div>', [(W1, "图注")]),
+    ('<img src="W1.jpg"><p>图注</p>', [(W1, "图注")]),
+    ('<p><img src="./W1.jpg"></p><p> </p>', [(W1, None)]),
+    ('<p><img src="data:image/png;base64,AAA"></p><p><img src=" "></p><p><img></p>', []),
+    ('<table><tr><td><font><img src="W1.jpg"></font></td></tr></table><p>图注</p>', [(W1, None)]),
+])
+def test_images_and_their_captions(html, expected):
+    from cascrawl.parsers.article import images_with_captions
+
+    body, page = body_of(html)
+    assert [(image["url"], image["caption"]) for image in images_with_captions(body, page)] == expected
+
+
+P = "https://www.cas.cn/syky/202506/"
+
+
+@pytest.mark.parametrize("html, expected", [
+    ('<div>附件下载：<a href="./P1.pdf">附件1</a><a href="javascript:void(0)">x</a><a href="#top">t</a>'
+     '<a href="mailto:a@b">m</a><a href=" ">空</a></div>', [(P + "P1.pdf", "附件1")]),
+    ('<div><span>附件：</span><a href="./P1.pdf">附件1</a><a href="./P2.doc"></a><p>其他</p><a href="./P3.pdf">不是</a></div>',
+     [(P + "P1.pdf", "附件1"), (P + "P2.doc", None)]),
+    ('<div><span>附件:</span> <a href="./P1.pdf">附件1</a></div>', [(P + "P1.pdf", "附件1")]),
+    ('<div><b>说明</b>附件下载<a href="./P1.pdf">附件1</a><a href="./P2.pdf">附件2</a><i>完</i></div>',
+     [(P + "P1.pdf", "附件1"), (P + "P2.pdf", "附件2")]),  # the label in a tail: the links after it
+    ('<div><p>附件下載</p><p><a href="./P1.pdf">一</a></p><p><a href="./P2.pdf">二</a></p><p>正文</p></div>',
+     [(P + "P1.pdf", "一"), (P + "P2.pdf", "二")]),
+    ('<div><b>正文</b>附件<a href="./P1.pdf">附件1</a></div>', []),
+    ('<div><script>var a = "附件下载";</script><style>/* 附件下载 */</style><p>无</p></div>', []),
+])
+def test_attachment_links(html, expected):
+    from cascrawl.parsers.article import attachment_links
+
+    _, page = body_of(html)
+    assert [(link["url"], link["name"]) for link in attachment_links(page)] == expected
