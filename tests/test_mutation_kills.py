@@ -248,3 +248,53 @@ def test_attachment_links(html, expected):
 
     _, page = body_of(html)
     assert [(link["url"], link["name"]) for link in attachment_links(page)] == expected
+
+
+# --- article fields and the path each came from (provenance) ---
+
+def article_page(head="", info="", body="<p>正文。</p>", extra="", h1="<h1>页面标题</h1>", title="页面标题") -> str:
+    return (f'<html><head><title>{title}</title>{head}</head><body><div class="detail_title">{h1}</div>'
+            f'<div class="detail_info">{info}</div>{extra}<div class="trs_editor_view">{body}</div></body></html>')
+
+
+META = ('<meta name="ArticleTitle" content="元标题"><meta name="PubDate" content="2025-06-10 08:00">'
+        '<meta name="ContentSource" content="物理所,中国科学院"><meta name="Author" content="张三">')
+
+
+@pytest.mark.parametrize("html, fields, paths", [
+    (article_page(head=META), ("元标题", "2025-06-10 08:00", "meta", "物理所", "张三", None),
+     {"title": "meta:ArticleTitle", "date": "meta:PubDate", "source": "meta:ContentSource", "author": "meta:Author"}),
+    (article_page(info="来源：物理研究所 | 时间：2025-06-09 | 作者：李四"),
+     ("页面标题", "2025-06-09", "dom", "物理研究所", "李四", None),
+     {"title": "dom:div.detail_title h1", "date": "dom:info-line", "source": "dom:info-line", "author": "dom:info-line"}),
+    (article_page(info='<span>来源：<script>document.write("化学所");</script></span><span>2025-06-08</span>'),
+     ("页面标题", "2025-06-08", "dom", "化学所", None, None),
+     {"title": "dom:div.detail_title h1", "date": "dom:info-line", "source": "dom:info-line-script"}),
+    (article_page(info="发布时间：2025-06-07", extra='<span id="source">来源：新华社</span>'),
+     ("页面标题", "2025-06-07", "dom", "新华社", None, None),
+     {"title": "dom:div.detail_title h1", "date": "dom:info-line", "source": "dom:#source"}),
+    (article_page(info="2025-06-07", extra='<span id="source">科技日报</span>'),
+     ("页面标题", "2025-06-07", "dom", "科技日报", None, None),
+     {"title": "dom:div.detail_title h1", "date": "dom:info-line", "source": "dom:#source"}),
+    (article_page(extra="<p>发布时间：2025-06-05 来源：人民日报</p>"),
+     ("页面标题", "2025-06-05", "dom", "人民日报", None, None),
+     {"title": "dom:div.detail_title h1", "date": "dom:header-labelled", "source": "dom:header-labelled"}),
+    (article_page(extra="<p>2025-06-04</p>"), ("页面标题", "2025-06-04", "dom", None, None, None),
+     {"title": "dom:div.detail_title h1", "date": "dom:header-date"}),
+    (article_page(info="2025-06-04", body="<p>正文。</p><p>（责任编辑：赵六）</p>"),
+     ("页面标题", "2025-06-04", "dom", None, None, "赵六"),
+     {"title": "dom:div.detail_title h1", "date": "dom:info-line", "editor": "dom:page-labelled"}),
+    (article_page(info="2025-06-04", h1="<h1>侧栏标题</h1>"), ("页面标题", "2025-06-04", "dom", None, None, None),
+     {"title": "dom:<title>", "date": "dom:info-line"}),  # a heading that disagrees with <title> loses
+    (article_page(info="2025-06-04", title="很长的标题被截…", h1="<h1>很长的标题被截断了</h1>"),
+     ("很长的标题被截断了", "2025-06-04", "dom", None, None, None),
+     {"title": "dom:div.detail_title h1", "date": "dom:info-line"}),  # <title> cut short: the heading wins
+    (article_page(info="2025-06-04", h1=""), ("页面标题", "2025-06-04", "dom", None, None, None),
+     {"title": "dom:<title>", "date": "dom:info-line"}),
+])
+def test_article_fields_and_their_provenance(html, fields, paths):
+    from cascrawl.parsers import parse_article
+
+    data = parse_article(html, URL)
+    assert (data.title, data.date_text, data.date_origin, data.source, data.author, data.editor) == fields
+    assert data.provenance == {"parser": "cas.article.current@2025", **paths, "body": "dom:div.trs_editor_view"}
