@@ -298,3 +298,43 @@ def test_article_fields_and_their_provenance(html, fields, paths):
     data = parse_article(html, URL)
     assert (data.title, data.date_text, data.date_origin, data.source, data.author, data.editor) == fields
     assert data.provenance == {"parser": "cas.article.current@2025", **paths, "body": "dom:div.trs_editor_view"}
+
+
+# --- page bytes to text (cascrawl/encoding.py) ---
+
+TEXT = "中国科学院新闻：脑机接口进入临床试验阶段。"
+
+
+@pytest.mark.parametrize("body, content_type, expected", [
+    (TEXT.encode("utf-8"), "text/html; charset=utf-8", "utf-8"),
+    (TEXT.encode("utf-8"), b"text/html; charset=utf-8", "utf-8"),  # Scrapy hands the header over as bytes
+    (TEXT.encode("gbk"), "text/html; charset=gbk", "gb18030"),  # the GB family is decoded as its superset
+    (TEXT.encode("gb18030"), "text/html; charset=gb2312", "gb18030"),
+    (TEXT.encode("utf-8"), None, "utf-8"),  # undeclared: detected
+    (TEXT.encode("gb18030"), None, "gb18030"),
+    (TEXT.encode("gb18030"), "text/html; charset=utf-8", "gb18030"),  # a wrong header: the bytes win
+    (f'<meta charset="gbk"><p>{TEXT}</p>'.encode("gbk"), None, "gb18030"),  # <meta charset>
+])
+def test_page_bytes_are_decoded_with_the_right_encoding(body, content_type, expected):
+    from cascrawl.encoding import decode_html
+
+    text, encoding = decode_html(body, content_type)
+    assert encoding == expected
+    assert text == body.decode(expected) and "\ufffd" not in text
+
+
+def test_undecodable_bytes_become_replacement_characters_not_an_exception():
+    from cascrawl.encoding import decode_html, detect_encoding
+
+    junk = b"abc\x80\xffdef"
+    assert detect_encoding(junk) is None
+    text, encoding = decode_html(junk, "text/html; charset=utf-8")
+    assert encoding == "utf-8" and "\ufffd" in text
+
+
+def test_detection_tries_utf8_then_gb18030_then_big5():
+    from cascrawl.encoding import detect_encoding
+
+    assert detect_encoding("abc".encode()) == "utf-8"
+    assert detect_encoding(TEXT.encode("utf-8")) == "utf-8"
+    assert detect_encoding(TEXT.encode("gb18030")) == "gb18030"
