@@ -12,8 +12,8 @@ apply them:
 - only a line's *matching key* is tried, never the line as it is: pinyin glosses out, Traditional
   characters made Simplified (plain OpenCC t2s, which leaves Simplified text alone), NFKC (full-width
   letters, digits and colons become ASCII), white space one-spaced. The patterns are brought to the
-  same form (t2s, NFKC) before they are compiled, so `责任校对：\S+`, `責任校對:\S+` and
-  `责任校对:\S+` are one pattern, and each catches `網(wǎng)站標(biāo)識碼`-style lines on re-served copies;
+  same form (t2s, NFKC) before they are compiled, so `责任校对：.+`, `責任校對:.+` and
+  `责任校对:.+` are one pattern, and each catches `網(wǎng)站標(biāo)識碼`-style lines on re-served copies;
 - lines longer than MAX_LINE characters are paragraphs, never boilerplate (this also bounds the
   cost of a pattern that backtracks).
 """

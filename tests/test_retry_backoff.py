@@ -12,17 +12,29 @@ import cascrawl.middlewares as middlewares
 from cascrawl.middlewares import RetryBackoffMiddleware
 
 
-@pytest.fixture
-def waits(monkeypatch) -> list[float]:
-    """Every pause the middleware asks the reactor for, without waiting it."""
-    asked: list[float] = []
+class FakeClock:
+    """Time that passes only when the middleware waits: the waits are recorded and cost nothing, whether
+    the middleware waits once or in slices (a slice loop reads time.monotonic to know when it is done)."""
 
-    def defer_later(clock, delay, *args, **kwargs):
-        asked.append(delay)
+    def __init__(self):
+        self.now = 1000.0
+        self.slices: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def defer_later(self, clock, delay, *args, **kwargs):
+        self.slices.append(delay)
+        self.now += delay
         return defer.succeed(None)
 
-    monkeypatch.setattr(middlewares, "deferLater", defer_later)
-    return asked
+
+@pytest.fixture
+def clock(monkeypatch) -> FakeClock:
+    fake = FakeClock()
+    monkeypatch.setattr(middlewares, "deferLater", fake.defer_later)
+    monkeypatch.setattr(middlewares, "time", fake, raising=False)  # only a slice loop reads it
+    return fake
 
 
 def run(middleware: RetryBackoffMiddleware, request: Request):
@@ -32,34 +44,40 @@ def run(middleware: RetryBackoffMiddleware, request: Request):
     return done.value.value
 
 
-def middleware(**settings) -> RetryBackoffMiddleware:
-    crawler = get_crawler(settings_dict=settings)
-    return RetryBackoffMiddleware.from_crawler(crawler)
+def waited_per_request(middleware, clock: FakeClock, retries: list[int]) -> list[float]:
+    totals = []
+    for count in retries:
+        before = len(clock.slices)
+        assert run(middleware, Request("https://www.cas.cn/yw/", meta={"retry_times": count})) is None
+        totals.append(round(sum(clock.slices[before:]), 6))
+    return totals
 
 
-def test_each_retry_waits_twice_as_long_as_the_one_before_up_to_the_maximum(waits):
+def middleware(CASCRAWL_RETRY_BACKOFF_BASE=2.0, CASCRAWL_RETRY_BACKOFF_MAX=60.0) -> RetryBackoffMiddleware:
+    """The middleware outside a running crawl (no engine to ask whether the crawl is stopping)."""
+    return RetryBackoffMiddleware(float(CASCRAWL_RETRY_BACKOFF_BASE), float(CASCRAWL_RETRY_BACKOFF_MAX),
+                                  get_crawler().stats)
+
+
+def test_each_retry_waits_twice_as_long_as_the_one_before_up_to_the_maximum(clock):
     backoff = middleware(CASCRAWL_RETRY_BACKOFF_BASE=2.0, CASCRAWL_RETRY_BACKOFF_MAX=60.0)
-    for retries in range(1, 9):
-        assert run(backoff, Request("https://www.cas.cn/yw/", meta={"retry_times": retries})) is None
-    assert waits == [2.0, 4.0, 8.0, 16.0, 32.0, 60.0, 60.0, 60.0]
-    assert backoff.stats.get_value("cascrawl/retry/backoff_seconds") == sum(waits)
+    waited = waited_per_request(backoff, clock, list(range(1, 9)))
+    assert waited == [2.0, 4.0, 8.0, 16.0, 32.0, 60.0, 60.0, 60.0]
+    assert backoff.stats.get_value("cascrawl/retry/backoff_seconds") == sum(waited)
 
 
-def test_a_first_request_is_not_delayed(waits):
+def test_a_first_request_is_not_delayed(clock):
     backoff = middleware(CASCRAWL_RETRY_BACKOFF_BASE=2.0)
     assert run(backoff, Request("https://www.cas.cn/yw/")) is None
-    assert run(backoff, Request("https://www.cas.cn/yw/", meta={"retry_times": 0})) is None
-    assert waits == [] and backoff.stats.get_value("cascrawl/retry/backoff_seconds") is None
+    assert waited_per_request(backoff, clock, [0]) == [0]
+    assert clock.slices == [] and backoff.stats.get_value("cascrawl/retry/backoff_seconds") is None
 
 
-def test_a_base_of_zero_turns_the_back_off_off(waits):
+def test_a_base_of_zero_turns_the_back_off_off(clock):
     backoff = middleware(CASCRAWL_RETRY_BACKOFF_BASE=0)
-    run(backoff, Request("https://www.cas.cn/yw/", meta={"retry_times": 3}))
-    assert waits == []
+    assert waited_per_request(backoff, clock, [3]) == [0]
 
 
-def test_a_small_maximum_caps_the_first_wait_too(waits):
+def test_a_small_maximum_caps_the_first_wait_too(clock):
     backoff = middleware(CASCRAWL_RETRY_BACKOFF_BASE=5.0, CASCRAWL_RETRY_BACKOFF_MAX=3.0)
-    for retries in (1, 2):
-        run(backoff, Request("https://www.cas.cn/yw/", meta={"retry_times": retries}))
-    assert waits == [3.0, 3.0]
+    assert waited_per_request(backoff, clock, [1, 2]) == [3.0, 3.0]
