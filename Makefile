@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: setup crawl demo test export serve bench clean
+.PHONY: setup crawl demo test export serve bench mutation clean
 
 # Old pips (23.x) cannot resolve the lxml[html-clean] extras scrapy pulls in: upgrade pip first.
 $(INSTALLED): pyproject.toml
@@ -40,5 +40,12 @@ test: $(INSTALLED)
 bench: $(INSTALLED)
 	$(BIN)/python scripts/bench_storage.py $(ARGS)
 
+## mutation testing of the fast pure modules (mutmut; slow: not part of `make test` or CI); prints the score
+MUTATION_CHILDREN ?= 2
+mutation: $(INSTALLED)
+	$(BIN)/python -m pip install --quiet -e '.[test,mutation]'
+	$(BIN)/mutmut run --max-children $(MUTATION_CHILDREN) > mutmut.log 2>&1 || { tail -c 3000 mutmut.log; exit 1; }
+	$(BIN)/python scripts/mutation_score.py
+
 clean:
-	rm -rf $(VENV) *.egg-info .pytest_cache
+	rm -rf $(VENV) *.egg-info .pytest_cache mutants mutmut.log

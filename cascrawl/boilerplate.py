@@ -9,10 +9,11 @@ apply them:
 - a line is boilerplate when it consists only of such stretches, in any order, with nothing but
   white space or `|` between them — so `地址：北京市三里河路52号 邮编：100864` goes, while a sentence
   that merely mentions 版权所有 or 地址 stays;
-- a line is tried as it is and as its *matching key*: pinyin glosses out, Traditional characters
-  made Simplified (plain OpenCC t2s, which leaves Simplified text alone), NFKC (full-width
-  letters, digits and colons become ASCII). Write patterns in Simplified Chinese and they also
-  catch `網(wǎng)站標(biāo)識碼` or `郵編:100864` on re-served copies;
+- only a line's *matching key* is tried, never the line as it is: pinyin glosses out, Traditional
+  characters made Simplified (plain OpenCC t2s, which leaves Simplified text alone), NFKC (full-width
+  letters, digits and colons become ASCII), white space one-spaced. The patterns are brought to the
+  same form (t2s, NFKC) before they are compiled, so `责任校对：.+`, `責任校對:.+` and
+  `责任校对:.+` are one pattern, and each catches `網(wǎng)站標(biāo)識碼`-style lines on re-served copies;
 - lines longer than MAX_LINE characters are paragraphs, never boilerplate (this also bounds the
   cost of a pattern that backtracks).
 """
@@ -64,6 +65,12 @@ def matching_key(line: str) -> str:
     return " ".join(key.split())
 
 
+def matching_pattern(pattern: str) -> str:
+    """A pattern in the form lines are matched in (Simplified, NFKC): without this, a pattern written
+    with full-width punctuation or Traditional characters could never match any matching key."""
+    return unicodedata.normalize("NFKC", traditional_to_simplified_characters(pattern))
+
+
 class BoilerplateFilter:
     """Decides which lines are wholly boilerplate, for a list of stretch patterns."""
 
@@ -75,7 +82,7 @@ class BoilerplateFilter:
             except re.error as error:
                 raise BoilerplateError(f"boilerplate pattern {pattern!r} is not a regular expression: {error}") from None
         if self.patterns:
-            stretch = "(?:" + "|".join(f"(?:{pattern})" for pattern in self.patterns) + ")"
+            stretch = "(?:" + "|".join(f"(?:{matching_pattern(pattern)})" for pattern in self.patterns) + ")"
             self._line = re.compile(rf"{_SEPARATOR}{stretch}(?:{_SEPARATOR}{stretch})*{_SEPARATOR}", re.IGNORECASE)
         else:
             self._line = None

@@ -19,15 +19,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     from sqlalchemy.exc import InterfaceError, OperationalError
 
     try:
-        return args.handler(args, parser)
+        code = args.handler(args, parser)
+        sys.stdout.flush()  # a reader that left early is noticed here, not at interpreter exit
+        return code
+    except BrokenPipeError:
+        return _reader_left()
     except (OperationalError, InterfaceError) as error:  # the database went away mid-command: one line
         from cascrawl.db.store import safe_url
 
         detail = str(getattr(error, "orig", None) or error).strip().splitlines()
-        database = getattr(args, "db", None) or "the database"
-        print(f"cascrawl: error: lost the connection to {safe_url(database) if database != 'the database' else database}: "
-              f"{detail[0] if detail else type(error).__name__}", file=sys.stderr)
+        database = safe_url(args.db) if getattr(args, "db", None) else "the database"
+        print(f"cascrawl: error: lost the connection to {database}: {detail[0] if detail else type(error).__name__}",
+              file=sys.stderr)
         return 1
+
+
+def _reader_left() -> int:
+    """`cascrawl articles list | head -5`: the reader closed the pipe, which is not an error (exit 0, no
+    traceback). Standard output goes to /dev/null so that the interpreter's last flush stays quiet."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # stdout is not a real file (tests redirect it to a buffer)
+        pass
+    return 0
 
 
 def _build_parser() -> argparse.ArgumentParser:

@@ -136,3 +136,16 @@ def test_on_whole_fixture_pages_the_second_net_takes_the_chrome_and_leaves_the_b
     assert removed, "every fixture page has a footer"
     leftovers = [line for line in kept_keys if any(marker in line for marker in MARKERS) or line.startswith(("©", "来源"))]
     assert leftovers == []
+
+
+@pytest.mark.parametrize("pattern", [r"责任校对：\S+", r"責任校對：\S+", r"責任校對:\S+", r"责任校对[:：]\S+"])
+@pytest.mark.parametrize("line", ["责任校对：李某", "責任校對：李某", "责任校对:李某", "責(zé)任校對：李某"])
+def test_a_pattern_in_full_width_or_traditional_form_matches_like_its_normalised_form(pattern, line):
+    assert BoilerplateFilter([pattern]).is_boilerplate(line)
+    assert not BoilerplateFilter([pattern]).is_boilerplate(f"本文{line}")
+
+
+def test_only_the_normalised_line_is_tried_not_the_raw_one():
+    # A pattern that matches the raw line only (it spells out the gloss) never matches: glosses are gone.
+    assert not BoilerplateFilter([r"邮\(yóu\)编"]).is_boilerplate("邮(yóu)编")
+    assert BoilerplateFilter([r"邮编"]).is_boilerplate("邮(yóu)编")

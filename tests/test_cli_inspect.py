@@ -321,3 +321,104 @@ def test_every_command_of_the_readme_block_runs_as_documented(db, tmp_path, monk
             assert result.stdout.strip(), command
         if "--since" in args and args[args.index("--since") + 1] == cursor:
             assert [json.loads(line)["url"] for line in result.stdout.splitlines()] == [made_up_article(7)["url"]]
+        else:
+            check = next((check for prefix, check in README_CLAIMS.items() if command.startswith(prefix)), None)
+            assert check is not None, f"no check of what this README command claims: {command}"
+            check(args, result, db, tmp_path)
+
+
+def _json_too(args: list[str], db: str):
+    """The same command with --json (same selection, for scripts)."""
+    result = cascrawl(*args, "--json")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def _claims_stats(args, result, db, tmp_path):
+    sections = {a["section"] for a in ARTICLES}
+    table = {line.split()[0] for line in result.stdout.splitlines()[1:] if line.strip()}
+    assert sections <= table  # per section
+    rows = {row["section"]: row for row in _json_too(args, db)["sections"]}
+    assert all(rows[s]["articles"] == sum(a["section"] == s for a in ARTICLES) for s in sections)
+
+
+def _claims_runs(args, result, db, tmp_path):
+    runs = _json_too(args, db)
+    assert [run["id"] for run in runs] == [2, 1] and len(runs) <= 5  # the latest runs, newest first
+    assert [run["status"] for run in runs] == ["failed", "finished"]
+
+
+def _claims_run_show(args, result, db, tmp_path):
+    assert result.stdout.startswith("run 2: failed (database error: disk full)")  # the latest run
+    assert "degraded: yes, because" in result.stdout and "rejects by reason:" in result.stdout
+
+
+def _claims_rejects(args, result, db, tmp_path):
+    assert sorted(r["reason"] for r in _json_too(args, db)) == ["http_404", "missing_title"]  # of the latest run
+    assert "t20250101_1.shtml" in result.stdout and "t20250102_2.shtml" in result.stdout
+
+
+def _claims_articles_list(args, result, db, tmp_path):
+    listed = _json_too(args, db)
+    syky = [a for a in ARTICLES if a["section"] == "syky"]
+    assert 0 < len(listed) == min(10, len(syky)) and {a["section"] for a in listed} == {"syky"}
+    changes = [a["updated_at"] for a in listed]
+    assert changes == sorted(changes, reverse=True)  # newest change first
+
+
+def _claims_article_show(args, result, db, tmp_path):
+    shown = _json_too(args, db)
+    key = args[2]
+    assert (shown["id"] == int(key)) if key.isdigit() else (shown["url"] == key)
+    assert {"provenance", "revisions", "text", "revision"} <= set(shown)  # fields, provenance, revisions, text
+    assert shown["title"] in result.stdout and shown["text"].split("\n")[0][:20] in result.stdout
+
+
+def _claims_search(args, result, db, tmp_path):
+    words = [arg for arg in args[1:] if not arg.startswith("--")]
+    containing = {a["url"] for a in ARTICLES if all(w in a["title"] or w in a["text"] for w in words)}
+    assert containing and {hit["url"] for hit in _json_too(args, db)} == containing
+
+
+def _claims_export(args, result, db, tmp_path):
+    written = (tmp_path / args[args.index("--output") + 1]).read_text("utf-8")
+    if "csv" in args:
+        import csv
+
+        assert len(list(csv.DictReader(io.StringIO(written)))) == len(ARTICLES)
+    else:
+        assert len(written.splitlines()) == len(ARTICLES)
+        assert f"exported {len(ARTICLES)} articles to {args[args.index('--output') + 1]}; next time: --since " \
+            in result.stderr
+
+
+README_CLAIMS = {
+    "cascrawl stats": _claims_stats,
+    "cascrawl runs --limit": _claims_runs,
+    "cascrawl runs show latest": _claims_run_show,
+    "cascrawl rejects --run latest": _claims_rejects,
+    "cascrawl articles list": _claims_articles_list,
+    "cascrawl articles show": _claims_article_show,
+    "cascrawl search": _claims_search,
+    "cascrawl export --format csv --output": _claims_export,
+    "cascrawl export --output": _claims_export,
+}
+
+
+PIPED_COMMANDS = [["articles", "list"], ["articles", "show", "1"], ["runs"], ["runs", "show", "latest"], ["stats"],
+                  ["rejects"], ["search", "脑机接口"], ["db", "search", "脑机接口"], ["export"],
+                  ["export", "--format", "csv"], ["runs", "--json"], ["articles", "list", "--json"]]
+
+
+@pytest.mark.parametrize("command", PIPED_COMMANDS, ids=" ".join)
+def test_a_reader_that_closes_the_pipe_early_is_not_an_error(db, command):
+    """`cascrawl articles list | head -5`, with the reader gone before the first line: exit 0, no traceback."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader has left: every write to the pipe fails (EPIPE)
+    try:
+        child = subprocess.run([sys.executable, "-m", "cascrawl", *command, "--db", db], stdout=write_end,
+                               stderr=subprocess.PIPE, text=True, timeout=120, cwd=REPO)
+    finally:
+        os.close(write_end)
+    assert child.returncode == 0, child.stderr
+    assert "Traceback" not in child.stderr and "BrokenPipe" not in child.stderr and "Exception ignored" not in child.stderr

@@ -184,3 +184,33 @@ def test_search_queries_the_index_for_long_words_and_like_for_short_ones(searcha
         assert "articles_fts" not in short_query and "LIKE" in short_query
     else:
         assert "ILIKE" in long_query and "ILIKE" in short_query  # served by the pg_trgm GIN indexes
+
+
+@pytest.fixture
+def mixed_case(db_url):  # noqa: F811
+    """Two articles naming CRISPR in other letter cases: one in its (older) title, one in its (newer) text."""
+    from datetime import date
+
+    database = Database(db_url).open()
+    in_title = article(11, title="CRISPR基因编辑研究新进展", text="研究团队发表论文。", published_date=date(2025, 1, 2))
+    in_text = article(12, title="水稻育种取得突破", text="团队利用Crispr技术改良水稻。", published_date=date(2025, 6, 2))
+    database.upsert_articles([in_title, in_text])
+    yield database, in_title["url"], in_text["url"]
+    database.close()
+
+
+@pytest.mark.parametrize("query", ["crispr", "CRISPR", "cRiSpR",  # six letters: the trigram path (FTS5 / pg_trgm)
+                                   "cr", "CR", "Cr"])  # two letters: the (I)LIKE scan
+def test_both_search_paths_ignore_ascii_case_and_rank_title_matches_first(mixed_case, query):
+    database, in_title, in_text = mixed_case
+    assert urls(database.search(query)) == [in_title, in_text]  # the title match first, though older
+
+
+@pytest.mark.parametrize("query", ["crispr", "CR"])
+def test_the_api_filter_matches_like_search_whatever_the_case(mixed_case, query):
+    from cascrawl.db import reads
+
+    database, in_title, in_text = mixed_case
+    page = reads.list_articles(database, reads.ArticleFilter(q=query))
+    assert sorted(found.url for found in page.articles) == sorted([in_title, in_text])
+    assert reads.count_articles(database, reads.ArticleFilter(q=query + " 水稻")) == 1

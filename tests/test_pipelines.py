@@ -250,3 +250,17 @@ def test_the_cleaning_benchmark_runs_and_reports_ms_per_article():
     assert [line.split()[0] for line in result.stdout.splitlines()[2:]] == [
         "TextPipeline", "BoilerplatePipeline", "ReservedCopyPipeline", "PublishedDatePipeline", "FieldsPipeline",
         "ValidatePipeline", "all", "(extraction,"]
+
+
+@pytest.mark.parametrize("page_date, counted", [("2025-06-10", None), ("2025-06-09", None), ("2025-06-11", None),
+                                                 ("2025-06-08", 1), ("2025-06-12", 1)])
+def test_only_a_gap_of_more_than_one_day_between_page_and_url_date_is_counted(page_date, counted):
+    crawler = make_crawler()  # the URL says 2025-06-10; the CMS may write it a day off (midnight, time zones)
+    clean(article(date_text=page_date), crawler)
+    assert crawler.stats.get_value("cascrawl/dates/page_differs_from_url") == counted
+
+
+def test_a_listing_date_far_from_the_url_date_is_not_a_page_date_and_not_counted():
+    crawler = make_crawler()
+    clean(article(date_text=None, listing_date=date(2025, 6, 1)), crawler)
+    assert crawler.stats.get_value("cascrawl/dates/page_differs_from_url") is None

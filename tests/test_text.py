@@ -1,3 +1,5 @@
+import pytest
+
 from cascrawl.text import content_hash, detect_script, html_to_text, remove_pinyin_glosses, to_simplified
 
 
@@ -47,3 +49,35 @@ def test_a_table_gives_one_line_per_row_with_cells_separated_by_a_space():
     html = ("<p>结果如下：</p><table><thead><tr><th>深度</th><th>储量<br>（亿吨）</th></tr></thead>"
             "<tbody><tr><td>0—1米</td><td><p>176</p></td></tr><tr><td></td><td></td></tr></tbody></table><p>完。</p>")
     assert html_to_text(html) == "结果如下：\n深度 储量 （亿吨）\n0—1米 176\n完。"
+
+
+# Every tone-marked vowel and syllabic consonant of Hanyu Pinyin, written out here rather than read from
+# cascrawl.text.TONE_MARKS: a mark dropped from that list must fail this test.
+PINYIN_TONE_MARKS = "āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜńňǹḿ"
+
+
+def test_a_gloss_of_one_letter_is_a_gloss():
+    assert remove_pinyin_glosses("阿(ā)姨 额(é)度 哦(ò) 呃（è）") == "阿姨 额度 哦 呃"
+
+
+def test_a_gloss_of_seven_letters_is_a_gloss_and_eight_letters_are_not():
+    assert remove_pinyin_glosses("壮(zhuàng)观 双(shuāngs)方") == "壮观 双方"
+    assert remove_pinyin_glosses("床(zhuàngsh)") == "床(zhuàngsh)"
+
+
+@pytest.mark.parametrize("mark", list(PINYIN_TONE_MARKS))
+def test_each_tone_mark_makes_a_gloss(mark):
+    assert remove_pinyin_glosses(f"嗯({mark})好") == "嗯好"
+    assert remove_pinyin_glosses(f"嗯(x{mark}x)好") == "嗯好"
+
+
+def test_every_tone_mark_is_known_to_the_text_module():
+    from cascrawl.text import TONE_MARKS
+
+    assert set(PINYIN_TONE_MARKS) <= set(TONE_MARKS)
+
+
+def test_a_run_of_glosses_goes_up_to_the_first_toneless_syllable():
+    assert remove_pinyin_glosses("當(dāng)(dāng)前") == "當前"
+    assert remove_pinyin_glosses("當(dāng)(dang)(dāng)前") == "當(dang)(dāng)前"
+    assert remove_pinyin_glosses("當(dang)前") == "當(dang)前"

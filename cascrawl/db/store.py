@@ -250,20 +250,45 @@ class Database:
 
     def _upsert(self, session: Session, values: list[dict[str, Any]], seen_at: datetime) -> UpsertResult:
         result = UpsertResult()
+        existing = self._existing_rows(session, [value["url"] for value in values])
+        self._update_existing(session, [value for value in values if value["url"] in existing], existing, seen_at, result)
+        new = [value for value in values if value["url"] not in existing]
+        if new:
+            # RETURNING makes SQLAlchemy send multi-row INSERTs ("insertmanyvalues", SQL compiled once) instead
+            # of one statement per row: SQLite's FTS5 flushes its index at every statement that fires the sync
+            # trigger, so one statement per row was 2.5x slower (scripts/bench_storage.py).
+            inserted = set(session.execute(self._insert_statement().returning(Article.__table__.c.url), [
+                {**value, "first_seen_at": seen_at, "last_seen_at": seen_at, "updated_at": seen_at, "revision": 1}
+                for value in new
+            ]).scalars())
+            result.inserted = len(inserted)
+            # Another crawl inserted some of these URLs between our SELECT and our INSERT: they are existing
+            # rows now, and get the same treatment as any other (archive, revision, updated_at rules).
+            raced = [value for value in new if value["url"] not in inserted]
+            if raced:
+                logger.info("%d article(s) were inserted by another writer meanwhile: updated instead", len(raced))
+                again = self._existing_rows(session, [value["url"] for value in raced])
+                self._update_existing(session, raced, again, seen_at, result)
+        return result
+
+    def _existing_rows(self, session: Session, urls: list[str]) -> dict[str, Any]:
+        """The stored rows of these URLs (what the upsert compares), locked on PostgreSQL."""
         existing = {}
-        for chunk in _chunks([value["url"] for value in values]):
+        for chunk in _chunks(urls):
             query = select(Article.id, Article.url, Article.revision, *(getattr(Article, name) for name in _COMPARED_COLUMNS))
             query = query.where(Article.url.in_(chunk))
             if self.engine.dialect.name == "postgresql":
                 query = query.with_for_update()  # a concurrent crawl waits instead of racing the revision
             existing.update((row.url, row) for row in session.execute(query))
+        return existing
 
-        new, revised, refreshed, unchanged = [], [], [], []
+    def _update_existing(self, session: Session, values: list[dict[str, Any]], existing: dict[str, Any],
+                         seen_at: datetime, result: UpsertResult) -> None:
+        """Rows whose URL is stored: revised (archived first), refreshed in place, or only seen again."""
+        revised, refreshed, unchanged = [], [], []
         for value in values:
-            old = existing.get(value["url"])
-            if old is None:
-                new.append(value)
-            elif old.content_hash != value["content_hash"]:
+            old = existing[value["url"]]
+            if old.content_hash != value["content_hash"]:
                 revised.append({"id": old.id, **value, "revision": old.revision + 1,
                                 "updated_at": seen_at, "last_seen_at": seen_at})
             elif any(getattr(old, name) != value[name] for name in _COMPARED_COLUMNS):
@@ -287,36 +312,20 @@ class Database:
             session.execute(update(Article), refreshed)
         for chunk in _chunks(unchanged):
             session.execute(update(Article).where(Article.id.in_(chunk)).values(last_seen_at=seen_at))
-        if new:
-            # RETURNING makes SQLAlchemy send multi-row INSERTs ("insertmanyvalues", SQL compiled once) instead
-            # of one statement per row: SQLite's FTS5 flushes its index at every statement that fires the sync
-            # trigger, so one statement per row was 2.5x slower (scripts/bench_storage.py).
-            session.execute(self._insert_statement().returning(Article.__table__.c.id), [
-                {**value, "first_seen_at": seen_at, "last_seen_at": seen_at, "updated_at": seen_at, "revision": 1}
-                for value in new
-            ])
-        result.inserted, result.revised = len(new), len(revised)
-        result.refreshed, result.unchanged = len(refreshed), len(unchanged)
-        return result
+        result.revised += len(revised)
+        result.refreshed += len(refreshed)
+        result.unchanged += len(unchanged)
 
     def _insert_statement(self):
-        """INSERT … ON CONFLICT (url) DO UPDATE: a row another crawl inserted meanwhile is updated, not duplicated."""
+        """INSERT … ON CONFLICT (url) DO NOTHING: a row another crawl inserted meanwhile is neither duplicated
+        nor overwritten here; its URL is missing from RETURNING, and _upsert updates it like any stored row
+        (archiving the version it replaces)."""
         if self.engine.dialect.name == "postgresql":
             from sqlalchemy.dialects.postgresql import insert
         else:
             from sqlalchemy.dialects.sqlite import insert
         statement = insert(Article.__table__)  # Core: the ORM bulk path costs ~40% more per row
-        excluded = statement.excluded
-        changed = Article.content_hash != excluded.content_hash
-        return statement.on_conflict_do_update(
-            index_elements=[Article.url],
-            set_={
-                **{name: excluded[name] for name in _CONTENT_COLUMNS + _VALIDATOR_COLUMNS},
-                "last_seen_at": excluded.last_seen_at,
-                "updated_at": case((changed, excluded.updated_at), else_=Article.updated_at),
-                "revision": case((changed, Article.revision + 1), else_=Article.revision),
-            },
-        )
+        return statement.on_conflict_do_nothing(index_elements=[Article.url])
 
     def add_rejects(self, rows: list[dict[str, Any]], run_id: int | None = None) -> None:
         """Rows of url, reason (code), detail, seen_at (aware)."""
