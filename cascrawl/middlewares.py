@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet import reactor
 from twisted.internet.task import deferLater
+
+from cascrawl.hosts import HostPolicy, OffsiteRequest, count_offsite, host_of, offsite_reason
+
+logger = logging.getLogger(__name__)
 
 
 class RetryBackoffMiddleware:
@@ -28,3 +34,43 @@ class RetryBackoffMiddleware:
             self.stats.inc_value("cascrawl/retry/backoff_seconds", delay)
             await maybe_deferred_to_future(deferLater(reactor, delay))
         return None
+
+
+class HostPolicyMiddleware:
+    """Never leave the site: every request — from a listing, a 3xx Location, a meta refresh, a retry,
+    robots.txt — must go to an allowed host (`cascrawl.hosts.HostPolicy`: www.cas.cn and cas.cn, i.e.
+    CASCRAWL_ALLOWED_HOSTS, or exactly the base URL's host and port). Any other is refused before
+    robots.txt is asked (this runs first, in place of Scrapy's OffsiteMiddleware, which matches
+    subdomains and ignores ports), with an `OffsiteRequest` to the request's errback: the spider
+    records it as a reject of the article that pointed there. Counted in
+    `cascrawl/offsite/<reason>` and `cascrawl/offsite/host/<host>`; each host logged once per run."""
+
+    def __init__(self, crawler):
+        self.crawler = crawler
+        self.stats = crawler.stats
+        self.site_hosts = crawler.settings.getlist("CASCRAWL_ALLOWED_HOSTS")
+        self.policy = None
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        return cls(crawler)
+
+    def _policy(self) -> HostPolicy:
+        if self.policy is None:
+            spider = self.crawler.spider
+            base_url = getattr(spider, "base_url", None) or self.crawler.settings.get("CASCRAWL_BASE_URL")
+            self.policy = HostPolicy.for_base_url(base_url, self.site_hosts)
+        return self.policy
+
+    def process_request(self, request):
+        if self._policy().allows(request.url):
+            return None
+        reason = offsite_reason(request.meta.get("redirect_reasons") or [])
+        origin = (request.meta.get("redirect_urls") or [request.url])[0]
+        host = host_of(request.url)
+        self.stats.inc_value("cascrawl/offsite/requests_refused")
+        self.stats.inc_value(f"cascrawl/offsite/{reason}")
+        if count_offsite(self.stats, host):
+            logger.warning("refused a request off the site to %s (%s, from %s); further ones to this host are "
+                           "refused without a log line", host, reason, origin)
+        raise OffsiteRequest(reason, request.url, origin)

@@ -7,7 +7,8 @@ from datetime import datetime, timezone
 import scrapy
 from scrapy.http import TextResponse
 
-from cascrawl.encoding import decode_html
+from cascrawl.encoding import decode_html, looks_binary
+from cascrawl.hosts import count_offsite, fetch_failure
 from cascrawl.items import ArticleItem
 from cascrawl.parsers import GENERIC, parse_article, parse_listing
 from cascrawl.sections import parse_sections
@@ -109,6 +110,7 @@ class CasNewsSpider(scrapy.Spider):
         stats.inc_value(f"cascrawl/section/{section}/entries", len(listing.entries))
         if listing.offsite_links:
             stats.inc_value("cascrawl/offsite_links_ignored", listing.offsite_links)
+            self._log_offsite_hosts(listing.offsite_hosts, response.url)
         if not listing.entries:
             stats.inc_value("cascrawl/listing_pages_empty")
             self.logger.warning("listing %s has no article entries", response.url)
@@ -140,6 +142,13 @@ class CasNewsSpider(scrapy.Spider):
         if announced or linked:
             yield self._listing_request(section, following, page_count, all_known_streak)
 
+    def _log_offsite_hosts(self, hosts, page_url):
+        """Links to other hosts are never followed; each host is logged once per run."""
+        for host in hosts:
+            if count_offsite(self.crawler.stats, host):
+                self.logger.warning("listing %s links off the site to %s: not followed (further links to this "
+                                    "host are ignored without a log line)", page_url, host)
+
     def listing_failed(self, failure):
         stats = self.crawler.stats
         stats.inc_value("cascrawl/listing_fetch_failed")
@@ -157,16 +166,25 @@ class CasNewsSpider(scrapy.Spider):
             self.crawler.stats.inc_value("cascrawl/refresh/refetched")
         item = self._new_item(response.url, section, listing_date, response.status)
         item.etag, item.last_modified = _header(response, "ETag"), _header(response, "Last-Modified")
-        if response.status == 200 and isinstance(response, TextResponse):
-            self._fill_from_page(item, response)
+        if response.status == 200:
+            if looks_binary(response.body):  # an image, an archive, random bytes: never a page
+                content_type = _header(response, "Content-Type")
+                item.reject_reason, item.reject_detail = "not_html", f"binary body ({content_type or 'no Content-Type'})"
+                self.crawler.stats.inc_value("cascrawl/extract/not_html")
+            else:
+                self._fill_from_page(item, response)
         yield item
 
     def article_failed(self, failure):
-        """An article that could not be fetched (after retries) becomes a recorded rejection."""
+        """An article that could not be fetched (after retries) becomes a recorded rejection, filed under
+        the URL the listing gave (before any redirect): fetch_failed, too_large (over DOWNLOAD_MAXSIZE),
+        offsite_redirect / offsite_refresh / offsite_link (refused by the host policy)."""
         request = failure.request
         self.crawler.stats.inc_value("cascrawl/article_fetch_failed")
-        item = self._new_item(request.url, request.cb_kwargs.get("section", ""), request.cb_kwargs.get("listing_date"), 0)
-        item.reject_reason, item.reject_detail = "fetch_failed", failure.getErrorMessage()[:500]
+        origin = (request.meta.get("redirect_urls") or [request.url])[0]
+        item = self._new_item(origin, request.cb_kwargs.get("section", ""), request.cb_kwargs.get("listing_date"), 0)
+        message = failure.getErrorMessage()
+        item.reject_reason, item.reject_detail = fetch_failure(failure.value, message), message[:500]
         yield item
 
     @staticmethod
