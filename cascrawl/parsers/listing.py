@@ -81,7 +81,7 @@ LISTING_PARSERS: tuple[ListingParser, ...] = (CurrentListing(), OldListing(), An
 
 def parse_listing(html: str, url: str, base_url: str) -> ListingPage:
     page = Page(html, url)
-    parser = next(p for p in LISTING_PARSERS if p.matches(page))
+    parser = next((p for p in LISTING_PARSERS if p.matches(page)), LISTING_PARSERS[-1])  # no `li` at all: no entries
     entries: list[ListingEntry] = []
     seen: set[str] = set()
     offsite = 0
