@@ -95,10 +95,11 @@ def offsite_reason(redirect_reasons: list) -> str:
 _TOO_LARGE = ("larger than download max size", "exceeded DOWNLOAD_MAXSIZE")
 
 
-def fetch_failure(error: BaseException, message: str) -> str:
-    """The reject code of an article whose fetch failed with `error` (its failure message `message`)."""
+def fetch_failure(error: BaseException, message: str, meta: dict | None = None) -> str:
+    """The reject code of an article whose fetch failed with `error` (its failure message `message`; the
+    request's `meta`, where ResponseSizeMiddleware marks a body cut for its size)."""
     if isinstance(error, OffsiteRequest):
         return error.reason
-    if any(marker in message for marker in _TOO_LARGE):
+    if any(marker in message for marker in _TOO_LARGE) or (meta or {}).get("cascrawl_too_large"):
         return "too_large"
     return "fetch_failed"

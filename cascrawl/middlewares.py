@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from scrapy import signals
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet import reactor
 from twisted.internet.task import deferLater
@@ -74,3 +75,30 @@ class HostPolicyMiddleware:
             logger.warning("refused a request off the site to %s (%s, from %s); further ones to this host are "
                            "refused without a log line", host, reason, origin)
         raise OffsiteRequest(reason, request.url, origin)
+
+
+class ResponseSizeMiddleware:
+    """Tells a response cut for its size from other cancelled downloads. Scrapy's download handler
+    cancels a response whose bytes received pass DOWNLOAD_MAXSIZE with a bare CancelledError (no
+    message; an announced Content-Length over the limit and a body that inflates past it do say so);
+    this counts the bytes of each request (the `bytes_received` signal) and marks an oversized one
+    with `request.meta["cascrawl_too_large"]`, which the spider turns into a `too_large` reject."""
+
+    def __init__(self, crawler):
+        self.max_size = crawler.settings.getint("DOWNLOAD_MAXSIZE")
+        crawler.signals.connect(self.bytes_received, signal=signals.bytes_received)
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        return cls(crawler)
+
+    def process_request(self, request):
+        request.meta["cascrawl_bytes_received"] = 0  # per attempt: a retry starts again
+        return None
+
+    def bytes_received(self, data, request, spider=None):
+        received = request.meta.get("cascrawl_bytes_received", 0) + len(data)
+        request.meta["cascrawl_bytes_received"] = received
+        limit = request.meta.get("download_maxsize", self.max_size)
+        if limit and received > limit:
+            request.meta["cascrawl_too_large"] = received

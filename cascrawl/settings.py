@@ -106,6 +106,7 @@ DOWNLOADER_MIDDLEWARES = {
     # exact hosts and ports, checked for every request, redirects and meta refreshes included.
     "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
     "cascrawl.middlewares.HostPolicyMiddleware": 50,
+    "cascrawl.middlewares.ResponseSizeMiddleware": 60,  # marks a response cut for DOWNLOAD_MAXSIZE (too_large)
 }
 # AutoThrottle adapts the delay to the site's latency (never below DOWNLOAD_DELAY).
 AUTOTHROTTLE_ENABLED = True

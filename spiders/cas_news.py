@@ -184,7 +184,10 @@ class CasNewsSpider(scrapy.Spider):
         origin = (request.meta.get("redirect_urls") or [request.url])[0]
         item = self._new_item(origin, request.cb_kwargs.get("section", ""), request.cb_kwargs.get("listing_date"), 0)
         message = failure.getErrorMessage()
-        item.reject_reason, item.reject_detail = fetch_failure(failure.value, message), message[:500]
+        reason = fetch_failure(failure.value, message, request.meta)
+        if reason == "too_large" and not message:
+            message = f"response cut off after {request.meta.get('cascrawl_too_large')} bytes (DOWNLOAD_MAXSIZE)"
+        item.reject_reason, item.reject_detail = reason, message[:500]
         yield item
 
     @staticmethod

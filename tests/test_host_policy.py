@@ -72,6 +72,8 @@ def test_reject_codes_of_failed_fetches():
     assert fetch_failure(Exception(), "Received 10485761 bytes which is larger than download max size (10485760) "
                          "in request <GET http://x/>.") == "too_large"
     assert fetch_failure(Exception(), "Getting http://x/ took longer than 3.0 seconds.") == "fetch_failed"
+    assert fetch_failure(Exception(), "", {"cascrawl_too_large": 10485761}) == "too_large"  # cut while arriving
+    assert fetch_failure(Exception(), "", {"cascrawl_bytes_received": 10}) == "fetch_failed"
 
 
 def test_binary_bodies_are_told_from_pages_by_their_bytes():

@@ -30,9 +30,10 @@ def _article(docid: int) -> str:
     return f"/yw/{MONTH}/t20260105_{docid}.shtml"
 
 
-REDIRECT_OFF, REFRESH_OFF, BOMB, LOOP, BINARY, TRICKLE, SAME_SITE, SAME_SITE_TARGET, LINKED_OFF = (
-    _article(5100000 + n) for n in range(1, 10))
+REDIRECT_OFF, REFRESH_OFF, BOMB, LOOP, BINARY, TRICKLE, SAME_SITE, SAME_SITE_TARGET, LINKED_OFF, BIG, BIG_STREAM = (
+    _article(5100000 + n) for n in range(1, 12))
 GZIP_BOMB_INFLATED = 2 * 1024 ** 3  # 2 GiB of zeros, about 2 MB on the wire
+BIG_PAGE = b"<html><body>" + b"<p>x</p>" * (11 * 1024 ** 2 // 8) + b"</body></html>"  # 11 MiB, no compression
 
 
 class _Recorder(BaseHTTPRequestHandler):
@@ -118,6 +119,18 @@ def _routes(foreign: str, same_host_foreign: str, bomb: bytes, article_page: byt
                 h.wfile.flush()
                 time.sleep(1)
 
+    def big(h):  # announces its size
+        _answer(h, 200, html, BIG_PAGE)
+
+    def big_stream(h):  # no Content-Length: the size shows only while it arrives
+        h.send_response(200)
+        h.send_header("Content-Type", "text/html; charset=utf-8")
+        h.send_header("Connection", "close")
+        h.end_headers()
+        with contextlib.suppress(OSError):
+            for start in range(0, len(BIG_PAGE), 1 << 16):
+                h.wfile.write(BIG_PAGE[start:start + (1 << 16)])
+
     def same_site(h):
         _answer(h, 301, {"Location": SAME_SITE_TARGET})
 
@@ -125,7 +138,7 @@ def _routes(foreign: str, same_host_foreign: str, bomb: bytes, article_page: byt
         _answer(h, 200, html, article_page)
 
     return {REDIRECT_OFF: redirect_off, REFRESH_OFF: refresh_off, BOMB: gzip_bomb, LOOP: loop, BINARY: binary,
-            TRICKLE: trickle, SAME_SITE: same_site, SAME_SITE_TARGET: same_site_target}
+            TRICKLE: trickle, SAME_SITE: same_site, SAME_SITE_TARGET: same_site_target, BIG: big, BIG_STREAM: big_stream}
 
 
 def _run_measured(args: list[str], output, timeout: float) -> tuple[int, str, str, int]:
@@ -159,7 +172,7 @@ def hostile_crawl(tmp_path_factory):
     with foreign_host("127.0.0.2") as (foreign, foreign_requests), \
             foreign_host("127.0.0.1") as (same_host_foreign, same_host_requests):
         listing = site / "yw" / "index.shtml"
-        hostile = [REDIRECT_OFF, REFRESH_OFF, BOMB, LOOP, BINARY, TRICKLE, SAME_SITE]
+        hostile = [REDIRECT_OFF, REFRESH_OFF, BOMB, LOOP, BINARY, TRICKLE, SAME_SITE, BIG, BIG_STREAM]
         entries = "".join(f'<li><span>2026-01-05</span><a href=".{path[3:]}" title="页{n}">页{n}</a></li>'
                           for n, path in enumerate(hostile))
         entries += f'<li><span>2026-01-05</span><a href="{foreign}{LINKED_OFF}" title="外链">外链</a></li>'
@@ -208,6 +221,8 @@ def test_each_hostile_page_is_a_recorded_reject_with_its_reason(hostile_crawl):
         f"{url}{LOOP}": "fetch_failed",
         f"{url}{BINARY}": "not_html",
         f"{url}{TRICKLE}": "fetch_failed",
+        f"{url}{BIG}": "too_large",
+        f"{url}{BIG_STREAM}": "too_large",
     }
     details = dict(_query(hostile_crawl["database"], "SELECT reason, detail FROM rejects"))
     assert f"{hostile_crawl['foreign']}{REDIRECT_OFF}" in details["offsite_redirect"]
@@ -220,7 +235,7 @@ def test_off_site_targets_are_counted_and_logged_once_per_host(hostile_crawl):
     for target in (hostile_crawl["foreign"], hostile_crawl["same_host_foreign"]):
         host = target.removeprefix("http://")
         assert sum(f"off the site to {host}" in line for line in stderr.splitlines()) == 1, host
-    assert "6 rejected (fetch_failed: 2, not_html: 1, offsite_redirect: 1, offsite_refresh: 1, too_large: 1)" in (
+    assert "8 rejected (fetch_failed: 2, not_html: 1, offsite_redirect: 1, offsite_refresh: 1, too_large: 3)" in (
         hostile_crawl["stdout"])
 
 
