@@ -45,6 +45,7 @@ class CasNewsSpider(scrapy.Spider):
         spider.overlap_pages = max(1, settings.getint("CASCRAWL_OVERLAP_PAGES", 1))
         spider.refresh_days = max(0, settings.getint("CASCRAWL_REFRESH_DAYS", 0))
         spider.database_url = settings.get("CASCRAWL_DATABASE_URL")
+        spider.max_page_tags = settings.getint("CASCRAWL_MAX_PAGE_TAGS", 100_000) or 10**12  # 0 = no limit
         spider.known_urls = set()
         return spider
 
@@ -106,6 +107,11 @@ class CasNewsSpider(scrapy.Spider):
         stats.inc_value("cascrawl/listing_pages")
         stats.inc_value(f"cascrawl/section/{section}/listing_pages")
         html, _ = decode_html(response.body, response.headers.get("Content-Type"))
+        if html.count("<") > self.max_page_tags:
+            stats.inc_value("cascrawl/listing_pages_too_large")
+            self.logger.warning("listing %s has over CASCRAWL_MAX_PAGE_TAGS (%d) tags: not parsed", response.url,
+                                self.max_page_tags)
+            return
         listing = parse_listing(html, response.url, self.base_url)
         stats.inc_value(f"cascrawl/section/{section}/entries", len(listing.entries))
         if listing.offsite_links:
@@ -206,8 +212,14 @@ class CasNewsSpider(scrapy.Spider):
 
     def _fill_from_page(self, item: ArticleItem, response) -> None:
         stats = self.crawler.stats
+        html, encoding = decode_html(response.body, response.headers.get("Content-Type"))
+        tags = html.count("<")
+        if tags > self.max_page_tags:  # parsing costs memory by the element: ~600 bytes each, all steps together
+            item.reject_reason = "too_large"
+            item.reject_detail = f"{tags} tags, over CASCRAWL_MAX_PAGE_TAGS ({self.max_page_tags}): not parsed"
+            stats.inc_value("cascrawl/extract/too_many_tags")
+            return
         try:
-            html, encoding = decode_html(response.body, response.headers.get("Content-Type"))
             page = parse_article(html, response.url)
         except Exception as error:  # a page that breaks a parser is a recorded rejection, not a crashed callback
             self.logger.exception("extraction failed on %s", response.url)

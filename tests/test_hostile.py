@@ -30,10 +30,13 @@ def _article(docid: int) -> str:
     return f"/yw/{MONTH}/t20260105_{docid}.shtml"
 
 
-REDIRECT_OFF, REFRESH_OFF, BOMB, LOOP, BINARY, TRICKLE, SAME_SITE, SAME_SITE_TARGET, LINKED_OFF, BIG, BIG_STREAM = (
-    _article(5100000 + n) for n in range(1, 12))
+(REDIRECT_OFF, REFRESH_OFF, BOMB, LOOP, BINARY, TRICKLE, SAME_SITE, SAME_SITE_TARGET, LINKED_OFF, BIG, BIG_STREAM,
+ TAG_FLOOD) = (_article(5100000 + n) for n in range(1, 13))
 GZIP_BOMB_INFLATED = 2 * 1024 ** 3  # 2 GiB of zeros, about 2 MB on the wire
 BIG_PAGE = b"<html><body>" + b"<p>x</p>" * (11 * 1024 ** 2 // 8) + b"</body></html>"  # 11 MiB, no compression
+# 4.8 MB, under the size limit, but 1.2 million elements: parsed, it took the crawl to 500 MB
+TAG_FLOOD_PAGE = (b"<html><head><title>t</title></head><body><div class='trs_editor_view'>" + b"<p>x</p>" * 600_000
+                  + b"</div></body></html>")
 
 
 class _Recorder(BaseHTTPRequestHandler):
@@ -131,6 +134,9 @@ def _routes(foreign: str, same_host_foreign: str, bomb: bytes, article_page: byt
             for start in range(0, len(BIG_PAGE), 1 << 16):
                 h.wfile.write(BIG_PAGE[start:start + (1 << 16)])
 
+    def tag_flood(h):
+        _answer(h, 200, html, TAG_FLOOD_PAGE)
+
     def same_site(h):
         _answer(h, 301, {"Location": SAME_SITE_TARGET})
 
@@ -138,7 +144,8 @@ def _routes(foreign: str, same_host_foreign: str, bomb: bytes, article_page: byt
         _answer(h, 200, html, article_page)
 
     return {REDIRECT_OFF: redirect_off, REFRESH_OFF: refresh_off, BOMB: gzip_bomb, LOOP: loop, BINARY: binary,
-            TRICKLE: trickle, SAME_SITE: same_site, SAME_SITE_TARGET: same_site_target, BIG: big, BIG_STREAM: big_stream}
+            TRICKLE: trickle, SAME_SITE: same_site, SAME_SITE_TARGET: same_site_target, BIG: big, BIG_STREAM: big_stream,
+            TAG_FLOOD: tag_flood}
 
 
 def _run_measured(args: list[str], output, timeout: float) -> tuple[int, str, str, int]:
@@ -172,7 +179,7 @@ def hostile_crawl(tmp_path_factory):
     with foreign_host("127.0.0.2") as (foreign, foreign_requests), \
             foreign_host("127.0.0.1") as (same_host_foreign, same_host_requests):
         listing = site / "yw" / "index.shtml"
-        hostile = [REDIRECT_OFF, REFRESH_OFF, BOMB, LOOP, BINARY, TRICKLE, SAME_SITE, BIG, BIG_STREAM]
+        hostile = [REDIRECT_OFF, REFRESH_OFF, BOMB, LOOP, BINARY, TRICKLE, SAME_SITE, BIG, BIG_STREAM, TAG_FLOOD]
         entries = "".join(f'<li><span>2026-01-05</span><a href=".{path[3:]}" title="页{n}">页{n}</a></li>'
                           for n, path in enumerate(hostile))
         entries += f'<li><span>2026-01-05</span><a href="{foreign}{LINKED_OFF}" title="外链">外链</a></li>'
@@ -223,6 +230,7 @@ def test_each_hostile_page_is_a_recorded_reject_with_its_reason(hostile_crawl):
         f"{url}{TRICKLE}": "fetch_failed",
         f"{url}{BIG}": "too_large",
         f"{url}{BIG_STREAM}": "too_large",
+        f"{url}{TAG_FLOOD}": "too_large",
     }
     details = dict(_query(hostile_crawl["database"], "SELECT reason, detail FROM rejects"))
     assert f"{hostile_crawl['foreign']}{REDIRECT_OFF}" in details["offsite_redirect"]
@@ -235,10 +243,11 @@ def test_off_site_targets_are_counted_and_logged_once_per_host(hostile_crawl):
     for target in (hostile_crawl["foreign"], hostile_crawl["same_host_foreign"]):
         host = target.removeprefix("http://")
         assert sum(f"off the site to {host}" in line for line in stderr.splitlines()) == 1, host
-    assert "8 rejected (fetch_failed: 2, not_html: 1, offsite_redirect: 1, offsite_refresh: 1, too_large: 3)" in (
+    assert "9 rejected (fetch_failed: 2, not_html: 1, offsite_redirect: 1, offsite_refresh: 1, too_large: 4)" in (
         hostile_crawl["stdout"])
 
 
-def test_a_gzip_bomb_costs_no_more_memory_than_a_normal_run(hostile_crawl):
-    # Scrapy's default DOWNLOAD_MAXSIZE (1 GiB) let this bomb take the process past 1.3 GB.
+def test_a_gzip_bomb_and_a_flood_of_tags_cost_no_more_memory_than_a_normal_run(hostile_crawl):
+    # Scrapy's default DOWNLOAD_MAXSIZE (1 GiB) let this bomb take the process past 1.2 GB; the tag flood,
+    # parsed, to 500 MB.
     assert hostile_crawl["peak_kb"] < 300 * 1024, f"peak RSS {hostile_crawl['peak_kb'] // 1024} MB"
