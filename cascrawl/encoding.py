@@ -10,6 +10,17 @@ from __future__ import annotations
 from w3lib.encoding import html_to_unicode
 
 _CANDIDATES = ("utf-8", "gb18030", "big5")
+# Control bytes that no text page holds (the WHATWG MIME-sniffing "binary data bytes"): HTML in UTF-8,
+# GBK or Big5 never contains them, an image, a PDF or an archive almost always does in its first bytes.
+_BINARY_BYTES = bytes([*range(0x00, 0x09), 0x0B, *range(0x0E, 0x1B), *range(0x1C, 0x20)])
+_SNIFF = 8192
+
+
+def looks_binary(body: bytes) -> bool:
+    """True for a body that is not a text page (whatever its Content-Type claims): it holds a binary
+    control byte in its first 8 KB."""
+    head = body[:_SNIFF]
+    return len(head.translate(None, _BINARY_BYTES)) != len(head)
 
 
 def detect_encoding(body: bytes) -> str | None:

@@ -19,6 +19,17 @@ class _SiteHandler(SimpleHTTPRequestHandler):
     # No charset on purpose: pages declare their own, as the real site's headers may not.
     extensions_map = {**SimpleHTTPRequestHandler.extensions_map, ".shtml": "text/html", ".html": "text/html"}
 
+    def __init__(self, *args, routes=None, **kwargs):
+        self.routes = routes or {}  # set before the base class handles the request in its __init__
+        super().__init__(*args, **kwargs)
+
+    def do_GET(self):
+        route = self.routes.get(self.path.split("?")[0])
+        if route is not None:
+            route(self)  # a test's own answer for this path (a redirect, a slow or hostile page)
+            return
+        super().do_GET()
+
     def translate_path(self, path: str) -> str:
         translated = super().translate_path(path)
         index = os.path.join(translated, "index.shtml")
@@ -40,11 +51,14 @@ def site_sections(root: Path = BUNDLED_SITE) -> list[str]:
 
 
 @contextlib.contextmanager
-def serve_site(root: Path = BUNDLED_SITE, host: str = "127.0.0.1"):
-    """Serve `root` on a free port; yields the base URL, e.g. `http://127.0.0.1:41234`."""
+def serve_site(root: Path = BUNDLED_SITE, host: str = "127.0.0.1", routes: dict | None = None):
+    """Serve `root` on a free port; yields the base URL, e.g. `http://127.0.0.1:41234`.
+
+    `routes` maps a path (`/yw/…shtml`, without query) to a function that answers a GET of it
+    itself, given the request handler (`http.server.BaseHTTPRequestHandler`)."""
     if not (root / "yw").is_dir() and not any(root.glob("*/index.shtml")):
         raise FileNotFoundError(f"no site copy at {root} (run from a checkout of cascrawl)")
-    server = ThreadingHTTPServer((host, 0), partial(_SiteHandler, directory=str(root)))
+    server = ThreadingHTTPServer((host, 0), partial(_SiteHandler, directory=str(root), routes=routes))
     thread = threading.Thread(target=server.serve_forever, name="fixture-site", daemon=True)
     thread.start()
     try:

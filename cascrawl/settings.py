@@ -103,13 +103,34 @@ DOWNLOAD_DELAY = 1.0
 RETRY_TIMES = 2
 CASCRAWL_RETRY_BACKOFF_BASE = 2.0  # seconds before the first retry of a request, doubled for each next one
 CASCRAWL_RETRY_BACKOFF_MAX = 60.0
-DOWNLOADER_MIDDLEWARES = {"cascrawl.middlewares.RetryBackoffMiddleware": 560}  # just after RetryMiddleware (550)
+DOWNLOADER_MIDDLEWARES = {
+    "cascrawl.middlewares.RetryBackoffMiddleware": 560,  # just after RetryMiddleware (550)
+    # The host policy replaces Scrapy's OffsiteMiddleware (same place, before robots.txt is asked):
+    # exact hosts and ports, checked for every request, redirects and meta refreshes included.
+    "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
+    "cascrawl.middlewares.HostPolicyMiddleware": 50,
+    "cascrawl.middlewares.ResponseSizeMiddleware": 60,  # marks a response cut for DOWNLOAD_MAXSIZE (too_large)
+}
 # AutoThrottle adapts the delay to the site's latency (never below DOWNLOAD_DELAY).
 AUTOTHROTTLE_ENABLED = True
 AUTOTHROTTLE_START_DELAY = 1.0
 AUTOTHROTTLE_MAX_DELAY = 60.0
 AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
-DOWNLOAD_TIMEOUT = 30
+
+# --- hostile pages and hosts: where cascrawl may go, and how much one response may cost ---
+# Requests go only to these hosts (on ports 80/443) and to exactly the host and port of the base URL
+# (--base-url); anything else — a redirect, a meta refresh, a listing link elsewhere — is refused and
+# the article that pointed there recorded as a reject (offsite_redirect, offsite_refresh, offsite_link).
+CASCRAWL_ALLOWED_HOSTS = ["www.cas.cn", "cas.cn"]
+# Per response, after decompression (Scrapy applies both to the wire and to the gunzipped body): a page
+# over the limit is cut off and its article rejected as too_large; a page over the warning size is logged.
+# CAS article pages are 20–100 kB.
+DOWNLOAD_MAXSIZE = 10 * 1024 * 1024
+DOWNLOAD_WARNSIZE = 2 * 1024 * 1024
+DOWNLOAD_TIMEOUT = 20  # seconds for a whole response (a page that trickles is cut), per attempt
+# Parsing costs memory by the element (about 600 bytes each through extraction and cleaning): a page with
+# more tags than this is not parsed; an article page is rejected as too_large. CAS pages have 200–3,000.
+CASCRAWL_MAX_PAGE_TAGS = 100_000
 
 LOG_LEVEL = "INFO"
 TELNETCONSOLE_ENABLED = False  # scheduled runs should not open a console port

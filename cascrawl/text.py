@@ -24,6 +24,16 @@ _CELL_TAGS = frozenset({"td", "th"})
 _ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"), None)
 
 
+# Characters libxml2 refuses in a document (NUL and other C0 controls, lone surrogates, non-characters):
+# a hostile or broken page may hold them; browsers do not show them either.
+_UNPARSEABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def parseable(html: str) -> str:
+    """`html` without the characters lxml refuses to parse."""
+    return _UNPARSEABLE.sub("", html)
+
+
 def html_to_text(fragment: str) -> str:
     """Body HTML fragment -> text with one paragraph per line.
 
@@ -38,7 +48,11 @@ def html_to_text(fragment: str) -> str:
     """
     if not fragment or not fragment.strip():
         return ""
-    root = lxml.html.fragment_fromstring(fragment, create_parent="div")
+    fragment = parseable(fragment)
+    try:
+        root = lxml.html.fragment_fromstring(fragment, create_parent="div")
+    except (etree.ParserError, AssertionError):  # lxml's complaints about something shaped like a whole document
+        root = lxml.html.document_fromstring(f"<html><body><div>{fragment}</div></body></html>").find("body")
     chunks: list[str] = []
     _collect_text(root, chunks, in_cell=False)
     return normalize_lines("".join(chunks))

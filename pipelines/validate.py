@@ -1,8 +1,8 @@
 """Step 6, validate: required fields present and plausible, else a rejection with a reason.
 
 Rejected items go on to the persist pipeline, which records them in `rejects`; nothing is dropped
-silently. Reasons: whatever an earlier step set (the spider's fetch_failed / extraction_error,
-boilerplate_title, implausible_date), http_<status>, not_an_article_url, missing_title,
+silently. Reasons: whatever an earlier step set (the spider's fetch_failed / extraction_error /
+not_html / too_large / offsite_redirect / offsite_refresh / offsite_link, boilerplate_title, implausible_date), http_<status>, not_an_article_url, missing_title,
 implausible_title, missing_date, missing_body, missing_content_hash.
 """
 

@@ -9,7 +9,8 @@ import scrapy
 from scrapy.http import TextResponse
 
 from cascrawl.db.frontier import Boundary, WalkProgress
-from cascrawl.encoding import decode_html
+from cascrawl.encoding import decode_html, looks_binary
+from cascrawl.hosts import count_offsite, fetch_failure
 from cascrawl.items import ArticleItem
 from cascrawl.parsers import GENERIC, parse_article, parse_listing
 from cascrawl.sections import parse_sections
@@ -80,6 +81,7 @@ class CasNewsSpider(scrapy.Spider):
         spider.overlap_pages = max(1, settings.getint("CASCRAWL_OVERLAP_PAGES", 1))
         spider.refresh_days = max(0, settings.getint("CASCRAWL_REFRESH_DAYS", 0))
         spider.database_url = settings.get("CASCRAWL_DATABASE_URL")
+        spider.max_page_tags = settings.getint("CASCRAWL_MAX_PAGE_TAGS", 100_000) or 10**12  # 0 = no limit
         spider.known_urls = set()
         spider.walks = {}
         return spider
@@ -172,10 +174,17 @@ class CasNewsSpider(scrapy.Spider):
         stats.inc_value("cascrawl/listing_pages")
         stats.inc_value(f"cascrawl/section/{section}/listing_pages")
         html, _ = decode_html(response.body, response.headers.get("Content-Type"))
+        if html.count("<") > self.max_page_tags:
+            stats.inc_value("cascrawl/listing_pages_too_large")
+            self.logger.warning("listing %s has over CASCRAWL_MAX_PAGE_TAGS (%d) tags: not parsed", response.url,
+                                self.max_page_tags)
+            walk.failed = True
+            return
         listing = parse_listing(html, response.url, self.base_url)
         stats.inc_value(f"cascrawl/section/{section}/entries", len(listing.entries))
         if listing.offsite_links:
             stats.inc_value("cascrawl/offsite_links_ignored", listing.offsite_links)
+            self._log_offsite_hosts(listing.offsite_hosts, response.url)
         if not listing.entries:
             stats.inc_value("cascrawl/listing_pages_empty")
             self.logger.warning("listing %s has no article entries", response.url)
@@ -218,6 +227,13 @@ class CasNewsSpider(scrapy.Spider):
             return  # the walk stays incomplete: the boundary does not move
         yield self._listing_request(section, following, page_count)
 
+    def _log_offsite_hosts(self, hosts, page_url):
+        """Links to other hosts are never followed; each host is logged once per run."""
+        for host in hosts:
+            if count_offsite(self.crawler.stats, host):
+                self.logger.warning("listing %s links off the site to %s: not followed (further links to this "
+                                    "host are ignored without a log line)", page_url, host)
+
     def listing_failed(self, failure):
         stats = self.crawler.stats
         stats.inc_value("cascrawl/listing_fetch_failed")
@@ -236,16 +252,28 @@ class CasNewsSpider(scrapy.Spider):
             self.crawler.stats.inc_value("cascrawl/refresh/refetched")
         item = self._new_item(response.url, section, listing_date, response.status)
         item.etag, item.last_modified = _header(response, "ETag"), _header(response, "Last-Modified")
-        if response.status == 200 and isinstance(response, TextResponse):
-            self._fill_from_page(item, response)
+        if response.status == 200:
+            if looks_binary(response.body):  # an image, an archive, random bytes: never a page
+                content_type = _header(response, "Content-Type")
+                item.reject_reason, item.reject_detail = "not_html", f"binary body ({content_type or 'no Content-Type'})"
+                self.crawler.stats.inc_value("cascrawl/extract/not_html")
+            else:
+                self._fill_from_page(item, response)
         yield item
 
     def article_failed(self, failure):
-        """An article that could not be fetched (after retries) becomes a recorded rejection."""
+        """An article that could not be fetched (after retries) becomes a recorded rejection, filed under
+        the URL the listing gave (before any redirect): fetch_failed, too_large (over DOWNLOAD_MAXSIZE),
+        offsite_redirect / offsite_refresh / offsite_link (refused by the host policy)."""
         request = failure.request
         self.crawler.stats.inc_value("cascrawl/article_fetch_failed")
-        item = self._new_item(request.url, request.cb_kwargs.get("section", ""), request.cb_kwargs.get("listing_date"), 0)
-        item.reject_reason, item.reject_detail = "fetch_failed", failure.getErrorMessage()[:500]
+        origin = (request.meta.get("redirect_urls") or [request.url])[0]
+        item = self._new_item(origin, request.cb_kwargs.get("section", ""), request.cb_kwargs.get("listing_date"), 0)
+        message = failure.getErrorMessage()
+        reason = fetch_failure(failure.value, message, request.meta)
+        if reason == "too_large" and not message:
+            message = f"response cut off after {request.meta.get('cascrawl_too_large')} bytes (DOWNLOAD_MAXSIZE)"
+        item.reject_reason, item.reject_detail = reason, message[:500]
         yield item
 
     @staticmethod
@@ -264,8 +292,14 @@ class CasNewsSpider(scrapy.Spider):
 
     def _fill_from_page(self, item: ArticleItem, response) -> None:
         stats = self.crawler.stats
+        html, encoding = decode_html(response.body, response.headers.get("Content-Type"))
+        tags = html.count("<")
+        if tags > self.max_page_tags:  # parsing costs memory by the element: ~600 bytes each, all steps together
+            item.reject_reason = "too_large"
+            item.reject_detail = f"{tags} tags, over CASCRAWL_MAX_PAGE_TAGS ({self.max_page_tags}): not parsed"
+            stats.inc_value("cascrawl/extract/too_many_tags")
+            return
         try:
-            html, encoding = decode_html(response.body, response.headers.get("Content-Type"))
             page = parse_article(html, response.url)
         except Exception as error:  # a page that breaks a parser is a recorded rejection, not a crashed callback
             self.logger.exception("extraction failed on %s", response.url)

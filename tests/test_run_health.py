@@ -150,8 +150,8 @@ def test_a_section_whose_listing_stops_listing_is_an_alarm_in_the_next_run(tmp_p
     with serve_site(site) as base:
         first = run_cascrawl("crawl", "--base-url", base, "--db", db_url, "--section", "syky,cm", *FAST)
         assert first.returncode == 0, first.stderr[-2000:]
-        listing = site / "syky" / "index.shtml"  # the listing redesign: entries are no longer list items
-        listing.write_text(listing.read_text("utf-8").replace("<li", "<div").replace("</li>", "</div>"), "utf-8")
+        for listing in (site / "syky").glob("index*.shtml"):  # the listing redesign: entries are no longer list items
+            listing.write_text(listing.read_text("utf-8").replace("<li", "<div").replace("</li>", "</div>"), "utf-8")
         second = run_cascrawl("crawl", "--base-url", base, "--db", db_url, "--section", "syky,cm", *FAST)
     assert second.returncode == 2
     assert "alarm: section syky listed no articles, where an earlier run found" in second.stdout

@@ -12,12 +12,15 @@ from typing import ClassVar
 import lxml.html
 from lxml import etree
 
+from cascrawl.boilerplate import matching_key
 from cascrawl.parsers.base import (
     ANY_DATE, AUTHOR_LABEL, EDITOR_LABEL, LABELLED_DATE, SOURCE_LABEL, ArticleData, Found, Page, labelled_value,
     visible_text,
 )
 
 _TITLE_SUFFIX = re.compile(r"\s*[-_|—]{2,}\s*[^-_|—]*$")  # 标题----中国科学院
+# What separates a title from a site's name in <title> (after NFKC: full-width forms are ASCII here).
+_TITLE_SEPARATORS = frozenset(" -_|—–―~·•:丨【[(<《")
 _CAS_SOURCE_TAIL = re.compile(r"\s*[,，]\s*中国科学院\s*$")
 _DOCUMENT_WRITE = re.compile(r"document\.write\(\s*['\"](?P<value>.*?)['\"]\s*\)")
 _ATTACHMENT_LABELS = ("附件下载", "附件下載", "附件：", "附件:")
@@ -91,8 +94,8 @@ class ArticleParser:
         head_title = _TITLE_SUFFIX.sub("", page.text_of(page.first("head title"), spaced=False))
         if heading is None:
             return (head_title, "dom:<title>") if head_title else None
-        if not head_title or heading[0].startswith(head_title.rstrip("…. ")):
-            return heading  # agrees with <title> (which may be cut short), or nothing to check against
+        if not head_title or headings_agree(heading[0], head_title):
+            return heading  # agrees with <title> (cut short, or with a site's suffix), or nothing to check against
         # The heading selector hit something else (a sidebar box title): <title> is the page's own.
         return head_title, "dom:<title>"
 
@@ -171,6 +174,19 @@ class ArticleParser:
             if written and written.group("value").strip():
                 return written.group("value").strip()
         return None
+
+
+def headings_agree(heading: str, head_title: str) -> bool:
+    """Whether a page heading is the article's title by its `<title>`: the `<title>` is the heading cut
+    short (`…`), or the heading followed by a suffix after a separator (`标题_某某网`, `标题 | 某站`,
+    `标题----中国科学院`) — any site's name, spam included. Compared in the form boilerplate lines are
+    matched in (glosses removed, Simplified, NFKC), so a glossed Traditional heading agrees with its
+    copy's `<title>` however each of them is written."""
+    heading, head_title = matching_key(heading), matching_key(head_title)
+    if heading.startswith(head_title.rstrip("…. ")):  # an empty <title> contradicts nothing
+        return True
+    rest = head_title[len(heading):] if head_title.startswith(heading) else ""
+    return bool(rest) and rest[0] in _TITLE_SEPARATORS
 
 
 def _date_value(match: re.Match) -> str:

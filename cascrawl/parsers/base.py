@@ -16,7 +16,7 @@ import lxml.html
 from lxml import etree
 from lxml.cssselect import CSSSelector
 
-from cascrawl.text import TONE_MARKS
+from cascrawl.text import TONE_MARKS, parseable
 from cascrawl.urls import parse_article_url
 
 Found = tuple[str, str] | None  # (value, provenance path) or nothing
@@ -60,12 +60,22 @@ def _compiled(css: str) -> CSSSelector:
     return CSSSelector(css)
 
 
+def parse_document(html: str | None) -> etree._Element:
+    """The page's element tree; a page with nothing to parse (empty, only white space or comments) is an
+    empty document rather than an error."""
+    html = parseable(html or "")
+    try:
+        return lxml.html.document_fromstring(html or "<html></html>")
+    except etree.ParserError:  # "Document is empty"
+        return lxml.html.document_fromstring("<html></html>")
+
+
 class Page:
     """A parsed page and what every parser reads from it."""
 
     def __init__(self, html: str, url: str):
         self.url = url
-        self.root: etree._Element = lxml.html.document_fromstring(html or "<html></html>")
+        self.root: etree._Element = parse_document(html)
         ref = parse_article_url(url)
         # Links are made absolute on the canonical site, so a mirror crawl stores the same links.
         self.link_base = ref.canonical_url if ref else url

@@ -8,10 +8,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from typing import ClassVar
+from urllib.parse import urljoin
 
 from lxml import etree
 
 from cascrawl.dates import parse_datetime
+from cascrawl.hosts import host_of
 from cascrawl.parsers.base import ANY_DATE, Page, visible_text
 from cascrawl.urls import parse_article_url, site_link
 
@@ -34,6 +36,7 @@ class ListingPage:
     page_count: int | None  # from the TRS pager script; None when the page has no pager
     page_links: list[str]  # pager links present in the markup
     offsite_links: int  # entries pointing off the site, ignored
+    offsite_hosts: list[str]  # their hosts (host[:port]), each once
 
 
 class ListingParser:
@@ -78,17 +81,23 @@ LISTING_PARSERS: tuple[ListingParser, ...] = (CurrentListing(), OldListing(), An
 
 def parse_listing(html: str, url: str, base_url: str) -> ListingPage:
     page = Page(html, url)
-    parser = next(p for p in LISTING_PARSERS if p.matches(page))
+    parser = next((p for p in LISTING_PARSERS if p.matches(page)), LISTING_PARSERS[-1])  # no `li` at all: no entries
     entries: list[ListingEntry] = []
     seen: set[str] = set()
     offsite = 0
+    offsite_hosts: list[str] = []
     for item in parser.items(page):
         anchor = next((a for a in item.iter("a") if a.get("href")), None)
         if anchor is None:
             continue
         target = site_link(anchor.get("href"), url, base_url)
         if target is None:
-            offsite += anchor.get("href", "").strip().startswith(("http:", "https:", "//"))
+            href = anchor.get("href", "").strip()
+            if href.startswith(("http:", "https:", "//")):
+                offsite += 1
+                host = host_of(urljoin(url, href))
+                if host not in offsite_hosts:
+                    offsite_hosts.append(host)
             continue
         ref = parse_article_url(target)
         if ref is None or ref.canonical_url in seen:
@@ -111,6 +120,7 @@ def parse_listing(html: str, url: str, base_url: str) -> ListingPage:
         page_count=int(count.group(1)) if count else None,
         page_links=page_links,
         offsite_links=offsite,
+        offsite_hosts=offsite_hosts,
     )
 
 
