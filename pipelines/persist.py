@@ -82,6 +82,7 @@ class PersistPipeline:
         self.failure: str | None = None  # why storing failed, if it did
         self.spooled = 0  # items written to the spool file instead of the database
         self._outage_waiters: list[defer.Deferred] | None = None  # not None while an outage is ridden out
+        self._walks_recorded: list[frontier.WalkProgress] = []  # the walk progress last written
         self._pool: ThreadPool | None = None
         self._timer: task.LoopingCall | None = None
         self._last_flush = time.monotonic()
@@ -141,7 +142,7 @@ class PersistPipeline:
         """Write what an earlier run spooled, then remove its file."""
         for path in self.spool.pending():
             articles, rejects = Spool.read(path)
-            result = self._write(articles, rejects, record_walks=False)[0]
+            result = self._write(articles, rejects)[0]
             path.unlink()
             self.stats.inc_value("cascrawl/db/spool_replayed_articles", result.stored)
             self.stats.inc_value("cascrawl/db/spool_replayed_rejects", len(rejects))
@@ -255,7 +256,7 @@ class PersistPipeline:
             self._spool(batch, rejects)
             return
         try:
-            result, seconds = await maybe_deferred_to_future(self._in_thread(self._write, batch, rejects))
+            result, seconds = await self._write_in_thread(batch, rejects)
         except Exception as error:
             self._put_back(batch, rejects)
             if is_outage(error) and self.outage_seconds > 0 and self._engine_running():
@@ -283,7 +284,7 @@ class PersistPipeline:
             await _sleep(min(delay, max(0.05, self.outage_seconds - (time.monotonic() - started))))
             batch, rejects = self._take()
             try:
-                result, seconds = await maybe_deferred_to_future(self._in_thread(self._write, batch, rejects))
+                result, seconds = await self._write_in_thread(batch, rejects)
             except Exception as again:
                 self._put_back(batch, rejects)
                 last_error = again
@@ -319,7 +320,18 @@ class PersistPipeline:
 
         return threads.deferToThreadPool(reactor, self._pool, function, *args, **kwargs)
 
-    def _write(self, batch: list[dict], rejects: list[dict], record_walks: bool = True) -> tuple[UpsertResult, float]:
+    async def _write_in_thread(self, batch: list[dict], rejects: list[dict]) -> tuple[UpsertResult, float]:
+        """_write in the database thread, with the walks' progress when it changed since last written.
+        The snapshot is taken here, in the reactor thread, where the spider updates the walks."""
+        walks = self._walks()
+        changed = walks if walks != self._walks_recorded else None
+        outcome = await maybe_deferred_to_future(self._in_thread(self._write, batch, rejects, changed))
+        if changed is not None:
+            self._walks_recorded = changed
+        return outcome
+
+    def _write(self, batch: list[dict], rejects: list[dict],
+               walks: list[frontier.WalkProgress] | None = None) -> tuple[UpsertResult, float]:
         """In the database thread: the articles (one transaction), then the rejects with their re-fetch
         schedule and the walk progress. Storing an article twice is harmless (upsert by URL), so a batch
         whose commit was lost can simply be written again."""
@@ -337,8 +349,8 @@ class PersistPipeline:
                       for url, reason, _ in result.rejected]
         frontier.schedule_refetches(database, scheduled, max_days=self.reject_retry_max_days)
         frontier.clear_refetches(database, stored)
-        if record_walks:
-            frontier.record_walks(database, self._walks(), self.run_id, final=False)
+        if walks is not None:
+            frontier.record_walks(database, walks, self.run_id, final=False)
         return result, time.perf_counter() - started
 
     def _count(self, result: UpsertResult, rejects: int, seconds: float) -> None:

@@ -93,11 +93,10 @@ class CasNewsSpider(scrapy.Spider):
         for section in self.sections:
             yield self._listing_request(section, 0)
         for page in due:  # rejected earlier and due again: straight to the page, whatever its listing says
-            url = site_link(page.fetched_url, page.fetched_url, self.base_url) or site_link(page.url, page.url, self.base_url)
+            url = site_link(page.url, page.url, self.base_url)  # the canonical URL, moved onto the crawled copy
             if url:
                 yield scrapy.Request(url, callback=self.parse_article, errback=self.article_failed,
-                                     cb_kwargs={"section": page.section},
-                                     meta={"handle_httpstatus_list": _HANDLED_STATUSES, "cascrawl_retry_reject": True})
+                                     cb_kwargs={"section": page.section}, meta={"handle_httpstatus_list": _HANDLED_STATUSES})
         for stored in refresh:
             headers = {}
             if stored.etag:
@@ -118,7 +117,7 @@ class CasNewsSpider(scrapy.Spider):
         the articles to revalidate."""
         from cascrawl.db import crawl_history
 
-        history = crawl_history(self.database_url, self.sections, self.refresh_days)
+        history = crawl_history(self.database_url, self.sections, self.refresh_days, known=self.incremental)
         for section in self.sections:
             self.walks[section] = SectionWalk(section, history.boundaries.get(section, Boundary(None, None)))
         stats = self.crawler.stats

@@ -46,7 +46,6 @@ class WalkProgress:
 @dataclass(frozen=True, slots=True)
 class DueRefetch:
     url: str
-    fetched_url: str
     section: str
     reason: str
 
@@ -63,11 +62,11 @@ def scheduled(session: Session, sections: Iterable[str], now: datetime) -> tuple
     urls: set[str] = set()
     due: list[DueRefetch] = []
     wanted = set(sections)
-    query = select(Refetch.url, Refetch.fetched_url, Refetch.section, Refetch.reason, Refetch.next_try_at)
+    query = select(Refetch.url, Refetch.section, Refetch.reason, Refetch.next_try_at)
     for row in session.execute(query.order_by(Refetch.id)):
         urls.add(row.url)
         if row.section in wanted and row.next_try_at <= now:
-            due.append(DueRefetch(row.url, row.fetched_url, row.section, row.reason))
+            due.append(DueRefetch(row.url, row.section, row.reason))
     return urls, due
 
 

@@ -31,10 +31,11 @@ class CrawlHistory:
     due: list[DueRefetch] = field(default_factory=list)  # rejected pages of these sections to try again now
 
 
-def crawl_history(database_url: str, sections: list[str], refresh_days: int = 0) -> CrawlHistory:
+def crawl_history(database_url: str, sections: list[str], refresh_days: int = 0, known: bool = True) -> CrawlHistory:
     """Known canonical URLs (all sections: listings cross-list each other's articles), the sections'
     completeness boundaries, the rejected pages on the re-fetch schedule (those due now apart) and,
     with refresh_days, the articles of these sections published in the last N days (Beijing time).
+    known=False (a --full run, which fetches everything) skips the known URLs and the schedule.
     A database without cascrawl's tables yet has no history."""
     database = Database(database_url)
     try:
@@ -44,9 +45,10 @@ def crawl_history(database_url: str, sections: list[str], refresh_days: int = 0)
             return CrawlHistory()
         history = CrawlHistory()
         with Session(database.engine) as session:
-            history.known_urls = set(session.scalars(select(Article.url)))
             history.boundaries = load_boundaries(session, sections)
-            history.rejected_urls, history.due = scheduled(session, sections, datetime.now(timezone.utc))
+            if known:
+                history.known_urls = set(session.scalars(select(Article.url)))
+                history.rejected_urls, history.due = scheduled(session, sections, datetime.now(timezone.utc))
             if refresh_days > 0:
                 since = datetime.now(BEIJING).date() - timedelta(days=refresh_days)
                 query = (
