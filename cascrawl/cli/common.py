@@ -1,0 +1,101 @@
+"""What the commands share: the database of --db, tables and JSON for people and scripts, exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+DB_HELP = "database URL (default: CASCRAWL_DATABASE_URL or sqlite:///cascrawl.db)"
+
+# Exit codes of the inspection commands: 0 done, 1 the database cannot be used, 2 bad usage, 3 not found
+# (no such run or article). Human tables by default, --json for scripts.
+EXIT_NOT_FOUND = 3
+
+
+def database_url(args) -> str:
+    import os
+
+    return args.db or os.environ.get("CASCRAWL_DATABASE_URL", "sqlite:///cascrawl.db")
+
+
+def positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected 1 or more, got {value}")
+    return number
+
+
+def open_for_reading(args):
+    """The database of --db, opened for reading; None (after one line on stderr) when it cannot be used."""
+    from cascrawl.db import Database, DatabaseError
+
+    try:
+        return Database(database_url(args)).open(create=False)
+    except DatabaseError as error:
+        print(f"cascrawl: error: {error}", file=sys.stderr)
+        return None
+
+
+def print_json(value) -> None:
+    import json
+
+    sys.stdout.reconfigure(encoding="utf-8")
+    print(json.dumps(value, ensure_ascii=False, indent=2, default=str))
+
+
+def display_width(text: str) -> int:
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text)
+
+
+def cut(text: str, width: int) -> str:
+    """At most `width` terminal columns (Chinese characters take two), … where cut."""
+    text = " ".join(str(text).split())
+    if display_width(text) <= width:
+        return text
+    kept, used = [], 0
+    for char in text:
+        used += display_width(char)
+        if used > width - 1:
+            break
+        kept.append(char)
+    return "".join(kept) + "…"
+
+
+def print_table(headers: list[str], rows: list[list], numeric: set[int] = frozenset(), caps: dict | None = None) -> None:
+    """A plain text table, columns sized to their content (in terminal columns), the last one not padded."""
+    sys.stdout.reconfigure(encoding="utf-8")
+    cells = [[cut("" if value is None else value, (caps or {}).get(index, 200)) for index, value in enumerate(row)]
+             for row in rows]
+    widths = [max([display_width(h)] + [display_width(row[i]) for row in cells]) for i, h in enumerate(headers)]
+
+    def line(values: list[str]) -> str:
+        parts = []
+        for index, value in enumerate(values):
+            pad = " " * (widths[index] - display_width(value))
+            last = index == len(values) - 1
+            parts.append(pad + value if index in numeric else (value if last else value + pad))
+        return "  ".join(parts).rstrip()
+
+    print(line(headers))
+    for row in cells:
+        print(line(row))
+
+
+def when(iso_text: str | None, length: int = 16) -> str:
+    """An ISO time of the records (Beijing) as `2025-06-14 16:30`."""
+    return (iso_text or "")[:length].replace("T", " ")
+
+
+def run_id_of(database, value: str) -> int | None:
+    """`latest` or an id; None when there is no such run (after a line on stderr)."""
+    from cascrawl.db import reads
+
+    if value == "latest":
+        found = reads.get_run(database)
+        if found is None:
+            print("cascrawl: no crawl run recorded yet", file=sys.stderr)
+            return None
+        return found["id"]
+    return int(value)
