@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.exc import SQLAlchemyError
 
 from cascrawl.api.app import PAGE_MAX, create_app
-from cascrawl.db import Database
+from cascrawl.db import Article, Database
 
 from .api_support import crawled_db, made_up_article, postgres_crawled_template, upsert  # noqa: F401
 from .conftest import expected_articles, run_cascrawl
@@ -121,6 +121,50 @@ def test_the_cursor_of_the_last_page_picks_up_later_changes(client):
     assert later["cursor"] != kept and later["next"] is None
     empty = client.get("/articles", params={"cursor": later["cursor"]}).json()
     assert empty["items"] == [] and empty["cursor"] == later["cursor"]
+
+
+def stored_row(db_url: str, url: str) -> dict:
+    """The article's row as stored, in the shape the pipelines hand to the store."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    database = Database(db_url)
+    try:
+        with Session(database.engine) as session:
+            found = session.scalars(select(Article).where(Article.url == url)).one()
+            return {c.key: getattr(found, c.key) for c in Article.__table__.columns}
+    finally:
+        database.close()
+
+
+def test_a_metadata_only_change_reaches_a_client_following_the_cursor_api_and_export(client, tmp_path):
+    """Same title and text (same content_hash), another source, editor and images: a downstream service
+    reading incrementally, through the API's cursor or `export --since`, gets the article again."""
+    everything = client.get("/articles", params={"limit": PAGE_MAX}).json()
+    api_cursor = everything["cursor"]
+    first_export = run_cascrawl("export", "--db", client.db_url, "--output", str(tmp_path / "all.jsonl"))
+    assert first_export.returncode == 0, first_export.stderr
+    export_cursor = first_export.stderr.split("--since ")[1].split()[0]
+    target = everything["items"][0]
+    row = stored_row(client.db_url, target["url"])
+    images = [{"url": "https://www.cas.cn/syky/202506/W020250614_new.jpg", "caption": "新图"}]
+    result = upsert(client.db_url, [{**row, "source": "新的来源", "editor": "新编辑", "images": images}])
+    assert (result.refreshed, result.revised) == (1, 0)
+
+    later = client.get("/articles", params={"cursor": api_cursor}).json()
+    assert [item["id"] for item in later["items"]] == [target["id"]]
+    seen = later["items"][0]
+    assert (seen["source"], seen["editor"], seen["images"]) == ("新的来源", "新编辑", images)
+    assert seen["content_hash"] == target["content_hash"] and seen["updated_at"] > target["updated_at"]
+    exported = run_cascrawl("export", "--db", client.db_url, "--since", export_cursor)
+    assert exported.returncode == 0, exported.stderr
+    [line] = exported.stdout.splitlines()
+    assert json.loads(line) == {key: value for key, value in seen.items() if key != "id"}
+
+    # A change the contract does not carry (the copy it was fetched from, its HTML) leaves the cursor alone.
+    upsert(client.db_url, [{**stored_row(client.db_url, target["url"]), "html": "<p>另一份</p>",
+                           "fetched_url": target["url"].replace("https://www.cas.cn", "http://127.0.0.1:1")}])
+    assert client.get("/articles", params={"cursor": later["cursor"]}).json()["items"] == []
 
 
 def test_since_returns_only_newer_updates_and_until_the_older(client):

@@ -114,18 +114,48 @@ def test_changed_content_gets_revision_2_and_the_old_version_is_kept(database):
     assert {row["url"]: row for row in rows(database, Article)}[original["url"]]["revision"] == 3
 
 
-def test_other_fields_changing_refresh_the_row_without_a_new_revision(database):
+def test_fields_outside_the_export_contract_refresh_the_row_without_moving_updated_at(database):
     t1 = datetime(2026, 11, 1, tzinfo=timezone.utc)
     database.upsert_articles([article(1)], seen_at=t1)
     moved = article(1, fetched_url="https://www.cas.cn/syky/202506/t20250614_5073101.shtml", template="mid",
-                    images=[], editor="李华")
+                    html="<p>另一份副本</p>", provenance={"title": "h1"})
     result = database.upsert_articles([moved], seen_at=t1 + timedelta(days=1))
     assert (result.refreshed, result.revised) == (1, 0)
     [row] = rows(database, Article)
-    assert (row["fetched_url"], row["template"], row["images"], row["editor"]) == (
-        moved["fetched_url"], "mid", [], "李华")
+    assert (row["fetched_url"], row["template"], row["html"], row["provenance"]) == (
+        moved["fetched_url"], "mid", "<p>另一份副本</p>", {"title": "h1"})
     assert (row["revision"], row["updated_at"], row["last_seen_at"]) == (1, t1, t1 + timedelta(days=1))
     assert rows(database, ArticleRevision) == []
+
+
+CONTRACT_METADATA_CHANGES = {
+    "section": "yw", "published_date": date(2025, 6, 15), "published_at": datetime(2025, 6, 14, 18, 0, tzinfo=BEIJING),
+    "source": "中国科学院", "author": "张某某", "editor": "李华", "attachments": [], "images": [],
+}
+
+
+def test_every_metadata_key_of_the_export_contract_is_one_that_moves_updated_at():
+    from cascrawl.db.store import CONTRACT_METADATA_COLUMNS
+    from cascrawl.export import EXPORT_KEYS
+
+    identity_content_and_timestamps = {"url", "title", "text", "content_hash", "first_seen_at", "updated_at"}
+    assert set(CONTRACT_METADATA_COLUMNS) == set(EXPORT_KEYS) - identity_content_and_timestamps
+    assert set(CONTRACT_METADATA_CHANGES) == set(CONTRACT_METADATA_COLUMNS)
+
+
+@pytest.mark.parametrize("name", sorted(CONTRACT_METADATA_CHANGES))
+def test_a_metadata_only_change_the_export_contract_carries_moves_updated_at_without_a_revision(database, name):
+    t1 = datetime(2026, 11, 1, tzinfo=timezone.utc)
+    t2 = t1 + timedelta(days=1)
+    database.upsert_articles([article(1)], seen_at=t1)
+    changed = article(1, **{name: CONTRACT_METADATA_CHANGES[name]})
+    assert changed[name] != article(1)[name] and changed["content_hash"] == article(1)["content_hash"]
+    result = database.upsert_articles([changed], seen_at=t2)
+    assert (result.refreshed, result.revised, result.unchanged) == (1, 0, 0)
+    [row] = rows(database, Article)
+    assert row[name] == changed[name]
+    assert (row["revision"], row["first_seen_at"], row["updated_at"], row["last_seen_at"]) == (1, t1, t2, t2)
+    assert rows(database, ArticleRevision) == []  # the content did not change: nothing to archive
 
 
 def test_one_refused_row_is_recorded_in_rejects_and_the_rest_of_the_batch_is_stored(database):

@@ -292,7 +292,7 @@ def _articles_show_command(args, parser) -> int:
         ("published", published),
         ("source", detail["source"]), ("author", detail["author"]), ("editor", detail["editor"]),
         ("layout", detail["template"]), ("script", detail["script"]),
-        ("revision", f"{detail['revision']} (first seen {when(detail['first_seen_at'])}, content changed "
+        ("revision", f"{detail['revision']} (first seen {when(detail['first_seen_at'])}, changed "
                      f"{when(detail['updated_at'])}, last seen {when(detail['last_seen_at'])}, Beijing)"),
         ("content hash", detail["content_hash"]),
         ("images", len(detail["images"])), ("attachments", len(detail["attachments"])),

@@ -5,8 +5,8 @@ an engine refuse writes (SQLite `PRAGMA query_only`, PostgreSQL read-only transa
 what `cascrawl serve` does.
 
 Paging follows the export order, `(updated_at, id)`. A `Cursor` is a position in that order; the
-next page is everything strictly after it. `updated_at` moves only when an article's content
-changes, and new or changed articles get the time of their upsert, so they land after every cursor
+next page is everything strictly after it. `updated_at` moves only when what the export contract
+carries changes (content or metadata), and new or changed articles get the time of their upsert, so they land after every cursor
 handed out before: a reader paging while a crawl writes sees each article once, and an article
 revised meanwhile once more, at the end, with its new content.
 """

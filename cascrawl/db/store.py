@@ -35,6 +35,11 @@ _CONTENT_COLUMNS = (
 _VALIDATOR_COLUMNS = ("etag", "last_modified")
 # Compared one by one to tell a refresh from an unchanged row; title and text are covered by content_hash.
 _COMPARED_COLUMNS = tuple(column for column in _CONTENT_COLUMNS if column not in ("title", "text")) + _VALIDATOR_COLUMNS
+# What the export contract (docs/export.md) carries besides url, title and text (content_hash) and the timestamps:
+# a change to one of these alone moves updated_at, so that a downstream client following the change cursor sees it.
+CONTRACT_METADATA_COLUMNS = (
+    "section", "published_date", "published_at", "source", "author", "editor", "attachments", "images",
+)
 # Copied into article_revisions when the content changes.
 _ARCHIVED_COLUMNS = ("url", *_CONTENT_COLUMNS, "updated_at", "last_seen_at")
 # SQLite allows 32766 bound parameters per statement (999 before 3.32): IN lists go in chunks.
@@ -77,7 +82,7 @@ class UpsertResult:
 
     inserted: int = 0  # new articles
     revised: int = 0  # content changed: revision + 1, the previous version archived
-    refreshed: int = 0  # same content, other fields changed (fetched_url, html, provenance, …): updated in place
+    refreshed: int = 0  # same content, other fields changed (editor, images, fetched_url, html, …): updated in place
     unchanged: int = 0  # only last_seen_at moved
     rejected: list[tuple[str, str, str]] = field(default_factory=list)  # (url, reason code, detail)
 
@@ -213,9 +218,10 @@ class Database:
                         run_id: int | None = None) -> UpsertResult:
         """Store a batch of articles by canonical url, in one transaction.
 
-        New url: inserted (revision 1). Same content_hash: the row keeps its revision and updated_at;
-        other changed fields are refreshed in place; last_seen_at always moves. Different content_hash:
-        the stored version is copied to article_revisions, then replaced; revision + 1, updated_at moves.
+        New url: inserted (revision 1). Same content_hash: the row keeps its revision; other changed fields
+        are refreshed in place, and updated_at moves when one of them is in the export contract (source,
+        author, editor, images, …); last_seen_at always moves. Different content_hash: the stored version
+        is copied to article_revisions, then replaced; revision + 1, updated_at moves.
         A row the database refuses (constraint, bad value) is retried alone, recorded in `rejects`
         (with run_id) and left out; the rest of the batch is stored.
         """
@@ -284,15 +290,19 @@ class Database:
 
     def _update_existing(self, session: Session, values: list[dict[str, Any]], existing: dict[str, Any],
                          seen_at: datetime, result: UpsertResult) -> None:
-        """Rows whose URL is stored: revised (archived first), refreshed in place, or only seen again."""
-        revised, refreshed, unchanged = [], [], []
+        """Rows whose URL is stored: revised (archived first), refreshed in place (updated_at moved when the
+        export contract sees the change), or only seen again."""
+        revised, refreshed, refreshed_quietly, unchanged = [], [], [], []
         for value in values:
             old = existing[value["url"]]
             if old.content_hash != value["content_hash"]:
                 revised.append({"id": old.id, **value, "revision": old.revision + 1,
                                 "updated_at": seen_at, "last_seen_at": seen_at})
+            elif any(getattr(old, name) != value[name] for name in CONTRACT_METADATA_COLUMNS):
+                refreshed.append({"id": old.id, **value, "updated_at": seen_at, "last_seen_at": seen_at})
             elif any(getattr(old, name) != value[name] for name in _COMPARED_COLUMNS):
-                refreshed.append({"id": old.id, **value, "last_seen_at": seen_at})
+                # fetched_url, html, template, provenance, validators: not in the contract, the cursor stays
+                refreshed_quietly.append({"id": old.id, **value, "last_seen_at": seen_at})
             else:
                 unchanged.append(old.id)
 
@@ -308,12 +318,13 @@ class Database:
                     )
                 )
             session.execute(update(Article), revised)  # ORM bulk UPDATE by primary key
-        if refreshed:
-            session.execute(update(Article), refreshed)
+        for batch in (refreshed, refreshed_quietly):  # one key set per executemany
+            if batch:
+                session.execute(update(Article), batch)
         for chunk in _chunks(unchanged):
             session.execute(update(Article).where(Article.id.in_(chunk)).values(last_seen_at=seen_at))
         result.revised += len(revised)
-        result.refreshed += len(refreshed)
+        result.refreshed += len(refreshed) + len(refreshed_quietly)
         result.unchanged += len(unchanged)
 
     def _insert_statement(self):
