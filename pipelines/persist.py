@@ -32,6 +32,7 @@ from twisted.python.threadpool import ThreadPool
 import cascrawl
 from cascrawl.db import Database, RunLock, RunLocked, UpsertResult
 from cascrawl.db import frontier
+from cascrawl.health import coverage_record
 from cascrawl.spool import Spool
 
 logger = logging.getLogger(__name__)
@@ -187,7 +188,8 @@ class PersistPipeline:
                 await maybe_deferred_to_future(self._in_thread(
                     frontier.record_walks, self.database, walks, self.run_id, final=final))
             await maybe_deferred_to_future(self._in_thread(
-                self.database.finish_run, self.run_id, status=status, reason=reason[:100], stats=stats))
+                self.database.finish_run, self.run_id, status=status, reason=reason[:100], stats=stats,
+                coverage=coverage_record(stats)))
         except Exception as error:
             logger.error("could not record the end of crawl run %s: %s", self.run_id, self.database.error_line(error))
         finally:

@@ -259,7 +259,12 @@ def test_sections_runs_and_health(client):
     assert runs[0]["counts"]["articles_stored"] == len(ARTICLES)
     run = client.get(f"/runs/{runs[0]['id']}").json()
     assert run["stats"]["finish_reason"] == "finished" and run["rejects_by_reason"] == {}
-    assert run["settings"]["CASCRAWL_SCRIPT"] == "simplified" and run["coverage"] is None
+    assert run["settings"]["CASCRAWL_SCRIPT"] == "simplified"
+    pages = len(ARTICLES)
+    assert run["coverage"] == {
+        "pages": pages, "title": 1.0, "date": 1.0, "body": 1.0,
+        "source": round(sum(1 for a in ARTICLES if a["source"]) / pages, 4),
+        "generic_fallback": round(sum(1 for a in ARTICLES if a["template"] == "generic") / pages, 4)}
     health = client.get("/healthz").json()
     assert health["status"] == "ok" and health["database"] == "reachable"
     assert health["last_run"]["id"] == runs[0]["id"] and health["schema_revision"]

@@ -143,3 +143,4 @@ def test_run_page_in_chromium(browser_page, hostile_db, serve):
     assert page.locator("h1").inner_text().startswith("Run #1")
     assert "None: a clean run." in page.locator("main").inner_text()
     assert "finish_reason" in page.locator("main").inner_text()
+    assert page.locator("#coverage").inner_text().startswith("title 100%, date 100%, body 100%, source ")

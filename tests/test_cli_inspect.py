@@ -84,6 +84,28 @@ def test_runs_lists_the_newest_first_with_counts_and_problems(db):
     assert [run["id"] for run in json_of("runs", "--limit", "1", "--db", db)] == [2]
 
 
+def expected_coverage() -> dict:
+    """The coverage of a crawl of the fixture copy, from the expected fields of its articles."""
+    pages = len(ARTICLES)
+    return {"pages": pages, "title": 1.0, "date": 1.0, "body": 1.0,
+            "source": round(sum(1 for a in ARTICLES if a["source"]) / pages, 4),
+            "generic_fallback": round(sum(1 for a in ARTICLES if a["template"] == "generic") / pages, 4)}
+
+
+EXPECTED_COVERAGE_LINE = (f"title 100%, date 100%, body 100%, source {expected_coverage()['source']:.0%}, "
+                          f"generic fallback {expected_coverage()['generic_fallback']:.0%} of {len(ARTICLES)} article pages")
+
+
+def test_a_run_records_its_coverage_and_runs_show_says_it(db):
+    recorded = Database(db)
+    try:
+        assert recorded.get_run(1)["coverage"] == expected_coverage()  # the column, as the crawl wrote it
+    finally:
+        recorded.close()
+    assert json_of("runs", "show", "1", "--db", db)["coverage"] == expected_coverage()
+    assert json_of("runs", "show", "2", "--db", db)["coverage"] is None
+
+
 def test_runs_show_tells_why_a_run_is_degraded(db):
     result = cascrawl("runs", "show", "2", "--db", db)
     assert result.returncode == 0, result.stderr
@@ -91,9 +113,10 @@ def test_runs_show_tells_why_a_run_is_degraded(db):
     assert out.startswith("run 2: failed (database error: disk full)")
     assert "degraded: yes, because\n  - status failed: database error: disk full\n  - 1 section(s) answered 404" in out
     assert "rejects by reason: http_404 1, missing_title 1" in out and "t20250102_2.shtml" in out
-    assert "coverage  not recorded" in out
+    assert "coverage  no article page extracted" in out
     clean = cascrawl("runs", "show", "1", "--db", db)
     assert "degraded: no" in clean.stdout and "finish_reason: finished" in clean.stdout
+    assert f"coverage  {EXPECTED_COVERAGE_LINE}\n" in clean.stdout
     detail = json_of("runs", "show", "latest", "--db", db)
     assert detail["id"] == 2 and detail["rejects_by_reason"] == {"http_404": 1, "missing_title": 1}
     assert detail["settings"] == {"X": 1} and detail["problems"][1] == "1 section(s) answered 404"

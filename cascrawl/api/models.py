@@ -110,11 +110,23 @@ class Run(BaseModel):
     problems: list[str] = Field(description="why the run is degraded; empty for a clean run")
 
 
+class RunCoverage(BaseModel):
+    pages: int = Field(description="article pages extracted")
+    title: float = Field(description="share of them with a title, 0 to 1")
+    date: float
+    body: float
+    source: float
+    generic_fallback: float = Field(description="share that matched no CAS layout (the generic extractor's)")
+
+
 class RunDetail(Run):
     model_config = {"extra": "allow"}  # columns crawl_runs gains later are passed through
 
     rejects_by_reason: dict[str, int]
-    coverage: Any = Field(description="not recorded by crawls yet: null")
+    coverage: RunCoverage | None = Field(description="field coverage over the article pages the run extracted "
+                                                    "(rejected ones included); null when it extracted none")
+    log_file: str | None = Field(description="the run's full Scrapy log (a path on the crawling machine); "
+                                             "null for runs recorded without one")
     settings: dict[str, Any]
     stats: dict[str, Any] = Field(description="the crawler's stats at close")
 

@@ -19,6 +19,7 @@ from fastapi.templating import Jinja2Templates
 
 from cascrawl.api import records
 from cascrawl.db import reads
+from cascrawl.health import describe_coverage
 from cascrawl.sections import SECTIONS
 
 HERE = Path(__file__).resolve().parent
@@ -47,6 +48,7 @@ def _templates() -> Jinja2Templates:
                                      undefined=jinja2.StrictUndefined)
     environment.filters["http_url"] = _http_url
     environment.filters["beijing"] = lambda value: (records.iso(value) or "")[:19].replace("T", " ")
+    environment.filters["coverage"] = describe_coverage
     environment.globals["section_names"] = SECTIONS
     return Jinja2Templates(env=environment)
 

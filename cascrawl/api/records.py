@@ -14,6 +14,7 @@ from typing import Any
 from cascrawl.dates import BEIJING
 from cascrawl.db import Article, ArticleRevision
 from cascrawl.export import article_record
+from cascrawl.health import coverage_record
 
 _SECTION = re.compile(r"^[a-z0-9_-]+(/[a-z0-9_-]+)*$")
 
@@ -77,7 +78,7 @@ RUN_PROBLEMS = (
     ("log_count/ERROR", "error(s) logged"),
 )
 _RUN_FIELDS = ("id", "status", "reason", "started_at", "finished_at", "base_url", "sections", "settings", "stats",
-               "rejects")
+               "rejects", "coverage", "log_file")
 
 
 def _count(stats: dict, key: str) -> int:
@@ -132,7 +133,9 @@ def run_detail_json(run: dict[str, Any]) -> dict[str, Any]:
     """Everything the run record has: the listed fields, rejects by reason, settings, stats and any newer column."""
     detail = run_json(run)
     detail["rejects_by_reason"] = run.get("rejects_by_reason", {})
-    detail["coverage"] = run.get("coverage")  # not recorded by crawls yet: null
+    # Recorded at the end of every run since schema 0005; for older runs, from their stats (same numbers).
+    detail["coverage"] = run.get("coverage") or coverage_record(run.get("stats") or {})
+    detail["log_file"] = run.get("log_file")
     detail["settings"] = run.get("settings") or {}
     detail["stats"] = run.get("stats") or {}
     for name, value in run.items():  # columns added to crawl_runs later show up as they are

@@ -180,6 +180,7 @@ def _runs_command(args, parser) -> int:
 def _runs_show_command(args, parser) -> int:
     from cascrawl.api.records import reject_json, run_detail_json
     from cascrawl.db import reads
+    from cascrawl.health import describe_coverage
 
     if args.run != "latest" and not args.run.isdigit():
         parser.error(f"runs show: expected a run id or `latest`, got {args.run!r}")
@@ -209,7 +210,7 @@ def _runs_show_command(args, parser) -> int:
     print(f"  site      {run['base_url'] or '-'}")
     print(f"  sections  {','.join(run['sections'])}")
     print("  counts    " + ", ".join(f"{label.replace('_', ' ')} {value}" for label, value in run["counts"].items()))
-    print(f"  coverage  {run['coverage'] if run['coverage'] is not None else 'not recorded'}")
+    print(f"  coverage  {describe_coverage(run['coverage'])}")
     for section, line in incomplete.items():
         print(f"  listing   {section}: {line}")
     print("degraded: " + ("no" if not run["problems"] else "yes, because"))

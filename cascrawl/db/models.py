@@ -146,6 +146,9 @@ class CrawlRun(Base):
     sections: Mapped[list[str]]
     settings: Mapped[dict[str, Any]]  # the settings that shape what is fetched and stored
     stats: Mapped[dict[str, Any] | None]  # the crawler's stats at close, JSON-safe
+    # Field coverage over the article pages extracted: {"pages": n, "title": share, …} (cascrawl.health.coverage_record)
+    coverage: Mapped[dict[str, Any] | None]
+    log_file: Mapped[str | None] = mapped_column(String(1000))  # the run's full Scrapy log
 
     __table_args__ = (Index("ix_crawl_runs_started_at", "started_at"),)
 

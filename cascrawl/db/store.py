@@ -355,11 +355,12 @@ class Database:
             return run.id
 
     def finish_run(self, run_id: int, *, status: str, reason: str | None, stats: dict[str, Any] | None,
-                   finished_at: datetime | None = None) -> None:
+                   coverage: dict[str, Any] | None = None, finished_at: datetime | None = None) -> None:
         with Session(self.engine) as session, session.begin():
             session.execute(
                 update(CrawlRun).where(CrawlRun.id == run_id).values(
-                    status=status, reason=reason, stats=stats, finished_at=finished_at or datetime.now(timezone.utc))
+                    status=status, reason=reason, stats=stats, coverage=coverage,
+                    finished_at=finished_at or datetime.now(timezone.utc))
             )
 
     # --- reads ---
