@@ -165,7 +165,9 @@ def run_crawl(settings: Settings) -> CrawlOutcome:
     # At engine start (Scrapy's own handlers are not installed: install_signal_handlers=False below).
     # A local function, kept alive by this frame: the signal manager holds only a weak reference.
     crawler.signals.connect(install_handlers, signal=signals.engine_started)
-    process.crawl(crawler)
+    # A crawl that cannot start (the run lock, the database) fails this Deferred: say so in the log here,
+    # or the garbage collector prints it on stderr at exit ("Unhandled error in Deferred", a traceback).
+    process.crawl(crawler).addErrback(_crawl_failed)
     process.start(install_signal_handlers=False)
     stats = crawler.stats.get_stats()
     return CrawlOutcome(
@@ -175,6 +177,17 @@ def run_crawl(settings: Settings) -> CrawlOutcome:
         first_error=stats.get("cascrawl/first_fetch_error"),
         stop_signal=received[0] if received else None,
     )
+
+
+def _crawl_failed(failure) -> None:
+    from scrapy.utils.log import failure_to_exc_info
+
+    from cascrawl.db import RunLocked
+
+    if failure.check(RunLocked):  # expected: one line, the caller prints it too
+        logger.error("%s", failure.getErrorMessage())
+    else:
+        logger.error("the crawl failed: %s", failure.getErrorMessage(), exc_info=failure_to_exc_info(failure))
 
 
 def _stop_reactor(reactor) -> None:

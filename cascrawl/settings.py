@@ -133,12 +133,21 @@ DOWNLOAD_TIMEOUT = 20  # seconds for a whole response (a page that trickles is c
 CASCRAWL_MAX_PAGE_TAGS = 100_000
 
 LOG_LEVEL = "INFO"
+# `cascrawl crawl` writes every run's full log to a file of its own (its path is in the run record) and shows
+# the log on the terminal only with --verbose or an explicit -s LOG_LEVEL=…: "" = a logs/ folder next to a
+# SQLite file, else $XDG_STATE_HOME/cascrawl/logs (~/.local/state/cascrawl/logs). Plain `scrapy crawl`: LOG_FILE.
+CASCRAWL_LOG_DIR = ""
+CASCRAWL_LOG_KEEP = 100  # log files kept per database, the oldest removed first; 0 = keep all
+# A live progress display on standard error (rich): `cascrawl crawl` turns it on when stderr is a terminal
+# and the log is not streamed there.
+CASCRAWL_PROGRESS = False
 TELNETCONSOLE_ENABLED = False  # scheduled runs should not open a console port
 FEED_EXPORT_ENCODING = "utf-8"
 EXTENSIONS = {
     # Scrapy's remote-control HTTP endpoint: a scheduled crawler should not open ports it does not need.
     "scrapy.extensions.remote_control.RemoteControl": None,
     "cascrawl.extensions.RunHealth": 500,
+    "cascrawl.extensions.LiveProgress": 510,
 }
 
 # --- layout-change alarms (cascrawl/health.py): a run that trips one is "degraded" and exits 2 ---

@@ -19,6 +19,7 @@ import json
 import logging
 import time
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 from itemadapter import ItemAdapter
@@ -126,6 +127,7 @@ class PersistPipeline:
             base_url=getattr(spider, "base_url", settings.get("CASCRAWL_BASE_URL")),
             sections=list(getattr(spider, "sections", settings.getlist("CASCRAWL_SECTIONS"))),
             settings=json_safe(recorded),
+            log_file=str(Path(settings["LOG_FILE"]).resolve()) if settings.get("LOG_FILE") else None,
         )
         self.stats.set_value("cascrawl/db/run_id", self.run_id)
         interrupted = frontier.interrupt_stale_runs(self.database, self.run_id)
@@ -154,6 +156,8 @@ class PersistPipeline:
     async def close_spider(self):
         if self._timer is not None and self._timer.running:
             self._timer.stop()
+        if self._pool is None:  # open_spider failed (the run lock, the database): nothing was written
+            return
         # An outage may end with items still waiting: write until nothing is left (or all is spooled).
         while self.pending or self.pending_rejects or self._outage_waiters is not None:
             await self._flush()

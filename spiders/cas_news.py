@@ -135,6 +135,13 @@ class CasNewsSpider(scrapy.Spider):
         """Each section's walk so far, for the persist pipeline to record."""
         return [walk.progress() for walk in self.walks.values() if walk.pages]
 
+    def sections_walked(self) -> int:
+        """Sections whose listing walk is over in this run (end, boundary, --max-pages or failure): for the
+        live progress display."""
+        return sum(1 for walk in self.walks.values() if walk.failed or walk.reached_end
+                   or (self.incremental and walk.pages_at_boundary >= self.overlap_pages)
+                   or (self.max_pages and walk.pages >= self.max_pages))
+
     def _listing_request(self, section: str, number: int, page_count: int | None = None):
         return scrapy.Request(
             listing_page_url(section_url(self.base_url, section), number),

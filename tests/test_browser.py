@@ -12,6 +12,7 @@ binary: CASCRAWL_TEST_CHROMIUM=/path/to/chromium.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -144,3 +145,4 @@ def test_run_page_in_chromium(browser_page, hostile_db, serve):
     assert "None: a clean run." in page.locator("main").inner_text()
     assert "finish_reason" in page.locator("main").inner_text()
     assert page.locator("#coverage").inner_text().startswith("title 100%, date 100%, body 100%, source ")
+    assert re.fullmatch(r"/\S+/logs/\S+\.log", page.locator("#log-file").inner_text())  # the crawl's log file

@@ -97,6 +97,7 @@ def test_a_second_run_against_the_same_database_exits_at_once(backend, request, 
             refused = run_cascrawl("crawl", "--base-url", base, "--db", db_url, "--section", "cm", *FAST)
         assert refused.returncode == 1
         assert "cascrawl: error: another cascrawl run is crawling into" in refused.stderr
+        assert re.search(r"cascrawl: error: another cascrawl run .*\(log: .+\.log\)$", refused.stderr.rstrip())
         assert hits == []  # not even robots.txt: refused before the engine started
         assert [run.status for run in _runs(db_url)] == []  # and no run recorded
     finally:

@@ -49,6 +49,7 @@ def _templates() -> Jinja2Templates:
     environment.filters["http_url"] = _http_url
     environment.filters["beijing"] = lambda value: (records.iso(value) or "")[:19].replace("T", " ")
     environment.filters["coverage"] = describe_coverage
+    environment.filters["log_file"] = records.describe_log_file
     environment.globals["section_names"] = SECTIONS
     return Jinja2Templates(env=environment)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, time, timedelta
+from pathlib import Path
 from typing import Any
 
 from cascrawl.dates import BEIJING
@@ -142,6 +143,13 @@ def run_detail_json(run: dict[str, Any]) -> dict[str, Any]:
         if name not in _RUN_FIELDS and name not in detail:
             detail[name] = iso(value) if isinstance(value, datetime) else value
     return detail
+
+
+def describe_log_file(path: str | None) -> str:
+    """The run's log file as operators read it: the path, or why there is none to read."""
+    if not path:
+        return "not recorded (a run without a log file: plain scrapy crawl without LOG_FILE, or before schema 0005)"
+    return path if Path(path).is_file() else f"{path} (no longer there: removed, or on another machine)"
 
 
 def reject_json(reject: dict[str, Any]) -> dict[str, Any]:

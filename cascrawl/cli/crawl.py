@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 
 from cascrawl.sections import DEFAULT_SECTIONS
@@ -30,6 +31,8 @@ def _add_crawl_options(command: argparse.ArgumentParser) -> None:
                          help="re-fetch the articles of the last N days with conditional GETs (edits become revisions)")
     command.add_argument("-s", dest="settings", action="append", default=[], metavar="NAME=VALUE",
                          help="any Scrapy or cascrawl setting, e.g. -s DOWNLOAD_DELAY=0")
+    command.add_argument("--verbose", "-v", action="store_true",
+                         help="stream the log to the terminal (as -s LOG_LEVEL=… does); it always goes to the run's log file")
 
 
 def _settings(args, parser, overrides: dict | None = None):
@@ -70,7 +73,7 @@ def _crawl_command(args, parser) -> int:
             settings.set("CASCRAWL_BASE_URL", normalize_base_url(args.base_url), priority="cmdline")
         except ValueError as error:
             parser.error(str(error))
-    return _run(settings)
+    return _run(settings, verbose=args.verbose)
 
 
 DEMO_DATABASE_URL = "sqlite:///cascrawl-demo.db"
@@ -84,14 +87,14 @@ def _demo_command(args, parser) -> int:
     # incremental crawl of the real site into the same database would take them as already known.
     settings = _settings(args, parser, {
         "DOWNLOAD_DELAY": 0, "AUTOTHROTTLE_ENABLED": False, "CASCRAWL_RETRY_BACKOFF_BASE": 0,
-        "CONCURRENT_REQUESTS_PER_DOMAIN": 8, "LOG_LEVEL": "WARNING", "CASCRAWL_DATABASE_URL": DEMO_DATABASE_URL,
+        "CONCURRENT_REQUESTS_PER_DOMAIN": 8, "CASCRAWL_DATABASE_URL": DEMO_DATABASE_URL,
         "CASCRAWL_SECTIONS": ",".join(site_sections(BUNDLED_SITE)) if BUNDLED_SITE.is_dir() else None,
     })
     try:
         with serve_site() as base_url:
             print(f"serving the bundled fixture copy of www.cas.cn at {base_url}")
             settings.set("CASCRAWL_BASE_URL", base_url, priority="cmdline")
-            code = _run(settings)
+            code = _run(settings, verbose=args.verbose)
     except FileNotFoundError as error:
         print(f"cascrawl: error: {error}", file=sys.stderr)
         return 1
@@ -101,8 +104,13 @@ def _demo_command(args, parser) -> int:
     return code
 
 
-def _run(settings) -> int:
-    """Check the database, crawl, print a summary. Exit codes: 0 ok, 2 finished with failures, 1 failed."""
+def _run(settings, verbose: bool = False) -> int:
+    """Check the database, crawl, print a summary. Exit codes: 0 ok, 2 finished with failures, 1 failed.
+
+    The full log goes to the run's log file; the terminal gets it too only with --verbose or an explicit
+    -s LOG_LEVEL. Otherwise a terminal shows the live progress, and every run ends with the one-screen
+    summary, or one line for an expected failure (the detail is in the log file)."""
+    from scrapy.settings import SETTINGS_PRIORITIES
     from sqlalchemy.exc import SQLAlchemyError
 
     from cascrawl.crawl import run_crawl
@@ -115,9 +123,23 @@ def _run(settings) -> int:
         print(f"cascrawl: error: {error}", file=sys.stderr)
         return 1
     database.close()
-    outcome = run_crawl(settings)
+    log_file, stream = _log_destinations(settings, verbose)
+    if settings.getpriority("CASCRAWL_PROGRESS") < SETTINGS_PRIORITIES["cmdline"]:
+        settings.set("CASCRAWL_PROGRESS", not stream and sys.stderr.isatty(), priority="cmdline")
+    if stream is not None:
+        logging.root.addHandler(stream)
+    try:
+        outcome = run_crawl(settings)
+    finally:
+        if stream is not None:
+            logging.root.removeHandler(stream)
+    where = f" (log: {log_file})" if log_file else ""
     if outcome.locked:
-        print(f"cascrawl: error: {outcome.locked}", file=sys.stderr)
+        print(f"cascrawl: error: {outcome.locked}{where}", file=sys.stderr)
+        return 1
+    if outcome.unreachable:
+        print(f"cascrawl: error: could not reach {outcome.base_url} ({outcome.first_error or 'no response'}). "
+              f"Is the network up? To try cascrawl offline, run `cascrawl demo`.{where}", file=sys.stderr)
         return 1
     print(outcome.summary(safe_url(database_url)))
     try:
@@ -126,8 +148,25 @@ def _run(settings) -> int:
         print(f"cascrawl: error: cannot read {safe_url(database_url)}: {database.error_line(error)}", file=sys.stderr)
     finally:
         database.close()
-    if outcome.unreachable:
-        print(f"cascrawl: error: could not reach {outcome.base_url} ({outcome.first_error or 'no response'}). "
-              "Is the network up? To try cascrawl offline, run `cascrawl demo`.", file=sys.stderr)
-        return 1
+    if log_file:
+        print(f"log: {log_file}")
     return outcome.exit_code
+
+
+def _log_destinations(settings, verbose: bool):
+    """(the run's log file, a handler streaming the log to stderr or None). LOG_FILE given by the user is
+    kept; else a new file in CASCRAWL_LOG_DIR (cascrawl.runlog)."""
+    from scrapy.settings import SETTINGS_PRIORITIES
+
+    from cascrawl.runlog import new_log_file, stream_handler
+
+    explicit_level = settings.getpriority("LOG_LEVEL") >= SETTINGS_PRIORITIES["cmdline"]
+    log_file = settings.get("LOG_FILE")
+    if not log_file:
+        log_file = str(new_log_file(settings.get("CASCRAWL_DATABASE_URL"), settings.get("CASCRAWL_LOG_DIR") or "",
+                                    keep=settings.getint("CASCRAWL_LOG_KEEP")))
+        settings.set("LOG_FILE", log_file, priority="cmdline")
+    stream = None
+    if verbose or explicit_level:
+        stream = stream_handler(settings.get("LOG_LEVEL"), settings.get("LOG_FORMAT"), settings.get("LOG_DATEFORMAT"))
+    return log_file, stream

@@ -180,6 +180,7 @@ def _runs_command(args, parser) -> int:
 def _runs_show_command(args, parser) -> int:
     from cascrawl.api.records import reject_json, run_detail_json
     from cascrawl.db import reads
+    from cascrawl.api.records import describe_log_file
     from cascrawl.health import describe_coverage
 
     if args.run != "latest" and not args.run.isdigit():
@@ -211,6 +212,7 @@ def _runs_show_command(args, parser) -> int:
     print(f"  sections  {','.join(run['sections'])}")
     print("  counts    " + ", ".join(f"{label.replace('_', ' ')} {value}" for label, value in run["counts"].items()))
     print(f"  coverage  {describe_coverage(run['coverage'])}")
+    print(f"  log       {describe_log_file(run['log_file'])}")
     for section, line in incomplete.items():
         print(f"  listing   {section}: {line}")
     print("degraded: " + ("no" if not run["problems"] else "yes, because"))

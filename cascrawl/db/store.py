@@ -346,10 +346,10 @@ class Database:
             session.add_all(Reject(run_id=run_id, **row) for row in rows)
 
     def start_run(self, *, base_url: str | None, sections: list[str], settings: dict[str, Any],
-                  started_at: datetime | None = None) -> int:
+                  started_at: datetime | None = None, log_file: str | None = None) -> int:
         with Session(self.engine) as session, session.begin():
             run = CrawlRun(started_at=started_at or datetime.now(timezone.utc), status="running",
-                           base_url=base_url, sections=list(sections), settings=settings)
+                           base_url=base_url, sections=list(sections), settings=settings, log_file=log_file)
             session.add(run)
             session.flush()
             return run.id

@@ -1,0 +1,62 @@
+"""Where a crawl's full Scrapy log goes: one file per run, in CASCRAWL_LOG_DIR (by default a `logs/` folder
+next to a SQLite database, else $XDG_STATE_HOME/cascrawl/logs), the oldest removed beyond CASCRAWL_LOG_KEEP.
+
+The file is Scrapy's own LOG_FILE; the run record keeps its path (crawl_runs.log_file)."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+
+from cascrawl.spool import default_spool_dir
+
+
+def log_dir(database_url: str, configured: str = "") -> Path:
+    if configured:
+        return Path(configured).expanduser()
+    return default_spool_dir(database_url) / "logs"  # next to a SQLite file, else the state directory
+
+
+def _database_name(database_url: str) -> str:
+    """`cascrawl` for sqlite:///cascrawl.db, the database name on a server: runs of two databases sharing a
+    folder get files of their own."""
+    try:
+        name = make_url(database_url).database or "cascrawl"
+    except Exception:
+        name = "cascrawl"
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(name).stem) or "cascrawl"
+
+
+def new_log_file(database_url: str, configured_dir: str = "", keep: int = 100, now: datetime | None = None) -> Path:
+    """The path of a new run's log file (its folder created); older files of the same database beyond
+    `keep` (counting this one) are removed, oldest first. keep = 0 keeps every file."""
+    folder = log_dir(database_url, configured_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = _database_name(database_url)
+    stamp = (now or datetime.now(timezone.utc)).astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    path = folder / f"{stem}-{stamp}.log"
+    suffix = 1
+    while path.exists():  # two runs in one second (a refused second run, a test)
+        suffix += 1
+        path = folder / f"{stem}-{stamp}-{suffix}.log"
+    if keep > 0:
+        older = sorted(folder.glob(f"{stem}-[0-9]*T[0-9]*Z*.log"), key=lambda found: (found.stat().st_mtime, found.name))
+        for stale in older[:max(0, len(older) - (keep - 1))]:
+            try:
+                stale.unlink()
+            except OSError:
+                pass
+    return path
+
+
+def stream_handler(level: str | int, log_format: str, date_format: str) -> logging.Handler:
+    """A handler that also shows the log on standard error (`--verbose`, or `-s LOG_LEVEL=…`), in Scrapy's format."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(log_format, date_format))
+    handler.setLevel(level)
+    return handler
