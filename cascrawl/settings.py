@@ -133,6 +133,8 @@ DOWNLOAD_TIMEOUT = 20  # seconds for a whole response (a page that trickles is c
 CASCRAWL_MAX_PAGE_TAGS = 100_000
 
 LOG_LEVEL = "INFO"
+# `scrapy crawl` of this project: cascrawl's crawl command (cascrawl/commands/crawl.py), with one-line failures.
+COMMANDS_MODULE = "cascrawl.commands"
 # `cascrawl crawl` writes every run's full log to a file of its own (its path is in the run record) and shows
 # the log on the terminal only with --verbose or an explicit -s LOG_LEVEL=…: "" = a logs/ folder next to a
 # SQLite file, else $XDG_STATE_HOME/cascrawl/logs (~/.local/state/cascrawl/logs). Plain `scrapy crawl`: LOG_FILE.

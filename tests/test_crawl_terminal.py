@@ -175,3 +175,47 @@ def test_another_run_holding_the_lock_is_one_line_and_no_traceback(site_url, tmp
     assert line.startswith("cascrawl: error: another cascrawl run is crawling into") and "(log: " in line
     log_file = Path(line.split("(log: ")[1].rstrip(")"))
     assert "another cascrawl run is crawling into" in log_file.read_text("utf-8")
+
+
+# --- plain `scrapy crawl`: the same one-line failures (cascrawl/commands/crawl.py) ---
+
+def scrapy_crawl(db_url: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "scrapy", "crawl", "cas_news", "-a", "sections=syky",
+                           "-s", f"CASCRAWL_DATABASE_URL={db_url}", *args],
+                          capture_output=True, text=True, cwd=REPO, timeout=180, env=os.environ.copy())
+
+
+def test_plain_scrapy_crawl_refused_by_the_lock_is_one_line(site_url, tmp_path):
+    from cascrawl.db import RunLock
+
+    db_url = f"sqlite:///{tmp_path / 'locked.db'}"
+    database = Database(db_url).open()
+    lock = RunLock(database).acquire()
+    try:
+        result = scrapy_crawl(db_url, "-a", f"base_url={site_url}")
+    finally:
+        lock.release()
+        database.close()
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr and "Spider opened" not in result.stderr  # nothing started
+    assert result.stderr.splitlines()[-1].startswith("cascrawl: error: another cascrawl run is crawling into")
+
+
+def test_plain_scrapy_crawl_into_a_schema_behind_is_one_line_then_it_crawls_after_the_upgrade(site_url, tmp_path):
+    from cascrawl.db.migrate import head_revision
+
+    db_url = f"sqlite:///{tmp_path / 'old.db'}"
+    database = Database(db_url)
+    try:
+        database.upgrade("0004")
+    finally:
+        database.close()
+    result = scrapy_crawl(db_url, "-a", f"base_url={site_url}")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.splitlines()[-1] == (
+        f"cascrawl: error: database {db_url} has schema revision 0004, this cascrawl needs {head_revision()}: "
+        "run `cascrawl db upgrade --db URL` (or set CASCRAWL_DB_AUTO_UPGRADE=True)")
+    upgraded = scrapy_crawl(db_url, "-a", f"base_url={site_url}", "-s", "CASCRAWL_DB_AUTO_UPGRADE=True",
+                            "-s", "DOWNLOAD_DELAY=0", "-s", "LOG_LEVEL=WARNING")
+    assert upgraded.returncode == 0, upgraded.stderr[-3000:]
+    assert recorded_log_file(db_url) is None  # plain scrapy crawl logs to stderr: no file to name

@@ -83,12 +83,16 @@ def test_a_crawl_stops_before_fetching_when_the_schema_is_behind_and_runs_after_
     assert f"{sum(1 for a in expected_articles() if a['section'] == 'cm')} articles stored" in crawled.stdout
 
 
-def test_db_search_prints_the_matching_articles(crawled, capsys):
+def test_db_search_is_an_alias_of_search(crawled, capsys):
     db, _ = crawled
     result = cli(capsys, "db", "search", "脑机接口", "--db", db)
     assert result.returncode == 0, result.stderr
     assert "我国侵入式脑机接口进入临床试验阶段" in result.stdout
     assert "https://www.cas.cn/syky/202506/t20250614_5073157.shtml" in result.stdout
+    search = cli(capsys, "search", "脑机接口", "--db", db)
+    assert (result.returncode, result.stdout, result.stderr) == (search.returncode, search.stdout, search.stderr)
+    both = [cli(capsys, *command, "研究", "--limit", "2", "--json", "--db", db) for command in (["db", "search"], ["search"])]
+    assert both[0].stdout == both[1].stdout and both[0].stdout.count('"url"') == 2
     nothing = cli(capsys, "db", "search", "不存在的词语组合", "--db", db)
     assert nothing.returncode == 0 and nothing.stdout == "" and "0 article(s) found" in nothing.stderr
 

@@ -1,7 +1,7 @@
 """The `cascrawl` command: crawl, demo, export, db; runs, articles, search, rejects, stats, serve.
 
 One module per command group: crawl (crawl, demo), inspect (export, runs, articles, search, rejects, stats),
-db (upgrade, current, search), serve; what they share is in common."""
+db (upgrade, current; search, an alias of `cascrawl search`), serve; what they share is in common."""
 
 from __future__ import annotations
 

@@ -1,10 +1,11 @@
-"""`cascrawl db`: the schema (Alembic migrations) and a look inside."""
+"""`cascrawl db`: the schema (Alembic migrations); `db search` is `cascrawl search` under its old name."""
 
 from __future__ import annotations
 
 import sys
 
 from cascrawl.cli.common import DB_HELP, database_url
+from cascrawl.cli.inspect import add_search_arguments
 
 
 def add_commands(commands) -> None:
@@ -20,11 +21,8 @@ def add_commands(commands) -> None:
     current.add_argument("--db", metavar="URL", help=DB_HELP)
     current.set_defaults(handler=_db_current_command)
 
-    search = db_commands.add_parser("search", help="find articles whose title or text contains the words (Chinese too)")
-    search.add_argument("query", help="words, all required, e.g. 脑机接口")
-    search.add_argument("--db", metavar="URL", help=DB_HELP)
-    search.add_argument("--limit", type=int, default=20, metavar="N", help="at most N articles (default: 20)")
-    search.set_defaults(handler=_db_search_command)
+    search = db_commands.add_parser("search", help="the same as `cascrawl search` (an alias, kept for scripts)")
+    add_search_arguments(search)
 
     db.set_defaults(handler=lambda args, parser: (db.print_help(), 2)[1])
 
@@ -67,21 +65,3 @@ def _db_current_command(args, parser) -> int:
     print(f"{safe_url(database.url)}: {state.describe()}")
     return 0 if state.up_to_date else 3
 
-
-def _db_search_command(args, parser) -> int:
-    from cascrawl.db import Database, DatabaseError
-
-    try:
-        database = Database(database_url(args)).open(create=False)
-    except DatabaseError as error:
-        print(f"cascrawl: error: {error}", file=sys.stderr)
-        return 1
-    try:
-        hits = database.search(args.query, limit=max(1, args.limit))
-    finally:
-        database.close()
-    sys.stdout.reconfigure(encoding="utf-8")
-    for hit in hits:
-        print(f"{hit['published_date']}  {hit['title']}\n    {hit['url']}\n    {hit['snippet']}")
-    print(f"{len(hits)} article(s) found", file=sys.stderr)
-    return 0

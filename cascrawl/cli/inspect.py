@@ -22,12 +22,22 @@ def add_export_command(commands) -> None:
     export.set_defaults(handler=_export_command)
 
 
+def common(command: argparse.ArgumentParser, child: bool = False) -> None:
+    """--db and --json. A child command (`runs show`) must not reset what its parent's options already set."""
+    default = {"default": argparse.SUPPRESS} if child else {}
+    command.add_argument("--db", metavar="URL", help=DB_HELP, **default)
+    command.add_argument("--json", action="store_true", help="JSON for scripts instead of a table", **default)
+
+
+def add_search_arguments(search: argparse.ArgumentParser) -> None:
+    """`cascrawl search` (and its alias `cascrawl db search`)."""
+    search.add_argument("words", nargs="+", metavar="WORD", help="all required, e.g. 脑机接口")
+    common(search)
+    search.add_argument("--limit", type=positive, default=20, metavar="N", help="at most N articles (default: 20)")
+    search.set_defaults(handler=_search_command)
+
+
 def add_commands(commands) -> None:
-    def common(command: argparse.ArgumentParser, child: bool = False) -> None:
-        # A child command (`runs show`) must not reset what its parent's options already set.
-        default = {"default": argparse.SUPPRESS} if child else {}
-        command.add_argument("--db", metavar="URL", help=DB_HELP, **default)
-        command.add_argument("--json", action="store_true", help="JSON for scripts instead of a table", **default)
 
     runs = commands.add_parser("runs", help="crawl runs, newest first; `runs show ID` for one run")
     common(runs)
@@ -57,10 +67,7 @@ def add_commands(commands) -> None:
     articles.set_defaults(handler=lambda args, parser: (articles.print_help(), 2)[1])
 
     search = commands.add_parser("search", help="find articles whose title or text contains the words (Chinese too)")
-    search.add_argument("words", nargs="+", metavar="WORD", help="all required, e.g. 脑机接口")
-    common(search)
-    search.add_argument("--limit", type=positive, default=20, metavar="N", help="at most N articles (default: 20)")
-    search.set_defaults(handler=_search_command)
+    add_search_arguments(search)
 
     rejects = commands.add_parser("rejects", help="pages fetched but not stored, and why; newest first")
     common(rejects)

@@ -1,0 +1,1 @@
+"""Scrapy commands of the cascrawl project (COMMANDS_MODULE): `scrapy crawl` with cascrawl's one-line failures."""

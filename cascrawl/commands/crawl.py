@@ -1,0 +1,39 @@
+"""`scrapy crawl`, as Scrapy's, but a database that cannot be used (unreachable, schema behind) or another run
+holding the lock is one line on stderr and exit code 1 — the same line `cascrawl crawl` prints — before the
+engine starts, instead of tracebacks."""
+
+from __future__ import annotations
+
+import sys
+
+from scrapy.commands.crawl import Command as ScrapyCrawl
+
+
+class Command(ScrapyCrawl):
+    def run(self, args, opts) -> None:
+        if len(args) == 1:
+            problem = cannot_crawl(self.settings)
+            if problem:
+                print(f"cascrawl: error: {problem}", file=sys.stderr)
+                self.exitcode = 1
+                return
+        super().run(args, opts)
+
+
+def cannot_crawl(settings) -> str | None:
+    """Why a crawl into CASCRAWL_DATABASE_URL cannot start now, or None. The run takes the lock itself when
+    its persist pipeline opens; this only looks (a run starting in between is still refused there)."""
+    from cascrawl.db import Database, DatabaseError, RunLock, RunLocked
+
+    try:
+        database = Database(settings.get("CASCRAWL_DATABASE_URL")).open(
+            auto_upgrade=settings.getbool("CASCRAWL_DB_AUTO_UPGRADE"))
+    except DatabaseError as error:
+        return str(error)
+    try:
+        RunLock(database).acquire().release()
+    except RunLocked as error:
+        return str(error)
+    finally:
+        database.close()
+    return None
