@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: setup crawl demo test export serve bench mutation clean
+.PHONY: setup crawl demo test export serve bench api-contract mutation clean
 
 # Old pips (23.x) cannot resolve the lxml[html-clean] extras scrapy pulls in: upgrade pip first.
 $(INSTALLED): pyproject.toml
@@ -39,6 +39,11 @@ test: $(INSTALLED)
 ## storage throughput on SQLite and PostgreSQL (10,000 synthetic articles; extra options: ARGS="--batch-size 1000")
 bench: $(INSTALLED)
 	$(BIN)/python scripts/bench_storage.py $(ARGS)
+
+## the OpenAPI schema is the contract: schemathesis against `cascrawl serve` of the demo database (make demo first;
+## ARGS="--db URL --max-examples 500 --seed N")
+api-contract: $(INSTALLED)
+	$(BIN)/python scripts/api_contract.py $(ARGS)
 
 ## mutation testing of the fast pure modules (mutmut; slow: not part of `make test` or CI); prints the score
 MUTATION_CHILDREN ?= 2

@@ -28,6 +28,7 @@ PAGE_DEFAULT = 50
 PAGE_MAX = 200  # articles per page: 200 full articles are a few MB at most
 RUNS_MAX = 200
 READ_METHODS = frozenset({"GET", "HEAD"})
+MAX_ID = records.MAX_ID
 
 DESCRIPTION = """Read-only access to the articles cascrawl stored from www.cas.cn, and to its crawl runs.
 
@@ -37,18 +38,29 @@ and ask again later with `?cursor=` for what changed since. The operator page is
 """
 
 
+# since/until: a date or a date-time. Checked by records.parse_moment (which also takes a date-time without
+# an offset, as Beijing time); the schema states the two forms a client should send.
+MOMENT_SCHEMA = {"anyOf": [{"type": "string", "format": "date"}, {"type": "string", "format": "date-time"}]}
+
+
 class ArticlesQuery(BaseModel):
     """Filters and paging of GET /articles; unknown parameters are refused (422), not ignored."""
 
     model_config = {"extra": "forbid"}
 
-    section: str | None = Field(None, description="section slug, or several comma-separated: `syky`, `yw,cm`, `djcx/gz`")
-    since: str | None = Field(None, description="updated at or after: `2025-06-14` (Beijing midnight) or an ISO 8601 "
-                                                "date-time; without an offset, Beijing time")
-    until: str | None = Field(None, description="updated before: a date includes that whole day (Beijing time)")
-    q: str | None = Field(None, min_length=1, max_length=200,
+    # The pattern is checked by records.parse_sections (with a message that says what a slug is).
+    section: str | None = Field(None, max_length=500, json_schema_extra={"pattern": records.SECTIONS_PATTERN},
+                                description="section slug, or several comma-separated: `syky`, `yw,cm`, `djcx/gz`")
+    since: str | None = Field(None, json_schema_extra=MOMENT_SCHEMA,
+                              description="updated at or after: `2025-06-14` (Beijing midnight) or an ISO 8601 "
+                                          "date-time (RFC 3339); without an offset, Beijing time")
+    until: str | None = Field(None, json_schema_extra=MOMENT_SCHEMA,
+                              description="updated before: a date includes that whole day (Beijing time); at or "
+                                          "before `since`, nothing matches")
+    q: str | None = Field(None, min_length=1, max_length=200, pattern=r"\S",
                           description="words, all required, each in the title or the text (Chinese substrings too)")
-    cursor: str | None = Field(None, description="`next` (or `cursor`) of a previous page: continue after it")
+    cursor: str | None = Field(None, description="`next` (or `cursor`) of a previous page: continue after it; "
+                                                 "empty: from the beginning. Opaque: any other string is refused")
     limit: int = Field(PAGE_DEFAULT, ge=1, le=PAGE_MAX, description=f"articles per page, at most {PAGE_MAX}")
 
 
@@ -120,7 +132,7 @@ def create_app(db: Database) -> FastAPI:
     def list_articles(query: Annotated[ArticlesQuery, Query()], db: Db, request: Request, response: Response):
         filters = _filters(query)
         after = None
-        if query.cursor is not None:
+        if query.cursor:
             try:
                 after = reads.Cursor.decode(query.cursor)
             except ValueError as error:
@@ -137,7 +149,7 @@ def create_app(db: Database) -> FastAPI:
              summary="One article with its provenance and previous revisions",
              responses={304: {"description": "Not modified (If-None-Match matched the ETag)"},
                         404: {"description": "No article with this id"}})
-    def get_article(article_id: Annotated[int, Path(ge=1)], db: Db, request: Request):
+    def get_article(article_id: Annotated[int, Path(ge=1, le=MAX_ID)], db: Db, request: Request):
         article = reads.get_article(db, article_id)
         if article is None:
             return JSONResponse({"detail": f"no article with id {article_id}"}, status_code=404)
@@ -161,7 +173,7 @@ def create_app(db: Database) -> FastAPI:
     @app.get("/runs/{run_id}", response_model=models.RunDetail, tags=["runs"],
              summary="One crawl run: counts, problems, rejects by reason, settings, stats",
              responses={404: {"description": "No run with this id"}})
-    def run(run_id: Annotated[int, Path(ge=1)], db: Db):
+    def run(run_id: Annotated[int, Path(ge=1, le=MAX_ID)], db: Db):
         found = reads.get_run(db, run_id)
         if found is None:
             return JSONResponse({"detail": f"no run with id {run_id}"}, status_code=404)
@@ -189,7 +201,7 @@ def create_app(db: Database) -> FastAPI:
 
 def _filters(query: ArticlesQuery) -> reads.ArticleFilter:
     try:
-        sections = records.parse_sections(query.section)
+        sections = records.parse_sections(query.section, strict=True)
     except ValueError as error:
         raise _invalid("section", str(error), query.section) from None
     bounds = {}
@@ -200,8 +212,7 @@ def _filters(query: ArticlesQuery) -> reads.ArticleFilter:
                 bounds[name] = records.parse_moment(value, name, end_of_day=end_of_day)
             except ValueError as error:
                 raise _invalid(name, str(error), value) from None
-    if "since" in bounds and "until" in bounds and bounds["since"] >= bounds["until"]:
-        raise _invalid("until", f"until ({query.until}) must be later than since ({query.since})", query.until)
+    # until at or before since is an empty interval: an empty page, as the schema allows (no cross-field rule).
     q = query.q.strip() if query.q else None
     if query.q is not None and not q:
         raise _invalid("q", "q: give at least one word to search for", query.q)

@@ -24,6 +24,7 @@ from cascrawl.sections import SECTIONS
 
 HERE = Path(__file__).resolve().parent
 UI_PAGE = 50
+MAX_ID = records.MAX_ID
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
                                "base-uri 'none'; frame-ancestors 'none'",
@@ -87,7 +88,7 @@ def mount_pages(app: FastAPI) -> None:
                       matching=reads.count_articles(db, filters))
 
     @app.get("/ui/articles/{article_id}", response_class=HTMLResponse, include_in_schema=False)
-    def article(request: Request, article_id: Annotated[int, PathParam(ge=1)]):
+    def article(request: Request, article_id: Annotated[int, PathParam(ge=1, le=MAX_ID)]):
         db = request.app.state.database
         found = reads.get_article(db, article_id)
         if found is None:
@@ -96,7 +97,7 @@ def mount_pages(app: FastAPI) -> None:
         return render(request, "article.html", article=detail, q="")
 
     @app.get("/ui/runs/{run_id}", response_class=HTMLResponse, include_in_schema=False)
-    def run(request: Request, run_id: Annotated[int, PathParam(ge=1)]):
+    def run(request: Request, run_id: Annotated[int, PathParam(ge=1, le=MAX_ID)]):
         db = request.app.state.database
         found = reads.get_run(db, run_id)
         if found is None:

@@ -8,7 +8,7 @@ ISO 8601 in Beijing time (+08:00), as in the export.
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,8 @@ from cascrawl.export import article_record
 from cascrawl.health import coverage_record
 
 _SECTION = re.compile(r"^[a-z0-9_-]+(/[a-z0-9_-]+)*$")
+# What the API's `section` accepts (its OpenAPI pattern): slugs, comma-separated, nothing else.
+SECTIONS_PATTERN = r"^[a-z0-9_-]+(/[a-z0-9_-]+)*(,[a-z0-9_-]+(/[a-z0-9_-]+)*)*$"
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -176,31 +178,56 @@ def section_json(stats) -> dict[str, Any]:
 
 # --- input ---
 
+# Ids are `integer` columns, 32-bit on PostgreSQL: a larger id is refused (422) instead of overflowing the
+# driver (SQLite) or the server's integer (PostgreSQL).
+MAX_ID = 2**31 - 1
+
+_FIRST_MOMENT = datetime.min.replace(tzinfo=timezone.utc)
+_LAST_MOMENT = datetime.max.replace(tzinfo=timezone.utc)
+
+
 def parse_moment(value: str, name: str, end_of_day: bool = False) -> datetime:
     """`YYYY-MM-DD` or an ISO 8601 date-time; without an offset, Beijing time. ValueError with a clear message.
 
     A bare date is the start of that day, or with end_of_day the start of the next (so that an
-    exclusive upper bound includes the whole day).
+    exclusive upper bound includes the whole day). Every RFC 3339 date-time is taken (lower-case `t` and `z`,
+    a leap second as :59); a moment beyond what the database can hold (year 1 or 9999 in another zone) is
+    clamped to the first or last one, which selects the same articles.
     """
     text = value.strip()
+    if len(text) > 10 and text[10] in "t ":
+        text = text[:10] + "T" + text[11:]
+    if text[-1:] in ("z", "Z"):
+        text = text[:-1] + "+00:00"
+    leap = re.match(r"^(.{10}T\d\d:\d\d:)60(?=\D|$)", text)
+    if leap:
+        text = leap.group(1) + "59" + text[leap.end():]
     try:
         if len(text) == 10:
             day = date.fromisoformat(text)
+            if end_of_day and day == date.max:
+                return _LAST_MOMENT
             moment = datetime.combine(day + timedelta(days=1) if end_of_day else day, time(), BEIJING)
         else:
-            moment = datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
+            moment = datetime.fromisoformat(text)
             if moment.tzinfo is None:
                 moment = moment.replace(tzinfo=BEIJING)
     except ValueError:
         raise ValueError(f"{name}: expected a date like 2025-06-14 or an ISO 8601 date-time like "
                          f"2025-06-14T08:30:00+08:00, got {value!r}") from None
-    return moment
+    try:
+        return moment.astimezone(timezone.utc)
+    except OverflowError:
+        return _FIRST_MOMENT if moment.year == 1 else _LAST_MOMENT
 
 
-def parse_sections(value: str | None, name: str = "section") -> tuple[str, ...]:
-    """Comma-separated section slugs (`yw,syky`, `djcx/gz`); ValueError for anything else."""
+def parse_sections(value: str | None, name: str = "section", strict: bool = False) -> tuple[str, ...]:
+    """Comma-separated section slugs (`yw,syky`, `djcx/gz`); ValueError for anything else. strict (the API):
+    exactly SECTIONS_PATTERN, no spaces or stray commas and slashes (the CLI and the operator page forgive them)."""
     if value is None:
         return ()
+    if strict and not re.fullmatch(SECTIONS_PATTERN, value):
+        raise ValueError(f"{name}: expected section slugs such as yw or djcx/gz, comma-separated, got {value!r}")
     slugs = tuple(dict.fromkeys(part.strip().strip("/") for part in value.split(",") if part.strip()))
     bad = [slug for slug in slugs if not _SECTION.match(slug)]
     if bad or not slugs:

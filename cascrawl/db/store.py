@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from alembic.util import CommandError
-from sqlalchemy import case, column, create_engine, event, func, literal, or_, select, table, text, update
+from sqlalchemy import case, column, create_engine, event, false, func, literal, or_, select, table, text, update
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import (
     ArgumentError, DataError, DBAPIError, IntegrityError, NoSuchModuleError, SQLAlchemyError, StatementError,
@@ -392,7 +392,7 @@ class Database:
         pg_trgm); shorter ones are matched with (I)LIKE. Title matches first, then newest first.
         """
         terms = [term for term in query.split() if term]
-        if not terms:
+        if not terms or "\x00" in query:  # no stored title or text holds a NUL (nor can PostgreSQL be sent one)
             return []
         with Session(self.engine) as session:
             conditions = search_conditions(session, query)
@@ -415,6 +415,9 @@ def search_conditions(session: Session, query: str) -> list:
     the title or the text. Terms of three characters or more use the trigram index (SQLite FTS5;
     PostgreSQL pg_trgm serves ILIKE), shorter ones a (I)LIKE scan."""
     terms = [term for term in query.split() if term]
+    if "\x00" in query:
+        # No stored title or text holds a NUL character; FTS5 cannot quote one, PostgreSQL cannot be sent one.
+        return [false()]
     long_terms = [term for term in terms if len(term) >= fulltext.MIN_TRIGRAM_TERM]
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql" and long_terms:
