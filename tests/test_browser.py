@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -146,3 +147,37 @@ def test_run_page_in_chromium(browser_page, hostile_db, serve):
     assert "finish_reason" in page.locator("main").inner_text()
     assert page.locator("#coverage").inner_text().startswith("title 100%, date 100%, body 100%, source ")
     assert re.fullmatch(r"/\S+/logs/\S+\.log", page.locator("#log-file").inner_text())  # the crawl's log file
+
+
+def offline(page) -> list[str]:
+    """Refuse every request that leaves the machine (as without internet); the URLs refused."""
+    refused: list[str] = []
+
+    def route(request_route):
+        host = urlsplit(request_route.request.url).hostname or ""
+        if request_route.request.url.startswith(("data:", "blob:")) or host in ("127.0.0.1", "localhost"):
+            request_route.continue_()
+        else:
+            refused.append(request_route.request.url)
+            request_route.abort("internetdisconnected")
+
+    page.route("**/*", route)
+    return refused
+
+
+def test_api_docs_render_offline_in_chromium(browser_page, hostile_db, serve):
+    page = browser_page
+    refused = offline(page)
+    server = serve(hostile_db)
+    page.goto(f"{server.base}/docs")
+    page.locator(".swagger-ui .info .title").wait_for()  # drawn by Swagger UI's JavaScript, served by cascrawl
+    assert page.locator(".swagger-ui .info .title").inner_text().startswith("cascrawl read API")
+    operations = page.locator(".opblock-summary-path").all_inner_texts()
+    assert {"/articles", "/articles/{article_id}", "/runs", "/runs/{run_id}", "/healthz", "/sections"} <= set(operations)
+    # Try one out, as a reader of the docs would: the call goes to this server and shows its answer.
+    page.locator("#operations-service-healthz_healthz_get .opblock-summary").click()
+    page.locator("button.try-out__btn").click()
+    page.locator("button.execute").click()
+    page.locator(".live-responses-table tr.response .response-col_status").first.wait_for()
+    assert page.locator(".live-responses-table tr.response .response-col_status").first.inner_text().strip() == "200"
+    assert refused == []  # nothing was asked of a CDN

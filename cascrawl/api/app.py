@@ -14,6 +14,7 @@ from typing import Annotated
 from fastapi import Depends, FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -112,8 +113,10 @@ Db = Annotated[Database, Depends(database)]
 def create_app(db: Database) -> FastAPI:
     """The app over an opened Database (`Database(url).open(create=False)`); its engine is made read-only."""
     reads.make_read_only(db.engine)
-    app = FastAPI(title="cascrawl read API", version=__version__, description=DESCRIPTION,
-                  docs_url="/docs", redoc_url=None, openapi_url="/openapi.json")
+    # Swagger UI at /docs from the assets fastapi-offline ships (served under /docs/assets), not from a CDN:
+    # the docs work without internet.
+    app = FastAPIOffline(title="cascrawl read API", version=__version__, description=DESCRIPTION,
+                         docs_url="/docs", redoc_url=None, openapi_url="/openapi.json", static_url="/docs/assets")
     app.state.database = db
 
     app.add_middleware(ReadOnly)
