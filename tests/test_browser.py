@@ -181,3 +181,35 @@ def test_api_docs_render_offline_in_chromium(browser_page, hostile_db, serve):
     page.locator(".live-responses-table tr.response .response-col_status").first.wait_for()
     assert page.locator(".live-responses-table tr.response .response-col_status").first.inner_text().strip() == "200"
     assert refused == []  # nothing was asked of a CDN
+
+
+def test_operator_page_charts_in_chromium(browser_page, hostile_db, serve, tmp_path):
+    """The three charts are SVG documents drawn by the server, shown as images: the page runs no script."""
+    page = browser_page
+    refused = offline(page)
+    server = serve(hostile_db)
+    page.goto(f"{server.base}/ui/")
+    for name in ("archive", "runs", "coverage"):
+        image = page.locator(f"#chart-{name}")
+        image.scroll_into_view_if_needed()
+        page.wait_for_function("image => image.complete && image.naturalWidth > 0", arg=image.element_handle())
+        assert image.evaluate("image => image.naturalWidth") == 860  # decoded: an SVG the browser could draw
+    page.screenshot(path=str(tmp_path / "operator-page.png"), full_page=True)
+    assert (tmp_path / "operator-page.png").stat().st_size > 20_000
+    assert _scripts_ran(page)["scripts"] == 0 and refused == []
+
+    # Each chart on its own: an SVG document holding what the database holds, and no script.
+    sections = {article["section"] for article in expected_articles()} | {"syky"}  # the hostile article: syky
+    archive = page.goto(f"{server.base}/ui/charts/archive.svg")
+    assert archive.headers["content-type"] == "image/svg+xml"
+    svg = archive.text()
+    assert svg.startswith("<?xml") and "<svg" in svg and "<script" not in svg
+    legend = set(page.locator(".legend text, .legends text").all_text_contents())
+    assert sections <= legend | {text.rstrip("…") for text in legend}
+    assert len(page.locator(".series rect, .series .rect").all()) >= len(sections)  # bars drawn
+    runs = page.goto(f"{server.base}/ui/charts/runs.svg").text()
+    assert "#1" in runs and "new articles" in runs and "duration (minutes" in runs and "<script" not in runs
+    coverage = page.goto(f"{server.base}/ui/charts/coverage.svg").text()
+    for field in ("title", "date", "body", "source", "generic fallback"):
+        assert field in coverage
+    assert page.goto(f"{server.base}/ui/charts/nothing.svg").status == 422

@@ -8,16 +8,16 @@ script source keeps the browser from running a script even if one slipped throug
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 import jinja2
 from fastapi import FastAPI, Path as PathParam, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from cascrawl.api import records
+from cascrawl.api import charts, records
 from cascrawl.db import reads
 from cascrawl.health import describe_coverage
 from cascrawl.sections import SECTIONS
@@ -31,6 +31,7 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "X-Frame-Options": "DENY",
 }
+CHART_CSP = "default-src 'none'; style-src 'unsafe-inline'"  # the SVG charts carry their styles inline
 
 
 def _http_url(value: str | None) -> str | None:
@@ -70,6 +71,18 @@ def mount_pages(app: FastAPI) -> None:
         runs = [records.run_json(run) for run in reads.list_runs(db, limit=20)]
         sections = [records.section_json(stats) for stats in reads.section_stats(db)]
         return render(request, "home.html", runs=runs, sections=sections, totals=reads.totals(db), q="")
+
+    @app.get("/ui/charts/{name}.svg", include_in_schema=False)
+    def chart(request: Request, name: Literal["archive", "runs", "coverage"]):
+        db = request.app.state.database
+        if name == "archive":
+            svg = charts.archive_chart(reads.articles_per_month(db))
+        else:
+            runs = reads.list_runs(db, limit=charts.RUNS_SHOWN)
+            svg = charts.runs_chart(runs) if name == "runs" else charts.coverage_chart(runs)
+        # An image: no script runs in it; its own styles are inside the document.
+        return Response(svg, media_type="image/svg+xml",
+                        headers={**SECURITY_HEADERS, "Content-Security-Policy": CHART_CSP, "Cache-Control": "no-cache"})
 
     @app.get("/ui/articles", response_class=HTMLResponse, include_in_schema=False)
     def articles(request: Request, q: Annotated[str, Query(max_length=200)] = "",

@@ -265,6 +265,16 @@ def incomplete_sections(database: Database, sections: list[str]) -> dict[str, st
     return {section: lines[section] for section in sections if lines.get(section)}
 
 
+def articles_per_month(database: Database) -> list[tuple[int, int, str, int]]:
+    """(year, month, section, articles) by month of publication: what the archive holds, month by month."""
+    year = func.extract("year", Article.published_date)
+    month = func.extract("month", Article.published_date)
+    query = (select(year, month, Article.section, func.count()).group_by(year, month, Article.section)
+             .order_by(year, month, Article.section))
+    with Session(database.engine) as session:
+        return [(int(y), int(m), section, count) for y, m, section, count in session.execute(query)]
+
+
 def totals(database: Database) -> dict[str, int]:
     with Session(database.engine) as session:
         return {name: session.scalar(select(func.count()).select_from(model)) or 0
