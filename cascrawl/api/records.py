@@ -136,7 +136,7 @@ def run_detail_json(run: dict[str, Any]) -> dict[str, Any]:
     """Everything the run record has: the listed fields, rejects by reason, settings, stats and any newer column."""
     detail = run_json(run)
     detail["rejects_by_reason"] = run.get("rejects_by_reason", {})
-    # Recorded at the end of every run since schema 0005; for older runs, from their stats (same numbers).
+    # Recorded at the end of every run since schema revision 0005_run_coverage_log; for older runs, from their stats (same numbers).
     detail["coverage"] = run.get("coverage") or coverage_record(run.get("stats") or {})
     detail["log_file"] = run.get("log_file")
     detail["settings"] = run.get("settings") or {}
@@ -150,7 +150,7 @@ def run_detail_json(run: dict[str, Any]) -> dict[str, Any]:
 def describe_log_file(path: str | None) -> str:
     """The run's log file as operators read it: the path, or why there is none to read."""
     if not path:
-        return "not recorded (a run without a log file: plain scrapy crawl without LOG_FILE, or before schema 0005)"
+        return "not recorded (a run without a log file: plain scrapy crawl without LOG_FILE, or before schema revision 0005_run_coverage_log)"
     return path if Path(path).is_file() else f"{path} (no longer there: removed, or on another machine)"
 
 

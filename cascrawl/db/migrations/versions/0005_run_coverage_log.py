@@ -1,6 +1,6 @@
 """Per run: field coverage (crawl_runs.coverage) and the path of its log file (crawl_runs.log_file).
 
-Revision ID: 0005
+Revision ID: 0005_run_coverage_log
 Revises: 0004
 Create Date: 2026-11-30
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "0005"
+revision: str = "0005_run_coverage_log"
 down_revision: Union[str, Sequence[str], None] = "0004"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
