@@ -13,7 +13,7 @@ from cascrawl.db import Article
 
 EXPORT_KEYS = (
     "url", "section", "title", "published_date", "published_at", "source", "author", "editor",
-    "text", "attachments", "images", "content_hash", "first_seen_at", "updated_at",
+    "text", "attachments", "images", "videos", "content_hash", "first_seen_at", "updated_at",
 )
 
 
@@ -35,6 +35,7 @@ def article_record(article: Article) -> dict:
         "text": article.text,
         "attachments": article.attachments or [],
         "images": article.images or [],
+        "videos": article.videos or [],
         "content_hash": article.content_hash,
         "first_seen_at": _iso(article.first_seen_at),
         "updated_at": _iso(article.updated_at),

@@ -28,8 +28,8 @@ logger = logging.getLogger(__name__)
 
 # What an article row is made of, besides its identity (id, url) and its timestamps.
 _CONTENT_COLUMNS = (
-    "fetched_url", "docid", "section", "title", "published_date", "published_at", "source",
-    "author", "editor", "text", "html", "attachments", "images", "content_hash", "script", "template", "provenance",
+    "fetched_url", "docid", "section", "title", "published_date", "published_at", "source", "author", "editor",
+    "text", "html", "attachments", "images", "videos", "content_hash", "script", "template", "provenance",
 )
 # HTTP validators of the last fetch: kept current on the row, not archived with revisions.
 _VALIDATOR_COLUMNS = ("etag", "last_modified")
@@ -426,6 +426,7 @@ def _article_values(row: dict[str, Any]) -> dict[str, Any]:
     values["url"] = row.get("url")
     values["attachments"] = list(row.get("attachments") or [])
     values["images"] = list(row.get("images") or [])
+    values["videos"] = list(row.get("videos") or [])
     values["provenance"] = dict(row.get("provenance") or {})
     return values
 
