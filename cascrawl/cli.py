@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -85,6 +86,9 @@ def _add_crawl_options(command: argparse.ArgumentParser) -> None:
                          help="walk every listing page and fetch every article, known or not (default: incremental)")
     command.add_argument("--refresh-days", type=int, metavar="N",
                          help="re-fetch the articles of the last N days with conditional GETs (edits become revisions)")
+    command.add_argument("--media", metavar="DIR",
+                         help="keep each article's images and attachments in DIR (the media archive; default: off, "
+                              "or CASCRAWL_MEDIA_STORE)")
     command.add_argument("-s", dest="settings", action="append", default=[], metavar="NAME=VALUE",
                          help="any Scrapy or cascrawl setting, e.g. -s DOWNLOAD_DELAY=0")
 
@@ -115,6 +119,8 @@ def _settings(args, parser, overrides: dict | None = None):
         if args.refresh_days < 0:
             parser.error("--refresh-days must be 0 (none) or more")
         settings.set("CASCRAWL_REFRESH_DAYS", args.refresh_days, priority="cmdline")
+    if args.media:
+        settings.set("CASCRAWL_MEDIA_STORE", args.media, priority="cmdline")
     return settings
 
 
@@ -421,6 +427,8 @@ def _add_inspect_commands(commands) -> None:
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
     serve.add_argument("--db", metavar="URL", help=_DB_HELP)
+    serve.add_argument("--media", metavar="DIR", default=os.environ.get("CASCRAWL_MEDIA_STORE") or None,
+                       help="the media archive's folder, served at /media/{checksum} (default: CASCRAWL_MEDIA_STORE)")
     serve.set_defaults(handler=_serve_command)
 
 
@@ -765,7 +773,7 @@ def _serve_command(args, parser) -> int:
     print(f"cascrawl: serving {safe_url(database.url)} read-only on http://{args.host}:{args.port}/ "
           "(operator page /ui/, API docs /docs)", file=sys.stderr)
     try:
-        uvicorn.run(create_app(database), host=args.host, port=args.port, log_level="info", access_log=True)
+        uvicorn.run(create_app(database, media_store=args.media), host=args.host, port=args.port, log_level="info", access_log=True)
     finally:
         database.close()
     return 0

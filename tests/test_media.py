@@ -12,6 +12,10 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
+
+from cascrawl.api.app import create_app
+from cascrawl.db import Database
 
 from .conftest import FAST, SITE, run_cascrawl
 from .loopback import CountingSite
@@ -59,7 +63,7 @@ def media_site(tmp_path):
 
 def _crawl(site: CountingSite, db_url: str, store: Path, *extra: str):
     result = run_cascrawl("crawl", "--base-url", site.url, "--db", db_url, "--section", SECTION, *FAST,
-                          "-s", f"CASCRAWL_MEDIA_STORE={store}", "-s", f"CASCRAWL_MEDIA_MAX_BYTES={MAX_BYTES}", *extra)
+                          "--media", str(store), "-s", f"CASCRAWL_MEDIA_MAX_BYTES={MAX_BYTES}", *extra)
     assert result.returncode == 0, result.stderr[-3000:]
     return result
 
@@ -119,6 +123,7 @@ def test_files_are_stored_once_failures_recorded_and_retried_and_nothing_fetched
         assert f"{FOLDER}{VIDEO}" in videos
         assert _query(database, "SELECT reason FROM refetch_schedule WHERE url = ?", CANONICAL) == [("media:http_503",)]
         stored_articles = _query(database, "SELECT count(*) FROM articles")[0][0]
+        _read_through_the_api(db_url, store, media, originals)
 
         # Second run: the file that failed for a passing reason is served now; only that article is re-fetched.
         site.failing.clear()
@@ -148,6 +153,32 @@ def test_files_are_stored_once_failures_recorded_and_retried_and_nothing_fetched
         assert not [path for path in third if Path(path).name in stored]
         assert third[FOLDER + MISSING] == 1
     assert _query(database, "SELECT count(*) FROM articles")[0][0] == stored_articles
+
+
+def _read_through_the_api(db_url: str, store: Path, media: dict, originals: dict) -> None:
+    """The API lists an article's files and serves the stored ones with their type; nothing else."""
+    database = Database(db_url).open(create=False)
+    try:
+        with TestClient(create_app(database, media_store=str(store))) as client:
+            (article_id,) = _query(Path(db_url.removeprefix("sqlite:///")), "SELECT id FROM articles WHERE url = ?",
+                                   CANONICAL)[0]
+            detail = client.get(f"/articles/{article_id}").json()
+            listed = {entry["url"].rsplit("/", 1)[1]: entry for entry in detail["media"]}
+            assert {name: entry["status"] for name, entry in listed.items()} == {
+                name: row[1] for name, row in media.items()}
+            assert detail["videos"] == [{"url": f"https://www.cas.cn{FOLDER}{VIDEO}", "type": None, "poster": None}]
+            pdf = listed["P020250718_report.pdf"]
+            served = client.get(f"/media/{pdf['checksum']}")
+            assert served.status_code == 200 and served.content == originals["P020250718_report.pdf"]
+            assert served.headers["content-type"] == "application/pdf"
+            assert client.get("/media/" + "0" * 32).status_code == 404
+            assert client.get("/media/..%2F..%2Fetc%2Fpasswd").status_code in (404, 422)
+            assert client.get("/media/not-a-checksum").status_code == 422
+        with TestClient(create_app(database)) as client:  # no store given: the file is known, not served
+            answer = client.get(f"/media/{pdf['checksum']}")
+            assert answer.status_code == 404 and "--media" in answer.json()["detail"]
+    finally:
+        database.close()
 
 
 def test_without_a_store_no_file_is_fetched_and_videos_are_still_recorded(media_site, tmp_path):

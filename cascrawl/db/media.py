@@ -61,12 +61,11 @@ def record_media(database: Database, media: Iterable[tuple[str, list[dict[str, A
                 row.status, row.failure = entry["status"], entry.get("failure")
 
 
-def media_of(session: Session, article_url: str) -> list[ArticleMedia]:
-    query = select(ArticleMedia).where(ArticleMedia.article_url == article_url).order_by(ArticleMedia.id)
-    return list(session.scalars(query))
-
-
-def stored_file(session: Session, checksum: str) -> ArticleMedia | None:
-    """A stored file with this checksum (any article's record of it), or None."""
-    query = select(ArticleMedia).where(ArticleMedia.checksum == checksum, ArticleMedia.path.is_not(None)).limit(1)
-    return session.scalars(query).first()
+def stored_file(database: Database, checksum: str) -> tuple[str, str | None] | None:
+    """(path in the store, content type) of a stored file with this checksum, or None."""
+    with Session(database.engine) as session:
+        query = (select(ArticleMedia.path, ArticleMedia.content_type)
+                 .where(ArticleMedia.checksum == checksum, ArticleMedia.path.is_not(None))
+                 .order_by(ArticleMedia.id).limit(1))
+        row = session.execute(query).first()
+    return (row.path, row.content_type) if row else None

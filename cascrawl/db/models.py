@@ -13,7 +13,7 @@ from sqlalchemy import (
     JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, MetaData, String, Text, TypeDecorator, UniqueConstraint,
 )
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 # JSON documents: JSONB on PostgreSQL (comparable, indexable), JSON text on SQLite.
 JSON_VALUE = JSON().with_variant(postgresql.JSONB(), "postgresql")
@@ -98,6 +98,12 @@ class Article(Base):
         Index("ix_articles_section_published", "section", "published_date"),
         Index("ix_articles_updated_id", "updated_at", "id"),  # downstream cursors
     )
+
+    # What the media archive holds of the article's files (empty when it is off). Loaded with every
+    # query of articles (one IN query per result), so a record can be built after its session closed.
+    media: Mapped[list[ArticleMedia]] = relationship(
+        primaryjoin="Article.url == foreign(ArticleMedia.article_url)", order_by="ArticleMedia.id",
+        viewonly=True, lazy="selectin")
 
 
 class ArticleRevision(Base):
