@@ -17,7 +17,9 @@ from fastapi.testclient import TestClient
 from cascrawl.api.app import create_app
 from cascrawl.db import Database
 
+from .api_support import serve  # noqa: F401
 from .conftest import FAST, SITE, run_cascrawl
+from .test_browser import browser_page, chromium  # noqa: F401
 from .loopback import CountingSite
 
 SECTION = "kj"
@@ -174,6 +176,10 @@ def _read_through_the_api(db_url: str, store: Path, media: dict, originals: dict
             assert client.get("/media/" + "0" * 32).status_code == 404
             assert client.get("/media/..%2F..%2Fetc%2Fpasswd").status_code in (404, 422)
             assert client.get("/media/not-a-checksum").status_code == 422
+            html = client.get(f"/ui/articles/{article_id}").text
+            for name in IMAGES:
+                assert f'<img src="/media/{listed[name]["checksum"]}"' in html
+            assert "http_404" in html and "not_a_file" in html
         with TestClient(create_app(database)) as client:  # no store given: the file is known, not served
             answer = client.get(f"/media/{pdf['checksum']}")
             assert answer.status_code == 404 and "--media" in answer.json()["detail"]
@@ -201,3 +207,20 @@ def test_videos_are_fetched_when_switched_on(media_site, tmp_path):
     row = _media(database)[VIDEO]
     assert row[1] == "stored" and row[5] == "video/mp4"
     assert (store / row[2]).read_bytes() == (media_site / FOLDER.strip("/") / VIDEO).read_bytes()
+
+
+def test_the_operator_page_shows_the_stored_images_in_a_browser(media_site, tmp_path, serve, browser_page):  # noqa: F811
+    database, store = tmp_path / "ui.db", tmp_path / "store"
+    with CountingSite(media_site) as site:
+        _crawl(site, f"sqlite:///{database}", store)
+    (article_id,) = _query(database, "SELECT id FROM articles WHERE url = ?", CANONICAL)[0]
+    server = serve(f"sqlite:///{database}", "--media", str(store))
+    browser_page.goto(f"{server.base}/ui/articles/{article_id}")
+    loaded = browser_page.evaluate("""() => [...document.querySelectorAll('#media-images img')]
+        .map(img => [img.getAttribute('src'), img.complete && img.naturalWidth > 0])""")
+    checksums = [checksum for (checksum,) in _query(
+        database, "SELECT checksum FROM article_media WHERE article_url = ? AND kind = 'image' AND status = 'stored' "
+                  "ORDER BY id", CANONICAL)]
+    assert loaded == [[f"/media/{checksum}", True] for checksum in checksums] and len(loaded) == len(IMAGES)
+    browser_page.screenshot(path=str(tmp_path / "article-media.png"), full_page=True)
+    assert (tmp_path / "article-media.png").stat().st_size > 0
