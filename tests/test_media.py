@@ -7,18 +7,20 @@ the third (`--full`, every article again) fetches no stored file again."""
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
-import sqlite3
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
 
 from cascrawl.api.app import create_app
-from cascrawl.db import Database
+from cascrawl.db import Database, normalize_url
 
 from .api_support import serve  # noqa: F401
 from .conftest import FAST, SITE, run_cascrawl
+from .db_backends import db_url, postgres_server  # noqa: F401
 from .test_browser import browser_page, chromium  # noqa: F401
 from .loopback import CountingSite
 
@@ -70,27 +72,28 @@ def _crawl(site: CountingSite, db_url: str, store: Path, *extra: str):
     return result
 
 
-def _media(database: Path) -> dict[str, tuple]:
-    connection = sqlite3.connect(database)
+def _query(db_url: str, sql: str, **params) -> list[tuple]:
+    engine = create_engine(normalize_url(db_url))
     try:
-        rows = connection.execute("SELECT url, kind, status, path, checksum, size, content_type, failure, attempts "
-                                  "FROM article_media WHERE article_url = ?", (CANONICAL,)).fetchall()
+        with engine.connect() as connection:
+            return [tuple(row) for row in connection.execute(text(sql), params)]
     finally:
-        connection.close()
+        engine.dispose()
+
+
+def _media(db_url: str) -> dict[str, tuple]:
+    rows = _query(db_url, "SELECT url, kind, status, path, checksum, size, content_type, failure, attempts "
+                          "FROM article_media WHERE article_url = :url", url=CANONICAL)
     return {url.rsplit("/", 1)[1]: tuple(rest) for url, *rest in rows}  # file name -> (kind, status, …, attempts)
 
 
-def _query(database: Path, sql: str, *args) -> list[tuple]:
-    connection = sqlite3.connect(database)
-    try:
-        return connection.execute(sql, args).fetchall()
-    finally:
-        connection.close()
+def _videos(db_url: str) -> list[str]:
+    (videos,) = _query(db_url, "SELECT videos FROM articles WHERE url = :url", url=CANONICAL)[0]
+    return [video["url"] for video in (json.loads(videos) if isinstance(videos, str) else videos)]
 
 
-def test_files_are_stored_once_failures_recorded_and_retried_and_nothing_fetched_twice(media_site, tmp_path):
-    database, store = tmp_path / "media.db", tmp_path / "store"
-    db_url = f"sqlite:///{database}"
+def test_files_are_stored_once_failures_recorded_and_retried_and_nothing_fetched_twice(media_site, db_url, tmp_path):  # noqa: F811
+    store = tmp_path / "store"
     with CountingSite(media_site, routes={FOLDER + POSING: _error_page}) as site:
         site.failing.add(FOLDER + "P020250718_flaky.xlsx")
         result = _crawl(site, db_url, store)
@@ -99,7 +102,7 @@ def test_files_are_stored_once_failures_recorded_and_retried_and_nothing_fetched
         assert "Traceback" not in result.stderr, result.stderr[-3000:]
         assert sum("not stored" in line for line in result.stderr.splitlines()) == 4
 
-        media = _media(database)
+        media = _media(db_url)
         kinds = {name: row[0] for name, row in media.items()}
         assert kinds == {**{name: "image" for name in IMAGES}, **{name: "attachment" for name in [
             *FILES, MISSING, POSING, FOREIGN_TYPE]}, VIDEO: "video"}
@@ -121,10 +124,10 @@ def test_files_are_stored_once_failures_recorded_and_retried_and_nothing_fetched
         assert failures[VIDEO] == ("skipped", "video_off")
         assert FOLDER + FOREIGN_TYPE not in first and FOLDER + VIDEO not in first  # skipped: never requested
         # The article is stored whatever its files did, its video recorded, and it waits to be re-fetched.
-        (videos,) = _query(database, "SELECT videos FROM articles WHERE url = ?", CANONICAL)[0]
-        assert f"{FOLDER}{VIDEO}" in videos
-        assert _query(database, "SELECT reason FROM refetch_schedule WHERE url = ?", CANONICAL) == [("media:http_503",)]
-        stored_articles = _query(database, "SELECT count(*) FROM articles")[0][0]
+        assert _videos(db_url) == [f"https://www.cas.cn{FOLDER}{VIDEO}"]
+        assert _query(db_url, "SELECT reason FROM refetch_schedule WHERE url = :url", url=CANONICAL) == [
+            ("media:http_503",)]
+        stored_articles = _query(db_url, "SELECT count(*) FROM articles")[0][0]
         _read_through_the_api(db_url, store, media, originals)
 
         # Second run: the file that failed for a passing reason is served now; only that article is re-fetched.
@@ -136,13 +139,13 @@ def test_files_are_stored_once_failures_recorded_and_retried_and_nothing_fetched
         assert all(second.get(FOLDER + name) is None for name in (*IMAGES, "P020250718_report.pdf",
                                                                   "P020250718_form.doc"))
         assert second[FOLDER + "P020250718_flaky.xlsx"] == 1
-        media = _media(database)
+        media = _media(db_url)
         assert media["P020250718_flaky.xlsx"][1] == "stored"
         assert (store / media["P020250718_flaky.xlsx"][2]).read_bytes() == originals["P020250718_flaky.xlsx"]
         assert media[MISSING][1] == "failed" and media[MISSING][7] == 2  # tried again with the article
         # Only permanent failures are left: the article waits a back-off (a day) instead of the next run.
         (reason, next_try, last_tried), = _query(
-            database, "SELECT reason, next_try_at, last_tried_at FROM refetch_schedule WHERE url = ?", CANONICAL)
+            db_url, "SELECT reason, next_try_at, last_tried_at FROM refetch_schedule WHERE url = :url", url=CANONICAL)
         assert reason.startswith("media:") and reason != "media:http_503" and next_try > last_tried
 
         # Third run, --full: every article fetched again, no stored file fetched again (the failed ones are).
@@ -150,11 +153,11 @@ def test_files_are_stored_once_failures_recorded_and_retried_and_nothing_fetched
         _crawl(site, db_url, store, "--full")
         third = dict(site.requests)
         assert third.get("/" + ARTICLE) == 1
-        stored = {name for name, row in _media(database).items() if row[1] == "stored"}
+        stored = {name for name, row in _media(db_url).items() if row[1] == "stored"}
         assert stored == {*IMAGES, "P020250718_report.pdf", "P020250718_form.doc", "P020250718_flaky.xlsx"}
         assert not [path for path in third if Path(path).name in stored]
         assert third[FOLDER + MISSING] == 1
-    assert _query(database, "SELECT count(*) FROM articles")[0][0] == stored_articles
+    assert _query(db_url, "SELECT count(*) FROM articles")[0][0] == stored_articles
 
 
 def _read_through_the_api(db_url: str, store: Path, media: dict, originals: dict) -> None:
@@ -162,8 +165,7 @@ def _read_through_the_api(db_url: str, store: Path, media: dict, originals: dict
     database = Database(db_url).open(create=False)
     try:
         with TestClient(create_app(database, media_store=str(store))) as client:
-            (article_id,) = _query(Path(db_url.removeprefix("sqlite:///")), "SELECT id FROM articles WHERE url = ?",
-                                   CANONICAL)[0]
+            (article_id,) = _query(db_url, "SELECT id FROM articles WHERE url = :url", url=CANONICAL)[0]
             detail = client.get(f"/articles/{article_id}").json()
             listed = {entry["url"].rsplit("/", 1)[1]: entry for entry in detail["media"]}
             assert {name: entry["status"] for name, entry in listed.items()} == {
@@ -188,39 +190,38 @@ def _read_through_the_api(db_url: str, store: Path, media: dict, originals: dict
 
 
 def test_without_a_store_no_file_is_fetched_and_videos_are_still_recorded(media_site, tmp_path):
-    database = tmp_path / "plain.db"
+    db_url = f"sqlite:///{tmp_path / 'plain.db'}"
     with CountingSite(media_site) as site:
-        result = run_cascrawl("crawl", "--base-url", site.url, "--db", f"sqlite:///{database}",
+        result = run_cascrawl("crawl", "--base-url", site.url, "--db", db_url,
                               "--section", SECTION, *FAST)
         assert result.returncode == 0, result.stderr[-3000:]
         requested = set(site.requests)
     assert not [path for path in requested if not path.endswith((".shtml", "/", ".txt"))]  # robots.txt, pages
-    assert _query(database, "SELECT count(*) FROM article_media") == [(0,)]
-    (videos,) = _query(database, "SELECT videos FROM articles WHERE url = ?", CANONICAL)[0]
-    assert f"{FOLDER}{VIDEO}" in videos
+    assert _query(db_url, "SELECT count(*) FROM article_media") == [(0,)]
+    assert _videos(db_url) == [f"https://www.cas.cn{FOLDER}{VIDEO}"]
 
 
 def test_videos_are_fetched_when_switched_on(media_site, tmp_path):
-    database, store = tmp_path / "video.db", tmp_path / "store"
+    db_url, store = f"sqlite:///{tmp_path / 'video.db'}", tmp_path / "store"
     with CountingSite(media_site) as site:
-        _crawl(site, f"sqlite:///{database}", store, "-s", "CASCRAWL_MEDIA_VIDEO=True")
-    row = _media(database)[VIDEO]
+        _crawl(site, db_url, store, "-s", "CASCRAWL_MEDIA_VIDEO=True")
+    row = _media(db_url)[VIDEO]
     assert row[1] == "stored" and row[5] == "video/mp4"
     assert (store / row[2]).read_bytes() == (media_site / FOLDER.strip("/") / VIDEO).read_bytes()
 
 
 def test_the_operator_page_shows_the_stored_images_in_a_browser(media_site, tmp_path, serve, browser_page):  # noqa: F811
-    database, store = tmp_path / "ui.db", tmp_path / "store"
+    db_url, store = f"sqlite:///{tmp_path / 'ui.db'}", tmp_path / "store"
     with CountingSite(media_site) as site:
-        _crawl(site, f"sqlite:///{database}", store)
-    (article_id,) = _query(database, "SELECT id FROM articles WHERE url = ?", CANONICAL)[0]
-    server = serve(f"sqlite:///{database}", "--media", str(store))
+        _crawl(site, db_url, store)
+    (article_id,) = _query(db_url, "SELECT id FROM articles WHERE url = :url", url=CANONICAL)[0]
+    server = serve(db_url, "--media", str(store))
     browser_page.goto(f"{server.base}/ui/articles/{article_id}")
     loaded = browser_page.evaluate("""() => [...document.querySelectorAll('#media-images img')]
         .map(img => [img.getAttribute('src'), img.complete && img.naturalWidth > 0])""")
     checksums = [checksum for (checksum,) in _query(
-        database, "SELECT checksum FROM article_media WHERE article_url = ? AND kind = 'image' AND status = 'stored' "
-                  "ORDER BY id", CANONICAL)]
+        db_url, "SELECT checksum FROM article_media WHERE article_url = :url AND kind = 'image' "
+                "AND status = 'stored' ORDER BY id", url=CANONICAL)]
     assert loaded == [[f"/media/{checksum}", True] for checksum in checksums] and len(loaded) == len(IMAGES)
     browser_page.screenshot(path=str(tmp_path / "article-media.png"), full_page=True)
     assert (tmp_path / "article-media.png").stat().st_size > 0
