@@ -10,10 +10,11 @@ from typing import IO
 
 from cascrawl.dates import BEIJING
 from cascrawl.db import Article
+from cascrawl.db.models import ArticleMedia
 
 EXPORT_KEYS = (
     "url", "section", "title", "published_date", "published_at", "source", "author", "editor",
-    "text", "attachments", "images", "content_hash", "first_seen_at", "updated_at",
+    "text", "attachments", "images", "videos", "media", "content_hash", "first_seen_at", "updated_at",
 )
 
 
@@ -35,10 +36,18 @@ def article_record(article: Article) -> dict:
         "text": article.text,
         "attachments": article.attachments or [],
         "images": article.images or [],
+        "videos": article.videos or [],
+        "media": [media_record(file) for file in article.media],
         "content_hash": article.content_hash,
         "first_seen_at": _iso(article.first_seen_at),
         "updated_at": _iso(article.updated_at),
     }
+
+
+def media_record(file: ArticleMedia) -> dict:
+    """One file of the media archive: where it is in the store, or why it is not."""
+    return {"kind": file.kind, "url": file.url, "status": file.status, "path": file.path, "checksum": file.checksum,
+            "size": file.size, "content_type": file.content_type, "failure": file.failure}
 
 
 def write_jsonl(articles: Iterable[Article], stream: IO[str]) -> int:

@@ -29,6 +29,7 @@ class ArticleItem:
     html: str | None = None  # body HTML fragment (sanitized)
     attachments: list[dict] = field(default_factory=list)
     images: list[dict] = field(default_factory=list)
+    videos: list[dict] = field(default_factory=list)  # {url, type, poster}: recorded whether or not media is archived
     provenance: dict[str, str] = field(default_factory=dict)
     # Set by the pipelines.
     text: str | None = None
@@ -36,5 +37,6 @@ class ArticleItem:
     published_date: date | None = None
     published_at: datetime | None = None  # aware, Beijing time; None when the page shows no time
     content_hash: str | None = None
+    media: list[dict] = field(default_factory=list)  # set by the media archive (when on): one record per file
     reject_reason: str | None = None  # set by validation: the item becomes a row in `rejects`
     reject_detail: str | None = None

@@ -92,6 +92,7 @@ ITEM_PIPELINES = {
     "pipelines.dates.PublishedDatePipeline": 400,
     "pipelines.fields.FieldsPipeline": 500,
     "pipelines.validate.ValidatePipeline": 800,
+    "pipelines.media.MediaArchivePipeline": 850,  # off unless CASCRAWL_MEDIA_STORE is set
     "pipelines.persist.PersistPipeline": 900,
 }
 
@@ -131,6 +132,22 @@ DOWNLOAD_TIMEOUT = 20  # seconds for a whole response (a page that trickles is c
 # Parsing costs memory by the element (about 600 bytes each through extraction and cleaning): a page with
 # more tags than this is not parsed; an article page is rejected as too_large. CAS pages have 200–3,000.
 CASCRAWL_MAX_PAGE_TAGS = 100_000
+
+# --- the media archive (opt-in): images, attachments and videos of each article, kept in a file store ---
+# A folder, or s3://bucket/prefix, gs://…, ftp://… (Scrapy's FILES_STORE schemes; S3 needs botocore).
+# Empty: off — a plain crawl fetches pages only. `cascrawl crawl --media DIR` sets it.
+CASCRAWL_MEDIA_STORE = os.environ.get("CASCRAWL_MEDIA_STORE", "")
+CASCRAWL_MEDIA_MAX_BYTES = 50 * 1024 * 1024  # per file; a bigger one is recorded as failed (too_large)
+CASCRAWL_MEDIA_VIDEO = False  # videos are recorded (articles.videos) but fetched only when True
+# Files are fetched only with one of these extensions (or none: then an HTML answer is refused).
+CASCRAWL_MEDIA_EXTENSIONS = [
+    "jpg", "jpeg", "png", "gif", "bmp", "webp", "svg", "tif", "tiff",
+    "pdf", "doc", "docx", "xls", "xlsx", "ppt", "pptx", "wps", "et", "dps", "txt", "rtf", "csv",
+    "zip", "rar", "7z", "gz",
+    "mp4", "m4v", "webm", "flv", "mov", "avi", "wmv", "mp3", "wav",
+]
+FILES_EXPIRES = 90  # days before a stored file is fetched again (Scrapy's default, stated)
+MEDIA_ALLOW_REDIRECTS = True  # a file link that redirects is followed (the host policy checks the target)
 
 LOG_LEVEL = "INFO"
 # `scrapy crawl` of this project: cascrawl's crawl command (cascrawl/commands/crawl.py), with one-line failures.

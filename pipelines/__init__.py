@@ -1,6 +1,7 @@
 """Item pipelines, in this order (ITEM_PIPELINES in cascrawl/settings.py):
 
-text -> boilerplate -> copies (pinyin glosses, script, canonical URL) -> dates -> fields -> validate -> persist.
+text -> boilerplate -> copies (pinyin glosses, script, canonical URL) -> dates -> fields -> validate
+-> media (the opt-in archive of each article's files) -> persist.
 
 Each pipeline does one job, is built by `from_crawler`, reads its `CASCRAWL_*` settings there and
 counts what it did in the crawler's stats. Items are read and written through ItemAdapter only. No
@@ -17,6 +18,7 @@ from scrapy.utils.misc import build_from_crawler, load_object
 import cascrawl.settings as project_settings
 
 PERSIST = "pipelines.persist.PersistPipeline"
+MEDIA = "pipelines.media.MediaArchivePipeline"
 
 
 class StatsPipeline:
@@ -48,8 +50,9 @@ def reject(adapter: ItemAdapter, reason: str, detail: str) -> bool:
     return True
 
 
-def cleaning_pipelines(crawler, exclude: tuple[str, ...] = (PERSIST,)) -> list:
-    """The configured item pipelines, built for `crawler`, in order, without persistence.
+def cleaning_pipelines(crawler, exclude: tuple[str, ...] = (MEDIA, PERSIST)) -> list:
+    """The configured item pipelines, built for `crawler`, in order, without the media archive and
+    persistence (which need a running engine and a database).
 
     For tests, the benchmark and tools that clean items without a database. The order is the
     crawler's ITEM_PIPELINES, or the project's when the crawler has none.

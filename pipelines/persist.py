@@ -34,6 +34,7 @@ import cascrawl
 from cascrawl.db import Database, RunLock, RunLocked, UpsertResult
 from cascrawl.db import frontier
 from cascrawl.health import coverage_record
+from cascrawl.db.media import record_media
 from cascrawl.spool import Spool
 
 logger = logging.getLogger(__name__)
@@ -353,6 +354,13 @@ class PersistPipeline:
         sections = {row.get("url"): row.get("section") for row in batch}
         scheduled += [{"url": url, "fetched_url": url, "section": sections.get(url), "reason": reason}
                       for url, reason, _ in result.rejected]
+        media = [(row["url"], row["media"]) for row in batch if row.get("media") and row["url"] not in refused]
+        if media:  # the media archive is on: its records, and the articles whose files must be tried again
+            record_media(database, media)
+            retry = {url: reason for url, entries in media if (reason := frontier.media_retry_reason(entries))}
+            scheduled += [{"url": url, "fetched_url": url, "section": sections.get(url), "reason": reason}
+                          for url, reason in retry.items()]
+            stored = [url for url in stored if url not in retry]
         frontier.schedule_refetches(database, scheduled, max_days=self.reject_retry_max_days)
         frontier.clear_refetches(database, stored)
         if walks is not None:

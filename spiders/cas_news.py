@@ -326,6 +326,7 @@ class CasNewsSpider(scrapy.Spider):
         item.author, item.editor = page.author, page.editor
         item.date_text, item.date_origin = page.date_text, page.date_origin
         item.html, item.attachments, item.images = page.body_html, page.attachments, page.images
+        item.videos = page.videos
         item.provenance = {**page.provenance, "encoding": encoding}
 
 

@@ -110,13 +110,13 @@ def free_port() -> int:
 class Server:
     """`cascrawl serve` in a child process on a free loopback port."""
 
-    def __init__(self, db_url: str):
+    def __init__(self, db_url: str, *extra: str):
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.output = None
         self.log = tempfile.TemporaryFile(mode="w+", encoding="utf-8")  # a pipe could fill up and block it
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "cascrawl", "serve", "--port", str(self.port), "--db", db_url],
+            [sys.executable, "-m", "cascrawl", "serve", "--port", str(self.port), "--db", db_url, *extra],
             cwd=REPO, stdout=self.log, stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 30
@@ -153,11 +153,11 @@ class Server:
 
 @pytest.fixture
 def serve():
-    """serve(db_url) -> a running Server, stopped after the test."""
+    """serve(db_url, *options) -> a running Server, stopped after the test."""
     servers: list[Server] = []
 
-    def start(db_url: str) -> Server:
-        servers.append(Server(db_url))
+    def start(db_url: str, *extra: str) -> Server:
+        servers.append(Server(db_url, *extra))
         return servers[-1]
 
     yield start

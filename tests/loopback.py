@@ -20,9 +20,9 @@ _ARTICLE = re.compile(r"/t\d{8}_\d+\.shtml$")
 
 class CountingSite:
     """Serve a site copy on 127.0.0.1; count requests per path; delay article pages by `article_delay` s;
-    answer 503 for the paths in `failing`."""
+    answer 503 for the paths in `failing`; `routes` as in `cascrawl.fixture_site.serve_site`."""
 
-    def __init__(self, root: Path, article_delay: float = 0.0):
+    def __init__(self, root: Path, article_delay: float = 0.0, routes: dict | None = None):
         self.root, self.article_delay = root, article_delay
         self.requests: Counter[str] = Counter()
         self.failing: set[str] = set()
@@ -41,7 +41,7 @@ class CountingSite:
                     return
                 super().do_GET()
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), partial(Handler, directory=str(root)))
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), partial(Handler, directory=str(root), routes=routes))
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)

@@ -342,11 +342,12 @@ def test_no_route_writes(client):
 def test_the_openapi_document_describes_the_api(client):
     document = client.get("/openapi.json").json()
     assert set(document["paths"]) == {"/articles", "/articles/{article_id}", "/sections", "/runs", "/runs/{run_id}",
-                                      "/healthz"}
+                                      "/healthz", "/media/{checksum}"}
     assert all(set(methods) == {"get"} for methods in document["paths"].values())
     article = document["components"]["schemas"]["Article"]["properties"]
     assert list(article) == ["id", "url", "section", "title", "published_date", "published_at", "source", "author",
-                             "editor", "text", "attachments", "images", "content_hash", "first_seen_at", "updated_at"]
+                             "editor", "text", "attachments", "images", "videos", "media", "content_hash", "first_seen_at",
+                             "updated_at"]
     parameters = {p["name"] for p in document["paths"]["/articles"]["get"]["parameters"]}
     assert parameters == {"section", "since", "until", "q", "cursor", "limit"}
     docs = client.get("/docs")

@@ -33,6 +33,7 @@ def article(n: int = 1, **changes) -> dict:
         "html": f"<p>6月14日……</p><p>第{n}篇。</p>",
         "attachments": [{"url": "https://www.cas.cn/syky/202506/P020250614.pdf", "name": "附件1"}],
         "images": [{"url": "https://www.cas.cn/syky/202506/W020250614.jpg", "caption": "电极"}],
+        "videos": [],
         "script": "simplified",
         "template": "current",
         "provenance": {"title": "meta:ArticleTitle", "date": "meta:PubDate"},
@@ -131,6 +132,7 @@ def test_fields_outside_the_export_contract_refresh_the_row_without_moving_updat
 CONTRACT_METADATA_CHANGES = {
     "section": "yw", "published_date": date(2025, 6, 15), "published_at": datetime(2025, 6, 14, 18, 0, tzinfo=BEIJING),
     "source": "中国科学院", "author": "张某某", "editor": "李华", "attachments": [], "images": [],
+    "videos": [{"url": "https://www.cas.cn/syky/202506/V1.mp4", "type": None, "poster": None}],
 }
 
 
@@ -139,7 +141,8 @@ def test_every_metadata_key_of_the_export_contract_is_one_that_moves_updated_at(
     from cascrawl.export import EXPORT_KEYS
 
     identity_content_and_timestamps = {"url", "title", "text", "content_hash", "first_seen_at", "updated_at"}
-    assert set(CONTRACT_METADATA_COLUMNS) == set(EXPORT_KEYS) - identity_content_and_timestamps
+    # `media` lives in its own table: record_media moves updated_at itself (tests/test_media.py).
+    assert set(CONTRACT_METADATA_COLUMNS) == set(EXPORT_KEYS) - identity_content_and_timestamps - {"media"}
     assert set(CONTRACT_METADATA_CHANGES) == set(CONTRACT_METADATA_COLUMNS)
 
 

@@ -108,6 +108,18 @@ def test_attachment_links_after_the_label():
     ]
 
 
+def test_videos_of_the_body_with_their_source_type_and_poster():
+    body = ("<div class='trs_editor_view'><p><video src='./V1.mp4' poster='./W1.jpg' controls></video></p>"
+            "<p><video controls><source src=''><source src='../../v/V2.webm' type='video/webm'>"
+            "<source src='./V2.mp4'></video></p><p><video></video></p><p>视频：实验现场</p></div>")
+    data = parse_article(page("<meta name='ArticleTitle' content='t'>", body), URL)
+    assert data.videos == [
+        {"url": "https://www.cas.cn/kj/202310/V1.mp4", "type": None, "poster": "https://www.cas.cn/kj/202310/W1.jpg"},
+        {"url": "https://www.cas.cn/v/V2.webm", "type": "video/webm", "poster": None},
+    ]
+    assert "<video" in data.body_html  # kept in the body fragment, unlike scripts and iframes
+
+
 def test_a_site_page_in_traditional_with_meta_is_not_taken_for_a_copy():
     body = "<div class='xl_title2'><div class='fl_all'>來源：新華社 時間：2020-11-22</div></div><div class='xl_content'><div><div class='TRS_Editor'><p>正文</p></div></div></div>"
     assert parse_article(page("<meta name='ArticleTitle' content='t'>", body), URL).parser == "cas.article.mid@2019"

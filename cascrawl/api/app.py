@@ -9,11 +9,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from pathlib import Path as FilePath
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import SQLAlchemyError
@@ -22,6 +23,7 @@ from cascrawl import __version__
 from cascrawl.api import models, records
 from cascrawl.db import Database
 from cascrawl.db import reads
+from cascrawl.db.media import stored_file
 
 logger = logging.getLogger(__name__)
 
@@ -110,8 +112,9 @@ def database(request: Request) -> Database:
 Db = Annotated[Database, Depends(database)]
 
 
-def create_app(db: Database) -> FastAPI:
-    """The app over an opened Database (`Database(url).open(create=False)`); its engine is made read-only."""
+def create_app(db: Database, media_store: str | None = None) -> FastAPI:
+    """The app over an opened Database (`Database(url).open(create=False)`); its engine is made read-only.
+    `media_store`: the media archive's folder (CASCRAWL_MEDIA_STORE), whose files GET /media/{checksum} serves."""
     reads.make_read_only(db.engine)
     # Swagger UI at /docs from the assets fastapi-offline ships (served under /docs/assets), not from a CDN:
     # the docs work without internet.
@@ -163,6 +166,22 @@ def create_app(db: Database) -> FastAPI:
         if _etag_matches(request.headers.get("if-none-match"), etag):
             return Response(status_code=304, headers=headers)
         return Response(content, media_type="application/json", headers=headers)
+
+    @app.get("/media/{checksum}", tags=["media"], response_class=FileResponse,
+             summary="A file of the media archive, by its checksum (the `checksum` of an article's `media` entry)",
+             responses={200: {"description": "The file, with the content type it was served with"},
+                        404: {"description": "No stored file with this checksum, or no local media store"}})
+    def media_file(checksum: Annotated[str, Path(pattern="^[0-9a-f]{32}$", description="MD5, 32 hex digits")],
+                   db: Db):
+        found = stored_file(db, checksum)
+        local = _local_file(media_store, found[0]) if found else None
+        if local is None:
+            why = "no media store served here (cascrawl serve --media DIR)" if found and not media_store else \
+                f"no stored file with checksum {checksum}"
+            return JSONResponse({"detail": why}, status_code=404)
+        return FileResponse(local, media_type=found[1] or "application/octet-stream",
+                            headers={"Cache-Control": "public, max-age=86400",
+                                     "Content-Security-Policy": "default-src 'none'; sandbox"})
 
     @app.get("/sections", response_model=list[models.Section], tags=["articles"],
              summary="Per section: articles, newest article, latest change, last run")
@@ -220,6 +239,18 @@ def _filters(query: ArticlesQuery) -> reads.ArticleFilter:
     if query.q is not None and not q:
         raise _invalid("q", "q: give at least one word to search for", query.q)
     return reads.ArticleFilter(sections=sections, q=q, **bounds)
+
+
+def _local_file(store: str | None, path: str) -> FilePath | None:
+    """The stored file in a local media store, or None: no store, a remote one (s3://…), or a path that
+    would leave the store's folder."""
+    if not store or "://" in store and not store.startswith("file://"):
+        return None
+    root = FilePath(store.removeprefix("file://")).resolve()
+    candidate = (root / path).resolve()
+    if not candidate.is_relative_to(root) or not candidate.is_file():
+        return None
+    return candidate
 
 
 def _etag_matches(header: str | None, etag: str) -> bool:

@@ -20,6 +20,24 @@ class Image(BaseModel):
     caption: str | None = None
 
 
+class Video(BaseModel):
+    url: str
+    type: str | None = Field(None, description="MIME type given by the page's <source type>, if any")
+    poster: str | None = None
+
+
+class MediaFile(BaseModel):
+    kind: str = Field(description="image, attachment or video")
+    url: str = Field(description="the file's absolute URL as the page links it")
+    status: str = Field(description="stored, skipped (not fetched: see failure) or failed (see failure; tried again)")
+    path: str | None = Field(description="where it is in the media store; GET /media/{checksum} serves it")
+    checksum: str | None = Field(description="MD5 of the content")
+    size: int | None = Field(description="bytes")
+    content_type: str | None
+    failure: str | None = Field(description="reason code and detail: http_404, too_large, not_a_file, offsite, "
+                                            "type_not_allowed, video_off, …")
+
+
 class Article(BaseModel):
     id: int = Field(description="cascrawl's id of the article; stable for the article's canonical URL")
     url: str = Field(description="canonical https://www.cas.cn/… URL")
@@ -33,6 +51,8 @@ class Article(BaseModel):
     text: str = Field(description="clean body text, one paragraph per line")
     attachments: list[Attachment]
     images: list[Image]
+    videos: list[Video] = Field(description="videos of the body, recorded whether or not the media archive is on")
+    media: list[MediaFile] = Field(description="the media archive's files of this article; [] when it is off")
     content_hash: str = Field(description="sha256 of title + '\\n' + text")
     first_seen_at: str
     updated_at: str = Field(description="when the content last changed; the paging order with id")

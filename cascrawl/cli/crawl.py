@@ -29,6 +29,9 @@ def _add_crawl_options(command: argparse.ArgumentParser) -> None:
                          help="walk every listing page and fetch every article, known or not (default: incremental)")
     command.add_argument("--refresh-days", type=int, metavar="N",
                          help="re-fetch the articles of the last N days with conditional GETs (edits become revisions)")
+    command.add_argument("--media", metavar="DIR",
+                         help="keep each article's images and attachments in DIR (the media archive; default: off, "
+                              "or CASCRAWL_MEDIA_STORE)")
     command.add_argument("-s", dest="settings", action="append", default=[], metavar="NAME=VALUE",
                          help="any Scrapy or cascrawl setting, e.g. -s DOWNLOAD_DELAY=0")
     command.add_argument("--verbose", "-v", action="store_true",
@@ -61,6 +64,8 @@ def _settings(args, parser, overrides: dict | None = None):
         if args.refresh_days < 0:
             parser.error("--refresh-days must be 0 (none) or more")
         settings.set("CASCRAWL_REFRESH_DAYS", args.refresh_days, priority="cmdline")
+    if args.media:
+        settings.set("CASCRAWL_MEDIA_STORE", args.media, priority="cmdline")
     return settings
 
 

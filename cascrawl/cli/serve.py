@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 from cascrawl.cli.common import DB_HELP, open_for_reading
@@ -12,6 +13,8 @@ def add_commands(commands) -> None:
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
     serve.add_argument("--db", metavar="URL", help=DB_HELP)
+    serve.add_argument("--media", metavar="DIR", default=os.environ.get("CASCRAWL_MEDIA_STORE") or None,
+                       help="the media archive's folder, served at /media/{checksum} (default: CASCRAWL_MEDIA_STORE)")
     serve.set_defaults(handler=_serve_command)
 
 
@@ -29,7 +32,8 @@ def _serve_command(args, parser) -> int:
     print(f"cascrawl: serving {safe_url(database.url)} read-only on http://{args.host}:{args.port}/ "
           "(operator page /ui/, API docs /docs)", file=sys.stderr)
     try:
-        uvicorn.run(create_app(database), host=args.host, port=args.port, log_level="info", access_log=True)
+        uvicorn.run(create_app(database, media_store=args.media), host=args.host, port=args.port, log_level="info",
+                    access_log=True)
     finally:
         database.close()
     return 0

@@ -19,8 +19,21 @@ from cascrawl.db.store import Database
 TRANSIENT_PREFIXES = ("fetch_failed", "http_5", "http_429", "http_408")
 
 
+# An article stored whose media archive failed on a file is re-fetched for that file: `media:<reason>`.
+MEDIA_PREFIX = "media:"
+
+
 def is_transient(reason: str) -> bool:
-    return reason.startswith(TRANSIENT_PREFIXES)
+    return reason.removeprefix(MEDIA_PREFIX).startswith(TRANSIENT_PREFIXES)
+
+
+def media_retry_reason(entries: Iterable[dict[str, Any]]) -> str | None:
+    """Why an article must be fetched again for its files (`media:<reason>`), or None when every file
+    was stored or skipped. A transient failure wins: the article is then due at the next run."""
+    reasons = [entry["failure"].split(":")[0] for entry in entries if entry.get("status") == "failed"]
+    if not reasons:
+        return None
+    return MEDIA_PREFIX + next((reason for reason in reasons if is_transient(reason)), reasons[0])
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ from sqlalchemy import (
     JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, MetaData, String, Text, TypeDecorator, UniqueConstraint,
 )
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 # JSON documents: JSONB on PostgreSQL (comparable, indexable), JSON text on SQLite.
 JSON_VALUE = JSON().with_variant(postgresql.JSONB(), "postgresql")
@@ -81,6 +81,7 @@ class Article(Base):
     html: Mapped[str | None] = mapped_column(Text)
     attachments: Mapped[list[dict[str, Any]]]
     images: Mapped[list[dict[str, Any]]]
+    videos: Mapped[list[dict[str, Any]]]
     content_hash: Mapped[str] = mapped_column(String(64))
     script: Mapped[str | None] = mapped_column(String(20))
     template: Mapped[str | None] = mapped_column(String(50))
@@ -97,6 +98,12 @@ class Article(Base):
         Index("ix_articles_section_published", "section", "published_date"),
         Index("ix_articles_updated_id", "updated_at", "id"),  # downstream cursors
     )
+
+    # What the media archive holds of the article's files (empty when it is off). Loaded with every
+    # query of articles (one IN query per result), so a record can be built after its session closed.
+    media: Mapped[list[ArticleMedia]] = relationship(
+        primaryjoin="Article.url == foreign(ArticleMedia.article_url)", order_by="ArticleMedia.id",
+        viewonly=True, lazy="selectin")
 
 
 class ArticleRevision(Base):
@@ -121,6 +128,7 @@ class ArticleRevision(Base):
     html: Mapped[str | None] = mapped_column(Text)
     attachments: Mapped[list[dict[str, Any]]]
     images: Mapped[list[dict[str, Any]]]
+    videos: Mapped[list[dict[str, Any]]]
     content_hash: Mapped[str] = mapped_column(String(64))
     script: Mapped[str | None] = mapped_column(String(20))
     template: Mapped[str | None] = mapped_column(String(50))
@@ -210,3 +218,29 @@ class Refetch(Base):
     next_try_at: Mapped[datetime]
 
     __table_args__ = (Index("ix_refetch_schedule_next_try_at", "next_try_at"),)
+
+
+class ArticleMedia(Base):
+    """A file an article links (image, attachment, video) and what the media archive made of it.
+
+    Written only when the archive is on (CASCRAWL_MEDIA_STORE). One row per article and file URL; a
+    file several articles share is stored once (the store's path is derived from its URL) and has a
+    row for each of them. `failed` rows are tried again: their article is on the re-fetch schedule."""
+
+    __tablename__ = "article_media"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    article_url: Mapped[str] = mapped_column(String(500), index=True)  # articles.url
+    kind: Mapped[str] = mapped_column(String(20))  # image, attachment, video
+    url: Mapped[str] = mapped_column(String(1000))  # the file's absolute URL, as the page links it
+    status: Mapped[str] = mapped_column(String(20))  # stored, failed, skipped
+    path: Mapped[str | None] = mapped_column(String(500))  # in the store, e.g. full/<sha1 of url>.pdf
+    checksum: Mapped[str | None] = mapped_column(String(64), index=True)  # MD5 of the content (Scrapy's)
+    size: Mapped[int | None] = mapped_column(Integer)  # bytes
+    content_type: Mapped[str | None] = mapped_column(String(200))
+    failure: Mapped[str | None] = mapped_column(String(500))  # reason code and detail, when not stored
+    attempts: Mapped[int] = mapped_column(Integer)  # fetches tried, this row's whole life
+    first_seen_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    __table_args__ = (UniqueConstraint("article_url", "url", name="uq_article_media_article_url_url"),)

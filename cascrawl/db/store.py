@@ -28,8 +28,8 @@ logger = logging.getLogger(__name__)
 
 # What an article row is made of, besides its identity (id, url) and its timestamps.
 _CONTENT_COLUMNS = (
-    "fetched_url", "docid", "section", "title", "published_date", "published_at", "source",
-    "author", "editor", "text", "html", "attachments", "images", "content_hash", "script", "template", "provenance",
+    "fetched_url", "docid", "section", "title", "published_date", "published_at", "source", "author", "editor",
+    "text", "html", "attachments", "images", "videos", "content_hash", "script", "template", "provenance",
 )
 # HTTP validators of the last fetch: kept current on the row, not archived with revisions.
 _VALIDATOR_COLUMNS = ("etag", "last_modified")
@@ -38,7 +38,7 @@ _COMPARED_COLUMNS = tuple(column for column in _CONTENT_COLUMNS if column not in
 # What the export contract (docs/export.md) carries besides url, title and text (content_hash) and the timestamps:
 # a change to one of these alone moves updated_at, so that a downstream client following the change cursor sees it.
 CONTRACT_METADATA_COLUMNS = (
-    "section", "published_date", "published_at", "source", "author", "editor", "attachments", "images",
+    "section", "published_date", "published_at", "source", "author", "editor", "attachments", "images", "videos",
 )
 # Copied into article_revisions when the content changes.
 _ARCHIVED_COLUMNS = ("url", *_CONTENT_COLUMNS, "updated_at", "last_seen_at")
@@ -441,6 +441,7 @@ def _article_values(row: dict[str, Any]) -> dict[str, Any]:
     values["url"] = row.get("url")
     values["attachments"] = list(row.get("attachments") or [])
     values["images"] = list(row.get("images") or [])
+    values["videos"] = list(row.get("videos") or [])
     values["provenance"] = dict(row.get("provenance") or {})
     return values
 

@@ -79,6 +79,7 @@ class ArticleParser:
         if body is not None:
             provenance["body"] = self.body_path(page, body)
             data.images = self.images(page, body)
+            data.videos = body_videos(body, page)
             data.body_html = self.body_html(page, body)
         data.attachments = self.attachments(page)
         return data
@@ -218,6 +219,22 @@ def images_with_captions(body: etree._Element, page: Page) -> list[dict]:
             caption = _caption_near(block, "next") or _caption_near(block, "previous")
         images.append({"url": page.absolute(src), "caption": caption})
     return images
+
+
+def body_videos(body: etree._Element, page: Page) -> list[dict]:
+    """Videos of the body: `<video src>` or its `<source src>` children (the first playable one, with
+    its MIME type when given), and the poster image. Some CAS stories are only a video and a caption."""
+    videos = []
+    for video in body.iter("video"):
+        src, kind = (video.get("src") or "").strip(), None
+        if not src:
+            source = next((s for s in video.iter("source") if (s.get("src") or "").strip()), None)
+            if source is None:
+                continue
+            src, kind = source.get("src").strip(), (source.get("type") or "").strip() or None
+        poster = (video.get("poster") or "").strip()
+        videos.append({"url": page.absolute(src), "type": kind, "poster": page.absolute(poster) if poster else None})
+    return videos
 
 
 def _image_block(img: etree._Element, body: etree._Element) -> etree._Element | None:

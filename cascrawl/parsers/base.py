@@ -183,4 +183,5 @@ class ArticleData:
     body_html: str | None = None  # sanitized fragment, absolute URLs
     images: list[dict] = field(default_factory=list)
     attachments: list[dict] = field(default_factory=list)
+    videos: list[dict] = field(default_factory=list)
     provenance: dict[str, str] = field(default_factory=dict)
