@@ -30,7 +30,7 @@ def lines_with(path: Path, marker: str) -> list[tuple[int, str]]:
 
 def test_the_alembic_head_is_the_newest_migration_file():
     revisions = sorted(path.name.split("_")[0] for path in VERSIONS.glob("[0-9][0-9][0-9][0-9]_*.py"))
-    assert head_revision() == revisions[-1]
+    assert head_revision().split("_")[0] == revisions[-1]  # revision ids: 0004, 0005_<topic>, …
 
 
 @pytest.mark.parametrize("doc, marker, pattern", [
