@@ -44,6 +44,12 @@ RUN_SETTINGS = {
 }
 
 
+# New articles wait for the SQLite full-text index (cascrawl/db/fulltext.py) until this many have been
+# stored, or the run ends: indexing 1,000 at a time cost 15% more than all at once, and keeps the end of
+# a long run short (about 0.4 ms per article of 1,600 characters).
+_INDEX_EVERY = 1000
+
+
 def json_safe(value: Any) -> Any:
     """Crawler stats as JSON: datetimes as ISO 8601 strings, anything else unknown as its str()."""
     return json.loads(json.dumps(value, default=lambda v: v.isoformat() if isinstance(v, datetime) else str(v)))
@@ -86,6 +92,7 @@ class PersistPipeline:
         self._pool: ThreadPool | None = None
         self._timer: task.LoopingCall | None = None
         self._last_flush = time.monotonic()
+        self._unindexed = 0  # articles inserted since the full-text index was last brought up to date
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -367,6 +374,10 @@ class PersistPipeline:
         frontier.clear_refetches(database, stored)
         if walks is not None:
             frontier.record_walks(database, walks, self.run_id, final=False)
+        self._unindexed += result.inserted
+        if self._unindexed >= _INDEX_EVERY:  # here, in this thread, rather than all at the end of the run
+            self._unindexed = 0
+            self._sync_search()
         return result, time.perf_counter() - started
 
     def _count(self, result: UpsertResult, rejects: int, seconds: float) -> None:

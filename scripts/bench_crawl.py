@@ -64,22 +64,33 @@ def high_water_kb(pid: int) -> int | None:
     return None
 
 
+def children(pid: int) -> list[int]:
+    try:
+        return [int(value) for value in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
 def run_measured(command: list[str], log: Path) -> tuple[int, float, int, float, float]:
-    """(exit code, wall seconds, peak RSS in kB, CPU seconds of the child, CPU seconds of this process — the
-    site's server — meanwhile). The CPU times come from wait4, whose ru_maxrss is not used (see above)."""
+    """(exit code, wall seconds, peak RSS in kB of the child and its own children — the extraction workers —,
+    CPU seconds of the child and its children, CPU seconds of this process — the site's server — meanwhile).
+    The CPU times come from wait4, whose ru_maxrss is not used (see above)."""
     started = time.perf_counter()
     server_cpu = time.process_time()
     with open(log, "w") as output:
         child = subprocess.Popen(command, cwd=REPO, stdout=output, stderr=subprocess.STDOUT, env=os.environ.copy())
-    peak, status, usage = 0, None, None
+    peaks: dict[int, int] = {}  # per process: the crawler, and its extraction workers
+    status, usage = None, None
     while status is None:
-        peak = max(peak, high_water_kb(child.pid) or 0)
+        for pid in (child.pid, *children(child.pid)):
+            peaks[pid] = max(peaks.get(pid, 0), high_water_kb(pid) or 0)
         pid, wait_status, rusage = os.wait4(child.pid, os.WNOHANG)
         if pid:
             status, usage = os.waitstatus_to_exitcode(wait_status), rusage
             child.returncode = status
         else:
             time.sleep(0.05)
+    peak = sum(peaks.values())  # each at its own peak: an upper bound of the whole at any moment
     return (status, time.perf_counter() - started, peak, usage.ru_utime + usage.ru_stime,
             time.process_time() - server_cpu)
 
@@ -152,10 +163,14 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=8, help="CONCURRENT_REQUESTS_PER_DOMAIN of both (default 8)")
     parser.add_argument("--rss-sizes", default="500,5000", help="two site sizes for the peak RSS of cascrawl ('' = skip)")
     parser.add_argument("--storage-articles", type=int, default=5000, help="first-insert rate on SQLite (0 = skip)")
+    parser.add_argument("-s", dest="cascrawl_settings", action="append", default=[], metavar="NAME=VALUE",
+                        help="a setting for cascrawl's runs only, e.g. -s CASCRAWL_EXTRACT_PROCESSES=0")
     args = parser.parse_args()
     settings = [*POLITENESS_OFF, "-s", f"CONCURRENT_REQUESTS_PER_DOMAIN={args.concurrency}",
                 "-s", f"CONCURRENT_REQUESTS={max(16, args.concurrency)}"]
     cascrawl_settings = [*settings, "-s", "CASCRAWL_RETRY_BACKOFF_BASE=0"]
+    for pair in args.cascrawl_settings:
+        cascrawl_settings += ["-s", pair]
 
     print(f"machine: {os.cpu_count()} cores, load {load()} (1, 5, 15 min)")
     with tempfile.TemporaryDirectory(prefix="cascrawl-bench-") as tmp:
