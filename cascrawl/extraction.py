@@ -46,6 +46,7 @@ class Extracted:
     tags: int = 0  # the page's tag count when it is over the limit (not parsed)
     error: str | None = None  # "TypeName: message" of a parser that failed
     trace: str | None = None  # its traceback, for the log
+    in_worker: bool = False  # parsed by a worker process (else in the crawler's thread)
 
 
 def extract(body: bytes, content_type: str | bytes | None, url: str, max_tags: int) -> Extracted:
@@ -81,7 +82,9 @@ def worker_main() -> int:
         request = _read_exactly(source, _LENGTH.unpack(header)[0])
         if request is None:
             return 0
-        sink.write(_frame(extract(*pickle.loads(request))))
+        answer = extract(*pickle.loads(request))
+        answer.in_worker = True
+        sink.write(_frame(answer))
         sink.flush()
 
 
@@ -95,8 +98,10 @@ class _Worker:
             def outReceived(_, data: bytes) -> None:
                 self._received(data)
 
-            def processEnded(_, reason) -> None:
-                self._ended(reason)
+            # Its output closing is its end: processEnded needs the child reaped on SIGCHLD, and Scrapy runs the
+            # reactor without signal handlers.
+            def outConnectionLost(_) -> None:
+                self._ended()
 
         self.workers = workers
         self.protocol = Protocol()
@@ -122,12 +127,12 @@ class _Worker:
             del self.buffer[:_LENGTH.size + size]
             self.waiting.popleft()[0].callback(answer)
 
-    def _ended(self, reason) -> None:
+    def _ended(self) -> None:
         self.alive = False
         if self.workers.closing:
             return
-        logger.warning("an extraction worker ended (%s): its %d pages and every later one are parsed in the "
-                       "crawler's thread", reason.getErrorMessage(), len(self.waiting))
+        logger.warning("an extraction worker ended: its %d pages and every later one are parsed in the crawler's "
+                       "thread", len(self.waiting))
         while self.waiting:  # answered here instead, in order
             answer, request = self.waiting.popleft()
             answer.callback(extract(*request))

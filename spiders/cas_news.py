@@ -321,6 +321,8 @@ class CasNewsSpider(scrapy.Spider):
     def _fill_from_page(self, item: ArticleItem, response, extracted: Extracted) -> None:
         stats = self.crawler.stats
         encoding, page = extracted.encoding, extracted.page
+        if extracted.in_worker:
+            stats.inc_value("cascrawl/extract/in_worker")
         if extracted.tags:
             item.reject_reason = "too_large"
             item.reject_detail = f"{extracted.tags} tags, over CASCRAWL_MAX_PAGE_TAGS ({self.max_page_tags}): not parsed"
