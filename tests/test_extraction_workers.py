@@ -67,14 +67,19 @@ def test_a_worker_killed_in_the_middle_costs_no_page(tmp_path):
             [sys.executable, "-m", "cascrawl", "crawl", "--base-url", site.url, "--db", db_url, "--section", "syky",
              *FAST, "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=4"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO, env=os.environ.copy())
-        deadline = time.monotonic() + 120
-        while sum(site.article_requests().values()) < 40:
-            assert crawl.poll() is None, crawl.communicate()[1][-3000:]
-            assert time.monotonic() < deadline, "the crawl made no progress"
-            time.sleep(0.01)
-        (worker,) = _children(crawl.pid)
-        os.kill(worker, signal.SIGKILL)
-        _, stderr = crawl.communicate(timeout=120)
+        try:
+            deadline = time.monotonic() + 120
+            while sum(site.article_requests().values()) < 40:
+                assert crawl.poll() is None, crawl.communicate()[1][-3000:]
+                assert time.monotonic() < deadline, "the crawl made no progress"
+                time.sleep(0.01)
+            (worker,) = _children(crawl.pid)
+            os.kill(worker, signal.SIGKILL)
+            _, stderr = crawl.communicate(timeout=120)  # a crawl waiting forever for the dead worker fails here
+        finally:
+            if crawl.poll() is None:
+                crawl.kill()
+                crawl.wait()
 
     assert crawl.returncode == 0, stderr[-3000:]
     assert "an extraction worker ended" in stderr
