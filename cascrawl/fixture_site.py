@@ -6,6 +6,7 @@ import contextlib
 import os
 import re
 import threading
+from datetime import date, timedelta
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -97,14 +98,13 @@ _TEMPLATE_TITLE = "嫦娥六号月背样品中首次发现晶质赤铁矿和磁�
 
 
 def build_large_section(root: Path, section: str = "syky", count: int = 300, per_page: int = 20,
-                        first_docid: int = 6000000) -> list[str]:
+                        first_docid: int = 6000000, first_day: date = date(2024, 1, 1)) -> list[str]:
     """Write a copy of one section with `count` articles, `per_page` to a listing page, newest first,
     with the TRS pager script on each page; returns the canonical URLs, newest first. Article k
-    (1 = the oldest) is published on 2024-01-01 + k - 1 days with docid first_docid + k, so building
+    (1 = the oldest) is published on first_day + k - 1 days with docid first_docid + k, so building
     again with a larger count publishes new articles on top of the same old ones. For tests of long
-    walks: interruption, resumption, outages."""
-    from datetime import date, timedelta
-
+    walks (interruption, resumption, outages) and the crawl benchmark (which sets first_day early
+    enough for every date to be in the past)."""
     template = _GENERATED_TEMPLATE.read_text("utf-8")
     listing_template = (BUNDLED_SITE / "cm" / "index.shtml").read_text("utf-8")
     head, rest = listing_template.split('<div id="content">', 1)
@@ -112,7 +112,7 @@ def build_large_section(root: Path, section: str = "syky", count: int = 300, per
     pages = (count + per_page - 1) // per_page
     urls, entries = [], []
     for k in range(count, 0, -1):
-        day = date(2024, 1, 1) + timedelta(days=k - 1)
+        day = first_day + timedelta(days=k - 1)
         docid = first_docid + k
         month, stamp = day.strftime("%Y%m"), day.strftime("%Y%m%d")
         title = f"第{k}号研究进展：{_TEMPLATE_TITLE}"

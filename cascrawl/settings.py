@@ -27,6 +27,7 @@ CASCRAWL_DB_AUTO_UPGRADE = False  # a database whose schema is behind: False = s
 CASCRAWL_DB_OUTAGE_SECONDS = 300.0  # a database that stops answering: pause fetching and retry this long, then spool
 CASCRAWL_SPOOL_DIR = ""  # where unwritable items wait for the next run; "" = next to the SQLite file, else ~/.local/state/cascrawl
 CASCRAWL_REJECT_RETRY_MAX_DAYS = 32.0  # a permanently rejected page is tried again after 1, 2, 4, … days, at most this
+CASCRAWL_EXTRACT_PROCESSES = 1  # worker processes parsing article pages beside the crawler's thread; 0 = in that thread
 
 # --- cleaning: boilerplate lines (see cascrawl/boilerplate.py and the README) ---
 # Each pattern (a Python regular expression, case-insensitive) matches one stretch of boilerplate. A
@@ -160,6 +161,10 @@ CASCRAWL_LOG_KEEP = 100  # log files kept per database, the oldest removed first
 # A live progress display on standard error (rich): `cascrawl crawl` turns it on when stderr is a terminal
 # and the log is not streamed there.
 CASCRAWL_PROGRESS = False
+# Scrapy's check for a `return value` in generator callbacks re-reads and parses the callback's source on every
+# response (its cache holds bound methods weakly, so it never hits): 4% of a crawl's samples. Off; a code check,
+# not a crawl's.
+WARN_ON_GENERATOR_RETURN_VALUE = False
 TELNETCONSOLE_ENABLED = False  # scheduled runs should not open a console port
 FEED_EXPORT_ENCODING = "utf-8"
 EXTENSIONS = {

@@ -47,6 +47,12 @@ RUN_SETTINGS = {
 }
 
 
+# New articles wait for the SQLite full-text index (cascrawl/db/fulltext.py) until this many have been
+# stored, or the run ends: indexing 1,000 at a time cost 15% more than all at once, and keeps the end of
+# a long run short (about 0.4 ms per article of 1,600 characters).
+_INDEX_EVERY = 1000
+
+
 def json_safe(value: Any) -> Any:
     """Crawler stats as JSON: datetimes as ISO 8601 strings, anything else unknown as its str()."""
     return json.loads(json.dumps(value, default=lambda v: v.isoformat() if isinstance(v, datetime) else str(v)))
@@ -89,6 +95,7 @@ class PersistPipeline:
         self._pool: ThreadPool | None = None
         self._timer: task.LoopingCall | None = None
         self._last_flush = time.monotonic()
+        self._unindexed = 0  # articles inserted since the full-text index was last brought up to date
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -136,6 +143,7 @@ class PersistPipeline:
             self.stats.set_value("cascrawl/db/runs_interrupted", interrupted)
             logger.warning("%d earlier run(s) ended without closing (killed?): marked interrupted", interrupted)
         self._replay_spool()  # before the spider reads what is known
+        self._sync_search()  # what a killed run stored but did not index
         self._pool = ThreadPool(minthreads=1, maxthreads=1, name="cascrawl-db")
         self._pool.start()
         if self.flush_seconds:
@@ -163,8 +171,23 @@ class PersistPipeline:
         while self.pending or self.pending_rejects or self._outage_waiters is not None:
             await self._flush()
         # A flush started by the timer may still be running: the pool runs jobs in order, one at a time,
-        # so once this no-op has run, every earlier flush has finished (and its stats are counted).
-        await maybe_deferred_to_future(self._in_thread(lambda: None))
+        # so once this has run, every earlier flush has finished (and its stats are counted).
+        if self.failure:
+            await maybe_deferred_to_future(self._in_thread(lambda: None))
+        else:  # the full-text index takes this run's new articles in one go (search scanned them meanwhile)
+            await maybe_deferred_to_future(self._in_thread(self._sync_search))
+
+    def _sync_search(self) -> None:
+        started = time.perf_counter()
+        try:
+            indexed = self.database.sync_search()
+        except Exception as error:  # search stays complete (it scans what is not indexed); the next run retries
+            logger.warning("could not update the full-text index: %s", self.database.error_line(error))
+            return
+        if indexed:
+            self.stats.inc_value("cascrawl/db/search_indexed", indexed)
+            self.stats.inc_value("cascrawl/db/search_index_seconds", round(time.perf_counter() - started, 3))
+            logger.info("full-text index: %d articles indexed in %.2f s", indexed, time.perf_counter() - started)
 
     async def spider_closed(self, reason):
         """After close_spider (every batch written): record the walks, then close the run with its status
@@ -365,6 +388,10 @@ class PersistPipeline:
         frontier.clear_refetches(database, stored)
         if walks is not None:
             frontier.record_walks(database, walks, self.run_id, final=False)
+        self._unindexed += result.inserted
+        if self._unindexed >= _INDEX_EVERY:  # here, in this thread, rather than all at the end of the run
+            self._unindexed = 0
+            self._sync_search()
         return result, time.perf_counter() - started
 
     def _count(self, result: UpsertResult, rejects: int, seconds: float) -> None:

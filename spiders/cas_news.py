@@ -10,9 +10,10 @@ from scrapy.http import TextResponse
 
 from cascrawl.db.frontier import Boundary, WalkProgress
 from cascrawl.encoding import decode_html, looks_binary
+from cascrawl.extraction import Extracted, ExtractionWorkers, extract
 from cascrawl.hosts import count_offsite, fetch_failure
 from cascrawl.items import ArticleItem
-from cascrawl.parsers import GENERIC, parse_article, parse_listing
+from cascrawl.parsers import GENERIC, parse_listing
 from cascrawl.sections import parse_sections
 from cascrawl.urls import listing_page_url, normalize_base_url, parse_article_url, section_url, site_link
 
@@ -82,6 +83,7 @@ class CasNewsSpider(scrapy.Spider):
         spider.refresh_days = max(0, settings.getint("CASCRAWL_REFRESH_DAYS", 0))
         spider.database_url = settings.get("CASCRAWL_DATABASE_URL")
         spider.max_page_tags = settings.getint("CASCRAWL_MAX_PAGE_TAGS", 100_000) or 10**12  # 0 = no limit
+        spider.extraction = ExtractionWorkers(settings.getint("CASCRAWL_EXTRACT_PROCESSES", 1))
         spider.known_urls = set()
         spider.walks = {}
         return spider
@@ -89,13 +91,14 @@ class CasNewsSpider(scrapy.Spider):
     # --- requests ---
 
     async def start(self):
+        self.extraction.start()  # the workers import the parsers while the first listing pages download
         refresh, due = self._load_history()
         for section in self.sections:
             yield self._listing_request(section, 0)
         for page in due:  # rejected earlier and due again: straight to the page, whatever its listing says
             url = site_link(page.url, page.url, self.base_url)  # the canonical URL, moved onto the crawled copy
             if url:
-                yield scrapy.Request(url, callback=self.parse_article, errback=self.article_failed,
+                yield scrapy.Request(url, callback=self.fetch_article, errback=self.article_failed,
                                      cb_kwargs={"section": page.section}, meta={"handle_httpstatus_list": _HANDLED_STATUSES})
         for stored in refresh:
             headers = {}
@@ -106,7 +109,7 @@ class CasNewsSpider(scrapy.Spider):
             yield scrapy.Request(
                 site_link(stored.url, stored.url, self.base_url),
                 headers=headers,
-                callback=self.parse_article,
+                callback=self.fetch_article,
                 errback=self.article_failed,
                 cb_kwargs={"section": stored.section},
                 meta={"handle_httpstatus_list": _REFRESH_STATUSES, "cascrawl_refresh": True},
@@ -130,6 +133,9 @@ class CasNewsSpider(scrapy.Spider):
         stats.set_value("cascrawl/refetch/due", len(history.due))
         stats.set_value("cascrawl/refresh/requested", len(history.refresh))
         return history.refresh, history.due
+
+    def closed(self, reason):
+        self.extraction.close()
 
     def walk_progress(self) -> list[WalkProgress]:
         """Each section's walk so far, for the persist pipeline to record."""
@@ -208,7 +214,7 @@ class CasNewsSpider(scrapy.Spider):
         for entry in new_entries:
             yield response.follow(
                 entry.url,
-                callback=self.parse_article,
+                callback=self.fetch_article,
                 errback=self.article_failed,
                 cb_kwargs={"section": section, "listing_date": entry.date},
                 meta={"handle_httpstatus_list": _HANDLED_STATUSES},
@@ -251,21 +257,44 @@ class CasNewsSpider(scrapy.Spider):
     # --- article pages ---
 
     def parse_article(self, response, section, listing_date=None):
+        """The item of an article page, parsed in this thread (tests and tools call it directly); the
+        crawl's requests go to fetch_article, which parses in the extraction workers."""
+        item = self._article_item(response, section, listing_date)
+        if item is not None and self._to_extract(item, response):
+            self._fill_from_page(item, response, extract(
+                response.body, response.headers.get("Content-Type"), response.url, self.max_page_tags))
+        if item is not None:
+            yield item
+
+    async def fetch_article(self, response, section, listing_date=None):
+        """parse_article with the parsing in a worker process (cascrawl.extraction): the reactor thread
+        goes on downloading meanwhile."""
+        item = self._article_item(response, section, listing_date)
+        if item is not None and self._to_extract(item, response):
+            self._fill_from_page(item, response, await self.extraction.extract(
+                response.body, response.headers.get("Content-Type"), response.url, self.max_page_tags))
+        if item is not None:
+            yield item
+
+    def _article_item(self, response, section, listing_date) -> ArticleItem | None:
         if response.status == 304:  # revalidated and unchanged: nothing to extract
             self.crawler.stats.inc_value("cascrawl/refresh/not_modified")
-            return
+            return None
         if response.request is not None and response.request.meta.get("cascrawl_refresh"):
             self.crawler.stats.inc_value("cascrawl/refresh/refetched")
         item = self._new_item(response.url, section, listing_date, response.status)
         item.etag, item.last_modified = _header(response, "ETag"), _header(response, "Last-Modified")
-        if response.status == 200:
-            if looks_binary(response.body):  # an image, an archive, random bytes: never a page
-                content_type = _header(response, "Content-Type")
-                item.reject_reason, item.reject_detail = "not_html", f"binary body ({content_type or 'no Content-Type'})"
-                self.crawler.stats.inc_value("cascrawl/extract/not_html")
-            else:
-                self._fill_from_page(item, response)
-        yield item
+        return item
+
+    def _to_extract(self, item: ArticleItem, response) -> bool:
+        if response.status != 200:
+            return False
+        if looks_binary(response.body):  # an image, an archive, random bytes: never a page
+            content_type = _header(response, "Content-Type")
+            item.reject_reason, item.reject_detail = "not_html", f"binary body ({content_type or 'no Content-Type'})"
+            self.crawler.stats.inc_value("cascrawl/extract/not_html")
+            return False
+        return True
 
     def article_failed(self, failure):
         """An article that could not be fetched (after retries) becomes a recorded rejection, filed under
@@ -296,20 +325,19 @@ class CasNewsSpider(scrapy.Spider):
             url_date=ref.url_date if ref else None,
         )
 
-    def _fill_from_page(self, item: ArticleItem, response) -> None:
+    def _fill_from_page(self, item: ArticleItem, response, extracted: Extracted) -> None:
         stats = self.crawler.stats
-        html, encoding = decode_html(response.body, response.headers.get("Content-Type"))
-        tags = html.count("<")
-        if tags > self.max_page_tags:  # parsing costs memory by the element: ~600 bytes each, all steps together
+        encoding, page = extracted.encoding, extracted.page
+        if extracted.in_worker:
+            stats.inc_value("cascrawl/extract/in_worker")
+        if extracted.tags:
             item.reject_reason = "too_large"
-            item.reject_detail = f"{tags} tags, over CASCRAWL_MAX_PAGE_TAGS ({self.max_page_tags}): not parsed"
+            item.reject_detail = f"{extracted.tags} tags, over CASCRAWL_MAX_PAGE_TAGS ({self.max_page_tags}): not parsed"
             stats.inc_value("cascrawl/extract/too_many_tags")
             return
-        try:
-            page = parse_article(html, response.url)
-        except Exception as error:  # a page that breaks a parser is a recorded rejection, not a crashed callback
-            self.logger.exception("extraction failed on %s", response.url)
-            item.reject_reason, item.reject_detail = "extraction_error", f"{type(error).__name__}: {error}"[:500]
+        if page is None:
+            self.logger.error("extraction failed on %s:\n%s", response.url, extracted.trace)
+            item.reject_reason, item.reject_detail = "extraction_error", (extracted.error or "")[:500]
             stats.inc_value("cascrawl/extract/errors")
             return
         stats.inc_value(f"cascrawl/extract/parser/{page.parser}")

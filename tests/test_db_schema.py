@@ -8,7 +8,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.orm import Session
 
-from cascrawl.db import Article, Database, DatabaseError, migrate
+from cascrawl.db import Article, Database, DatabaseError, fulltext, migrate
 from cascrawl.db.migrate import include_name
 from cascrawl.db.models import Base
 
@@ -97,10 +97,14 @@ ARTICLES = [
 ]
 
 
-@pytest.fixture
-def searchable(db_url):  # noqa: F811
+@pytest.fixture(params=["indexed", "pending"])
+def searchable(request, db_url):  # noqa: F811
+    """The ARTICLES stored, then (indexed) the full-text index brought up to date, as a crawl does when it
+    ends, or (pending) not yet, as during a crawl or after a killed one: search finds the same either way."""
     database = Database(db_url).open()
     database.upsert_articles(ARTICLES)
+    if request.param == "indexed":
+        database.sync_search()
     yield database
     database.close()
 
@@ -143,12 +147,53 @@ def test_the_search_index_follows_changed_and_deleted_articles(searchable):
     assert searchable.search("量子纠缠") == []
 
 
+def _indexed(database: Database, phrase: str) -> list[int]:
+    """Article ids the FTS5 index itself finds for `phrase` (not search(), which also scans pending articles)."""
+    with database.engine.connect() as connection:
+        return sorted(connection.execute(text("SELECT rowid FROM articles_fts WHERE articles_fts MATCH :q"),
+                                         {"q": f'"{phrase}"'}).scalars())
+
+
+def _pending(database: Database) -> int:
+    with database.engine.connect() as connection:
+        return connection.execute(text("SELECT count(*) FROM articles_fts_pending")).scalar()
+
+
+def test_sqlite_indexes_new_articles_in_bulk_and_keeps_the_index_of_a_0004_database(tmp_path):
+    database = Database(f"sqlite:///{tmp_path / 'bulk.db'}")
+    database.upgrade("0004")
+    database.upsert_articles(ARTICLES[:2])  # indexed row by row, by the triggers of 0002
+    database.upgrade()  # 0005: what is indexed stays indexed; new articles wait for a sync
+    assert _indexed(database, "脑机接口") == [1, 2] and _pending(database) == 0
+
+    database.upsert_articles(ARTICLES[2:])
+    assert _pending(database) == 2 and _indexed(database, "量子纠缠") == []
+    assert urls(database.search("量子纠缠")) == [ARTICLES[3]["url"]]  # found while pending
+    # Edited before its sync: the sync indexes the text it has then, and only that.
+    database.upsert_articles([article(4, title=ARTICLES[3]["title"], text="超导量子比特的相干时间延长。")])
+    assert database.sync_search() == 2 and _pending(database) == 0
+    assert _indexed(database, "量子纠缠") == [] and _indexed(database, "超导量子比特") == [4]
+    assert urls(database.search("超导量子比特")) == [ARTICLES[3]["url"]] and database.search("量子纠缠") == []
+    assert database.sync_search() == 0
+    # Edited after its sync: the update trigger replaces its entry, as before 0005.
+    database.upsert_articles([article(3, title=ARTICLES[2]["title"], text="会议部署了来年的重点任务。")])
+    assert _indexed(database, "年度进展") == [] and _indexed(database, "来年的重点任务") == [3]
+
+    migrate.downgrade(database.engine, "0004")  # back to row-by-row indexing: the index rebuilt whole
+    with database.engine.connect() as connection:
+        assert not fulltext.sqlite_fts_deferred(connection)
+    database.upsert_articles([article(5, title="月球样品研究取得新进展", text="嫦娥六号样品。")])
+    assert _indexed(database, "嫦娥六号") == [5] and _indexed(database, "超导量子比特") == [4]
+    database.close()
+
+
 def test_search_uses_the_trigram_index(searchable):
     with searchable.engine.connect() as connection:
         if connection.dialect.name == "sqlite":
-            # The FTS5 table holds trigrams of every stored article, maintained by the triggers.
+            # The FTS5 table holds trigrams of every synced article; the others wait in articles_fts_pending.
             found = connection.execute(text("SELECT rowid FROM articles_fts WHERE articles_fts MATCH '\"脑机接口\"'"))
-            assert len(found.all()) == 2
+            pending = connection.execute(text("SELECT count(*) FROM articles_fts_pending")).scalar()
+            assert (len(found.all()), pending) in ((2, 0), (0, len(ARTICLES)))
             plan = " ".join(str(row) for row in connection.execute(
                 text("EXPLAIN QUERY PLAN SELECT rowid FROM articles_fts WHERE articles_fts MATCH '\"脑机接口\"'")))
             assert "VIRTUAL TABLE INDEX" in plan
@@ -180,7 +225,9 @@ def test_search_queries_the_index_for_long_words_and_like_for_short_ones(searcha
     finally:
         event.remove(searchable.engine, "before_cursor_execute", record)
     if searchable.engine.dialect.name == "sqlite":
-        assert "articles_fts MATCH" in long_query and "LIKE" not in long_query.split("ORDER BY")[0]
+        # The index, and LIKE only over the articles not indexed yet (title or text: two LIKEs).
+        where = long_query.split("ORDER BY")[0]
+        assert "articles_fts MATCH" in where and "articles_fts_pending" in where and where.count("LIKE") == 2
         assert "articles_fts" not in short_query and "LIKE" in short_query
     else:
         assert "ILIKE" in long_query and "ILIKE" in short_query  # served by the pg_trgm GIN indexes

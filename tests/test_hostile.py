@@ -161,8 +161,16 @@ def _high_water_kb(pid: int) -> int | None:
     return None  # a zombie: its memory is gone
 
 
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(value) for value in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
 def _run_measured(args: list[str], output, timeout: float) -> tuple[int, str, str, int]:
-    """Run `cascrawl` in a child process; (exit code, stdout, stderr, the child's own peak RSS in kB).
+    """Run `cascrawl` in a child process; (exit code, stdout, stderr, the peak RSS in kB of the child and of its
+    extraction worker, added up).
 
     The peak is read from /proc (VmHWM, counted from exec), not from wait4's ru_maxrss: Linux hands a
     vforked child the parent's high-water mark at exec, so in a long pytest session ru_maxrss reported
@@ -172,16 +180,17 @@ def _run_measured(args: list[str], output, timeout: float) -> tuple[int, str, st
         child = subprocess.Popen([sys.executable, "-m", "cascrawl", *args], cwd=REPO, env=os.environ.copy(),
                                  stdout=stdout, stderr=stderr, text=True)
     deadline = time.monotonic() + timeout
-    peak_kb = 0
+    peaks: dict[int, int] = {}  # the crawl and its extraction worker (which parses the pages): each one's peak
     while child.poll() is None:  # VmHWM only grows: the last reading before exit is the peak
-        peak_kb = max(peak_kb, _high_water_kb(child.pid) or 0)
+        for pid in (child.pid, *_children(child.pid)):
+            peaks[pid] = max(peaks.get(pid, 0), _high_water_kb(pid) or 0)
         if time.monotonic() > deadline:
             child.kill()
             child.wait()
             pytest.fail(f"the crawl did not end on its own within {timeout} s")
         time.sleep(0.05)
-    assert peak_kb, "no memory reading of the crawl process"
-    return child.returncode, out.read_text(), err.read_text(), peak_kb
+    assert peaks.get(child.pid), "no memory reading of the crawl process"
+    return child.returncode, out.read_text(), err.read_text(), sum(peaks.values())
 
 
 @pytest.fixture(scope="module")

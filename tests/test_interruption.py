@@ -13,7 +13,7 @@ import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import create_engine, func, select, update
+from sqlalchemy import create_engine, func, select, text, update
 from sqlalchemy.orm import Session
 
 from cascrawl.crawl import request_counts
@@ -40,6 +40,34 @@ def _stored(db_url: str) -> list[str]:
             return list(session.scalars(select(Article.url)))
     finally:
         engine.dispose()
+
+
+def _search_index(db_url: str) -> tuple[set[str], int]:
+    """(URLs the FTS5 index itself holds for the generated articles' common title words, articles waiting
+    for the index)."""
+    engine = create_engine(db_url)
+    try:
+        with engine.connect() as connection:
+            indexed = set(connection.execute(text(
+                "SELECT url FROM articles WHERE id IN (SELECT rowid FROM articles_fts WHERE articles_fts MATCH "
+                "'\"号研究进展\"')")).scalars())
+            pending = connection.execute(text("SELECT count(*) FROM articles_fts_pending")).scalar()
+        return indexed, pending
+    finally:
+        engine.dispose()
+
+
+def _found_by_search(db_url: str, stored: set[str]) -> set[str]:
+    """Which of these generated articles search finds by their own title (第k号研究进展, k from the docid)."""
+    database = Database(db_url)
+    try:
+        found = set()
+        for url in stored:
+            k = int(re.search(r"_(\d+)\.shtml$", url).group(1)) - 6000000
+            found |= {hit["url"] for hit in database.search(f"第{k}号研究进展")}
+        return found
+    finally:
+        database.close()
 
 
 def _walk(db_url: str, section: str = SECTION) -> SectionWalk | None:
@@ -90,6 +118,9 @@ def test_a_crawl_killed_in_the_middle_is_completed_by_the_next_run(big_site, tmp
         assert 0 < len(after_kill) < len(urls)  # killed in the middle, as meant
         walk = _walk(db_url)
         assert walk is not None and not walk.walk_complete and walk.boundary_url is None
+        # Killed before it brought the full-text index up to date: search still finds every stored article.
+        assert _search_index(db_url) == (set(), len(after_kill))
+        assert _found_by_search(db_url, after_kill) == after_kill
         site.reset()
 
         again = run_cascrawl(*_crawl_args(site.url, db_url))
@@ -102,6 +133,9 @@ def test_a_crawl_killed_in_the_middle_is_completed_by_the_next_run(big_site, tmp
 
     stored = _stored(db_url)
     assert sorted(stored) == sorted(urls)  # every article, each once
+    # The next run indexed them all (what the killed run left at its start, its own at its end).
+    indexed, pending = _search_index(db_url)
+    assert pending == 0 and indexed == set(urls) and _found_by_search(db_url, set(urls)) == set(urls)
     # The re-run fetched exactly what the killed run had not stored, each page once.
     assert len(fetched_again) == len(urls) - len(after_kill) and set(fetched_again.values()) == {1}
     assert [run.status for run in _runs(db_url)] == ["interrupted", "finished", "finished"]

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from alembic.util import CommandError
-from sqlalchemy import case, column, create_engine, event, false, func, literal, or_, select, table, text, update
+from sqlalchemy import and_, case, column, create_engine, event, false, func, literal, or_, select, table, text, update
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import (
     ArgumentError, DataError, DBAPIError, IntegrityError, NoSuchModuleError, SQLAlchemyError, StatementError,
@@ -46,6 +46,7 @@ _ARCHIVED_COLUMNS = ("url", *_CONTENT_COLUMNS, "updated_at", "last_seen_at")
 _CHUNK = 500
 # The FTS5 table (SQLite), made by migration 0002: not a model, the ORM never writes it.
 _FTS = table(fulltext.FTS_TABLE, column("rowid"), column(fulltext.FTS_TABLE))
+_FTS_PENDING = table(fulltext.PENDING_TABLE, column("id"))  # migration 0007_fulltext_deferred: stored, not indexed yet
 
 
 # What running the migrations can raise: the database's errors, Alembic's (an unknown or older target
@@ -363,6 +364,16 @@ class Database:
                     finished_at=finished_at or datetime.now(timezone.utc))
             )
 
+    def sync_search(self) -> int:
+        """Bring the full-text index up to date: on SQLite, index the articles stored since the last sync
+        (in one statement); returns how many. PostgreSQL's indexes are always current: 0."""
+        if self.engine.dialect.name != "sqlite":
+            return 0
+        with self.engine.begin() as connection:
+            if not fulltext.sqlite_fts_deferred(connection):
+                return 0
+            return fulltext.sync_sqlite_fts(connection)
+
     # --- reads ---
 
     def iter_articles(self) -> Iterator[Article]:
@@ -427,13 +438,23 @@ def search_conditions(session: Session, query: str) -> list:
     sqlite_fts = bool(dialect == "sqlite" and long_terms and fulltext.sqlite_fts_present(session.connection()))
     conditions = []
     if sqlite_fts:
-        matching = select(_FTS.c.rowid).where(_FTS.c[fulltext.FTS_TABLE].op("MATCH")(fulltext.fts5_query(long_terms)))
-        conditions.append(Article.id.in_(matching))
+        matching = Article.id.in_(
+            select(_FTS.c.rowid).where(_FTS.c[fulltext.FTS_TABLE].op("MATCH")(fulltext.fts5_query(long_terms))))
+        if fulltext.sqlite_fts_deferred(session.connection()):
+            # Articles stored since the last sync are not in the index yet: scanned (usually none, or one
+            # running crawl's worth).
+            matching = or_(matching, and_(Article.id.in_(select(_FTS_PENDING.c.id)),
+                                          *(_contains(term) for term in long_terms)))
+        conditions.append(matching)
     for term in terms:
         if not (sqlite_fts and term in long_terms):
-            pattern = _like_pattern(term)
-            conditions.append(or_(Article.title.ilike(pattern, escape="\\"), Article.text.ilike(pattern, escape="\\")))
+            conditions.append(_contains(term))
     return conditions
+
+
+def _contains(term: str):
+    pattern = _like_pattern(term)
+    return or_(Article.title.ilike(pattern, escape="\\"), Article.text.ilike(pattern, escape="\\"))
 
 
 def _article_values(row: dict[str, Any]) -> dict[str, Any]:

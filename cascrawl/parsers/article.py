@@ -269,6 +269,8 @@ def _caption_near(block: etree._Element, direction: str) -> str | None:
 
 def attachment_links(page: Page) -> list[dict]:
     """Links of the 附件下载 block: inside the labelled element, else in the siblings that follow it."""
+    if not any(word in page.all_text for word in _ATTACHMENT_LABELS):
+        return []  # most pages: no text node holds a label, so no element's text or tail does
     for element in page.root.iter():
         if not isinstance(element.tag, str) or element.tag in ("script", "style", "title", "head"):
             continue

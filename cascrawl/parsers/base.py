@@ -103,7 +103,23 @@ class Page:
         return _compiled(css)(self.root)
 
     def text_of(self, element: etree._Element | None, spaced: bool = True) -> str:
+        if element is self.root and spaced:
+            return self.page_text
         return visible_text(element, spaced) if element is not None else ""
+
+    @property
+    def page_text(self) -> str:
+        """The whole page's visible text, on one line (several fields search it: walked once)."""
+        if "page_text" not in self.cache:
+            self.cache["page_text"] = visible_text(self.root)
+        return self.cache["page_text"]
+
+    @property
+    def all_text(self) -> str:
+        """Every text node of the page, scripts included, run together: for a quick "is it anywhere" test."""
+        if "all_text" not in self.cache:
+            self.cache["all_text"] = "".join(self.root.itertext())
+        return self.cache["all_text"]
 
     def text_before(self, element: etree._Element | None) -> str:
         """Visible text of the page up to `element` (the header region: title, info line, breadcrumb)."""

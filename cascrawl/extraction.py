@@ -1,0 +1,184 @@
+"""Article extraction for the crawl, off the reactor thread.
+
+`extract` is the whole of what the spider does with an article page's bytes — decode, the size
+guard, the layout parsers — as one pure function: bytes + Content-Type + URL in, plain data out. The
+crawl runs it in worker processes (`ExtractionWorkers`, CASCRAWL_EXTRACT_PROCESSES, default 1), so
+parsing runs on another core while the reactor thread goes on downloading and cleaning: in one
+thread, parsing was the largest cost a crawl adds to what bare Scrapy does (README, "Performance").
+With 0 processes, pages are parsed in the reactor thread, as before.
+
+A worker is `python -m cascrawl.extraction`, started by the reactor (`spawnProcess`) and spoken to
+over its standard input and output (length-prefixed pickles, answered in order): no thread in the
+crawler's process, so nothing competes with the reactor for the GIL (concurrent.futures' process
+pool adds two threads, and the reactor waited for them). A worker ignores SIGINT and SIGTERM (a
+graceful stop lets the pages in flight be parsed), ends when its input closes — the crawler closed
+or died — and if it dies itself (killed, out of memory) no page is lost: the pages it held and every
+later one are parsed in the reactor thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import signal
+import struct
+import sys
+import traceback
+from collections import deque
+from dataclasses import dataclass
+from itertools import cycle
+
+from cascrawl.encoding import decode_html
+from cascrawl.parsers import ArticleData, parse_article
+
+logger = logging.getLogger(__name__)
+
+_LENGTH = struct.Struct("!I")
+
+
+@dataclass
+class Extracted:
+    """What `extract` made of a page: the data, or why not (too many tags, a parser error)."""
+
+    encoding: str
+    page: ArticleData | None = None
+    tags: int = 0  # the page's tag count when it is over the limit (not parsed)
+    error: str | None = None  # "TypeName: message" of a parser that failed
+    trace: str | None = None  # its traceback, for the log
+    in_worker: bool = False  # parsed by a worker process (else in the crawler's thread)
+
+
+def extract(body: bytes, content_type: str | bytes | None, url: str, max_tags: int) -> Extracted:
+    html, encoding = decode_html(body, content_type)
+    tags = html.count("<")
+    if tags > max_tags:  # parsing costs memory by the element: ~600 bytes each, all steps together
+        return Extracted(encoding, tags=tags)
+    try:
+        return Extracted(encoding, page=parse_article(html, url))
+    except Exception as error:  # a page that breaks a parser is a recorded rejection, not a crashed callback
+        return Extracted(encoding, error=f"{type(error).__name__}: {error}", trace=traceback.format_exc())
+
+
+def _frame(value) -> bytes:
+    data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    return _LENGTH.pack(len(data)) + data
+
+
+def _read_exactly(stream, size: int) -> bytes | None:
+    data = stream.read(size)
+    return data if data is not None and len(data) == size else None
+
+
+def worker_main() -> int:
+    """The worker: read (body, content type, url, max tags) frames, answer each with an Extracted frame."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    source, sink = sys.stdin.buffer, sys.stdout.buffer
+    while True:
+        header = _read_exactly(source, _LENGTH.size)
+        if header is None:
+            return 0  # the crawler closed our input, or died
+        request = _read_exactly(source, _LENGTH.unpack(header)[0])
+        if request is None:
+            return 0
+        answer = extract(*pickle.loads(request))
+        answer.in_worker = True
+        sink.write(_frame(answer))
+        sink.flush()
+
+
+class _Worker:
+    """One worker process, as a Twisted process protocol: requests out, answers back in the same order."""
+
+    def __init__(self, workers: ExtractionWorkers):
+        from twisted.internet import protocol
+
+        class Protocol(protocol.ProcessProtocol):
+            def outReceived(_, data: bytes) -> None:
+                self._received(data)
+
+            # Its output closing is its end: processEnded needs the child reaped on SIGCHLD, and Scrapy runs the
+            # reactor without signal handlers.
+            def outConnectionLost(_) -> None:
+                self._ended()
+
+        self.workers = workers
+        self.protocol = Protocol()
+        self.waiting: deque = deque()  # (Deferred, request) in the order sent
+        self.buffer = bytearray()
+        self.alive = True
+
+    def send(self, request: tuple):
+        from twisted.internet import defer
+
+        answer = defer.Deferred()
+        self.waiting.append((answer, request))
+        self.protocol.transport.write(_frame(request))
+        return answer
+
+    def _received(self, data: bytes) -> None:
+        self.buffer += data
+        while len(self.buffer) >= _LENGTH.size:
+            size = _LENGTH.unpack_from(self.buffer)[0]
+            if len(self.buffer) < _LENGTH.size + size:
+                return
+            answer = pickle.loads(bytes(self.buffer[_LENGTH.size:_LENGTH.size + size]))
+            del self.buffer[:_LENGTH.size + size]
+            self.waiting.popleft()[0].callback(answer)
+
+    def _ended(self) -> None:
+        self.alive = False
+        if self.workers.closing:
+            return
+        logger.warning("an extraction worker ended: its %d pages and every later one are parsed in the crawler's "
+                       "thread", len(self.waiting))
+        while self.waiting:  # answered here instead, in order
+            answer, request = self.waiting.popleft()
+            answer.callback(extract(*request))
+
+    def close(self) -> None:
+        if self.alive:
+            self.protocol.transport.closeStdin()  # the worker ends when its input does
+
+
+class ExtractionWorkers:
+    def __init__(self, processes: int):
+        self.processes = max(0, processes)
+        self.closing = False
+        self._workers: list[_Worker] = []
+        self._turns = None
+
+    def start(self) -> None:
+        """Start the workers (they import the parsers meanwhile: pages sent before are answered after)."""
+        if self._workers or not self.processes:
+            return
+        from twisted.internet import reactor
+
+        for _ in range(self.processes):
+            worker = _Worker(self)
+            reactor.spawnProcess(worker.protocol, sys.executable, [sys.executable, "-m", "cascrawl.extraction"],
+                                 env=dict(os.environ), childFDs={0: "w", 1: "r", 2: 2})
+            self._workers.append(worker)
+        self._turns = cycle(self._workers)
+
+    async def extract(self, body: bytes, content_type: str | bytes | None, url: str, max_tags: int) -> Extracted:
+        from scrapy.utils.defer import maybe_deferred_to_future
+
+        request = (body, content_type, url, max_tags)
+        for _ in range(len(self._workers)):
+            worker = next(self._turns)
+            if worker.alive:
+                return await maybe_deferred_to_future(worker.send(request))
+        return extract(*request)
+
+    def close(self) -> None:
+        self.closing = True
+        for worker in self._workers:
+            worker.close()
+
+
+if __name__ == "__main__":  # a worker: run the module's own copy, so answers pickle as cascrawl.extraction.Extracted
+    from cascrawl.extraction import worker_main as main
+
+    raise SystemExit(main())
