@@ -159,11 +159,15 @@ def _pending(database: Database) -> int:
         return connection.execute(text("SELECT count(*) FROM articles_fts_pending")).scalar()
 
 
-def test_sqlite_indexes_new_articles_in_bulk_and_keeps_the_index_of_a_0004_database(tmp_path):
+# The revision before bulk indexing (0007_fulltext_deferred): articles were indexed row by row by triggers.
+ROW_BY_ROW = "0006_media_archive"
+
+
+def test_sqlite_indexes_new_articles_in_bulk_and_keeps_the_index_of_an_older_database(tmp_path):
     database = Database(f"sqlite:///{tmp_path / 'bulk.db'}")
-    database.upgrade("0004")
+    database.upgrade(ROW_BY_ROW)
     database.upsert_articles(ARTICLES[:2])  # indexed row by row, by the triggers of 0002
-    database.upgrade()  # 0005: what is indexed stays indexed; new articles wait for a sync
+    database.upgrade()  # 0007: what is indexed stays indexed; new articles wait for a sync
     assert _indexed(database, "脑机接口") == [1, 2] and _pending(database) == 0
 
     database.upsert_articles(ARTICLES[2:])
@@ -175,11 +179,11 @@ def test_sqlite_indexes_new_articles_in_bulk_and_keeps_the_index_of_a_0004_datab
     assert _indexed(database, "量子纠缠") == [] and _indexed(database, "超导量子比特") == [4]
     assert urls(database.search("超导量子比特")) == [ARTICLES[3]["url"]] and database.search("量子纠缠") == []
     assert database.sync_search() == 0
-    # Edited after its sync: the update trigger replaces its entry, as before 0005.
+    # Edited after its sync: the update trigger replaces its entry, as before 0007.
     database.upsert_articles([article(3, title=ARTICLES[2]["title"], text="会议部署了来年的重点任务。")])
     assert _indexed(database, "年度进展") == [] and _indexed(database, "来年的重点任务") == [3]
 
-    migrate.downgrade(database.engine, "0004")  # back to row-by-row indexing: the index rebuilt whole
+    migrate.downgrade(database.engine, ROW_BY_ROW)  # back to row-by-row indexing: the index rebuilt whole
     with database.engine.connect() as connection:
         assert not fulltext.sqlite_fts_deferred(connection)
     database.upsert_articles([article(5, title="月球样品研究取得新进展", text="嫦娥六号样品。")])
