@@ -39,6 +39,7 @@ from itemadapter import is_item
 from scrapy import signals
 from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
 from scrapy.exceptions import DontCloseSpider
+from scrapy.settings import SETTINGS_PRIORITIES
 from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy_redis.queue import PriorityQueue
 from scrapy_redis.scheduler import Scheduler
@@ -130,6 +131,11 @@ class Distributed:
             "SCHEDULER_PERSIST": True,  # the run's keys are cleared by the last worker of a finished run
         }.items():
             settings.set(name, value, priority="addon")
+        if settings.getpriority("CONCURRENT_REQUESTS") <= SETTINGS_PRIORITIES["default"]:
+            # A worker leases what its downloader takes in (CONCURRENT_REQUESTS): keep that to twice what it
+            # may send to the host at once, so the work spreads over the workers and a dead one held little.
+            settings.set("CONCURRENT_REQUESTS", 2 * max(1, settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN")),
+                         priority="addon")
         handlers = dict(settings.getdict("DOWNLOAD_HANDLERS"))
         for scheme in ("http", "https"):
             handlers.setdefault(scheme, "cascrawl.distributed.SharedRateDownloadHandler")
