@@ -4,6 +4,8 @@ CASCRAWL_REDIS_URL (`cascrawl crawl --redis URL`), through the `Distributed` add
 
 What scrapy-redis does not do, and this module adds on top of it (thin subclasses, no copies):
 
+- **Atomic queueing**: a request is marked seen and queued in one step (scrapy-redis takes two: a worker
+  killed between them would leave a page marked seen that no queue holds).
 - **Leases** (at-least-once delivery). scrapy-redis pops a request from the queue: a worker killed
   while it holds requests would lose them. Here a pop moves the request, atomically (a Lua script),
   from the queue into the worker's own lease set `<prefix>:<spider>:leases:<worker>`. A lease is
@@ -56,6 +58,15 @@ if #found == 0 then return false end
 redis.call('ZREM', KEYS[1], found[1])
 redis.call('ZADD', KEYS[2], found[2], found[1])
 return found[1]
+"""
+# Mark a request seen and queue it in one step (scrapy-redis does it in two: a worker killed between them
+# would leave a request marked seen that is in no queue, and the page would be lost for the run).
+_ENQUEUE = """
+if ARGV[3] == '1' or redis.call('SADD', KEYS[1], ARGV[1]) == 1 then
+  redis.call('ZADD', KEYS[2], ARGV[2], ARGV[4])
+  return 1
+end
+return 0
 """
 # Put every lease of a worker back into the queue (same priority), atomically.
 _REQUEUE = """
@@ -161,6 +172,7 @@ class Cluster:
         self.mutex_key = f"{base}:mutex"
         self.leases_key = self.leases_of(worker)
         self._pop = server.register_script(_POP)
+        self._enqueue = server.register_script(_ENQUEUE)
         self._requeue = server.register_script(_REQUEUE)
         self._rate = server.register_script(_RATE)
         self._unlock = server.register_script(_UNLOCK)
@@ -217,6 +229,11 @@ class Cluster:
     def pop(self) -> bytes | None:
         return self._pop(keys=[self.queue_key, self.leases_key])
 
+    def enqueue(self, fingerprint: str, data: bytes, priority: int, dont_filter: bool) -> bool:
+        """Queue a request unless its fingerprint was seen (dont_filter: queue it anyway); atomic."""
+        return bool(self._enqueue(keys=[self.dupefilter_key, self.queue_key],
+                                  args=[fingerprint, -priority, "1" if dont_filter else "0", data]))
+
     def release(self, data: bytes, walk: dict | None = None) -> None:
         pipe = self.server.pipeline(transaction=True)
         if walk is not None:  # a listing page's walk state, published with its release
@@ -267,7 +284,8 @@ class Cluster:
 
 
 class LeasingQueue(PriorityQueue):
-    """scrapy-redis's priority queue, whose pop leases (see the module docstring) instead of removing."""
+    """scrapy-redis's priority queue, whose pop leases (see the module docstring) instead of removing.
+    Requests are queued by LeasingScheduler.enqueue_request (marked seen and queued in one step)."""
 
     cluster: Cluster | None = None
 
@@ -278,10 +296,6 @@ class LeasingQueue(PriorityQueue):
         request = self._decode_request(data)
         request.meta[LEASE] = data
         return request
-
-    def push(self, request):
-        request.meta.pop(LEASE, None)  # a retry or redirect copies the meta of the request it replaces
-        super().push(request)
 
 
 @dataclass
@@ -321,6 +335,7 @@ class LeasingScheduler(Scheduler):
         super().open(spider)
         base = self.queue.key.rsplit(":", 1)[0]
         self.cluster = Cluster(self.server, base, self.worker, self.timeout)
+        self.cluster.dupefilter_key = self.df.key
         self.queue.cluster = self.cluster
         self.cluster.register()
         self.cluster.reclaim_dead()
@@ -360,7 +375,12 @@ class LeasingScheduler(Scheduler):
 
     def enqueue_request(self, request):
         data = request.meta.pop(LEASE, None)  # a retry or a redirect: it takes the place of a leased request
-        added = super().enqueue_request(request)
+        added = self.cluster.enqueue(self.df.request_fingerprint(request), self.queue._encode_request(request),
+                                     request.priority, request.dont_filter)
+        if added:
+            self.stats.inc_value("scheduler/enqueued/redis")
+        else:
+            self.df.log(request, self.spider)
         if data is not None:
             self._release(data)
         return added

@@ -88,6 +88,7 @@ class PersistPipeline:
         self._timer: task.LoopingCall | None = None
         self._last_flush = time.monotonic()
         self.shared: LeasingScheduler | None = None  # a distributed crawl: the scheduler holding the leases
+        self._writing = False  # a distributed crawl's write loop is running (_write_soon)
         self.worker_row: int | None = None
 
     @classmethod
@@ -242,7 +243,10 @@ class PersistPipeline:
                     and time.monotonic() < deadline:
                 await _sleep(0.5)
             with cluster.mutex():
-                if cluster.workers() or cluster.run_id() != self.run_id:
+                if cluster.run_id() != self.run_id:
+                    logger.info("crawl run %s was closed by another worker", self.run_id)
+                    return
+                if cluster.workers():
                     logger.info("other workers go on with crawl run %s", self.run_id)
                     return
                 self._close_shared_run(cluster, status, reason)
@@ -307,6 +311,8 @@ class PersistPipeline:
                 "detail": adapter.get("reject_detail"),
                 "seen_at": datetime.now(timezone.utc),
             })
+            if self.shared is not None:
+                self._write_soon()
             # Validation already logged it; DEBUG keeps the whole item out of the log.
             raise DropItem(f"rejected: {adapter['reject_reason']}", log_level="DEBUG")
         row = adapter.asdict()
@@ -315,7 +321,26 @@ class PersistPipeline:
         self.pending.append(row)
         if len(self.pending) >= self.batch_size:
             return self._flush_then(item)  # this item waits for its batch's commit; the reactor does not
+        if self.shared is not None:
+            self._write_soon()
         return item
+
+    def _write_soon(self) -> None:
+        """A distributed crawl writes as soon as the database thread is free (group commit: whatever
+        arrived meanwhile goes in one batch), not by batch size or timer: a worker killed then has only
+        its requests in flight and the batch being written to hand over, not a batch of fetched pages."""
+        if self._writing or self._outage_waiters is not None:
+            return
+        self._writing = True
+
+        async def write():
+            try:
+                while (self.pending or self.pending_rejects) and self._outage_waiters is None and not self.failure:
+                    await self._flush()
+            finally:
+                self._writing = False
+
+        deferred_from_coro(write())
 
     async def _flush_then(self, item):
         await self._flush()

@@ -56,7 +56,7 @@ class Worker:
                 "-s", f"CASCRAWL_REDIS_PREFIX={redis.prefix}", "-s", f"CASCRAWL_WORKER_NAME={name}",
                 "-s", "CASCRAWL_REDIS_WORKER_TIMEOUT=3", "-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=False",
                 "-s", "CASCRAWL_RETRY_BACKOFF_BASE=0", "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=2",
-                "-s", "CASCRAWL_DB_BATCH_SIZE=5", "-s", "CASCRAWL_DB_FLUSH_SECONDS=0.5", "-s", "LOG_LEVEL=WARNING",
+                "-s", "LOG_LEVEL=WARNING",
                 *extra]
         with open(self.out, "w") as out, open(self.err, "w") as err:
             self.process = subprocess.Popen([sys.executable, "-m", "cascrawl", *args], stdout=out, stderr=err,
@@ -154,6 +154,26 @@ def test_one_worker_killed_in_the_middle_the_other_completes(big_site, pg_url, r
     assert redis_run.keys() == []
 
 
+def test_a_worker_stopped_by_sigterm_puts_its_requests_back_and_the_other_completes(big_site, pg_url, redis_run,
+                                                                                   tmp_path):
+    root, urls = big_site
+    with CountingSite(root, article_delay=0.03) as site:
+        first = Worker(tmp_path, "w1", site, pg_url, redis_run, "-s", "CASCRAWL_REDIS_WORKER_TIMEOUT=600")
+        second = Worker(tmp_path, "w2", site, pg_url, redis_run, "-s", "CASCRAWL_REDIS_WORKER_TIMEOUT=600")
+        _wait_for_articles(site, 100, first, second)
+        first.process.send_signal(signal.SIGTERM)
+        assert first.wait() == 128 + signal.SIGTERM, first.output()
+        # Its unfinished requests are back in the queue at once: the other does not wait for a timeout (600 s).
+        assert second.wait(timeout=120) == 0, second.output()
+        articles = site.article_requests()
+    assert sorted(_stored(pg_url)) == sorted(urls)
+    assert len(articles) == ARTICLES and set(articles.values()) == {1}  # a clean stop fetches nothing twice
+    rows = {row.worker: row.status for row in _rows(pg_url, RunWorker, RunWorker.id)}
+    assert rows == {"w1": "stopped", "w2": "finished"}
+    assert [run.status for run in _rows(pg_url, CrawlRun, CrawlRun.id)] == ["finished"]
+    assert redis_run.keys() == []
+
+
 def test_both_workers_killed_then_started_again_complete_the_crawl_from_the_queue(big_site, pg_url, redis_run,
                                                                                   tmp_path):
     root, urls = big_site
@@ -173,6 +193,8 @@ def test_both_workers_killed_then_started_again_complete_the_crawl_from_the_queu
         codes = [worker.wait() for worker in again]
         articles, listings = site.article_requests(), _listing_fetches(site)
     assert codes == [0, 0], [worker.output() for worker in again]
+    missing = sorted(set(urls) - set(_stored(pg_url)))
+    assert not missing, (missing[:3], sorted(listings.items()), [worker.output()[-3000:] for worker in again])
     assert sorted(_stored(pg_url)) == sorted(urls)
     twice = sorted(path for path, n in articles.items() if n > 1)
     print(f"article pages fetched twice after killing both: {len(twice)}; listing fetches: {sorted(listings.values())}")
