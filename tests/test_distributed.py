@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
-from cascrawl.db import Article, CrawlRun, Database
+from cascrawl.db import Article, CrawlRun
 from cascrawl.db.models import RunWorker, SectionWalk
 from cascrawl.distributed import Cluster
 from cascrawl.fixture_site import build_large_section
@@ -35,9 +35,8 @@ ARTICLES = 300
 
 @pytest.fixture()
 def pg_url(request, tmp_path):
-    url = fresh_database("postgresql", request, tmp_path)
-    Database(url).open().close()  # schema first: `cascrawl db upgrade` before starting workers (docs/operations.md)
-    return url
+    """An empty PostgreSQL database: the workers, started together, create the schema once between them."""
+    return fresh_database("postgresql", request, tmp_path)
 
 
 @pytest.fixture()
