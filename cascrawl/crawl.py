@@ -112,6 +112,9 @@ class CrawlOutcome:
                          + (f"; {count('cascrawl/extract/generic_fallback')} by the generic extractor"
                             if count("cascrawl/extract/generic_fallback") else ""))
         lines.append(f"database: {database}")
+        if self.stats.get("cascrawl/redis/worker"):
+            lines.append(f"distributed: worker {self.stats['cascrawl/redis/worker']} took {count('cascrawl/redis/leased')} "
+                         f"requests from the shared queue; {count('cascrawl/redis/queued_at_close')} left in it at its end")
         if count("cascrawl/db/spool_replayed_articles") or count("cascrawl/db/spool_replayed_rejects"):
             lines.append(f"spool of an earlier run written first: {count('cascrawl/db/spool_replayed_articles')} articles, "
                          f"{count('cascrawl/db/spool_replayed_rejects')} rejects")

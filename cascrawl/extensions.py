@@ -44,7 +44,10 @@ class RunHealth:
         except Exception as error:  # no history is no reason to lose the other checks
             logger.warning("could not read earlier runs for the layout checks: %s", error)
             previous = []
-        problems = assess(values, getattr(spider, "sections", []), previous, **self.thresholds)
+        sections = list(getattr(spider, "sections", []))
+        if values.get("cascrawl/redis/worker"):  # a worker of a distributed crawl judges the listings it read
+            sections = [section for section in sections if values.get(f"cascrawl/section/{section}/listing_pages")]
+        problems = assess(values, sections, previous, **self.thresholds)
         pages, shares = coverage(values)
         for name, share in shares.items():
             stats.set_value(f"cascrawl/coverage/share/{name}", round(share, 4))

@@ -29,6 +29,16 @@ CASCRAWL_SPOOL_DIR = ""  # where unwritable items wait for the next run; "" = ne
 CASCRAWL_REJECT_RETRY_MAX_DAYS = 32.0  # a permanently rejected page is tried again after 1, 2, 4, … days, at most this
 CASCRAWL_EXTRACT_PROCESSES = 1  # worker processes parsing article pages beside the crawler's thread; 0 = in that thread
 
+# --- distributed crawling (cascrawl/distributed.py, docs/operations.md): several workers, one crawl ---
+# A Redis URL switches it on (`cascrawl crawl --redis URL`; also from the environment variable): the
+# scheduler queue and duplicate filter are scrapy-redis's, shared by every worker given the same URL and
+# prefix; the database must be PostgreSQL, shared too.
+CASCRAWL_REDIS_URL = os.environ.get("CASCRAWL_REDIS_URL", "")
+CASCRAWL_REDIS_PREFIX = "cascrawl"  # Redis keys: <prefix>:cas_news:requests, …:dupefilter, …:leases:<worker>, …
+CASCRAWL_REDIS_WORKER_TIMEOUT = 30.0  # a worker silent this long is taken for dead: its requests go back to the queue
+CASCRAWL_WORKER_NAME = ""  # how a worker is named in the run; "" = <host>:<pid>
+ADDONS = {"cascrawl.distributed.Distributed": 0}  # does nothing unless CASCRAWL_REDIS_URL is set
+
 # --- cleaning: boilerplate lines (see cascrawl/boilerplate.py and the README) ---
 # Each pattern (a Python regular expression, case-insensitive) matches one stretch of boilerplate. A
 # line of the body is removed when it is made only of such stretches, with white space or | between

@@ -35,6 +35,7 @@ from cascrawl.db import Database, RunLock, RunLocked, UpsertResult
 from cascrawl.db import frontier
 from cascrawl.health import coverage_record
 from cascrawl.db.media import record_media
+from cascrawl.distributed import Cluster, LeasingScheduler, scheduler_of
 from cascrawl.spool import Spool
 
 logger = logging.getLogger(__name__)
@@ -96,6 +97,9 @@ class PersistPipeline:
         self._timer: task.LoopingCall | None = None
         self._last_flush = time.monotonic()
         self._unindexed = 0  # articles inserted since the full-text index was last brought up to date
+        self.shared: LeasingScheduler | None = None  # a distributed crawl: the scheduler holding the leases
+        self._writing = False  # a distributed crawl's write loop is running (_write_soon)
+        self.worker_row: int | None = None
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -118,8 +122,14 @@ class PersistPipeline:
     def open_spider(self):
         # Before any request: a database that cannot be used stops the crawl here (DatabaseError),
         # and so does another run crawling into the same database (RunLocked).
+        self.shared = scheduler_of(self.crawler)
+        if self.shared is not None and self.database_url.startswith("sqlite"):
+            message = ("distributed crawling needs PostgreSQL: several workers cannot share a SQLite file safely")
+            self.stats.set_value("cascrawl/run_locked", message)
+            raise RunLocked(message)
         self.database = Database(self.database_url).open(auto_upgrade=self.auto_upgrade)
-        self.lock = RunLock(self.database)
+        # A distributed crawl's workers share the lock (and the run); a lone run holds it alone.
+        self.lock = RunLock(self.database, shared=self.shared is not None)
         try:
             self.lock.acquire()
         except RunLocked as error:
@@ -127,10 +137,33 @@ class PersistPipeline:
             self.database.close()
             self.database = None
             raise
+        if self.shared is not None:
+            with self.shared.cluster.mutex():
+                self.run_id = self.shared.cluster.run_id()
+                if self.run_id is None or not self.database.rejoin_run(self.run_id):
+                    self._start_run()
+                    self.shared.cluster.set_run(self.run_id)
+                else:
+                    self.stats.set_value("cascrawl/db/run_id", self.run_id)
+                    logger.info("joined the shared crawl run %d", self.run_id)
+                self.worker_row = self.database.add_worker(self.run_id, self.shared.worker)
+        else:
+            self._start_run()
+        self._replay_spool()  # before the spider reads what is known
+        self._sync_search()  # what a killed run stored but did not index
+        self._pool = ThreadPool(minthreads=1, maxthreads=1, name="cascrawl-db")
+        self._pool.start()
+        if self.flush_seconds:
+            self._timer = task.LoopingCall(self._flush_if_due)
+            self._timer.start(self.flush_seconds, now=False)
+
+    def _start_run(self) -> None:
         spider = self.crawler.spider
         settings = self.crawler.settings
         recorded = {name: getattr(settings, getter)(name) for name, getter in RUN_SETTINGS.items()}
         recorded["cascrawl_version"] = cascrawl.__version__
+        if self.shared is not None:
+            recorded["distributed"] = True
         self.run_id = self.database.start_run(
             base_url=getattr(spider, "base_url", settings.get("CASCRAWL_BASE_URL")),
             sections=list(getattr(spider, "sections", settings.getlist("CASCRAWL_SECTIONS"))),
@@ -142,13 +175,6 @@ class PersistPipeline:
         if interrupted:
             self.stats.set_value("cascrawl/db/runs_interrupted", interrupted)
             logger.warning("%d earlier run(s) ended without closing (killed?): marked interrupted", interrupted)
-        self._replay_spool()  # before the spider reads what is known
-        self._sync_search()  # what a killed run stored but did not index
-        self._pool = ThreadPool(minthreads=1, maxthreads=1, name="cascrawl-db")
-        self._pool.start()
-        if self.flush_seconds:
-            self._timer = task.LoopingCall(self._flush_if_due)
-            self._timer.start(self.flush_seconds, now=False)
 
     def _replay_spool(self) -> None:
         """Write what an earlier run spooled, then remove its file."""
@@ -200,6 +226,9 @@ class PersistPipeline:
             status = "finished" if reason == "finished" else "stopped"
             if status == "finished" and self.crawler.stats.get_value("cascrawl/health/status") == "degraded":
                 status = "degraded"  # a layout alarm (cascrawl.extensions.RunHealth)
+        if self.shared is not None:
+            await self._close_shared(status, reason)
+            return
         # Only a run that ended by itself with everything written can prove a walk complete.
         final = status in ("finished", "degraded")
         walks = self._walks()
@@ -228,6 +257,69 @@ class PersistPipeline:
                 logger.debug("releasing the run lock: %s", error)
             self.database.close()
 
+    async def _close_shared(self, status: str, reason: str) -> None:
+        """A worker of a distributed crawl leaves: its own row with its counts; the last one out closes the
+        shared run — finished (walks recorded as complete, the run's Redis keys cleared) when the queue
+        is empty, else stopped (the queue stays in Redis: workers started again go on from it)."""
+        cluster: Cluster = self.shared.cluster
+        try:
+            await maybe_deferred_to_future(self._in_thread(
+                self.database.finish_worker, self.worker_row, status=status, reason=reason[:100],
+                stats=json_safe(self.crawler.stats.get_stats())))
+            # Workers that stopped answering are forgotten once their heartbeat expires; a worker that
+            # still holds requests will close the run itself.
+            deadline = time.monotonic() + cluster.timeout + 2
+            while cluster.reclaim_dead() == 0 and cluster.workers() and not cluster.others_hold_leases() \
+                    and time.monotonic() < deadline:
+                await _sleep(0.5)
+            with cluster.mutex():
+                if cluster.run_id() != self.run_id:
+                    logger.info("crawl run %s was closed by another worker", self.run_id)
+                    return
+                if cluster.workers():
+                    logger.info("other workers go on with crawl run %s", self.run_id)
+                    return
+                self._close_shared_run(cluster, status, reason)
+        except Exception as error:
+            logger.error("could not record the end of crawl run %s: %s", self.run_id, self.database.error_line(error))
+        finally:
+            self._pool.stop()
+            try:
+                self.lock.release()
+            except Exception as error:
+                logger.debug("releasing the run lock: %s", error)
+            self.database.close()
+
+    def _close_shared_run(self, cluster: Cluster, status: str, reason: str) -> None:
+        queued = cluster.queued()
+        done = queued == 0 and status in ("finished", "degraded")
+        workers = self.database.run_workers(self.run_id)
+        if done and any((row.get("stats") or {}).get("cascrawl/health/status") == "degraded" for row in workers):
+            status = "degraded"
+        if not done and status in ("finished", "degraded"):
+            status, reason = "stopped", f"{queued} requests left in the shared queue"
+        self.database.interrupt_workers(self.run_id)
+        workers = self.database.run_workers(self.run_id)
+        walks = self._spider_walks(cluster)
+        stats = json_safe(summed_stats(workers, self.crawler.stats.get_stats()))
+        stats["cascrawl/walks/complete"] = sorted(walk.section for walk in walks if done and walk.complete)
+        stats["cascrawl/walks/incomplete"] = sorted(walk.section for walk in walks if not (done and walk.complete))
+        self.stats.set_value("cascrawl/walks/incomplete", stats["cascrawl/walks/incomplete"])
+        if not self.failure:
+            frontier.record_walks(self.database, walks, self.run_id, final=done)
+        self.database.finish_run(self.run_id, status=status, reason=reason[:100], stats=stats)
+        if done:
+            cluster.clear_run()
+            logger.info("crawl run %s finished by %d worker(s); the shared queue is cleared", self.run_id, len(workers))
+        else:
+            logger.warning("crawl run %s %s with %d requests in the shared queue: workers started again go on "
+                           "from there", self.run_id, status, queued)
+
+    def _spider_walks(self, cluster: Cluster) -> list[frontier.WalkProgress]:
+        spider = self.crawler.spider
+        states = list(cluster.walks().values())
+        return spider.walk_progress_of(states) if hasattr(spider, "walk_progress_of") else []
+
     def _walks(self) -> list[frontier.WalkProgress]:
         spider = self.crawler.spider
         return spider.walk_progress() if hasattr(spider, "walk_progress") else []
@@ -236,8 +328,12 @@ class PersistPipeline:
 
     def process_item(self, item):
         adapter = ItemAdapter(item)
+        lease = None
+        if self.shared is not None:  # the request's lease is released once this item is written
+            lease = self.shared.hold(item, [adapter.get("fetched_url"), adapter.get("url")])
         if adapter.get("reject_reason"):
             self.pending_rejects.append({
+                "_lease": lease,
                 "url": adapter.get("fetched_url") or adapter.get("url"),
                 "canonical_url": adapter.get("url") or adapter.get("fetched_url"),
                 "section": adapter.get("section") or "",
@@ -245,12 +341,36 @@ class PersistPipeline:
                 "detail": adapter.get("reject_detail"),
                 "seen_at": datetime.now(timezone.utc),
             })
+            if self.shared is not None:
+                self._write_soon()
             # Validation already logged it; DEBUG keeps the whole item out of the log.
             raise DropItem(f"rejected: {adapter['reject_reason']}", log_level="DEBUG")
-        self.pending.append(adapter.asdict())
+        row = adapter.asdict()
+        if lease is not None:
+            row["_lease"] = lease
+        self.pending.append(row)
         if len(self.pending) >= self.batch_size:
             return self._flush_then(item)  # this item waits for its batch's commit; the reactor does not
+        if self.shared is not None:
+            self._write_soon()
         return item
+
+    def _write_soon(self) -> None:
+        """A distributed crawl writes as soon as the database thread is free (group commit: whatever
+        arrived meanwhile goes in one batch), not by batch size or timer: a worker killed then has only
+        its requests in flight and the batch being written to hand over, not a batch of fetched pages."""
+        if self._writing or self._outage_waiters is not None:
+            return
+        self._writing = True
+
+        async def write():
+            try:
+                while (self.pending or self.pending_rejects) and self._outage_waiters is None and not self.failure:
+                    await self._flush()
+            finally:
+                self._writing = False
+
+        deferred_from_coro(write())
 
     async def _flush_then(self, item):
         await self._flush()
@@ -295,6 +415,7 @@ class PersistPipeline:
                 self._database_failed(error)
             return
         self._count(result, len(rejects), seconds)
+        self._written(batch, rejects)
 
     def _engine_running(self) -> bool:
         engine = getattr(self.crawler, "engine", None)
@@ -323,6 +444,7 @@ class PersistPipeline:
                 delay = min(delay * 2, 4.0)  # a database back is noticed within seconds
                 continue
             self._count(result, len(rejects), seconds)
+            self._written(batch, rejects)
             recovered = True
             break
         waited = time.monotonic() - started
@@ -394,6 +516,10 @@ class PersistPipeline:
             self._sync_search()
         return result, time.perf_counter() - started
 
+    def _written(self, batch: list[dict], rejects: list[dict]) -> None:
+        if self.shared is not None:
+            self.shared.written([row.get("_lease") for row in batch + rejects])
+
     def _count(self, result: UpsertResult, rejects: int, seconds: float) -> None:
         stats = self.stats
         stats.inc_value("cascrawl/db/flushes")
@@ -422,6 +548,7 @@ class PersistPipeline:
             logger.error("could not write %d articles to the spool %s: %s", len(batch), path, error)
             return
         self.spooled += len(batch) + len(rejects)
+        self._written(batch, rejects)  # kept on this host's disk: the next run here writes them
         self.stats.inc_value("cascrawl/db/articles_spooled", len(batch))
         self.stats.inc_value("cascrawl/db/rejects_spooled", len(rejects))
 
@@ -439,3 +566,19 @@ class PersistPipeline:
         logger.error("could not store articles (%s): %d kept in the spool %s for the next run; closing the spider",
                      reason, len(batch), self.spool.path_for_run(self.run_id))
         reactor.callLater(0, lambda: deferred_from_coro(self.crawler.engine.close_spider_async(reason="database_error")))
+
+
+def summed_stats(workers: list[dict], own: dict) -> dict:
+    """A distributed run's stats: this worker's, with every count summed over the workers' rows."""
+    totals = dict(own)
+    numbers: dict[str, float] = {}
+    for row in workers:
+        for key, value in (row.get("stats") or {}).items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and not key.endswith(("_max", "run_id")):
+                numbers[key] = numbers.get(key, 0) + value
+    totals.update(numbers)
+    totals["cascrawl/workers"] = {row["worker"]: {"status": row["status"],
+                                                  "stored": int((row.get("stats") or {}).get("cascrawl/db/articles_upserted", 0)),
+                                                  "requests": int((row.get("stats") or {}).get("downloader/request_count", 0))}
+                                  for row in workers}
+    return totals

@@ -9,6 +9,7 @@ import scrapy
 from scrapy.http import TextResponse
 
 from cascrawl.db.frontier import Boundary, WalkProgress
+from cascrawl.distributed import WALK
 from cascrawl.encoding import decode_html, looks_binary
 from cascrawl.extraction import Extracted, ExtractionWorkers, extract
 from cascrawl.hosts import count_offsite, fetch_failure
@@ -35,10 +36,28 @@ class SectionWalk:
     pages_at_boundary: int = 0  # pages walked since the boundary was met (0: not met yet)
     reached_end: bool = False
     failed: bool = False  # a listing page could not be fetched or read
+    next_requested: bool = False  # the next listing page is asked for and not read yet
 
     @property
     def complete(self) -> bool:
-        return (self.reached_end or self.pages_at_boundary > 0) and not self.failed
+        return (self.reached_end or self.pages_at_boundary > 0) and not self.failed and not self.next_requested
+
+    def shared_state(self) -> dict:
+        """The walk as plain data: carried by its next listing request, so that whichever worker of a
+        distributed crawl reads that page goes on with it (cascrawl/distributed.py)."""
+        return {"section": self.section, "boundary_url": self.boundary.url,
+                "boundary_date": self.boundary.date.isoformat() if self.boundary.date else None,
+                "pages": self.pages, "pages_total": self.pages_total, "top_url": self.top_url,
+                "top_date": self.top_date.isoformat() if self.top_date else None,
+                "pages_at_boundary": self.pages_at_boundary, "reached_end": self.reached_end,
+                "failed": self.failed, "next_requested": self.next_requested}
+
+    @classmethod
+    def from_state(cls, state: dict) -> SectionWalk:
+        day = lambda value: date.fromisoformat(value) if value else None  # noqa: E731
+        return cls(state["section"], Boundary(state["boundary_url"], day(state["boundary_date"])), state["pages"],
+                   state["pages_total"], state["top_url"], day(state["top_date"]), state["pages_at_boundary"],
+                   state["reached_end"], state["failed"], state["next_requested"])
 
     def progress(self) -> WalkProgress:
         return WalkProgress(self.section, self.pages, self.pages_total, self.complete, self.top_url, self.top_date)
@@ -148,13 +167,20 @@ class CasNewsSpider(scrapy.Spider):
                    or (self.incremental and walk.pages_at_boundary >= self.overlap_pages)
                    or (self.max_pages and walk.pages >= self.max_pages))
 
+    @staticmethod
+    def walk_progress_of(states: list[dict]) -> list[WalkProgress]:
+        """Walks shared by the workers of a distributed crawl (their furthest states), as progress."""
+        return [SectionWalk.from_state(state).progress() for state in states if state["pages"]]
+
     def _listing_request(self, section: str, number: int, page_count: int | None = None):
+        walk = self._walk(section)
+        walk.next_requested = number > 0
         return scrapy.Request(
             listing_page_url(section_url(self.base_url, section), number),
             callback=self.parse_listing,
             errback=self.listing_failed,
             cb_kwargs={"section": section, "number": number, "page_count": page_count},
-            meta={"handle_httpstatus_list": _HANDLED_STATUSES},
+            meta={"handle_httpstatus_list": _HANDLED_STATUSES, WALK: walk.shared_state()},
             # Listing pages before articles: the walk reaches its end (and its boundary) early, and
             # a stop leaves fewer listed-but-unfetched articles behind.
             priority=10,
@@ -167,9 +193,19 @@ class CasNewsSpider(scrapy.Spider):
 
     # --- listing pages ---
 
+    def _walk_of(self, request, section: str) -> SectionWalk:
+        """The section's walk as this listing page's request carries it, unless this process has it
+        already (it read the page before): a distributed crawl's workers hand walks to each other."""
+        walk = self._walk(section)
+        state = request.meta.get(WALK) if request is not None else None
+        if state and state["pages"] > walk.pages:
+            walk = self.walks[section] = SectionWalk.from_state(state)
+        walk.next_requested = False
+        return walk
+
     def parse_listing(self, response, section, number=0, page_count=None):
         stats = self.crawler.stats
-        walk = self._walk(section)
+        walk = self._walk_of(response.request, section)
         if response.status != 200:
             stats.inc_value("cascrawl/sections_missing" if number == 0 else "cascrawl/listing_pages_missing")
             self.logger.warning("listing %s answered HTTP %d: section %r skipped from here", response.url, response.status, section)

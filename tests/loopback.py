@@ -19,12 +19,14 @@ _ARTICLE = re.compile(r"/t\d{8}_\d+\.shtml$")
 
 
 class CountingSite:
-    """Serve a site copy on 127.0.0.1; count requests per path; delay article pages by `article_delay` s;
-    answer 503 for the paths in `failing`; `routes` as in `cascrawl.fixture_site.serve_site`."""
+    """Serve a site copy on 127.0.0.1; count requests per path (and note when each arrived, `arrivals`);
+    delay article pages by `article_delay` s; answer 503 for the paths in `failing`; `routes` as in
+    `cascrawl.fixture_site.serve_site`."""
 
     def __init__(self, root: Path, article_delay: float = 0.0, routes: dict | None = None):
         self.root, self.article_delay = root, article_delay
         self.requests: Counter[str] = Counter()
+        self.arrivals: list[tuple[float, str]] = []  # (time.monotonic(), path) of every request, in arrival order
         self.failing: set[str] = set()
         self._lock = threading.Lock()
         site = self
@@ -34,6 +36,7 @@ class CountingSite:
                 path = self.path.split("?", 1)[0]
                 with site._lock:
                     site.requests[path] += 1
+                    site.arrivals.append((time.monotonic(), path))
                 if site.article_delay and _ARTICLE.search(path):
                     time.sleep(site.article_delay)
                 if path in site.failing:
@@ -65,6 +68,7 @@ class CountingSite:
     def reset(self) -> None:
         with self._lock:
             self.requests.clear()
+            self.arrivals.clear()
 
 
 class TcpProxy:

@@ -13,6 +13,9 @@ def add_commands(commands) -> None:
     crawl = commands.add_parser("crawl", help="crawl www.cas.cn (or a copy of it) into the database")
     _add_crawl_options(crawl)
     crawl.add_argument("--base-url", default=None, help="crawl a copy of the site at this URL (default: https://www.cas.cn)")
+    crawl.add_argument("--redis", metavar="URL", default=None,
+                       help="distributed crawl: share the queue of this Redis (redis://host:6379/0) with the other "
+                            "workers; needs a PostgreSQL --db (default: CASCRAWL_REDIS_URL)")
     crawl.set_defaults(handler=_crawl_command)
 
     demo = commands.add_parser("demo", help="serve the bundled fixture copy of the site on 127.0.0.1 and crawl it")
@@ -78,6 +81,8 @@ def _crawl_command(args, parser) -> int:
             settings.set("CASCRAWL_BASE_URL", normalize_base_url(args.base_url), priority="cmdline")
         except ValueError as error:
             parser.error(str(error))
+    if args.redis:
+        settings.set("CASCRAWL_REDIS_URL", args.redis, priority="cmdline")
     return _run(settings, verbose=args.verbose)
 
 
@@ -120,8 +125,12 @@ def _run(settings, verbose: bool = False) -> int:
 
     from cascrawl.crawl import run_crawl
     from cascrawl.db import Database, DatabaseError, safe_url
+    from cascrawl.distributed import refusal
 
     database_url = settings.get("CASCRAWL_DATABASE_URL")
+    if problem := refusal(settings):
+        print(f"cascrawl: error: {problem}", file=sys.stderr)
+        return 1
     try:
         database = Database(database_url).open(auto_upgrade=settings.getbool("CASCRAWL_DB_AUTO_UPGRADE"))
     except DatabaseError as error:

@@ -2,7 +2,9 @@
 the process holding it dies, so a crashed run never blocks the next one.
 
 SQLite: an exclusive `flock` on `<database file>.lock` (released when the process exits).
-PostgreSQL: a session advisory lock held by one open connection (released when it closes).
+PostgreSQL: a session advisory lock held by one open connection (released when it closes). The
+workers of a distributed crawl (cascrawl/distributed.py) share one run: each holds the lock in shared
+mode, so they run side by side while a lone run (exclusive) is refused, and the other way round.
 """
 
 from __future__ import annotations
@@ -26,8 +28,9 @@ class RunLocked(Exception):
 
 
 class RunLock:
-    def __init__(self, database: Database):
+    def __init__(self, database: Database, shared: bool = False):
         self.database = database
+        self.shared = shared
         self._file = None
         self._connection: Connection | None = None
 
@@ -54,7 +57,8 @@ class RunLock:
             self._file = handle
         else:
             connection = engine.connect()
-            got = connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": _ADVISORY_KEY}).scalar()
+            function = "pg_try_advisory_lock_shared" if self.shared else "pg_try_advisory_lock"
+            got = connection.execute(text(f"SELECT {function}(:key)"), {"key": _ADVISORY_KEY}).scalar()
             connection.commit()
             if not got:
                 holder = connection.execute(
@@ -63,6 +67,8 @@ class RunLock:
                 ).scalar()
                 connection.close()
                 detail = f"server pid {holder}" if holder else "another session"
+                if self.shared:
+                    detail += ", not a distributed crawl"
                 raise RunLocked(f"another cascrawl run is crawling into {where} ({detail}); try again when it has finished")
             self._connection = connection
         return self
@@ -84,7 +90,8 @@ class RunLock:
             self._file.close()
             self._file = None
         if self._connection is not None:
-            self._connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _ADVISORY_KEY})
+            function = "pg_advisory_unlock_shared" if self.shared else "pg_advisory_unlock"
+            self._connection.execute(text(f"SELECT {function}(:key)"), {"key": _ADVISORY_KEY})
             self._connection.commit()
             self._connection.close()
             self._connection = None

@@ -13,7 +13,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, inspect
+from sqlalchemy import Connection, Engine, inspect, text
 
 from cascrawl.db import fulltext
 
@@ -125,9 +125,17 @@ def schema_state(connection: Connection) -> SchemaState:
     )
 
 
+# pg_advisory_xact_lock key of schema migrations ("cascmigr"), apart from the run lock's.
+_MIGRATION_LOCK = int.from_bytes(b"cascmigr", "big") & 0x7FFFFFFFFFFFFFFF
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Run the migrations up to `revision` in one connection (one transaction on PostgreSQL)."""
+    """Run the migrations up to `revision` in one connection (one transaction on PostgreSQL). On
+    PostgreSQL one migration at a time: the workers of a distributed crawl started together on an empty
+    database wait for the first, then find the schema made."""
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
         command.upgrade(alembic_config(connection), revision)
 
 

@@ -161,6 +161,22 @@ class CrawlRun(Base):
     __table_args__ = (Index("ix_crawl_runs_started_at", "started_at"),)
 
 
+class RunWorker(Base):
+    """One worker of a distributed crawl run (several processes, one `crawl_runs` row): who it was and
+    what it did. A lone run has none."""
+
+    __tablename__ = "run_workers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("crawl_runs.id", ondelete="CASCADE"), index=True)
+    worker: Mapped[str] = mapped_column(String(200))  # CASCRAWL_WORKER_NAME, default <host>:<pid>
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(String(20))  # running, finished, degraded, stopped, failed, interrupted
+    reason: Mapped[str | None] = mapped_column(String(100))
+    stats: Mapped[dict[str, Any] | None]  # this worker's crawler stats at close
+
+
 class Reject(Base):
     """A page that was fetched but not stored as an article, and why."""
 

@@ -22,7 +22,7 @@ from sqlalchemy.exc import (
 from sqlalchemy.orm import Session
 
 from cascrawl.db import fulltext, migrate
-from cascrawl.db.models import Article, ArticleRevision, AwareDateTime, CrawlRun, Reject
+from cascrawl.db.models import Article, ArticleRevision, AwareDateTime, CrawlRun, Reject, RunWorker
 
 logger = logging.getLogger(__name__)
 
@@ -373,6 +373,44 @@ class Database:
             if not fulltext.sqlite_fts_deferred(connection):
                 return 0
             return fulltext.sync_sqlite_fts(connection)
+
+    # --- distributed runs: one run record, several workers ---
+
+    def rejoin_run(self, run_id: int) -> bool:
+        """A worker joins a distributed run (False: no such run here). A run that all workers had left
+        (stopped, or interrupted when they were killed) is running again."""
+        with Session(self.engine) as session, session.begin():
+            run = session.get(CrawlRun, run_id)
+            if run is None:
+                return False
+            if run.status != "running":
+                run.status, run.finished_at, run.reason = "running", None, None
+            return True
+
+    def add_worker(self, run_id: int, worker: str) -> int:
+        with Session(self.engine) as session, session.begin():
+            row = RunWorker(run_id=run_id, worker=worker[:200], started_at=datetime.now(timezone.utc), status="running")
+            session.add(row)
+            session.flush()
+            return row.id
+
+    def finish_worker(self, worker_id: int, *, status: str, reason: str | None, stats: dict[str, Any] | None) -> None:
+        with Session(self.engine) as session, session.begin():
+            session.execute(update(RunWorker).where(RunWorker.id == worker_id).values(
+                status=status, reason=reason, stats=stats, finished_at=datetime.now(timezone.utc)))
+
+    def interrupt_workers(self, run_id: int) -> int:
+        """Workers of a run still `running` when its last worker closes it were killed."""
+        with Session(self.engine) as session, session.begin():
+            result = session.execute(update(RunWorker).where(RunWorker.run_id == run_id, RunWorker.status == "running")
+                                     .values(status="interrupted", reason="the process ended without closing (killed?)"))
+            return result.rowcount or 0
+
+    def run_workers(self, run_id: int) -> list[dict[str, Any]]:
+        with Session(self.engine) as session:
+            rows = session.scalars(select(RunWorker).where(RunWorker.run_id == run_id).order_by(RunWorker.id))
+            return [{"worker": row.worker, "status": row.status, "reason": row.reason, "started_at": row.started_at,
+                     "finished_at": row.finished_at, "stats": row.stats} for row in rows]
 
     # --- reads ---
 

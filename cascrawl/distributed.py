@@ -1,0 +1,567 @@
+"""Distributed crawling: several workers, one crawl. scrapy-redis holds the shared request queue and
+duplicate filter in Redis; PostgreSQL is the shared store. Switched on by one setting,
+CASCRAWL_REDIS_URL (`cascrawl crawl --redis URL`), through the `Distributed` add-on below.
+
+What scrapy-redis does not do, and this module adds on top of it (thin subclasses, no copies):
+
+- **Atomic queueing**: a request is marked seen and queued in one step (scrapy-redis takes two: a worker
+  killed between them would leave a page marked seen that no queue holds).
+- **Leases** (at-least-once delivery). scrapy-redis pops a request from the queue: a worker killed
+  while it holds requests would lose them. Here a pop moves the request, atomically (a Lua script),
+  from the queue into the worker's own lease set `<prefix>:<spider>:leases:<worker>`. A lease is
+  released only when what the request produced is durable: the requests it led to are in the queue
+  (a listing page's next page and articles, a retry, a redirect) and its item is written to the
+  database (or the spool). Every worker renews a heartbeat key (`…:alive:<worker>`, expiring after
+  CASCRAWL_REDIS_WORKER_TIMEOUT seconds); the leases of a worker whose heartbeat expired are put back
+  into the queue by the others. A worker that stops (SIGTERM, end of run) puts its own leases back.
+- **One run shared by the workers**: the first worker creates the run record (`crawl_runs`), the
+  others join it (its id in `…:run`); each worker has a row in `run_workers` with its counts. The
+  last worker to leave closes the run (status, summed stats, the sections' walks) and, when the queue
+  is empty, clears the run's keys so that the next scheduled run starts afresh. Workers killed or
+  stopped leave the queue and the duplicate filter in Redis: started again, they go on from there.
+- **One per-host rate for the whole crawl**: a request is sent only when DOWNLOAD_DELAY seconds have
+  passed since the last request *any* worker sent to that host (a Redis key per host, checked and set
+  atomically at the moment the download starts).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import time
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from itemadapter import is_item
+from scrapy import signals
+from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
+from scrapy.exceptions import DontCloseSpider
+from scrapy.settings import SETTINGS_PRIORITIES
+from scrapy.utils.defer import maybe_deferred_to_future
+from scrapy_redis.queue import PriorityQueue
+from scrapy_redis.scheduler import Scheduler
+
+logger = logging.getLogger(__name__)
+
+LEASE = "cascrawl_lease"  # request.meta key: the lease a popped request is held under
+WALK = "cascrawl_walk"  # request.meta key of listing pages: the section's walk so far (see spiders/cas_news.py)
+
+# Pop the first request of the queue into the worker's lease set, atomically.
+_POP = """
+local found = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+if #found == 0 then return false end
+redis.call('ZREM', KEYS[1], found[1])
+redis.call('ZADD', KEYS[2], found[2], found[1])
+return found[1]
+"""
+# Mark a request seen and queue it in one step (scrapy-redis does it in two: a worker killed between them
+# would leave a request marked seen that is in no queue, and the page would be lost for the run).
+_ENQUEUE = """
+if ARGV[3] == '1' or redis.call('SADD', KEYS[1], ARGV[1]) == 1 then
+  redis.call('ZADD', KEYS[2], ARGV[2], ARGV[4])
+  return 1
+end
+return 0
+"""
+# Put every lease of a worker back into the queue (same priority), atomically.
+_REQUEUE = """
+local held = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
+for i = 1, #held, 2 do redis.call('ZADD', KEYS[2], held[i + 1], held[i]) end
+redis.call('DEL', KEYS[1])
+return #held / 2
+"""
+# The per-host rate: 0 if a request may go now (and the time is taken), else milliseconds to wait.
+_RATE = """
+local now = redis.call('TIME')
+local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+local last = tonumber(redis.call('GET', KEYS[1]) or '0')
+local gap = tonumber(ARGV[1])
+if ms - last >= gap then
+  redis.call('SET', KEYS[1], ms, 'PX', gap * 10 + 60000)
+  return 0
+end
+return gap - (ms - last)
+"""
+_UNLOCK = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+def refusal(settings) -> str | None:
+    """Why distributed mode cannot start with these settings, in one line (None: it can, or is off)."""
+    url = settings.get("CASCRAWL_REDIS_URL")
+    if not url:
+        return None
+    database = settings.get("CASCRAWL_DATABASE_URL") or ""
+    if database.startswith("sqlite"):
+        return ("distributed crawling (--redis) needs PostgreSQL: several workers cannot share a SQLite file "
+                "safely; use --db postgresql+psycopg://…")
+    import redis
+
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=5).ping()
+    except (redis.RedisError, ValueError) as error:
+        return f"cannot reach Redis at {_safe_redis_url(url)}: {error}"
+    return None
+
+
+def _safe_redis_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password:
+        return url.replace(f":{parts.password}@", ":***@", 1)
+    return url
+
+
+def worker_name(settings) -> str:
+    return settings.get("CASCRAWL_WORKER_NAME") or f"{socket.gethostname()}:{os.getpid()}"
+
+
+class Distributed:
+    """Scrapy add-on (ADDONS): with CASCRAWL_REDIS_URL set, puts scrapy-redis's scheduler and duplicate
+    filter in place (through the leasing subclasses here), the shared per-host rate, and the
+    middlewares that release leases. Without it, does nothing."""
+
+    def update_settings(self, settings) -> None:
+        url = settings.get("CASCRAWL_REDIS_URL")
+        if not url:
+            return
+        prefix = f"{settings.get('CASCRAWL_REDIS_PREFIX') or 'cascrawl'}:%(spider)s"
+        for name, value in {
+            "REDIS_URL": url,
+            "SCHEDULER": "cascrawl.distributed.LeasingScheduler",
+            "SCHEDULER_QUEUE_CLASS": "cascrawl.distributed.LeasingQueue",
+            "SCHEDULER_QUEUE_KEY": f"{prefix}:requests",
+            "DUPEFILTER_CLASS": "scrapy_redis.dupefilter.RFPDupeFilter",
+            "SCHEDULER_DUPEFILTER_KEY": f"{prefix}:dupefilter",
+            "SCHEDULER_PERSIST": True,  # the run's keys are cleared by the last worker of a finished run
+        }.items():
+            settings.set(name, value, priority="addon")
+        if settings.getpriority("CONCURRENT_REQUESTS") <= SETTINGS_PRIORITIES["default"]:
+            # A worker leases what its downloader takes in (CONCURRENT_REQUESTS): keep that to twice what it
+            # may send to the host at once, so the work spreads over the workers and a dead one held little.
+            settings.set("CONCURRENT_REQUESTS", 2 * max(1, settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN")),
+                         priority="addon")
+        handlers = dict(settings.getdict("DOWNLOAD_HANDLERS"))
+        for scheme in ("http", "https"):
+            handlers.setdefault(scheme, "cascrawl.distributed.SharedRateDownloadHandler")
+        settings.set("DOWNLOAD_HANDLERS", handlers, priority="addon")
+        spider_middlewares = dict(settings.getdict("SPIDER_MIDDLEWARES"))
+        spider_middlewares.setdefault("cascrawl.distributed.LeaseSpiderMiddleware", 1)  # next to the engine
+        settings.set("SPIDER_MIDDLEWARES", spider_middlewares, priority="addon")
+        downloader_middlewares = dict(settings.getdict("DOWNLOADER_MIDDLEWARES"))
+        downloader_middlewares.setdefault("cascrawl.distributed.LeaseDownloaderMiddleware", 1)  # outermost
+        settings.set("DOWNLOADER_MIDDLEWARES", downloader_middlewares, priority="addon")
+
+
+class Cluster:
+    """The Redis side of one distributed run: keys, workers, heartbeats, leases, walks, the run id."""
+
+    def __init__(self, server, base: str, worker: str, timeout: float):
+        self.server, self.base, self.worker, self.timeout = server, base, worker, max(1.0, timeout)
+        self.queue_key = f"{base}:requests"
+        self.dupefilter_key = f"{base}:dupefilter"
+        self.run_key = f"{base}:run"
+        self.workers_key = f"{base}:workers"
+        self.walks_key = f"{base}:walks"
+        self.mutex_key = f"{base}:mutex"
+        self.leases_key = self.leases_of(worker)
+        self._pop = server.register_script(_POP)
+        self._enqueue = server.register_script(_ENQUEUE)
+        self._requeue = server.register_script(_REQUEUE)
+        self._rate = server.register_script(_RATE)
+        self._unlock = server.register_script(_UNLOCK)
+
+    def leases_of(self, worker: str) -> str:
+        return f"{self.base}:leases:{worker}"
+
+    def alive_key(self, worker: str) -> str:
+        return f"{self.base}:alive:{worker}"
+
+    # --- workers ---
+
+    def register(self) -> None:
+        self.server.sadd(self.workers_key, self.worker)
+        self.heartbeat()
+
+    def heartbeat(self) -> None:
+        self.server.set(self.alive_key(self.worker), f"{socket.gethostname()} pid {os.getpid()}",
+                        px=int(self.timeout * 1000))
+
+    def workers(self) -> list[str]:
+        return sorted(name.decode() if isinstance(name, bytes) else name for name in self.server.smembers(self.workers_key))
+
+    def reclaim_dead(self) -> int:
+        """Put back the leases of workers whose heartbeat expired (killed, host gone); forget them."""
+        moved = 0
+        for name in self.workers():
+            if name == self.worker or self.server.exists(self.alive_key(name)):
+                continue
+            count = int(self._requeue(keys=[self.leases_of(name), self.queue_key]))
+            self.server.srem(self.workers_key, name)
+            if count:
+                logger.warning("worker %s stopped answering: its %d request(s) put back into the queue", name, count)
+            moved += count
+        return moved
+
+    def others_hold_leases(self) -> bool:
+        return any(self.server.zcard(self.leases_of(name)) for name in self.workers() if name != self.worker)
+
+    def queued(self) -> int:
+        return int(self.server.zcard(self.queue_key))
+
+    def leave(self) -> int:
+        """Put this worker's leases back, unregister; returns how many workers are left."""
+        count = int(self._requeue(keys=[self.leases_key, self.queue_key]))
+        if count:
+            logger.info("%d unfinished request(s) put back into the shared queue", count)
+        self.server.srem(self.workers_key, self.worker)
+        self.server.delete(self.alive_key(self.worker))
+        return int(self.server.scard(self.workers_key))
+
+    # --- leases ---
+
+    def pop(self) -> bytes | None:
+        return self._pop(keys=[self.queue_key, self.leases_key])
+
+    def enqueue(self, fingerprint: str, data: bytes, priority: int, dont_filter: bool) -> bool:
+        """Queue a request unless its fingerprint was seen (dont_filter: queue it anyway); atomic."""
+        return bool(self._enqueue(keys=[self.dupefilter_key, self.queue_key],
+                                  args=[fingerprint, -priority, "1" if dont_filter else "0", data]))
+
+    def release(self, data: bytes, walk: dict | None = None) -> None:
+        pipe = self.server.pipeline(transaction=True)
+        if walk is not None:  # a listing page's walk state, published with its release
+            pipe.hset(self.walks_key, f"{walk['section']}\t{walk['pages']:08d}", json.dumps(walk))
+        pipe.zrem(self.leases_key, data)
+        pipe.execute()
+
+    def walks(self) -> dict[str, dict]:
+        """Per section, the walk state of its furthest listing page."""
+        best: dict[str, dict] = {}
+        for raw in self.server.hvals(self.walks_key):
+            walk = json.loads(raw)
+            if walk["section"] not in best or walk["pages"] >= best[walk["section"]]["pages"]:
+                best[walk["section"]] = walk
+        return best
+
+    # --- the run ---
+
+    @contextmanager
+    def mutex(self, wait: float = 30.0):
+        token = uuid.uuid4().hex
+        deadline = time.monotonic() + wait
+        while not self.server.set(self.mutex_key, token, nx=True, px=int(wait * 1000)):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"could not take {self.mutex_key}")
+            time.sleep(0.05)
+        try:
+            yield
+        finally:
+            self._unlock(keys=[self.mutex_key], args=[token])
+
+    def run_id(self) -> int | None:
+        value = self.server.hget(self.run_key, "run_id")
+        return int(value) if value is not None else None
+
+    def set_run(self, run_id: int) -> None:
+        self.server.hset(self.run_key, mapping={"run_id": run_id, "started_by": self.worker})
+
+    def clear_run(self) -> None:
+        """The run is over: the next run starts with an empty queue and duplicate filter."""
+        self.server.delete(self.queue_key, self.dupefilter_key, self.run_key, self.walks_key, self.workers_key)
+
+    # --- politeness ---
+
+    def wait_for_host(self, host: str, gap_seconds: float) -> float:
+        """0 when a request to `host` may be sent now (the slot is taken), else seconds to wait first."""
+        return int(self._rate(keys=[f"{self.base}:rate:{host}"], args=[int(gap_seconds * 1000)])) / 1000
+
+
+class LeasingQueue(PriorityQueue):
+    """scrapy-redis's priority queue, whose pop leases (see the module docstring) instead of removing.
+    Requests are queued by LeasingScheduler.enqueue_request (marked seen and queued in one step)."""
+
+    cluster: Cluster | None = None
+
+    def pop(self, timeout=0):
+        data = self.cluster.pop()
+        if not data:
+            return None
+        request = self._decode_request(data)
+        request.meta[LEASE] = data
+        return request
+
+
+@dataclass
+class _Lease:
+    data: bytes
+    urls: set[str]
+    items: set[int] = field(default_factory=set)  # id() of items not yet written
+    done: bool = False  # its callback (or errback) has produced everything it will
+    awaiting_item: bool = False  # failed download of an article: its errback's item is on the way
+
+
+class LeasingScheduler(Scheduler):
+    """scrapy-redis's scheduler with leases released when their outcome is durable, worker heartbeats,
+    reclaiming of dead workers' leases, and no closing while other workers may still add requests."""
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        scheduler = super().from_crawler(crawler)
+        scheduler.stats = _Stats(crawler.stats)
+        settings = crawler.settings
+        scheduler.crawler = crawler
+        scheduler.worker = worker_name(settings)
+        scheduler.timeout = settings.getfloat("CASCRAWL_REDIS_WORKER_TIMEOUT", 30.0)
+        scheduler.leases: dict[bytes, _Lease] = {}
+        scheduler._by_url: dict[str, bytes] = {}
+        scheduler._items: dict[int, tuple[bytes, Any]] = {}
+        scheduler._held: set[int] = set()
+        scheduler._heartbeat = None
+        crawler.signals.connect(scheduler.spider_idle, signal=signals.spider_idle)
+        crawler.signals.connect(scheduler.item_passed, signal=signals.item_dropped)
+        crawler.signals.connect(scheduler.item_passed, signal=signals.item_error)
+        return scheduler
+
+    def open(self, spider):
+        from twisted.internet import task
+
+        super().open(spider)
+        base = self.queue.key.rsplit(":", 1)[0]
+        self.cluster = Cluster(self.server, base, self.worker, self.timeout)
+        self.cluster.dupefilter_key = self.df.key
+        self.queue.cluster = self.cluster
+        self.cluster.register()
+        self.cluster.reclaim_dead()
+        self._heartbeat = task.LoopingCall(self._beat)
+        self._heartbeat.start(self.cluster.timeout / 3, now=False)
+        self.stats.set_value("cascrawl/redis/worker", self.worker)
+        logger.info("worker %s joined the shared crawl (%d requests queued)", self.worker, len(self.queue))
+
+    def _beat(self) -> None:
+        try:
+            self.cluster.heartbeat()
+            self.cluster.reclaim_dead()
+        except Exception as error:  # Redis away for a moment: the next beat tries again
+            logger.warning("heartbeat to Redis failed: %s", error)
+
+    def close(self, reason):
+        if self._heartbeat is not None and self._heartbeat.running:
+            self._heartbeat.stop()
+        self.cluster.reclaim_dead()
+        self.remaining_workers = self.cluster.leave()
+        self.leases.clear()
+        self.queued_at_close = self.cluster.queued()
+        self.stats.set_value("cascrawl/redis/queued_at_close", self.queued_at_close)
+
+    # --- leases ---
+
+    def next_request(self):
+        request = super().next_request()
+        if request is not None:
+            data = request.meta[LEASE]
+            origin = (request.meta.get("redirect_urls") or [request.url])[0]
+            self.leases[data] = _Lease(data, {request.url, origin})
+            for url in (request.url, origin):
+                self._by_url[url] = data
+            self.stats.inc_value("cascrawl/redis/leased")
+        return request
+
+    def enqueue_request(self, request):
+        data = request.meta.pop(LEASE, None)  # a retry or a redirect: it takes the place of a leased request
+        added = self.cluster.enqueue(self.df.request_fingerprint(request), self.queue._encode_request(request),
+                                     request.priority, request.dont_filter)
+        if added:
+            self.stats.inc_value("scheduler/enqueued/redis")
+        else:
+            self.df.log(request, self.spider)
+        if data is not None:
+            self._release(data)
+        return added
+
+    def _release(self, data: bytes, walk: dict | None = None) -> None:
+        lease = self.leases.pop(data, None)
+        if lease is None:
+            return
+        for url in lease.urls:
+            if self._by_url.get(url) == data:
+                del self._by_url[url]
+        self.cluster.release(data, walk)
+        self.stats.inc_value("cascrawl/redis/released")
+
+    def _settle(self, data: bytes, walk: dict | None = None) -> None:
+        lease = self.leases.get(data)
+        if lease is not None and lease.done and not lease.awaiting_item and not lease.items:
+            self._release(data, walk)
+
+    def expect_item(self, request, item) -> None:
+        """A callback of this leased request produced an item: the lease waits until it is written."""
+        data = request.meta.get(LEASE)
+        if data in self.leases:
+            self.leases[data].items.add(id(item))
+            self._items[id(item)] = (data, item)
+
+    def output_done(self, request, walk: dict | None = None) -> None:
+        data = request.meta.get(LEASE)
+        if data in self.leases:
+            self.leases[data].done = True
+            self._settle(data, walk)
+
+    def download_failed(self, request) -> None:
+        """The download failed for good (no retry left): a listing page's errback writes nothing, so its
+        lease goes now (its walk is left unfinished); an article's errback yields a reject to write."""
+        data = request.meta.get(LEASE)
+        if data not in self.leases:
+            return
+        lease = self.leases[data]
+        lease.done = True
+        if WALK not in request.meta:
+            lease.awaiting_item = True
+        self._settle(data)
+
+    def hold(self, item, urls: list[str]) -> int:
+        """The writer (persist pipeline) took the item: returns a token to pass to written()."""
+        key = id(item)
+        if key not in self._items:  # an errback's item: matched to its lease by URL
+            data = next((self._by_url[url] for url in urls if url in self._by_url), None)
+            if data is not None and data in self.leases:
+                lease = self.leases[data]
+                lease.items.add(key)
+                lease.awaiting_item = False
+                self._items[key] = (data, item)
+        self._held.add(key)
+        return key
+
+    def written(self, tokens) -> None:
+        """These items are in the database (or the spool): release the leases they were waiting for."""
+        for key in tokens:
+            if key is None:
+                continue
+            self._held.discard(key)
+            data, _ = self._items.pop(key, (None, None))
+            if data is not None and data in self.leases:
+                self.leases[data].items.discard(key)
+                self._settle(data)
+
+    def item_passed(self, item, *args, **kwargs) -> None:
+        """Dropped or failed in a pipeline before the writer took it: nothing to wait for."""
+        key = id(item)
+        if key not in self._held and key in self._items:
+            self.written([key])
+
+    # --- idle: stay while others may add work ---
+
+    def spider_idle(self, spider):
+        try:
+            self.cluster.reclaim_dead()
+            if len(self.queue) or self.cluster.others_hold_leases():
+                raise DontCloseSpider("other workers of the shared crawl may still add requests")
+        except DontCloseSpider:
+            raise
+        except Exception as error:
+            logger.warning("could not ask Redis whether the shared crawl is done: %s", error)
+            raise DontCloseSpider("Redis unreachable") from error
+
+
+class _Stats:
+    """The stats collector for scrapy-redis's scheduler, which still passes `spider=` (deprecated in Scrapy 2.19)."""
+
+    def __init__(self, stats):
+        self._stats = stats
+
+    def inc_value(self, key, count=1, start=0, spider=None):
+        self._stats.inc_value(key, count, start)
+
+    def __getattr__(self, name):
+        return getattr(self._stats, name)
+
+
+def scheduler_of(crawler) -> LeasingScheduler | None:
+    engine = getattr(crawler, "engine", None)
+    scheduler = getattr(engine, "scheduler", None) if engine is not None else None
+    return scheduler if isinstance(scheduler, LeasingScheduler) else None
+
+
+class LeaseSpiderMiddleware:
+    """Tells the scheduler what each leased request's callback produced: items to wait for; the end of
+    its output, when the requests it yielded are in the queue (a listing page's lease then goes, with
+    its section's walk state)."""
+
+    def __init__(self, crawler):
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        return cls(crawler)
+
+    async def process_spider_output(self, response, result):
+        scheduler = scheduler_of(self.crawler)
+        request = response.request
+        async for output in result:
+            if scheduler is not None and is_item(output):
+                scheduler.expect_item(request, output)
+            yield output
+        if scheduler is not None:
+            scheduler.output_done(request, self._walk(request))
+
+    def process_spider_exception(self, response, exception):
+        scheduler = scheduler_of(self.crawler)
+        if scheduler is not None:
+            scheduler.output_done(response.request)
+
+    def _walk(self, request) -> dict | None:
+        if WALK not in request.meta:
+            return None
+        spider = self.crawler.spider
+        walk = spider.walks.get(request.cb_kwargs.get("section"))
+        return walk.shared_state() if walk is not None else None
+
+
+class LeaseDownloaderMiddleware:
+    """Outermost downloader middleware: a download that failed for good (no retry returned) reaches
+    here last, before the request's errback."""
+
+    def __init__(self, crawler):
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        return cls(crawler)
+
+    def process_exception(self, request, exception):
+        scheduler = scheduler_of(self.crawler)
+        if scheduler is not None:
+            scheduler.download_failed(request)
+        return None
+
+
+class SharedRateDownloadHandler(HTTP11DownloadHandler):
+    """Scrapy's HTTP/1.1 handler, sending a request only when DOWNLOAD_DELAY seconds have passed since
+    any worker's last request to that host (and port). Checked when the download starts, so a request
+    waiting for its worker's own slot never takes the host's turn early. DOWNLOAD_DELAY = 0: no wait."""
+
+    lazy = False
+
+    def __init__(self, crawler):
+        super().__init__(crawler)
+        self.gap = crawler.settings.getfloat("DOWNLOAD_DELAY")
+
+    async def download_request(self, request):
+        scheduler = scheduler_of(self._crawler)
+        if self.gap > 0 and scheduler is not None:
+            from twisted.internet import reactor, task
+
+            host = urlsplit(request.url).netloc
+            waited = 0.0
+            while (wait := scheduler.cluster.wait_for_host(host, self.gap)) > 0:
+                waited += wait
+                await maybe_deferred_to_future(task.deferLater(reactor, wait))
+            if waited:
+                self._crawler.stats.inc_value("cascrawl/redis/host_wait_seconds", round(waited, 3))
+        return await super().download_request(request)
