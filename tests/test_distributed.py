@@ -233,6 +233,14 @@ def test_sqlite_with_redis_is_refused_in_one_line(tmp_path, redis_run, site_url)
     assert result.returncode == 1
     assert result.stderr.strip().count("\n") == 0 and "needs PostgreSQL" in result.stderr
     assert not (tmp_path / "one.db").exists() and redis_run.keys() == []
+    # Plain `scrapy crawl` (the project's crawl command) refuses it the same way, before the engine starts.
+    plain = subprocess.run([sys.executable, "-m", "scrapy", "crawl", "cas_news", "-a", "sections=cm",
+                            "-a", f"base_url={site_url}", "-s", f"CASCRAWL_DATABASE_URL={db_url}",
+                            "-s", f"CASCRAWL_REDIS_URL={redis_run.url}"],
+                           capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert plain.returncode == 1 and "Traceback" not in plain.stderr, plain.stderr[-2000:]
+    assert plain.stderr.strip().splitlines()[-1].startswith("cascrawl: error: distributed crawling (--redis) needs")
+    assert not (tmp_path / "one.db").exists() and redis_run.keys() == []
 
 
 def test_a_lease_goes_back_to_the_queue_when_its_worker_stops_answering(redis_run):

@@ -22,16 +22,20 @@ class Command(ScrapyCrawl):
 
 def cannot_crawl(settings) -> str | None:
     """Why a crawl into CASCRAWL_DATABASE_URL cannot start now, or None. The run takes the lock itself when
-    its persist pipeline opens; this only looks (a run starting in between is still refused there)."""
+    its persist pipeline opens; this only looks (a run starting in between is still refused there). A worker
+    of a distributed crawl (CASCRAWL_REDIS_URL) needs PostgreSQL and Redis, and shares the lock."""
     from cascrawl.db import Database, DatabaseError, RunLock, RunLocked
+    from cascrawl.distributed import refusal
 
+    if problem := refusal(settings):
+        return problem
     try:
         database = Database(settings.get("CASCRAWL_DATABASE_URL")).open(
             auto_upgrade=settings.getbool("CASCRAWL_DB_AUTO_UPGRADE"))
     except DatabaseError as error:
         return str(error)
     try:
-        RunLock(database).acquire().release()
+        RunLock(database, shared=bool(settings.get("CASCRAWL_REDIS_URL"))).acquire().release()
     except RunLocked as error:
         return str(error)
     finally:
