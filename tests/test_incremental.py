@@ -14,6 +14,7 @@ from cascrawl.db import Article, ArticleRevision, Database, reads
 from cascrawl.fixture_site import add_new_articles, serve_site
 
 from .conftest import FAST, SITE, expected_articles, run_cascrawl
+from .loopback import CountingSite
 
 SECTIONS = ["syky", "cm", "sygz"]
 
@@ -43,6 +44,23 @@ def site(tmp_path):
     copy = tmp_path / "site"
     shutil.copytree(SITE, copy)
     return copy
+
+
+def test_a_first_run_walks_each_listing_page_once_and_requests_nothing_past_the_last(site, tmp_path):
+    """The pager announces how many listing pages there are: the walk fetches each of them once and
+    asks for no page the site does not have (robots.txt aside)."""
+    with CountingSite(site) as counting:
+        _crawl(counting.url, f"sqlite:///{tmp_path / 'walk.db'}")
+        requested = dict(counting.requests)
+
+    def on_site(path: str) -> bool:
+        file = site / path.lstrip("/")
+        return (file / "index.shtml").is_file() if path.endswith("/") else file.is_file()
+
+    assert [path for path in requested if not on_site(path)] == ["/robots.txt"]
+    listing_pages = {f"/{s}/" if page.name == "index.shtml" else f"/{s}/{page.name}"
+                     for s in SECTIONS for page in (site / s).glob("index*.shtml")}
+    assert {path: n for path, n in requested.items() if path in listing_pages} == dict.fromkeys(listing_pages, 1)
 
 
 def test_a_second_run_fetches_only_the_first_listing_page_of_each_section(site, tmp_path):
