@@ -4,6 +4,7 @@ were gaps `make mutation` showed); none depends on how a rule is written."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from datetime import date, datetime, timedelta
 
@@ -58,10 +59,14 @@ def test_the_script_is_traditional_from_three_changed_characters_and_two_percent
     assert detect_script(text) == script
 
 
-def test_a_missing_title_or_text_hashes_like_an_empty_one():
-    assert content_hash(None, "正文") == content_hash("", "正文")
-    assert content_hash("标题", None) == content_hash("标题", "")
-    assert content_hash("标题", None) != content_hash("标题", "正文")
+def test_the_content_hash_is_the_documented_sha256_a_missing_field_counting_as_empty():
+    """docs/export.md: sha256 of title + "\\n" + text (UTF-8), so a consumer can recompute it."""
+    def sha256(text: str) -> str:
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+    assert content_hash("标题", "正文") == sha256("标题\n正文")
+    assert content_hash(None, "正文") == content_hash("", "正文") == sha256("\n正文")
+    assert content_hash("标题", None) == content_hash("标题", "") == sha256("标题\n")
 
 
 # --- dates (cascrawl/dates.py) ---
