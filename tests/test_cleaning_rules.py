@@ -54,6 +54,7 @@ TRADITIONAL = "國際學術會議"  # t2s changes every one
     (TRADITIONAL[:3] + "中" * 997, "simplified"),  # 3 of 1000
     ("a".join(TRADITIONAL[:3] + "中" * 97), "traditional"),  # only Han characters are counted: 3 of 100
     (SIMPLIFIED * 10, "simplified"),
+    ("國" * 80 + "中" * 3921, "traditional"),  # only the first 4,000 Han characters are read: 80 of them, 2%
 ])
 def test_the_script_is_traditional_from_three_changed_characters_and_two_percent(text, script):
     assert detect_script(text) == script
