@@ -38,6 +38,13 @@ def test_a_fragment_shaped_like_a_whole_document_still_gives_its_text():
     assert html_to_text("<html><head></head></html><p>正文</p>") == "正文"
 
 
+def test_scripts_forms_controls_and_embedded_content_give_no_text():
+    html = ("<p>正文</p><script>var a = 1;</script><style>.a{}</style><noscript>请启用脚本</noscript>"
+            "<template>模板</template><iframe>框架</iframe><object>对象</object><textarea>留言</textarea>"
+            "<select><option>选项</option></select><button>提交</button><form><p>表单</p></form><p>结尾</p>")
+    assert html_to_text(html) == "正文\n结尾"
+
+
 def test_html_comments_give_no_text():
     assert html_to_text("<p>正文<!-- 编辑注释 -->继续</p><!-- 尾注 -->") == "正文继续"
 
@@ -159,9 +166,6 @@ def test_an_article_url_with_an_impossible_date_has_no_url_date():
 
 
 # --- page decoding (cascrawl/encoding.py) ---
-
-TEXT = "中国科学院新闻：脑机接口进入临床试验阶段。"
-
 
 def test_a_charset_in_a_bytes_header_is_honoured():
     traditional = "中國科學院新聞：腦機介面進入臨床試驗階段。"

@@ -185,6 +185,12 @@ def test_a_page_without_heading_or_title_has_no_title():
     ("页面标题很长", "页面标题…", True),
     ("页面标题", "页面标题续", False),  # no separator after the heading
     ("页面标题", "", True),
+    ("页面标题", "页面标题丨中国科学院", True),  # the suffixes real sites add
+    ("页面标题", "页面标题 - 新华网", True),
+    ("页面标题", "页面标题—人民网", True),
+    ("页面标题", "页面标题|科学网", True),
+    ("页面标题", "页面标题·光明网", True),
+    ("页面标题", "页面标题《科技日报》", True),
 ])
 def test_when_a_heading_agrees_with_the_title(heading, head_title, agree):
     assert headings_agree(heading, head_title) is agree
