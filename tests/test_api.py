@@ -7,7 +7,6 @@ through a growing database — also runs against a real `cascrawl serve` (test_a
 from __future__ import annotations
 
 import json
-import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -167,16 +166,21 @@ def test_a_metadata_only_change_reaches_a_client_following_the_cursor_api_and_ex
     assert client.get("/articles", params={"cursor": later["cursor"]}).json()["items"] == []
 
 
-def test_since_returns_only_newer_updates_and_until_the_older(client):
-    upsert(client.db_url, [made_up_article(1)])
-    time.sleep(0.05)
-    boundary = datetime.now(timezone.utc)
-    time.sleep(0.05)
-    upsert(client.db_url, [made_up_article(2), made_up_article(3)])
+def test_since_includes_its_instant_and_until_excludes_it(client):
+    """`since` and `until` bound updated_at as since <= updated_at < until: an article updated at the
+    boundary instant is in `since` and not in `until` (stored at explicit instants: no clock races)."""
+    boundary = datetime.now(timezone.utc)  # after the crawl, and not in the future
+    database = Database(client.db_url)
+    try:
+        database.upsert_articles([made_up_article(1)], seen_at=boundary - timedelta(microseconds=1))
+        database.upsert_articles([made_up_article(2), made_up_article(3)], seen_at=boundary)
+    finally:
+        database.close()
     newer = read_all(client, since=boundary.isoformat())
     assert [item["url"] for item in newer] == [made_up_article(2)["url"], made_up_article(3)["url"]]
     older = read_all(client, until=boundary.isoformat())
     assert len(older) == len(ARTICLES) + 1 and all(_utc(item["updated_at"]) < boundary for item in older)
+    assert older[-1]["url"] == made_up_article(1)["url"]
     # Naive date-times are Beijing time, as in the export.
     beijing = boundary.astimezone(timezone(timedelta(hours=8))).replace(tzinfo=None).isoformat()
     assert [item["url"] for item in read_all(client, since=beijing)] == [item["url"] for item in newer]

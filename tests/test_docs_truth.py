@@ -170,6 +170,34 @@ def test_the_readme_politeness_numbers_are_the_settings():
     assert "(the required fields title, date, body: 95%)" in text
 
 
+_UNITS = {"": 1, "s": 1, "KiB": 1024, "MiB": 1024 ** 2, "GiB": 1024 ** 3}
+# `NAME`, 100 / `NAME` (20 s / `NAME` 2 s / | `NAME` | 10 MiB |: a setting's value quoted in prose or a table.
+_QUOTED_SETTING = re.compile(r"`([A-Z][A-Z0-9_]{5,})`(?:, | \(| \| | )(\d[\d,]*(?:\.\d+)?)(?: ?(s|KiB|MiB|GiB)\b)?")
+
+
+def quoted_settings() -> list[tuple[str, str, float]]:
+    """(file, setting, value) for every setting value the README and docs/*.md quote after its name."""
+    found = []
+    for path in [REPO / "README.md", *sorted(DOCS.glob("*.md"))]:
+        for name, number, unit in _QUOTED_SETTING.findall(path.read_text("utf-8")):
+            found.append((path.name, name, float(number.replace(",", "")) * _UNITS[unit or ""]))
+    return found
+
+
+def test_setting_values_quoted_in_the_docs_are_the_settings():
+    from scrapy.settings import default_settings
+
+    checked = set()
+    for doc, name, value in quoted_settings():
+        actual = getattr(settings, name, getattr(default_settings, name, None))
+        if not isinstance(actual, (int, float)) or isinstance(actual, bool):
+            continue
+        assert value == actual, f"{doc} quotes {name} as {value:g}, the setting is {actual}"
+        checked.add(name)
+    assert {"DOWNLOAD_TIMEOUT", "DOWNLOAD_MAXSIZE", "CASCRAWL_MAX_PAGE_TAGS", "CASCRAWL_DB_BATCH_SIZE",
+            "CASCRAWL_REJECT_RETRY_MAX_DAYS", "REDIRECT_MAX_TIMES"} <= checked
+
+
 # --- exit codes of the inspection commands, as the README lists them ---
 
 def test_the_inspection_exit_codes_are_the_documented_ones(tmp_path):

@@ -58,6 +58,23 @@ def test_the_allowed_site_hosts_come_from_the_setting():
     assert policy.allows("https://www.cas.ac.cn/yw/") and not policy.allows("https://cas.cn/yw/")
 
 
+def test_the_crawl_reads_its_allowed_hosts_from_the_setting():
+    """docs/operations.md: `-s 'CASCRAWL_ALLOWED_HOSTS=[…]'` lets the crawler follow the site to another host."""
+    from scrapy import Request, Spider
+    from scrapy.utils.test import get_crawler
+
+    from cascrawl.middlewares import HostPolicyMiddleware
+
+    crawler = get_crawler(Spider, {"CASCRAWL_ALLOWED_HOSTS": ["www.cas.cn", "www.cas.ac.cn"],
+                                   "CASCRAWL_BASE_URL": "https://www.cas.cn"})
+    crawler.spider = crawler._create_spider("cas")
+    middleware = HostPolicyMiddleware.from_crawler(crawler)
+    assert middleware.process_request(Request("https://www.cas.ac.cn/yw/")) is None
+    with pytest.raises(OffsiteRequest):
+        middleware.process_request(Request("https://cas.cn/yw/"))  # a default host the setting left out
+    assert crawler.stats.get_value("cascrawl/offsite/requests_refused") == 1
+
+
 def test_reject_codes_of_failed_fetches():
     assert offsite_reason([]) == "offsite_link"
     assert offsite_reason([302]) == "offsite_redirect"

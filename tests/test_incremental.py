@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import re
 import shutil
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
 from cascrawl.crawl import request_counts
+from cascrawl.dates import BEIJING
 from cascrawl.db import Article, ArticleRevision, Database, reads
+from cascrawl.db.history import crawl_history
 from cascrawl.fixture_site import add_new_articles, serve_site
 
 from .conftest import FAST, SITE, expected_articles, run_cascrawl
+from .db_backends import db_url, postgres_server  # noqa: F401  (fixtures)
+from .loopback import CountingSite
+from .test_db_store import article
 
 SECTIONS = ["syky", "cm", "sygz"]
 
@@ -43,6 +49,23 @@ def site(tmp_path):
     copy = tmp_path / "site"
     shutil.copytree(SITE, copy)
     return copy
+
+
+def test_a_first_run_walks_each_listing_page_once_and_requests_nothing_past_the_last(site, tmp_path):
+    """The pager announces how many listing pages there are: the walk fetches each of them once and
+    asks for no page the site does not have (robots.txt aside)."""
+    with CountingSite(site) as counting:
+        _crawl(counting.url, f"sqlite:///{tmp_path / 'walk.db'}")
+        requested = dict(counting.requests)
+
+    def on_site(path: str) -> bool:
+        file = site / path.lstrip("/")
+        return (file / "index.shtml").is_file() if path.endswith("/") else file.is_file()
+
+    assert [path for path in requested if not on_site(path)] == ["/robots.txt"]
+    listing_pages = {f"/{s}/" if page.name == "index.shtml" else f"/{s}/{page.name}"
+                     for s in SECTIONS for page in (site / s).glob("index*.shtml")}
+    assert {path: n for path, n in requested.items() if path in listing_pages} == dict.fromkeys(listing_pages, 1)
 
 
 def test_a_second_run_fetches_only_the_first_listing_page_of_each_section(site, tmp_path):
@@ -113,3 +136,24 @@ def test_refresh_days_revalidates_with_conditional_gets_and_an_edit_becomes_a_re
     engine.dispose()
     assert article.revision == 2 and "（更正）" in article.text and article.last_modified
     assert [r.text for r in archived] == [edited["text"]]
+
+
+def test_refresh_days_n_takes_the_articles_published_on_the_last_n_days_and_today(db_url):  # noqa: F811
+    """README: `--refresh-days N` re-fetches the articles published in the last N days (Beijing time):
+    published on or after today - N, in the sections crawled."""
+    for _ in range(2):  # a second try only if Beijing's date changed while the test ran
+        today = datetime.now(BEIJING).date()
+        database = Database(db_url).open()
+        try:
+            database.upsert_articles([
+                article(n, published_date=today - timedelta(days=age), published_at=None)
+                for n, age in enumerate([0, 1, 2, 3], start=1)
+            ] + [article(5, section="yw", published_date=today, published_at=None)],
+                seen_at=datetime.now(timezone.utc))
+        finally:
+            database.close()
+        found = [stored.url for stored in crawl_history(db_url, ["syky"], refresh_days=2).refresh]
+        if datetime.now(BEIJING).date() == today:
+            break
+    assert found == [article(n)["url"] for n in (1, 2, 3)]  # newest first; 3 days old is out, so is section yw
+    assert crawl_history(db_url, ["syky"], refresh_days=0).refresh == []

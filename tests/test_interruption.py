@@ -359,3 +359,25 @@ def test_a_transient_failure_is_tried_again_at_the_next_run(tmp_path):
         assert len(site.article_requests()) == 1
     assert sorted(_stored(db_url)) == sorted(urls)
     assert _last_stats(db_url)["cascrawl/refetch/due"] == 1
+
+
+def test_the_retry_wait_of_a_rejected_page_is_capped_by_the_setting(tmp_path):
+    """CASCRAWL_REJECT_RETRY_MAX_DAYS caps the 1, 2, 4, … days between tries of a rejected page: with 1.5,
+    the second rejection in a row waits 1.5 days, not 2."""
+    root = tmp_path / "site"
+    urls = build_large_section(root, SECTION, count=3, per_page=10)
+    (root / SECTION / urls[1].split(f"/{SECTION}/", 1)[1]).unlink()
+    db_url = f"sqlite:///{tmp_path / 'cap.db'}"
+    engine = create_engine(db_url)
+    waits = []
+    with CountingSite(root) as site:
+        for _ in range(2):
+            result = run_cascrawl(*_crawl_args(site.url, db_url, "-s", "CASCRAWL_REJECT_RETRY_MAX_DAYS=1.5"))
+            assert result.returncode == 0, result.stderr[-2000:]
+            with Session(engine) as session:
+                [row] = session.scalars(select(Refetch)).all()
+                waits.append((row.url, row.attempts, row.next_try_at - row.last_tried_at))
+                session.execute(update(Refetch).values(next_try_at=datetime.now(timezone.utc) - timedelta(minutes=1)))
+                session.commit()
+    engine.dispose()
+    assert waits == [(urls[1], 1, timedelta(days=1)), (urls[1], 2, timedelta(days=1.5))]

@@ -56,6 +56,25 @@ def test_too_few_pages_are_not_judged_and_a_section_never_seen_is_not_an_alarm()
     assert assess(stats, ["kj"], [], **THRESHOLDS) == []
 
 
+HEALTHY = {"cascrawl/coverage/pages": 20, "cascrawl/coverage/title": 20, "cascrawl/coverage/body": 20}
+
+
+@pytest.mark.parametrize("changes, previous, alarms", [
+    ({"cascrawl/coverage/pages": 3, "cascrawl/coverage/title": 0, "cascrawl/coverage/body": 3}, [], ["title"]),
+    ({"cascrawl/coverage/title": 19}, [], []),  # 95%: not below the floor
+    ({"cascrawl/coverage/title": 18}, [], ["title"]),  # 90%
+    ({"cascrawl/extract/generic_fallback": 10}, [], []),  # exactly half: not more than half
+    ({"cascrawl/extract/generic_fallback": 11}, [], ["11"]),
+    ({}, [{"cascrawl/section/yw/entries": 5}], ["section"]),  # 5 or more listed before
+    ({}, [{"cascrawl/section/yw/entries": 4}], []),
+])
+def test_each_alarm_at_its_documented_threshold(changes, previous, alarms):
+    """README, Scheduled runs: coverage below the floor judged from CASCRAWL_ALARM_MIN_PAGES (3) pages on,
+    more than half generic, a section empty where an earlier run listed 5 or more."""
+    problems = assess({**HEALTHY, **changes}, ["yw"], previous, **THRESHOLDS)
+    assert [problem.split(" ")[0] for problem in problems] == alarms
+
+
 # --- one run at a time ---
 
 @contextlib.contextmanager
