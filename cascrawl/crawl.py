@@ -45,9 +45,11 @@ class CrawlOutcome:
 
     @property
     def unreachable(self) -> bool:
-        """No listing page answered at all and fetching them failed: the site is not there."""
+        """No listing page answered and fetching them failed, and nothing answered at all (a 503 is an answer:
+        the site is there, and the run is degraded, not unreachable): the site is not there."""
         answered = self._count("cascrawl/listing_pages") + self._count("cascrawl/sections_missing")
-        return answered == 0 and self._count("cascrawl/listing_fetch_failed") > 0
+        return (answered == 0 and self._count("cascrawl/listing_fetch_failed") > 0
+                and self._count("downloader/response_count") == 0)
 
     @property
     def locked(self) -> str | None:

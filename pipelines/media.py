@@ -81,7 +81,7 @@ class MediaArchivePipeline(scrapy_files.FilesPipeline):
     def from_crawler(cls, crawler):
         store = setting(crawler.settings, "CASCRAWL_MEDIA_STORE")
         if not store:
-            raise NotConfigured("media archive off (set CASCRAWL_MEDIA_STORE or use crawl --media DIR)")
+            raise NotConfigured()  # no message: Scrapy logs a warning for a NotConfigured that has one
         cls._update_stores(crawler.settings)  # S3/GCS/FTP credentials, as FilesPipeline.from_crawler does
         return cls(str(store), crawler=crawler)
 

@@ -21,7 +21,8 @@ from pathlib import Path
 from cascrawl.db import Database
 from cascrawl.runlog import new_log_file
 
-from .conftest import REPO, run_cascrawl
+from .conftest import REPO, SITE, run_cascrawl
+from .loopback import CountingSite
 
 # The loopback copy without politeness, but with no LOG_LEVEL given: the log is not streamed (conftest.FAST
 # sets LOG_LEVEL, which streams it).
@@ -131,6 +132,17 @@ def test_an_unreachable_site_is_one_line_naming_the_log_which_has_the_detail(tmp
     log_file = recorded_log_file(db_url)
     assert line.endswith(f"(log: {log_file})")
     assert "Connection was refused" in Path(log_file).read_text("utf-8")
+
+
+def test_a_site_that_answers_every_listing_page_with_503_is_a_degraded_run_not_an_unreachable_one(tmp_path):
+    """The site is there (it answers): the run ends with its summary and exit code 2, and says what failed."""
+    with CountingSite(SITE) as site:
+        site.failing.add("/yw/")
+        result = run_cascrawl("crawl", "--base-url", site.url, "--db", f"sqlite:///{tmp_path / 'busy.db'}",
+                              "--section", "yw", *QUICK, "-s", "RETRY_TIMES=0")
+    assert result.returncode == 2, result.stdout + result.stderr[-2000:]
+    assert "could not reach" not in result.stderr
+    assert "crawl run 1:" in result.stdout and "listing page(s) could not be fetched" in result.stdout
 
 
 def test_an_unreachable_site_on_a_terminal_shows_no_traceback(tmp_path):

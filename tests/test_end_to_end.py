@@ -40,7 +40,8 @@ def test_export_prints_the_contract(crawled):
     for expected in ARTICLES:
         record = by_url[expected["url"]]
         assert list(record) == ["url", "section", "title", "published_date", "published_at", "source", "author",
-                                "editor", "text", "attachments", "images", "content_hash", "first_seen_at", "updated_at"]
+                                "editor", "text", "attachments", "images", "videos", "media", "content_hash",
+                                "first_seen_at", "updated_at"]
         for key in ("section", "title", "published_date", "published_at", "source", "author", "editor", "text",
                     "attachments", "images"):
             assert record[key] == expected[key], (expected["url"], key)
