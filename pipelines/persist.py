@@ -250,12 +250,16 @@ class PersistPipeline:
         except Exception as error:
             logger.error("could not record the end of crawl run %s: %s", self.run_id, self.database.error_line(error))
         finally:
-            self._pool.stop()
-            try:
-                self.lock.release()
-            except Exception as error:  # the server went away with the lock: it is released anyway
-                logger.debug("releasing the run lock: %s", error)
-            self.database.close()
+            self._let_go()
+
+    def _let_go(self) -> None:
+        """The end of a run, whatever happened: the database thread, the run lock, the connections."""
+        self._pool.stop()
+        try:
+            self.lock.release()
+        except Exception as error:  # the server went away with the lock: it is released anyway
+            logger.debug("releasing the run lock: %s", error)
+        self.database.close()
 
     async def _close_shared(self, status: str, reason: str) -> None:
         """A worker of a distributed crawl leaves: its own row with its counts; the last one out closes the
@@ -283,12 +287,7 @@ class PersistPipeline:
         except Exception as error:
             logger.error("could not record the end of crawl run %s: %s", self.run_id, self.database.error_line(error))
         finally:
-            self._pool.stop()
-            try:
-                self.lock.release()
-            except Exception as error:
-                logger.debug("releasing the run lock: %s", error)
-            self.database.close()
+            self._let_go()
 
     def _close_shared_run(self, cluster: Cluster, status: str, reason: str) -> None:
         queued = cluster.queued()

@@ -35,6 +35,7 @@ sys.path.insert(0, str(REPO))
 
 from cascrawl.db import Database, reads  # noqa: E402
 from cascrawl.fixture_site import build_large_section, serve_site  # noqa: E402
+from cascrawl.procmem import PeakMemory  # noqa: E402
 
 SECTION = "syky"
 POLITENESS_OFF = ["-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "ROBOTSTXT_OBEY=True",
@@ -52,46 +53,25 @@ def build_site(root: Path, count: int) -> Path:
     return root
 
 
-def high_water_kb(pid: int) -> int | None:
-    """The process's own peak RSS (VmHWM); wait4's ru_maxrss would report the vforking parent's."""
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return None
-    for line in status.splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1])
-    return None
-
-
-def children(pid: int) -> list[int]:
-    try:
-        return [int(value) for value in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except OSError:
-        return []
-
-
 def run_measured(command: list[str], log: Path) -> tuple[int, float, int, float, float]:
     """(exit code, wall seconds, peak RSS in kB of the child and its own children — the extraction workers —,
     CPU seconds of the child and its children, CPU seconds of this process — the site's server — meanwhile).
-    The CPU times come from wait4, whose ru_maxrss is not used (see above)."""
+    The CPU times come from wait4, whose ru_maxrss is not used (see cascrawl/procmem.py)."""
     started = time.perf_counter()
     server_cpu = time.process_time()
     with open(log, "w") as output:
         child = subprocess.Popen(command, cwd=REPO, stdout=output, stderr=subprocess.STDOUT, env=os.environ.copy())
-    peaks: dict[int, int] = {}  # per process: the crawler, and its extraction workers
+    memory = PeakMemory(child.pid)  # the crawler, and its extraction workers
     status, usage = None, None
     while status is None:
-        for pid in (child.pid, *children(child.pid)):
-            peaks[pid] = max(peaks.get(pid, 0), high_water_kb(pid) or 0)
+        memory.sample()
         pid, wait_status, rusage = os.wait4(child.pid, os.WNOHANG)
         if pid:
             status, usage = os.waitstatus_to_exitcode(wait_status), rusage
             child.returncode = status
         else:
             time.sleep(0.05)
-    peak = sum(peaks.values())  # each at its own peak: an upper bound of the whole at any moment
-    return (status, time.perf_counter() - started, peak, usage.ru_utime + usage.ru_stime,
+    return (status, time.perf_counter() - started, memory.kb, usage.ru_utime + usage.ru_stime,
             time.process_time() - server_cpu)
 
 

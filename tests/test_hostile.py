@@ -14,11 +14,11 @@ import threading
 import time
 import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 
 from cascrawl.fixture_site import serve_site
+from cascrawl.procmem import PeakMemory
 
 from .conftest import FAST, REPO, SITE, expected_articles
 
@@ -149,48 +149,27 @@ def _routes(foreign: str, same_host_foreign: str, bomb: bytes, article_page: byt
             TAG_FLOOD: tag_flood}
 
 
-def _high_water_kb(pid: int) -> int | None:
-    """The process's own peak RSS (VmHWM), or None once it has exited."""
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return None
-    for line in status.splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1])
-    return None  # a zombie: its memory is gone
-
-
-def _children(pid: int) -> list[int]:
-    try:
-        return [int(value) for value in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except OSError:
-        return []
-
-
 def _run_measured(args: list[str], output, timeout: float) -> tuple[int, str, str, int]:
     """Run `cascrawl` in a child process; (exit code, stdout, stderr, the peak RSS in kB of the child and of its
     extraction worker, added up).
 
-    The peak is read from /proc (VmHWM, counted from exec), not from wait4's ru_maxrss: Linux hands a
-    vforked child the parent's high-water mark at exec, so in a long pytest session ru_maxrss reported
-    the size of pytest itself (460 MB), not the crawl's."""
+    The peak is read from /proc (cascrawl.procmem), not from wait4's ru_maxrss, which in a long pytest
+    session reported the size of pytest itself (460 MB), not the crawl's."""
     out, err = output / "stdout.txt", output / "stderr.txt"
     with open(out, "w") as stdout, open(err, "w") as stderr:
         child = subprocess.Popen([sys.executable, "-m", "cascrawl", *args], cwd=REPO, env=os.environ.copy(),
                                  stdout=stdout, stderr=stderr, text=True)
     deadline = time.monotonic() + timeout
-    peaks: dict[int, int] = {}  # the crawl and its extraction worker (which parses the pages): each one's peak
-    while child.poll() is None:  # VmHWM only grows: the last reading before exit is the peak
-        for pid in (child.pid, *_children(child.pid)):
-            peaks[pid] = max(peaks.get(pid, 0), _high_water_kb(pid) or 0)
+    memory = PeakMemory(child.pid)  # the crawl and its extraction worker (which parses the pages)
+    while child.poll() is None:
+        memory.sample()
         if time.monotonic() > deadline:
             child.kill()
             child.wait()
             pytest.fail(f"the crawl did not end on its own within {timeout} s")
         time.sleep(0.05)
-    assert peaks.get(child.pid), "no memory reading of the crawl process"
-    return child.returncode, out.read_text(), err.read_text(), sum(peaks.values())
+    assert memory.own_kb, "no memory reading of the crawl process"
+    return child.returncode, out.read_text(), err.read_text(), memory.kb
 
 
 @pytest.fixture(scope="module")
