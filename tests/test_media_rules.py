@@ -84,6 +84,18 @@ def test_requests_go_to_the_crawled_copy_with_the_file_cap_and_the_skipped_say_w
     assert [entry.get("status") for entry in article.media] == [None, "skipped", "skipped", "skipped", None, "skipped"]
 
 
+def test_the_base_url_is_the_spiders_else_the_settings_and_extensions_are_normalised(tmp_path):
+    archive = pipeline(tmp_path, CASCRAWL_MEDIA_EXTENSIONS=[".PDF", "Jpg"])
+    archive.crawler.spider = type("Spider", (), {})()  # no base_url of its own
+    article = item(attachments=[{"url": "https://www.cas.cn/kj/r.pdf"}, {"url": "https://www.cas.cn/kj/t.doc"}],
+                   images=[{"url": "https://www.cas.cn/kj/a.JPG"}])
+    requests = archive.get_media_requests(article, archive.spiderinfo)
+    assert [r.url for r in requests] == [f"{BASE}/kj/a.JPG", f"{BASE}/kj/r.pdf"]
+    assert [entry.get("failure") for entry in article.media] == [None, None, "type_not_allowed"]
+    archive.crawler.spider = type("Spider", (), {"base_url": "http://127.0.0.1:9"})()  # the spider's wins
+    assert archive.base_url() == "http://127.0.0.1:9"
+
+
 def test_videos_are_requested_when_switched_on_and_a_rejected_article_asks_for_nothing(tmp_path):
     archive = pipeline(tmp_path, CASCRAWL_MEDIA_VIDEO=True)
     article = item(videos=[{"url": "https://www.cas.cn/kj/v.mp4"}])
@@ -116,15 +128,16 @@ def test_an_answer_becomes_a_stored_file_or_a_reason(tmp_path):
     assert (tmp_path / "store" / stored["path"]).read_bytes() == body
     untyped = _answer(archive, Response(request.url, body=body, request=request), request)
     assert untyped["content_type"] is None
-    for response, reason in [
-        (Response(request.url, status=404, body=b"gone", request=request), "http_404"),
+    for response, reason, detail in [
+        (Response(request.url, status=404, body=b"gone", request=request), "http_404", "the file answered HTTP 404"),
         (HtmlResponse(request.url, body=b"<html>not found</html>", headers={"Content-Type": "text/html"},
-                      request=request), "not_a_file"),
-        (Response(request.url, body=b"", headers={"Content-Type": "application/pdf"}, request=request), "empty"),
+                      request=request), "not_a_file", "a web page (text/html) instead of a file"),
+        (Response(request.url, body=b"", headers={"Content-Type": "application/pdf"}, request=request), "empty",
+         "the file is empty"),
     ]:
         with pytest.raises(MediaFetchFailed) as failed:
             _answer(archive, response, request)
-        assert failed.value.reason == reason
+        assert (failed.value.reason, failed.value.detail) == (reason, detail)
 
 
 def test_a_failed_download_gets_the_reason_of_a_page_that_failed_the_same_way(tmp_path):
@@ -143,13 +156,23 @@ def test_a_failed_download_gets_the_reason_of_a_page_that_failed_the_same_way(tm
     with pytest.raises(MediaFetchFailed) as failed:
         archive.media_failed(Failure(ValueError("larger than download max size")), request, archive.spiderinfo)
     assert "CASCRAWL_MEDIA_MAX_BYTES (100 bytes)" in failed.value.detail
+    # Cut while it arrived (ResponseSizeMiddleware marks it; Scrapy's CancelledError says nothing).
+    from twisted.internet.defer import CancelledError
+
+    marked = Request(f"{BASE}/kj/big.zip", meta={"cascrawl_too_large": 101})
+    with pytest.raises(MediaFetchFailed) as failed:
+        archive.media_failed(Failure(CancelledError()), marked, archive.spiderinfo)
+    assert failed.value.reason == "too_large" and failed.value.detail.endswith(": CancelledError")
+    with pytest.raises(MediaFetchFailed) as failed:
+        archive.media_failed(Failure(ConnectionError("x" * 1000)), request, archive.spiderinfo)
+    assert failed.value.detail == "x" * 400
     already = MediaFetchFailed("http_503", "the file answered HTTP 503")
     with pytest.raises(MediaFetchFailed) as failed:
         archive.media_failed(Failure(already), request, archive.spiderinfo)
     assert failed.value is already
 
 
-def test_each_file_gets_its_record_and_the_stats_count_them(tmp_path):
+def test_each_file_gets_its_record_and_the_stats_count_them(tmp_path, caplog):
     archive = pipeline(tmp_path)
     article = item(images=[{"url": "https://www.cas.cn/kj/a.jpg"}, {"url": "https://www.cas.cn/kj/b.jpg"}],
                    attachments=[{"url": "https://www.cas.cn/kj/c.exe"}, {"url": "https://www.cas.cn/kj/d.pdf"},
@@ -159,17 +182,22 @@ def test_each_file_gets_its_record_and_the_stats_count_them(tmp_path):
         (True, {"path": "full/a.jpg", "checksum": "aa", "status": "downloaded", "size": 3, "content_type": "image/jpeg"}),
         (True, {"path": "full/b.jpg", "checksum": "bb", "status": "uptodate"}),
         (False, Failure(MediaFetchFailed("http_404", "the file answered HTTP 404"))),
-        (False, Failure(RuntimeError("boom"))),
+        (False, Failure(RuntimeError("boom" * 200))),
     ]
-    archive.item_completed(results, article, archive.spiderinfo)
+    with caplog.at_level("WARNING", logger="pipelines.media"):
+        archive.item_completed(results, article, archive.spiderinfo)
+    assert [record.getMessage() for record in caplog.records][0] == (
+        f"attachment https://www.cas.cn/kj/d.pdf of {PAGE} not stored (the file answered HTTP 404); the article "
+        "is stored, the file tried again next run")
     records = {entry["url"].rsplit("/", 1)[1]: entry for entry in article.media}
     assert records["a.jpg"] == {"kind": "image", "url": "https://www.cas.cn/kj/a.jpg", "status": "stored",
                                      "path": "full/a.jpg", "checksum": "aa", "size": 3, "content_type": "image/jpeg",
                                      "fetched": True}
     assert (records["b.jpg"]["status"], records["b.jpg"]["fetched"], records["b.jpg"]["size"]) == ("stored", False, None)
     assert (records["c.exe"]["status"], records["c.exe"]["failure"]) == ("skipped", "type_not_allowed")
-    assert (records["d.pdf"]["status"], records["d.pdf"]["failure"]) == ("failed", "http_404: the file answered HTTP 404")
-    assert (records["e.pdf"]["status"], records["e.pdf"]["failure"]) == ("failed", "fetch_failed: boom")
+    assert (records["d.pdf"]["status"], records["d.pdf"]["failure"], records["d.pdf"]["fetched"]) == (
+        "failed", "http_404: the file answered HTTP 404", True)
+    assert records["e.pdf"]["status"] == "failed" and records["e.pdf"]["failure"] == ("fetch_failed: " + "boom" * 200)[:500]
     stats = archive.crawler.stats.get_stats()
     assert {key: value for key, value in stats.items() if key.startswith("cascrawl/media/")} == {
         "cascrawl/media/stored": 1, "cascrawl/media/already_stored": 1, "cascrawl/media/skipped/type_not_allowed": 1,

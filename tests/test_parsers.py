@@ -110,12 +110,14 @@ def test_attachment_links_after_the_label():
 
 def test_videos_of_the_body_with_their_source_type_and_poster():
     body = ("<div class='trs_editor_view'><p><video src='./V1.mp4' poster='./W1.jpg' controls></video></p>"
-            "<p><video controls><source src=''><source src='../../v/V2.webm' type='video/webm'>"
-            "<source src='./V2.mp4'></video></p><p><video></video></p><p>视频：实验现场</p></div>")
+            "<p><video></video></p>"  # nothing to play: skipped, and the next ones still read
+            "<p><video controls><track src='./V2.vtt'><source src=''><source src='../../v/V2.webm' type='video/webm'>"
+            "<source src='./V2.mp4'></video></p><p><video><source src='./V3.mp4'></video></p><p>视频：实验现场</p></div>")
     data = parse_article(page("<meta name='ArticleTitle' content='t'>", body), URL)
     assert data.videos == [
         {"url": "https://www.cas.cn/kj/202310/V1.mp4", "type": None, "poster": "https://www.cas.cn/kj/202310/W1.jpg"},
-        {"url": "https://www.cas.cn/v/V2.webm", "type": "video/webm", "poster": None},
+        {"url": "https://www.cas.cn/v/V2.webm", "type": "video/webm", "poster": None},  # a <source>, not the <track>
+        {"url": "https://www.cas.cn/kj/202310/V3.mp4", "type": None, "poster": None},
     ]
     assert "<video" in data.body_html  # kept in the body fragment, unlike scripts and iframes
 
