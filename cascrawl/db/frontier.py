@@ -12,7 +12,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from cascrawl.db.models import CrawlRun, Refetch, SectionWalk
-from cascrawl.db.store import Database
+from cascrawl.db.store import Database, in_chunks
 
 # Rejections that may go away by themselves: tried again at the next run. Everything else is
 # permanent (404/410, no body, not an article, refused by the database, …) and waits a growing back-off.
@@ -143,8 +143,8 @@ def clear_refetches(database: Database, urls: Iterable[str]) -> None:
     if not urls:
         return
     with Session(database.engine) as session, session.begin():
-        for start in range(0, len(urls), 500):
-            session.execute(delete(Refetch).where(Refetch.url.in_(urls[start:start + 500])))
+        for chunk in in_chunks(urls):
+            session.execute(delete(Refetch).where(Refetch.url.in_(chunk)))
 
 
 def interrupt_stale_runs(database: Database, before_run_id: int) -> int:

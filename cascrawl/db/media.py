@@ -10,10 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from cascrawl.db.models import Article, ArticleMedia
-from cascrawl.db.store import Database
-
-_CHUNK = 500
-
+from cascrawl.db.store import Database, in_chunks
 
 def record_media(database: Database, media: Iterable[tuple[str, list[dict[str, Any]]]],
                  now: datetime | None = None) -> set[str]:
@@ -36,9 +33,8 @@ def record_media(database: Database, media: Iterable[tuple[str, list[dict[str, A
         urls = sorted({entry["url"] for _, entry in pairs})
         existing: dict[tuple[str, str], ArticleMedia] = {}
         fetched_as: dict[str, tuple[int | None, str | None]] = {}  # file URL -> (size, type) when it was fetched
-        for start in range(0, len(urls), _CHUNK):
-            query = select(ArticleMedia).where(ArticleMedia.url.in_(urls[start:start + _CHUNK]))
-            for row in session.scalars(query):
+        for chunk in in_chunks(urls):
+            for row in session.scalars(select(ArticleMedia).where(ArticleMedia.url.in_(chunk))):
                 existing[(row.article_url, row.url)] = row
                 if row.size is not None:
                     fetched_as.setdefault(row.url, (row.size, row.content_type))
@@ -68,9 +64,8 @@ def record_media(database: Database, media: Iterable[tuple[str, list[dict[str, A
             if _contract_view(row) != before:
                 changed.add(article_url)
         if changed:
-            for start in range(0, len(ordered := sorted(changed)), _CHUNK):
-                session.execute(update(Article).where(Article.url.in_(ordered[start:start + _CHUNK]))
-                                .values(updated_at=now))
+            for chunk in in_chunks(sorted(changed)):
+                session.execute(update(Article).where(Article.url.in_(chunk)).values(updated_at=now))
     return changed
 
 

@@ -111,7 +111,8 @@ def _row_error(error: Exception) -> tuple[str, str] | None:
     return reason, detail
 
 
-def _chunks(values: list, size: int = _CHUNK) -> Iterator[list]:
+def in_chunks(values: list, size: int = _CHUNK) -> Iterator[list]:
+    """`values` in slices short enough for one IN list (SQLite's bound-parameter limit)."""
     for start in range(0, len(values), size):
         yield values[start:start + size]
 
@@ -281,7 +282,7 @@ class Database:
     def _existing_rows(self, session: Session, urls: list[str]) -> dict[str, Any]:
         """The stored rows of these URLs (what the upsert compares), locked on PostgreSQL."""
         existing = {}
-        for chunk in _chunks(urls):
+        for chunk in in_chunks(urls):
             query = select(Article.id, Article.url, Article.revision, *(getattr(Article, name) for name in _COMPARED_COLUMNS))
             query = query.where(Article.url.in_(chunk))
             if self.engine.dialect.name == "postgresql":
@@ -310,7 +311,7 @@ class Database:
         if revised:
             # The stored version goes to the archive first, in this same transaction.
             archived = [getattr(Article, name) for name in _ARCHIVED_COLUMNS]
-            for chunk in _chunks([row["id"] for row in revised]):
+            for chunk in in_chunks([row["id"] for row in revised]):
                 session.execute(
                     ArticleRevision.__table__.insert().from_select(
                         ["article_id", "revision", *_ARCHIVED_COLUMNS, "replaced_at"],
@@ -322,7 +323,7 @@ class Database:
         for batch in (refreshed, refreshed_quietly):  # one key set per executemany
             if batch:
                 session.execute(update(Article), batch)
-        for chunk in _chunks(unchanged):
+        for chunk in in_chunks(unchanged):
             session.execute(update(Article).where(Article.id.in_(chunk)).values(last_seen_at=seen_at))
         result.revised += len(revised)
         result.refreshed += len(refreshed) + len(refreshed_quietly)
