@@ -71,10 +71,16 @@ def _read_exactly(stream, size: int) -> bytes | None:
 
 
 def worker_main() -> int:
-    """The worker: read (body, content type, url, max tags) frames, answer each with an Extracted frame."""
+    """The worker: read request frames, answer each in order.
+
+    A request is ("extract", (body, content type, url, max tags)), answered with an Extracted; or
+    ("configure", (factory path, config)), which builds a task runner and answers nothing; or
+    ("task", payload), answered by that runner (the item pipelines' cleaning, pipelines/processor.py).
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     source, sink = sys.stdin.buffer, sys.stdout.buffer
+    runner = None
     while True:
         header = _read_exactly(source, _LENGTH.size)
         if header is None:
@@ -82,8 +88,18 @@ def worker_main() -> int:
         request = _read_exactly(source, _LENGTH.unpack(header)[0])
         if request is None:
             return 0
-        answer = extract(*pickle.loads(request))
-        answer.in_worker = True
+        kind, payload = pickle.loads(request)
+        if kind == "configure":
+            from scrapy.utils.misc import load_object
+
+            factory, config = payload
+            runner = load_object(factory)(config)
+            continue
+        if kind == "extract":
+            answer = extract(*payload)
+            answer.in_worker = True
+        else:
+            answer = runner(payload)
         sink.write(_frame(answer))
         sink.flush()
 
@@ -105,17 +121,21 @@ class _Worker:
 
         self.workers = workers
         self.protocol = Protocol()
-        self.waiting: deque = deque()  # (Deferred, request) in the order sent
+        self.waiting: deque = deque()  # (Deferred, request, what answers it here) in the order sent
         self.buffer = bytearray()
         self.alive = True
 
-    def send(self, request: tuple):
+    def send(self, request: tuple, here):
+        """Send a request; `here(payload)` answers it in the crawler's thread should the worker die first."""
         from twisted.internet import defer
 
         answer = defer.Deferred()
-        self.waiting.append((answer, request))
+        self.waiting.append((answer, request, here))
         self.protocol.transport.write(_frame(request))
         return answer
+
+    def configure(self, configuration: tuple) -> None:
+        self.protocol.transport.write(_frame(("configure", configuration)))
 
     def _received(self, data: bytes) -> None:
         self.buffer += data
@@ -123,7 +143,8 @@ class _Worker:
             size = _LENGTH.unpack_from(self.buffer)[0]
             if len(self.buffer) < _LENGTH.size + size:
                 return
-            answer = pickle.loads(bytes(self.buffer[_LENGTH.size:_LENGTH.size + size]))
+            with memoryview(self.buffer) as view:  # no copy of the frame before unpickling it
+                answer = pickle.loads(view[_LENGTH.size:_LENGTH.size + size])
             del self.buffer[:_LENGTH.size + size]
             self.waiting.popleft()[0].callback(answer)
 
@@ -134,8 +155,8 @@ class _Worker:
         logger.warning("an extraction worker ended: its %d pages and every later one are parsed in the crawler's "
                        "thread", len(self.waiting))
         while self.waiting:  # answered here instead, in order
-            answer, request = self.waiting.popleft()
-            answer.callback(extract(*request))
+            answer, (_, payload), here = self.waiting.popleft()
+            answer.callback(here(payload))
 
     def close(self) -> None:
         if self.alive:
@@ -148,6 +169,7 @@ class ExtractionWorkers:
         self.closing = False
         self._workers: list[_Worker] = []
         self._turns = None
+        self._task: tuple[str, object] | None = None  # (factory path, config) of the workers' task runner
 
     def start(self) -> None:
         """Start the workers (they import the parsers meanwhile: pages sent before are answered after)."""
@@ -159,18 +181,38 @@ class ExtractionWorkers:
             worker = _Worker(self)
             reactor.spawnProcess(worker.protocol, sys.executable, [sys.executable, "-m", "cascrawl.extraction"],
                                  env=dict(os.environ), childFDs={0: "w", 1: "r", 2: 2})
+            if self._task is not None:
+                worker.configure(self._task)
             self._workers.append(worker)
         self._turns = cycle(self._workers)
 
+    def set_task(self, factory: str, config) -> None:
+        """Give the workers a second job beside extraction: `load_object(factory)(config)` is built in each
+        worker (now, or when it starts) and answers `run_task` payloads. The config must pickle."""
+        self._task = (factory, config)
+        for worker in self._workers:
+            if worker.alive:
+                worker.configure(self._task)
+
+    @property
+    def running(self) -> bool:
+        return any(worker.alive for worker in self._workers)
+
     async def extract(self, body: bytes, content_type: str | bytes | None, url: str, max_tags: int) -> Extracted:
+        return await self._call("extract", (body, content_type, url, max_tags), lambda payload: extract(*payload))
+
+    async def run_task(self, payload, here):
+        """The workers' task on `payload`; `here(payload)` instead, in this thread, when no worker is alive."""
+        return await self._call("task", payload, here)
+
+    async def _call(self, kind: str, payload, here):
         from scrapy.utils.defer import maybe_deferred_to_future
 
-        request = (body, content_type, url, max_tags)
         for _ in range(len(self._workers)):
             worker = next(self._turns)
             if worker.alive:
-                return await maybe_deferred_to_future(worker.send(request))
-        return extract(*request)
+                return await maybe_deferred_to_future(worker.send((kind, payload), here))
+        return here(payload)
 
     def close(self) -> None:
         self.closing = True

@@ -95,7 +95,15 @@ CASCRAWL_BOILERPLATE_PATTERNS = [
 ]
 CASCRAWL_BOILERPLATE_EXTRA_PATTERNS = []  # an operator's additions, kept apart from the defaults
 
+# Items of one response processed at once. Scrapy starts that many asyncio tasks for every response's
+# output, whatever it holds; a CAS page yields one article (or a listing's requests, which need no
+# parallelism), so Scrapy's 100 cost about a third of the crawler's CPU time for nothing (README, "Performance").
+CONCURRENT_ITEMS = 1
+
 # Cleaning, in this order: text -> boilerplate -> re-served copies -> dates -> fields -> validate -> persist.
+# The leading pipelines that declare `runs_in_worker` (text to validate) run in the extraction worker
+# processes, beside the parsing (pipelines/processor.py); the others here, in the crawler's thread.
+ITEM_PROCESSOR = "pipelines.processor.OffloadingItemProcessor"
 ITEM_PIPELINES = {
     "pipelines.text.TextPipeline": 100,
     "pipelines.boilerplate.BoilerplatePipeline": 200,

@@ -17,6 +17,8 @@ logger = logging.getLogger(__name__)
 
 
 class BoilerplatePipeline:
+    runs_in_worker = True  # a pure function of the item and the settings (pipelines/processor.py)
+
     def __init__(self, stats, boilerplate: BoilerplateFilter):
         self.stats = stats
         self.boilerplate = boilerplate

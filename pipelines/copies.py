@@ -17,6 +17,8 @@ TEXT_FIELDS = ("title", "text", "source", "author", "editor")
 
 
 class ReservedCopyPipeline:
+    runs_in_worker = True  # a pure function of the item and the settings (pipelines/processor.py)
+
     def __init__(self, stats, script_mode: str):
         if script_mode not in SCRIPT_MODES:
             raise ValueError(f"CASCRAWL_SCRIPT must be one of {', '.join(SCRIPT_MODES)}, got {script_mode!r}")

@@ -22,6 +22,8 @@ logger = logging.getLogger(__name__)
 
 
 class PublishedDatePipeline(StatsPipeline):
+    runs_in_worker = True  # a pure function of the item and the settings (pipelines/processor.py)
+
     def process_item(self, item):
         adapter = ItemAdapter(item)
         # The parser says where its date came from (meta PubDate, or the page's DOM); the stats and

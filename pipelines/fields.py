@@ -10,6 +10,8 @@ from cascrawl.text import clean_person, clean_source, content_hash
 
 
 class FieldsPipeline(StatsPipeline):
+    runs_in_worker = True  # a pure function of the item and the settings (pipelines/processor.py)
+
     def process_item(self, item):
         adapter = ItemAdapter(item)
         cleaned = {

@@ -14,6 +14,8 @@ ONE_LINE_FIELDS = ("title", "source", "author", "editor")
 class TextPipeline(StatsPipeline):
     """Text rules: `cascrawl.text.html_to_text` (and fixtures/README.md, "Text rules")."""
 
+    runs_in_worker = True  # a pure function of the item and the settings (pipelines/processor.py)
+
     def process_item(self, item):
         adapter = ItemAdapter(item)
         html = adapter.get("html")

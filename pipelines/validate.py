@@ -54,6 +54,8 @@ def rejection(adapter: ItemAdapter) -> tuple[str, str] | None:
 
 
 class ValidatePipeline(StatsPipeline):
+    runs_in_worker = True  # a pure function of the item and the settings (pipelines/processor.py)
+
     def process_item(self, item):
         adapter = ItemAdapter(item)
         found = rejection(adapter)

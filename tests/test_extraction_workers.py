@@ -4,6 +4,7 @@ crawler's thread stores, and a worker that dies costs no page. Real crawls of co
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -39,8 +40,19 @@ def _stats(db_url: str) -> dict:
         database.close()
 
 
+# What the cleaning pipelines count: the same whether they ran in a worker or in the crawler's thread.
+CLEANING_STATS = ("cascrawl/clean/", "cascrawl/dates/", "cascrawl/validated", "cascrawl/rejected/")
+
+
+def _pipeline_log(stderr: str) -> list[str]:
+    """The cleaning pipelines' log lines at INFO and above, without their time stamps."""
+    lines = [line.split(" ", 2)[2] for line in stderr.splitlines()
+             if re.match(r"\d{4}-\d\d-\d\d \S+ \[pipelines\.(text|boilerplate|copies|dates|fields|validate)\] ", line)]
+    return sorted(lines)
+
+
 def test_a_worker_stores_exactly_what_parsing_in_the_crawler_thread_stores(crawled, site_url, tmp_path):
-    db_url, _ = crawled  # the default: CASCRAWL_EXTRACT_PROCESSES=1
+    db_url, crawl = crawled  # the default: CASCRAWL_EXTRACT_PROCESSES=1
     inline_url = f"sqlite:///{tmp_path / 'inline.db'}"
     sections = ",".join(sorted({e["section"] for e in expected_articles()}))
     inline = run_cascrawl("crawl", "--base-url", site_url, "--db", inline_url, "--section", sections, *FAST,
@@ -53,6 +65,40 @@ def test_a_worker_stores_exactly_what_parsing_in_the_crawler_thread_stores(crawl
     pages = int(_stats(db_url)["cascrawl/coverage/pages"])
     assert int(_stats(db_url).get("cascrawl/extract/in_worker", 0)) == pages  # every page went to the worker
     assert "cascrawl/extract/in_worker" not in _stats(inline_url)
+    # The cleaning ran there too (pipelines/processor.py): every article page's item, with the same counts
+    # and the same log lines as in the crawler's thread.
+    worker_stats, inline_stats = _stats(db_url), _stats(inline_url)
+    assert int(worker_stats["cascrawl/clean/in_worker"]) == pages
+    assert "cascrawl/clean/in_worker" not in inline_stats
+    cleaning = {key: value for key, value in worker_stats.items() if key.startswith(CLEANING_STATS)}
+    assert len(cleaning) > 5
+    assert cleaning == {key: value for key, value in inline_stats.items()
+                        if key.startswith(CLEANING_STATS) and key != "cascrawl/clean/in_worker"} | \
+        {"cascrawl/clean/in_worker": pages}
+    assert _pipeline_log(crawl.stderr) == _pipeline_log(inline.stderr)
+
+
+def test_what_the_cleaning_logs_in_a_worker_reaches_the_crawl_log(tmp_path):
+    root = tmp_path / "site"
+    urls = build_large_section(root, "syky", count=12, per_page=20)
+    empty, old = (root / "syky" / url.split("/syky/", 1)[1] for url in (urls[2], urls[5]))
+    empty.write_text(re.sub(r'(<div class="trs_editor_view[^"]*">).*?(</div>)', r"\1\2", empty.read_text("utf-8"),
+                            count=1, flags=re.S), "utf-8")
+    old.write_text(re.sub(r"\d{4}-\d\d-\d\d 10:05", "1900-01-01 10:05", old.read_text("utf-8")), "utf-8")
+    runs = {}
+    with CountingSite(root) as site:
+        for processes in (1, 0):
+            db_url = f"sqlite:///{tmp_path / f'{processes}.db'}"
+            runs[processes] = (run_cascrawl("crawl", "--base-url", site.url, "--db", db_url, "--section", "syky",
+                                            *FAST, "-s", f"CASCRAWL_EXTRACT_PROCESSES={processes}"), db_url)
+    (in_worker, worker_db), (in_thread, thread_db) = runs[1], runs[0]
+    assert in_worker.returncode == in_thread.returncode == 0, in_worker.stderr[-3000:]
+    assert int(_stats(worker_db)["cascrawl/clean/in_worker"]) == len(urls)
+    logged = _pipeline_log(in_worker.stderr)
+    assert any(f"rejected {urls[2]}: missing_body".replace("https://www.cas.cn", site.url) in line for line in logged), logged
+    assert any("passed over" in line and "1900-01-01" in line for line in logged), logged
+    assert logged == _pipeline_log(in_thread.stderr)
+    assert _rows(worker_db) == _rows(thread_db)
 
 
 def _children(pid: int) -> list[int]:
