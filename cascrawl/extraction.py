@@ -164,8 +164,9 @@ class _Worker:
 
 
 class ExtractionWorkers:
-    def __init__(self, processes: int):
+    def __init__(self, processes: int, queue_limit: int = 8):
         self.processes = max(0, processes)
+        self.queue_limit = max(1, queue_limit)  # requests waiting at one worker; more are done in this thread
         self.closing = False
         self._workers: list[_Worker] = []
         self._turns = None
@@ -210,8 +211,10 @@ class ExtractionWorkers:
 
         for _ in range(len(self._workers)):
             worker = next(self._turns)
-            if worker.alive:
+            if worker.alive and len(worker.waiting) < self.queue_limit:
                 return await maybe_deferred_to_future(worker.send((kind, payload), here))
+        # Every worker dead or behind (starved of CPU, a slow page): this thread does it. That bounds the
+        # work in flight (what a killed crawl fetches again) and shares the work when the workers lag.
         return here(payload)
 
     def close(self) -> None:

@@ -27,7 +27,8 @@ CASCRAWL_DB_AUTO_UPGRADE = False  # a database whose schema is behind: False = s
 CASCRAWL_DB_OUTAGE_SECONDS = 300.0  # a database that stops answering: pause fetching and retry this long, then spool
 CASCRAWL_SPOOL_DIR = ""  # where unwritable items wait for the next run; "" = next to the SQLite file, else ~/.local/state/cascrawl
 CASCRAWL_REJECT_RETRY_MAX_DAYS = 32.0  # a permanently rejected page is tried again after 1, 2, 4, … days, at most this
-CASCRAWL_EXTRACT_PROCESSES = 1  # worker processes parsing article pages beside the crawler's thread; 0 = in that thread
+CASCRAWL_EXTRACT_PROCESSES = 1  # worker processes parsing and cleaning article pages beside the crawler's thread; 0 = in that thread
+CASCRAWL_EXTRACT_QUEUE = 8  # jobs (a page's parsing, an item's cleaning) waiting at one worker; more are done in the crawler's thread
 
 # --- distributed crawling (cascrawl/distributed.py, docs/operations.md): several workers, one crawl ---
 # A Redis URL switches it on (`cascrawl crawl --redis URL`; also from the environment variable): the
@@ -99,6 +100,10 @@ CASCRAWL_BOILERPLATE_EXTRA_PATTERNS = []  # an operator's additions, kept apart 
 # output, whatever it holds; a CAS page yields one article (or a listing's requests, which need no
 # parallelism), so Scrapy's 100 cost about a third of the crawler's CPU time for nothing (README, "Performance").
 CONCURRENT_ITEMS = 1
+# Fetched pages waiting to be parsed, cleaned and stored, in bytes (Scrapy's default is 5 MB: some 600 small
+# pages). Past it, fetching waits. Kept small: work in flight is what a killed crawl fetches again, and
+# memory; 500 kB still keeps the extraction workers busy (5–25 CAS pages of 20–100 kB, 60 small ones).
+SCRAPER_SLOT_MAX_ACTIVE_SIZE = 500_000
 
 # Cleaning, in this order: text -> boilerplate -> re-served copies -> dates -> fields -> validate -> persist.
 # The leading pipelines that declare `runs_in_worker` (text to validate) run in the extraction worker

@@ -77,7 +77,7 @@ class OffloadingItemProcessor(ItemPipelineManager):
             if cleaned.trace:
                 logger.debug("in an extraction worker:\n%s", cleaned.trace)
             raise cleaned.error
-        return await self._chain(self.methods["process_item"], cleaned.item, start=len(self._offloadable))
+        return await self._chain(self.methods["process_item"], _adopt(item, cleaned.item), start=len(self._offloadable))
 
     def _clean_here(self, item) -> Cleaned:
         """The offloaded pipelines, in this thread (no worker alive): they count into the stats directly."""
@@ -93,6 +93,18 @@ class OffloadingItemProcessor(ItemPipelineManager):
             args = (item, self._spider) if method in self._mw_methods_requiring_spider else (item,)
             item = await ensure_awaitable(method(*args), _warn=global_object_name(method))
         return item
+
+
+def _adopt(item, cleaned):
+    """The worker's cleaned copy, written into the item the spider yielded: whatever keeps track of items
+    by identity (the distributed mode's leases, Scrapy's signals) still sees the same object."""
+    if cleaned is item:  # cleaned here, not in a worker
+        return item
+    if type(cleaned) is type(item) and hasattr(item, "__dict__"):
+        vars(item).update(vars(cleaned))
+    else:
+        ItemAdapter(item).update(ItemAdapter(cleaned))
+    return item
 
 
 def _leading_worker_pipelines(pipelines) -> list:

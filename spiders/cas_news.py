@@ -102,7 +102,8 @@ class CasNewsSpider(scrapy.Spider):
         spider.refresh_days = max(0, settings.getint("CASCRAWL_REFRESH_DAYS", 0))
         spider.database_url = settings.get("CASCRAWL_DATABASE_URL")
         spider.max_page_tags = settings.getint("CASCRAWL_MAX_PAGE_TAGS", 100_000) or 10**12  # 0 = no limit
-        spider.extraction = ExtractionWorkers(settings.getint("CASCRAWL_EXTRACT_PROCESSES", 1))
+        spider.extraction = ExtractionWorkers(settings.getint("CASCRAWL_EXTRACT_PROCESSES", 1),
+                                              settings.getint("CASCRAWL_EXTRACT_QUEUE", 8))
         spider.known_urls = set()
         spider.walks = {}
         return spider

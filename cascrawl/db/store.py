@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -52,6 +53,8 @@ _FTS_PENDING = table(fulltext.PENDING_TABLE, column("id"))  # migration 0007_ful
 # What running the migrations can raise: the database's errors, Alembic's (an unknown or older target
 # revision), and the migrations' own (RuntimeError: no pg_trgm on the server).
 _MIGRATION_ERRORS = (SQLAlchemyError, CommandError, RuntimeError)
+# pg_advisory_lock key of schema creation: "cascrawl-schema" as a number (the run lock has its own, db/lock.py).
+_SCHEMA_LOCK_KEY = int.from_bytes(b"cascrawl-schema", "big") & 0x7FFFFFFFFFFFFFFF
 
 
 class DatabaseError(Exception):
@@ -150,20 +153,40 @@ class Database:
         try:
             if not create:
                 self.require_file()
-            with self.engine.connect() as connection:
-                state = migrate.schema_state(connection)
-            if state.up_to_date:
-                return self
-            if state.empty and create:
-                migrate.upgrade(self.engine)
-                logger.info("created the cascrawl schema (revision %s) in %s", state.head, safe_url(self.url))
-                return self
-            if state.behind and create and auto_upgrade:
-                migrate.upgrade(self.engine)
-                logger.warning("upgraded the database schema from %s to %s", state.current, state.head)
-                return self
+            with self._schema_lock():  # two workers opening one new database: one creates, the other waits
+                return self._open_schema(create, auto_upgrade)
         except _MIGRATION_ERRORS as error:
             raise DatabaseError(f"cannot open database {safe_url(self.url)}: {self.error_line(error)}") from None
+
+    @contextmanager
+    def _schema_lock(self) -> Iterator[None]:
+        """On PostgreSQL, a session advisory lock of its own around looking at and creating the schema:
+        without it a second worker saw the first one's tables before its revision (and refused them)."""
+        if self.engine.dialect.name != "postgresql":
+            yield
+            return
+        with self.engine.connect() as connection:
+            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _SCHEMA_LOCK_KEY})
+            connection.commit()
+            try:
+                yield
+            finally:
+                connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _SCHEMA_LOCK_KEY})
+                connection.commit()
+
+    def _open_schema(self, create: bool, auto_upgrade: bool) -> Database:
+        with self.engine.connect() as connection:
+            state = migrate.schema_state(connection)
+        if state.up_to_date:
+            return self
+        if state.empty and create:
+            migrate.upgrade(self.engine)
+            logger.info("created the cascrawl schema (revision %s) in %s", state.head, safe_url(self.url))
+            return self
+        if state.behind and create and auto_upgrade:
+            migrate.upgrade(self.engine)
+            logger.warning("upgraded the database schema from %s to %s", state.current, state.head)
+            return self
         raise DatabaseError(self._refusal(state))
 
     def _refusal(self, state: migrate.SchemaState) -> str:
