@@ -63,18 +63,19 @@ def test_a_worker_stores_exactly_what_parsing_in_the_crawler_thread_stores(crawl
     assert len(in_worker) == len(expected_articles())
     assert in_worker == in_thread
     pages = int(_stats(db_url)["cascrawl/coverage/pages"])
-    assert int(_stats(db_url).get("cascrawl/extract/in_worker", 0)) == pages  # every page went to the worker
+    # Pages go to the worker while it has fewer than CASCRAWL_EXTRACT_QUEUE jobs waiting, the rest are done in
+    # the crawler's thread: most, not necessarily all, were parsed there.
+    assert 0 < int(_stats(db_url).get("cascrawl/extract/in_worker", 0)) <= pages
     assert "cascrawl/extract/in_worker" not in _stats(inline_url)
     # The cleaning ran there too (pipelines/processor.py): every article page's item, with the same counts
     # and the same log lines as in the crawler's thread.
     worker_stats, inline_stats = _stats(db_url), _stats(inline_url)
-    assert int(worker_stats["cascrawl/clean/in_worker"]) == pages
+    assert 0 < int(worker_stats["cascrawl/clean/in_worker"]) <= pages
     assert "cascrawl/clean/in_worker" not in inline_stats
-    cleaning = {key: value for key, value in worker_stats.items() if key.startswith(CLEANING_STATS)}
+    cleaning = {key: value for key, value in worker_stats.items()
+                if key.startswith(CLEANING_STATS) and key != "cascrawl/clean/in_worker"}
     assert len(cleaning) > 5
-    assert cleaning == {key: value for key, value in inline_stats.items()
-                        if key.startswith(CLEANING_STATS) and key != "cascrawl/clean/in_worker"} | \
-        {"cascrawl/clean/in_worker": pages}
+    assert cleaning == {key: value for key, value in inline_stats.items() if key.startswith(CLEANING_STATS)}
     assert _pipeline_log(crawl.stderr) == _pipeline_log(inline.stderr)
 
 
@@ -90,7 +91,8 @@ def test_what_the_cleaning_logs_in_a_worker_reaches_the_crawl_log(tmp_path):
         for processes in (1, 0):
             db_url = f"sqlite:///{tmp_path / f'{processes}.db'}"
             runs[processes] = (run_cascrawl("crawl", "--base-url", site.url, "--db", db_url, "--section", "syky",
-                                            *FAST, "-s", f"CASCRAWL_EXTRACT_PROCESSES={processes}"), db_url)
+                                            *FAST, "-s", f"CASCRAWL_EXTRACT_PROCESSES={processes}",
+                                            "-s", "CASCRAWL_EXTRACT_QUEUE=1000"), db_url)  # all to the worker
     (in_worker, worker_db), (in_thread, thread_db) = runs[1], runs[0]
     assert in_worker.returncode == in_thread.returncode == 0, in_worker.stderr[-3000:]
     assert int(_stats(worker_db)["cascrawl/clean/in_worker"]) == len(urls)

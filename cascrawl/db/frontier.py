@@ -9,6 +9,7 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from cascrawl.db.models import CrawlRun, Refetch, SectionWalk
@@ -88,12 +89,12 @@ def record_walks(database: Database, walks: Iterable[WalkProgress], run_id: int 
     """Write each section's walk. Only a final report of a complete walk moves the boundary; any
     other report records progress (pages walked, incomplete) for operators."""
     now = now or datetime.now(timezone.utc)
+    walks = list(walks)
     with Session(database.engine) as session, session.begin():
+        _insert_missing(session, SectionWalk, [{"section": walk.section, "walk_complete": False, "walk_pages": 0}
+                                               for walk in walks])
         for walk in walks:
-            row = session.get(SectionWalk, walk.section)
-            if row is None:
-                row = SectionWalk(section=walk.section, walk_complete=False, walk_pages=0)
-                session.add(row)
+            row = session.get(SectionWalk, walk.section, with_for_update=True)
             if row.walk_run_id != run_id:
                 row.walk_run_id, row.walk_started_at = run_id, now
             row.walk_pages = walk.pages
@@ -105,6 +106,16 @@ def record_walks(database: Database, walks: Iterable[WalkProgress], run_id: int 
                 row.completed_at, row.completed_run_id = now, run_id
                 if walk.top_url:  # an empty listing proves nothing about the boundary: keep it
                     row.boundary_url, row.boundary_date = walk.top_url, walk.top_date
+
+
+def _insert_missing(session: Session, model, rows: list[dict[str, Any]]) -> None:
+    """Insert the rows whose primary key is not there yet, leaving existing ones alone: the workers of a
+    distributed crawl write the same sections' walks at the same moment, and a look-then-insert let two
+    of them insert one section (a duplicate key that stopped a worker)."""
+    if not rows:
+        return
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    session.execute(dialect.insert(model).values(rows).on_conflict_do_nothing())
 
 
 def schedule_refetches(database: Database, rejects: Iterable[dict[str, Any]], *, max_days: float,
