@@ -2,6 +2,7 @@
 
     .venv/bin/python scripts/bench_storage.py                      # 10,000 articles, batches of 100
     .venv/bin/python scripts/bench_storage.py --articles 2000 --batch-size 500 --no-postgres
+    .venv/bin/python scripts/bench_storage.py --articles 3000 --no-sqlite --no-reactor   # PostgreSQL alone
 
 For each backend, on a fresh database (a temporary SQLite file; a throw-away PostgreSQL database on
 the server of CASCRAWL_TEST_POSTGRES_URL, default postgresql+psycopg://postgres@127.0.0.1:5432/postgres):
@@ -224,6 +225,7 @@ def main() -> int:
     parser.add_argument("--postgres", default=os.environ.get("CASCRAWL_TEST_POSTGRES_URL", DEFAULT_POSTGRES),
                         help="PostgreSQL server URL (a throw-away database is made there)")
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--no-sqlite", action="store_true")
     parser.add_argument("--no-reactor", action="store_true", help="skip the reactor stall measurement")
     args = parser.parse_args()
 
@@ -249,14 +251,16 @@ def main() -> int:
                 print(f"\nPostgreSQL skipped: {safe_url(args.postgres)} not usable ({str(error).splitlines()[0]})")
                 server = None
         try:
-            bench_backend("SQLite", f"sqlite:///{Path(scratch) / 'bench.db'}", rows, args.batch_size)
-            bench_backend("SQLite", f"sqlite:///{Path(scratch) / 'bench-no-fts.db'}", rows, args.batch_size,
-                          search_index=False)
+            if not args.no_sqlite:
+                bench_backend("SQLite", f"sqlite:///{Path(scratch) / 'bench.db'}", rows, args.batch_size)
+                bench_backend("SQLite", f"sqlite:///{Path(scratch) / 'bench-no-fts.db'}", rows, args.batch_size,
+                              search_index=False)
             if server:
                 bench_backend("PostgreSQL", server.create_database(), rows, args.batch_size)
             if not args.no_reactor:
                 counter = iter(range(1000))
-                targets = [("SQLite", lambda: f"sqlite:///{Path(scratch) / f'reactor{next(counter)}.db'}")]
+                targets = [] if args.no_sqlite else [
+                    ("SQLite", lambda: f"sqlite:///{Path(scratch) / f'reactor{next(counter)}.db'}")]
                 if server:
                     targets.append(("PostgreSQL", server.create_database))
                 reactor_stalls(targets, rows, args.batch_size)
