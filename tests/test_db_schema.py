@@ -191,6 +191,62 @@ def test_sqlite_indexes_new_articles_in_bulk_and_keeps_the_index_of_an_older_dat
     database.close()
 
 
+def _pg_indexed(database: Database, phrase: str) -> list[int]:
+    """Article ids whose indexed copy (PostgreSQL's articles_fts_documents) holds `phrase`."""
+    with database.engine.connect() as connection:
+        return sorted(connection.execute(text("SELECT id FROM articles_fts_documents WHERE document ILIKE :p"),
+                                         {"p": f"%{phrase}%"}).scalars())
+
+
+# The revision before PostgreSQL's bulk indexing (0009_pg_search_deferred): GIN indexes on articles.
+PG_ROW_BY_ROW = "0008_run_workers"
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_postgresql_indexes_new_articles_in_bulk_and_keeps_what_an_older_database_held(db_url):  # noqa: F811
+    database = Database(db_url)
+    database.upgrade(PG_ROW_BY_ROW)
+    database.upsert_articles(ARTICLES[:2])  # indexed row by row, by the GIN indexes of 0002
+    database.upgrade()  # 0009: what was stored is indexed by the migration; new articles wait for a sync
+    assert _pg_indexed(database, "脑机接口") == [1, 2] and _pending(database) == 0
+    with database.engine.connect() as connection:
+        indexes = {index["name"] for index in inspect(connection).get_indexes("articles")}
+    assert not indexes & set(fulltext.TRIGRAM_INDEXES)
+
+    database.upsert_articles(ARTICLES[2:])
+    assert _pending(database) == 2 and _pg_indexed(database, "量子纠缠") == []
+    assert urls(database.search("量子纠缠")) == [ARTICLES[3]["url"]]  # found while pending
+    # Edited before its sync: the sync indexes the text it has then, and only that.
+    database.upsert_articles([article(4, title=ARTICLES[3]["title"], text="超导量子比特的相干时间延长。")])
+    assert database.sync_search() == 2 and _pending(database) == 0
+    assert _pg_indexed(database, "量子纠缠") == [] and _pg_indexed(database, "超导量子比特") == [4]
+    assert urls(database.search("超导量子比特")) == [ARTICLES[3]["url"]] and database.search("量子纠缠") == []
+    assert database.sync_search() == 0
+    # Edited after its sync: out of the index (never an old text there), pending, found by its new text.
+    database.upsert_articles([article(3, title=ARTICLES[2]["title"], text="会议部署了来年的重点任务。")])
+    assert _pg_indexed(database, "年度进展") == [] and _pg_indexed(database, "来年的重点任务") == [] and _pending(database) == 1
+    assert urls(database.search("来年的重点任务")) == [ARTICLES[2]["url"]] and database.search("年度进展") == []
+    # Only metadata changed: the indexed copy stays, nothing pending.
+    database.upsert_articles([article(1, title=ARTICLES[0]["title"], text=ARTICLES[0]["text"], editor="某")])
+    assert database.sync_search() == 1 and _pg_indexed(database, "来年的重点任务") == [3]
+    database.upsert_articles([article(1, title=ARTICLES[0]["title"], text=ARTICLES[0]["text"], editor="另")])
+    assert _pending(database) == 0 and _pg_indexed(database, "脑机接口") == [1, 2]
+    # A deleted article leaves the index and the pending list.
+    database.upsert_articles([article(5, title="月球样品研究取得新进展", text="嫦娥六号样品。")])
+    with Session(database.engine) as session, session.begin():
+        session.execute(Article.__table__.delete().where(Article.url.in_([ARTICLES[1]["url"], article(5)["url"]])))
+    assert _pending(database) == 0 and _pg_indexed(database, "脑机接口") == [1]
+
+    migrate.downgrade(database.engine, PG_ROW_BY_ROW)  # back to the GIN indexes on articles
+    with database.engine.connect() as connection:
+        assert not fulltext.pg_search_deferred(connection)
+        indexes = {index["name"] for index in inspect(connection).get_indexes("articles")}
+    assert set(fulltext.TRIGRAM_INDEXES) <= indexes
+    database.upsert_articles([article(6, title="月球样品研究取得新进展", text="嫦娥六号样品。")])
+    assert urls(database.search("嫦娥六号")) == [article(6)["url"]] and urls(database.search("超导量子比特")) == [ARTICLES[3]["url"]]
+    database.close()
+
+
 def test_search_uses_the_trigram_index(searchable):
     with searchable.engine.connect() as connection:
         if connection.dialect.name == "sqlite":
@@ -205,10 +261,16 @@ def test_search_uses_the_trigram_index(searchable):
             from cascrawl.db import fulltext
 
             assert fulltext.pg_trgm_sees_chinese(connection)  # a UTF-8 locale: Chinese characters make trigrams
+            # The documents table holds every synced article; the others wait in articles_fts_pending.
+            found = connection.execute(text("SELECT id FROM articles_fts_documents WHERE document ILIKE '%脑机接口%'"))
+            pending = connection.execute(text("SELECT count(*) FROM articles_fts_pending")).scalar()
+            assert (len(found.all()), pending) in ((2, 0), (0, len(ARTICLES)))
             connection.execute(text("SET enable_seqscan = off"))  # a 4-row table would be scanned anyway
             plan = " ".join(row[0] for row in connection.execute(
-                text("EXPLAIN SELECT id FROM articles WHERE title ILIKE '%脑机接口%' OR text ILIKE '%脑机接口%'")))
-            assert "ix_articles_title_trgm" in plan and "ix_articles_text_trgm" in plan
+                text("EXPLAIN SELECT id FROM articles_fts_documents WHERE document ILIKE '%脑机接口%'")))
+            assert "ix_articles_fts_documents_trgm" in plan
+            indexes = {index["name"] for index in inspect(connection).get_indexes("articles")}
+            assert not indexes & set(fulltext.TRIGRAM_INDEXES)  # no trigram index kept by each insert
 
 
 def test_search_queries_the_index_for_long_words_and_like_for_short_ones(searchable):
@@ -234,7 +296,13 @@ def test_search_queries_the_index_for_long_words_and_like_for_short_ones(searcha
         assert "articles_fts MATCH" in where and "articles_fts_pending" in where and where.count("LIKE") == 2
         assert "articles_fts" not in short_query and "LIKE" in short_query
     else:
-        assert "ILIKE" in long_query and "ILIKE" in short_query  # served by the pg_trgm GIN indexes
+        # The trigram index over the synced copies; ILIKE over the articles not synced yet (title or text),
+        # looked up by the ids read first from the pending table, when there are any.
+        where = long_query.split("ORDER BY")[0]
+        scanned = 2 if _pending(searchable) else 0
+        assert "articles_fts_documents" in where and "FROM articles_fts_pending" in where
+        assert where.count("ILIKE") == 1 + scanned and where.count("ANY") == (1 if scanned else 0)
+        assert "articles_fts" not in short_query and "ILIKE" in short_query
 
 
 @pytest.fixture

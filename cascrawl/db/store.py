@@ -14,12 +14,16 @@ from pathlib import Path
 from typing import Any
 
 from alembic.util import CommandError
-from sqlalchemy import and_, case, column, create_engine, event, false, func, literal, or_, select, table, text, update
+from sqlalchemy import (
+    Integer, and_, any_, case, column, create_engine, event, false, func, literal, or_, select, table, text, union_all,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import (
     ArgumentError, DataError, DBAPIError, IntegrityError, NoSuchModuleError, SQLAlchemyError, StatementError,
 )
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from cascrawl.db import fulltext, migrate
 from cascrawl.db.models import Article, ArticleRevision, AwareDateTime, CrawlRun, Reject, RunWorker
@@ -46,7 +50,9 @@ _ARCHIVED_COLUMNS = ("url", *_CONTENT_COLUMNS, "updated_at", "last_seen_at")
 _CHUNK = 500
 # The FTS5 table (SQLite), made by migration 0002: not a model, the ORM never writes it.
 _FTS = table(fulltext.FTS_TABLE, column("rowid"), column(fulltext.FTS_TABLE))
-_FTS_PENDING = table(fulltext.PENDING_TABLE, column("id"))  # migration 0007_fulltext_deferred: stored, not indexed yet
+_FTS_PENDING = table(fulltext.PENDING_TABLE, column("id"))  # migrations 0007 (SQLite), 0009 (PostgreSQL): stored, not indexed yet
+# PostgreSQL (migration 0009_pg_search_deferred): the indexed copy of title and text, under a trigram index.
+_FTS_DOCUMENTS = table(fulltext.PG_DOCUMENTS_TABLE, column("id"), column("document"))
 
 
 # What running the migrations can raise: the database's errors, Alembic's (an unknown or older target
@@ -366,14 +372,13 @@ class Database:
             )
 
     def sync_search(self) -> int:
-        """Bring the full-text index up to date: on SQLite, index the articles stored since the last sync
-        (in one statement); returns how many. PostgreSQL's indexes are always current: 0."""
-        if self.engine.dialect.name != "sqlite":
-            return 0
+        """Bring the full-text index up to date: index the articles stored (or whose title or text changed)
+        since the last sync, in one statement; returns how many. Search finds them before too (it scans
+        them), only slower."""
         with self.engine.begin() as connection:
-            if not fulltext.sqlite_fts_deferred(connection):
-                return 0
-            return fulltext.sync_sqlite_fts(connection)
+            if self.engine.dialect.name == "sqlite":
+                return fulltext.sync_sqlite_fts(connection) if fulltext.sqlite_fts_deferred(connection) else 0
+            return fulltext.sync_pg_search(connection) if fulltext.pg_search_deferred(connection) else 0
 
     # --- distributed runs: one run record, several workers ---
 
@@ -476,6 +481,20 @@ def search_conditions(session: Session, query: str) -> list:
         session.execute(text("SET LOCAL enable_seqscan = off"))
     sqlite_fts = bool(dialect == "sqlite" and long_terms and fulltext.sqlite_fts_present(session.connection()))
     conditions = []
+    if dialect == "postgresql" and long_terms and fulltext.pg_search_deferred(session.connection()):
+        # The trigram index over the indexed copies, and a scan of the articles not indexed yet (since the
+        # last sync: usually none, or one running crawl's worth), looked up by id: read first, so the
+        # planner knows how few they are (joined with the pending table, it guessed from stale statistics
+        # and tested every article's text: 200 ms on 5,000 articles, none pending).
+        found = select(_FTS_DOCUMENTS.c.id).where(
+            *(_FTS_DOCUMENTS.c.document.ilike(_like_pattern(term), escape="\\") for term in long_terms))
+        waiting = session.execute(select(_FTS_PENDING.c.id)).scalars().all()
+        if waiting:
+            scanned = aliased(Article)
+            found = union_all(found, select(scanned.id).where(
+                scanned.id == any_(literal(list(waiting), ARRAY(Integer))), *(_contains(term, scanned) for term in long_terms)))
+        conditions.append(Article.id.in_(found))
+        return conditions + [_contains(term) for term in terms if term not in long_terms]
     if sqlite_fts:
         matching = Article.id.in_(
             select(_FTS.c.rowid).where(_FTS.c[fulltext.FTS_TABLE].op("MATCH")(fulltext.fts5_query(long_terms))))
@@ -491,9 +510,9 @@ def search_conditions(session: Session, query: str) -> list:
     return conditions
 
 
-def _contains(term: str):
+def _contains(term: str, articles=Article):
     pattern = _like_pattern(term)
-    return or_(Article.title.ilike(pattern, escape="\\"), Article.text.ilike(pattern, escape="\\"))
+    return or_(articles.title.ilike(pattern, escape="\\"), articles.text.ilike(pattern, escape="\\"))
 
 
 def _article_values(row: dict[str, Any]) -> dict[str, Any]:
