@@ -333,3 +333,69 @@ def test_the_api_filter_matches_like_search_whatever_the_case(mixed_case, query)
     page = reads.list_articles(database, reads.ArticleFilter(q=query))
     assert sorted(found.url for found in page.articles) == sorted([in_title, in_text])
     assert reads.count_articles(database, reads.ArticleFilter(q=query + " 水稻")) == 1
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_postgresql_sync_rebuilds_the_index_when_most_articles_wait_and_adds_to_it_otherwise(db_url):  # noqa: F811
+    from sqlalchemy import event
+
+    database = Database(db_url).open()
+    statements: list[str] = []
+    event.listen(database.engine, "before_cursor_execute", lambda c, cur, s, p, ctx, many: statements.append(s))
+    database.upsert_articles(ARTICLES[:3])
+    assert database.sync_search() == 3  # into an empty table: dropped and built again over all rows
+    assert any(s.startswith("DROP INDEX") for s in statements) and any(s.startswith("CREATE INDEX") for s in statements)
+    statements.clear()
+    database.upsert_articles(ARTICLES[3:])
+    assert database.sync_search() == 1  # 1 waiting, 3 indexed: added, the GIN pending list merged at once
+    assert not any(s.startswith(("DROP INDEX", "CREATE INDEX")) for s in statements)
+    assert any("gin_clean_pending_list" in s for s in statements)
+    with database.engine.connect() as connection:
+        assert connection.execute(text("SELECT indisvalid FROM pg_index WHERE indexrelid = "
+                                       "'ix_articles_fts_documents_trgm'::regclass")).scalar() is True
+    assert _pg_indexed(database, "脑机接口") == [1, 2] and _pg_indexed(database, "量子纠缠") == [4]
+    assert urls(database.search("脑机接口")) == [ARTICLES[0]["url"], ARTICLES[1]["url"]]
+    database.close()
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_postgresql_sync_waits_for_no_other_transaction(db_url):  # noqa: F811
+    """A search reading the documents table: no rebuild (it would wait for the lock), the rows are added.
+    A writer holding a pending article: that one is left for the next sync; search finds it meanwhile."""
+    database = Database(db_url).open()
+    database.upsert_articles(ARTICLES[:2])
+    engine = create_engine(db_url)
+    other = engine.connect()
+    try:
+        other.begin()
+        other.execute(text("SELECT count(*) FROM articles_fts_documents"))  # holds its lock until it ends
+        other.execute(text("SELECT id FROM articles WHERE id = 2 FOR UPDATE"))  # a writer busy with article 2
+        with database.engine.connect() as connection, connection.begin():
+            connection.exec_driver_sql("SET LOCAL lock_timeout = '5s'")  # a sync that waited would fail, not hang
+            assert fulltext.sync_pg_search(connection) == 1
+        assert _pg_indexed(database, "脑机接口") == [1] and _pending(database) == 1
+        assert urls(database.search("脑机接口")) == [ARTICLES[0]["url"], ARTICLES[1]["url"]]
+        other.rollback()
+        assert database.sync_search() == 1 and _pg_indexed(database, "脑机接口") == [1, 2] and _pending(database) == 0
+    finally:
+        other.close()
+        engine.dispose()
+    database.close()
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_postgresql_long_texts_are_compressed_with_lz4_and_read_back_unchanged(db_url):  # noqa: F811
+    database = Database(db_url).open()
+    long_text = "中国科学院" * 4000  # out of line (TOAST), compressed
+    database.upsert_articles([article(1, text=long_text, html=f"<p>{long_text}</p>")])
+    database.sync_search()
+    with database.engine.connect() as connection:
+        if not fulltext.pg_has_lz4(connection):
+            pytest.skip("this PostgreSQL has no lz4: the server's default compression is kept")
+        methods = connection.execute(text(
+            "SELECT pg_column_compression(a.text), pg_column_compression(a.html), pg_column_compression(d.document) "
+            "FROM articles AS a JOIN articles_fts_documents AS d USING (id)")).one()
+    assert tuple(methods) == ("lz4", "lz4", "lz4")
+    [stored] = list(database.iter_articles())
+    assert stored.text == long_text and stored.html == f"<p>{long_text}</p>"
+    database.close()
