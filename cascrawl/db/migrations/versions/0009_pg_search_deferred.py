@@ -10,6 +10,8 @@ article of 1,600 characters, 75% of a first insert (scripts/bench_storage.py: 56
 crawl copies the noted articles into articles_fts_documents (title, newline, text), whose one trigram
 index serves search, every 1,000 articles and when it closes, and search scans the pending ones
 meanwhile (see cascrawl/db/fulltext.py). The articles already stored are copied and indexed here.
+The long text columns are compressed with lz4 from here when the server has it (half an insert's
+server time); values already stored keep pglz.
 SQLite: nothing changes here (0007_fulltext_deferred did the same for its FTS5 table).
 """
 from typing import Sequence, Union
