@@ -16,8 +16,8 @@ from typing import Any
 
 from alembic.util import CommandError
 from sqlalchemy import (
-    Integer, and_, any_, case, column, create_engine, event, false, func, literal, or_, select, table, text, union_all,
-    update,
+    Integer, and_, any_, case, cast, column, create_engine, event, false, func, literal, or_, select, table, text,
+    union_all, update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import URL, Engine, make_url
@@ -270,9 +270,10 @@ class Database:
         self._update_existing(session, [value for value in values if value["url"] in existing], existing, seen_at, result)
         new = [value for value in values if value["url"] not in existing]
         if new:
-            # RETURNING makes SQLAlchemy send multi-row INSERTs ("insertmanyvalues", SQL compiled once) instead
-            # of one statement per row: SQLite's FTS5 flushes its index at every statement that fires the sync
-            # trigger, so one statement per row was 2.5x slower (scripts/bench_storage.py).
+            # PostgreSQL: one array per column (_insert_pg_arrays). SQLite: RETURNING makes SQLAlchemy send
+            # multi-row INSERTs ("insertmanyvalues", SQL compiled once) instead of one statement per row:
+            # SQLite's FTS5 flushes its index at every statement that fires the sync trigger, so one statement
+            # per row was 2.5x slower (scripts/bench_storage.py).
             rows = [{**value, "first_seen_at": seen_at, "last_seen_at": seen_at, "updated_at": seen_at, "revision": 1}
                     for value in new]
             inserted = self._insert_pg_arrays(session, rows) if self.engine.dialect.name == "postgresql" else None
@@ -517,16 +518,17 @@ def search_conditions(session: Session, query: str) -> list:
     conditions = []
     if dialect == "postgresql" and long_terms and fulltext.pg_search_deferred(session.connection()):
         # The trigram index over the indexed copies, and a scan of the articles not indexed yet (since the
-        # last sync: usually none, or one running crawl's worth), looked up by id: read first, so the
-        # planner knows how few they are (joined with the pending table, it guessed from stale statistics
-        # and tested every article's text: 200 ms on 5,000 articles, none pending).
-        found = select(_FTS_DOCUMENTS.c.id).where(
+        # last sync: usually none, or one running crawl's worth), looked up by id: `id = ANY((SELECT
+        # array_agg(id) …))`, an array computed once, so the plan fetches those few by primary key (joined
+        # with the pending table, the planner guessed from stale statistics and tested every article's
+        # text: 200 ms on 5,000 articles, none pending). One statement, one snapshot: an article a sync
+        # or an edit moves between the two at that moment is seen on one side.
+        indexed = select(_FTS_DOCUMENTS.c.id).where(
             *(_FTS_DOCUMENTS.c.document.ilike(_like_pattern(term), escape="\\") for term in long_terms))
-        waiting = session.execute(select(_FTS_PENDING.c.id)).scalars().all()
-        if waiting:
-            scanned = aliased(Article)
-            found = union_all(found, select(scanned.id).where(
-                scanned.id == any_(literal(list(waiting), ARRAY(Integer))), *(_contains(term, scanned) for term in long_terms)))
+        waiting = cast(select(func.array_agg(_FTS_PENDING.c.id)).scalar_subquery(), ARRAY(Integer))  # an array, not a set
+        scanned = aliased(Article)
+        found = union_all(indexed, select(scanned.id).where(
+            scanned.id == any_(waiting), *(_contains(term, scanned) for term in long_terms)))
         conditions.append(Article.id.in_(found))
         return conditions + [_contains(term) for term in terms if term not in long_terms]
     if sqlite_fts:
