@@ -191,6 +191,62 @@ def test_sqlite_indexes_new_articles_in_bulk_and_keeps_the_index_of_an_older_dat
     database.close()
 
 
+def _pg_indexed(database: Database, phrase: str) -> list[int]:
+    """Article ids whose indexed copy (PostgreSQL's articles_fts_documents) holds `phrase`."""
+    with database.engine.connect() as connection:
+        return sorted(connection.execute(text("SELECT id FROM articles_fts_documents WHERE document ILIKE :p"),
+                                         {"p": f"%{phrase}%"}).scalars())
+
+
+# The revision before PostgreSQL's bulk indexing (0009_pg_search_deferred): GIN indexes on articles.
+PG_ROW_BY_ROW = "0008_run_workers"
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_postgresql_indexes_new_articles_in_bulk_and_keeps_what_an_older_database_held(db_url):  # noqa: F811
+    database = Database(db_url)
+    database.upgrade(PG_ROW_BY_ROW)
+    database.upsert_articles(ARTICLES[:2])  # indexed row by row, by the GIN indexes of 0002
+    database.upgrade()  # 0009: what was stored is indexed by the migration; new articles wait for a sync
+    assert _pg_indexed(database, "脑机接口") == [1, 2] and _pending(database) == 0
+    with database.engine.connect() as connection:
+        indexes = {index["name"] for index in inspect(connection).get_indexes("articles")}
+    assert not indexes & set(fulltext.TRIGRAM_INDEXES)
+
+    database.upsert_articles(ARTICLES[2:])
+    assert _pending(database) == 2 and _pg_indexed(database, "量子纠缠") == []
+    assert urls(database.search("量子纠缠")) == [ARTICLES[3]["url"]]  # found while pending
+    # Edited before its sync: the sync indexes the text it has then, and only that.
+    database.upsert_articles([article(4, title=ARTICLES[3]["title"], text="超导量子比特的相干时间延长。")])
+    assert database.sync_search() == 2 and _pending(database) == 0
+    assert _pg_indexed(database, "量子纠缠") == [] and _pg_indexed(database, "超导量子比特") == [4]
+    assert urls(database.search("超导量子比特")) == [ARTICLES[3]["url"]] and database.search("量子纠缠") == []
+    assert database.sync_search() == 0
+    # Edited after its sync: out of the index (never an old text there), pending, found by its new text.
+    database.upsert_articles([article(3, title=ARTICLES[2]["title"], text="会议部署了来年的重点任务。")])
+    assert _pg_indexed(database, "年度进展") == [] and _pg_indexed(database, "来年的重点任务") == [] and _pending(database) == 1
+    assert urls(database.search("来年的重点任务")) == [ARTICLES[2]["url"]] and database.search("年度进展") == []
+    # Only metadata changed: the indexed copy stays, nothing pending.
+    database.upsert_articles([article(1, title=ARTICLES[0]["title"], text=ARTICLES[0]["text"], editor="某")])
+    assert database.sync_search() == 1 and _pg_indexed(database, "来年的重点任务") == [3]
+    database.upsert_articles([article(1, title=ARTICLES[0]["title"], text=ARTICLES[0]["text"], editor="另")])
+    assert _pending(database) == 0 and _pg_indexed(database, "脑机接口") == [1, 2]
+    # A deleted article leaves the index and the pending list.
+    database.upsert_articles([article(5, title="月球样品研究取得新进展", text="嫦娥六号样品。")])
+    with Session(database.engine) as session, session.begin():
+        session.execute(Article.__table__.delete().where(Article.url.in_([ARTICLES[1]["url"], article(5)["url"]])))
+    assert _pending(database) == 0 and _pg_indexed(database, "脑机接口") == [1]
+
+    migrate.downgrade(database.engine, PG_ROW_BY_ROW)  # back to the GIN indexes on articles
+    with database.engine.connect() as connection:
+        assert not fulltext.pg_search_deferred(connection)
+        indexes = {index["name"] for index in inspect(connection).get_indexes("articles")}
+    assert set(fulltext.TRIGRAM_INDEXES) <= indexes
+    database.upsert_articles([article(6, title="月球样品研究取得新进展", text="嫦娥六号样品。")])
+    assert urls(database.search("嫦娥六号")) == [article(6)["url"]] and urls(database.search("超导量子比特")) == [ARTICLES[3]["url"]]
+    database.close()
+
+
 def test_search_uses_the_trigram_index(searchable):
     with searchable.engine.connect() as connection:
         if connection.dialect.name == "sqlite":
@@ -205,10 +261,16 @@ def test_search_uses_the_trigram_index(searchable):
             from cascrawl.db import fulltext
 
             assert fulltext.pg_trgm_sees_chinese(connection)  # a UTF-8 locale: Chinese characters make trigrams
+            # The documents table holds every synced article; the others wait in articles_fts_pending.
+            found = connection.execute(text("SELECT id FROM articles_fts_documents WHERE document ILIKE '%脑机接口%'"))
+            pending = connection.execute(text("SELECT count(*) FROM articles_fts_pending")).scalar()
+            assert (len(found.all()), pending) in ((2, 0), (0, len(ARTICLES)))
             connection.execute(text("SET enable_seqscan = off"))  # a 4-row table would be scanned anyway
             plan = " ".join(row[0] for row in connection.execute(
-                text("EXPLAIN SELECT id FROM articles WHERE title ILIKE '%脑机接口%' OR text ILIKE '%脑机接口%'")))
-            assert "ix_articles_title_trgm" in plan and "ix_articles_text_trgm" in plan
+                text("EXPLAIN SELECT id FROM articles_fts_documents WHERE document ILIKE '%脑机接口%'")))
+            assert "ix_articles_fts_documents_trgm" in plan
+            indexes = {index["name"] for index in inspect(connection).get_indexes("articles")}
+            assert not indexes & set(fulltext.TRIGRAM_INDEXES)  # no trigram index kept by each insert
 
 
 def test_search_queries_the_index_for_long_words_and_like_for_short_ones(searchable):
@@ -234,7 +296,13 @@ def test_search_queries_the_index_for_long_words_and_like_for_short_ones(searcha
         assert "articles_fts MATCH" in where and "articles_fts_pending" in where and where.count("LIKE") == 2
         assert "articles_fts" not in short_query and "LIKE" in short_query
     else:
-        assert "ILIKE" in long_query and "ILIKE" in short_query  # served by the pg_trgm GIN indexes
+        # The trigram index over the synced copies; ILIKE over the articles not synced yet (title or text),
+        # looked up by id in the array of the pending ones; in one statement.
+        [statement] = [s for s in long_query.split("SET LOCAL enable_seqscan = off") if "ORDER BY" in s]
+        where = statement.split("ORDER BY")[0]
+        assert "articles_fts_documents" in where and "array_agg(articles_fts_pending.id)" in where
+        assert where.count("ILIKE") == 3 and where.count("ANY") == 1
+        assert "articles_fts" not in short_query and "ILIKE" in short_query
 
 
 @pytest.fixture
@@ -265,3 +333,69 @@ def test_the_api_filter_matches_like_search_whatever_the_case(mixed_case, query)
     page = reads.list_articles(database, reads.ArticleFilter(q=query))
     assert sorted(found.url for found in page.articles) == sorted([in_title, in_text])
     assert reads.count_articles(database, reads.ArticleFilter(q=query + " 水稻")) == 1
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_postgresql_sync_rebuilds_the_index_when_most_articles_wait_and_adds_to_it_otherwise(db_url):  # noqa: F811
+    from sqlalchemy import event
+
+    database = Database(db_url).open()
+    statements: list[str] = []
+    event.listen(database.engine, "before_cursor_execute", lambda c, cur, s, p, ctx, many: statements.append(s))
+    database.upsert_articles(ARTICLES[:3])
+    assert database.sync_search() == 3  # into an empty table: dropped and built again over all rows
+    assert any(s.startswith("DROP INDEX") for s in statements) and any(s.startswith("CREATE INDEX") for s in statements)
+    statements.clear()
+    database.upsert_articles(ARTICLES[3:])
+    assert database.sync_search() == 1  # 1 waiting, 3 indexed: added, the GIN pending list merged at once
+    assert not any(s.startswith(("DROP INDEX", "CREATE INDEX")) for s in statements)
+    assert any("gin_clean_pending_list" in s for s in statements)
+    with database.engine.connect() as connection:
+        assert connection.execute(text("SELECT indisvalid FROM pg_index WHERE indexrelid = "
+                                       "'ix_articles_fts_documents_trgm'::regclass")).scalar() is True
+    assert _pg_indexed(database, "脑机接口") == [1, 2] and _pg_indexed(database, "量子纠缠") == [4]
+    assert urls(database.search("脑机接口")) == [ARTICLES[0]["url"], ARTICLES[1]["url"]]
+    database.close()
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_postgresql_sync_waits_for_no_other_transaction(db_url):  # noqa: F811
+    """A search reading the documents table: no rebuild (it would wait for the lock), the rows are added.
+    A writer holding a pending article: that one is left for the next sync; search finds it meanwhile."""
+    database = Database(db_url).open()
+    database.upsert_articles(ARTICLES[:2])
+    engine = create_engine(db_url)
+    other = engine.connect()
+    try:
+        other.begin()
+        other.execute(text("SELECT count(*) FROM articles_fts_documents"))  # holds its lock until it ends
+        other.execute(text("SELECT id FROM articles WHERE id = 2 FOR UPDATE"))  # a writer busy with article 2
+        with database.engine.connect() as connection, connection.begin():
+            connection.exec_driver_sql("SET LOCAL lock_timeout = '5s'")  # a sync that waited would fail, not hang
+            assert fulltext.sync_pg_search(connection) == 1
+        assert _pg_indexed(database, "脑机接口") == [1] and _pending(database) == 1
+        assert urls(database.search("脑机接口")) == [ARTICLES[0]["url"], ARTICLES[1]["url"]]
+        other.rollback()
+        assert database.sync_search() == 1 and _pg_indexed(database, "脑机接口") == [1, 2] and _pending(database) == 0
+    finally:
+        other.close()
+        engine.dispose()
+    database.close()
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_postgresql_long_texts_are_compressed_with_lz4_and_read_back_unchanged(db_url):  # noqa: F811
+    database = Database(db_url).open()
+    long_text = "中国科学院" * 4000  # out of line (TOAST), compressed
+    database.upsert_articles([article(1, text=long_text, html=f"<p>{long_text}</p>")])
+    database.sync_search()
+    with database.engine.connect() as connection:
+        if not fulltext.pg_has_lz4(connection):
+            pytest.skip("this PostgreSQL has no lz4: the server's default compression is kept")
+        methods = connection.execute(text(
+            "SELECT pg_column_compression(a.text), pg_column_compression(a.html), pg_column_compression(d.document) "
+            "FROM articles AS a JOIN articles_fts_documents AS d USING (id)")).one()
+    assert tuple(methods) == ("lz4", "lz4", "lz4")
+    [stored] = list(database.iter_articles())
+    assert stored.text == long_text and stored.html == f"<p>{long_text}</p>"
+    database.close()

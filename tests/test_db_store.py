@@ -218,3 +218,57 @@ def test_deleting_an_article_deletes_its_archived_versions(database):
     with Session(database.engine) as session, session.begin():
         session.delete(session.scalars(select(Article)).one())
     assert rows(database, ArticleRevision) == []  # ON DELETE CASCADE (SQLite: foreign_keys pragma on)
+
+
+# --- PostgreSQL: new articles inserted as one array per column ---
+
+def _varied_articles() -> list[dict]:
+    """Values of every kind a column holds: NULLs, empty and nested JSON, quotes, backslashes, braces and
+    commas (array syntax), other time zones, long Chinese text."""
+    return [
+        article(1),
+        article(2, author=None, editor=None, source=None, published_at=None, attachments=[], images=[], videos=[],
+                provenance={}, script=None, template=None, html=None),
+        article(3, title='引号"与\\反斜杠{大括号},逗号', text="第一段。\n\t第二段 NULL {} \"\\", author="NULL",
+                attachments=[{"url": "https://www.cas.cn/a.pdf", "name": "附件 {1}, \"引\"", "size": None}],
+                videos=[{"url": "https://www.cas.cn/v.mp4", "poster": None, "tracks": [1, 2.5, True]}],
+                published_at=datetime(2025, 6, 14, 23, 59, 59, 999999, tzinfo=timezone(timedelta(hours=-5))),
+                etag='W/"abc"', last_modified="Sat, 14 Jun 2025 08:30:00 GMT"),
+        article(4, text="长" * 20000, html="<p>" + "长" * 20000 + "</p>"),  # stored out of line (TOAST)
+    ]
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_postgresql_array_insert_stores_what_the_row_by_row_insert_stores(db_url, postgres_server, monkeypatch):  # noqa: F811
+    seen_at = datetime(2025, 7, 1, 8, 0, tzinfo=timezone.utc)
+    arrays = Database(db_url).open()
+    statements: list[str] = []
+    from sqlalchemy import event
+
+    event.listen(arrays.engine, "before_cursor_execute", lambda c, cur, s, p, ctx, many: statements.append(s))
+    assert arrays.upsert_articles(_varied_articles(), seen_at=seen_at).inserted == 4
+    assert any("unnest(" in s for s in statements)  # the array statement was the one used
+    other_url = postgres_server.create_database()
+    try:
+        plain = Database(other_url).open()
+        monkeypatch.setattr(Database, "_insert_pg_arrays", lambda self, session, rows: None)  # SQLAlchemy's VALUES
+        assert plain.upsert_articles(_varied_articles(), seen_at=seen_at).inserted == 4
+        assert rows(arrays, Article) == rows(plain, Article)
+        plain.close()
+    finally:
+        postgres_server.drop_database(other_url)
+    [third] = [row for row in rows(arrays, Article) if row["url"] == article(3)["url"]]
+    assert third["published_at"] == datetime(2025, 6, 15, 4, 59, 59, 999999, tzinfo=timezone.utc)
+    assert third["attachments"][0]["name"] == "附件 {1}, \"引\"" and third["videos"][0]["tracks"] == [1, 2.5, True]
+    arrays.close()
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_postgresql_refuses_a_too_long_value_rather_than_cutting_it(database):
+    run_id = database.start_run(base_url="https://www.cas.cn", sections=["syky"], settings={})
+    too_long = article(2, section="s" * 101)  # varchar(100)
+    result = database.upsert_articles([article(1), too_long], run_id=run_id)
+    assert result.inserted == 1 and [(url, reason) for url, reason, _ in result.rejected] == [
+        (too_long["url"], "db_constraint")]
+    assert "too long" in result.rejected[0][2]
+    assert [row["url"] for row in rows(database, Article)] == [article(1)["url"]]

@@ -12,7 +12,7 @@ import time
 from http.server import SimpleHTTPRequestHandler
 
 import pytest
-from sqlalchemy import create_engine, select
+from sqlalchemy import create_engine, select, text
 from sqlalchemy.orm import Session
 
 from cascrawl.db import Article, ArticleRevision, CrawlRun, Reject
@@ -39,6 +39,25 @@ def table(db_url: str, model) -> list[dict]:
         engine.dispose()
 
 
+def search_index(db_url: str, phrase: str) -> tuple[set[str], int]:
+    """(URLs the full-text index itself finds for `phrase`, articles waiting for the index): FTS5 on SQLite,
+    the trigram-indexed articles_fts_documents on PostgreSQL (not search(), which also scans pending ones)."""
+    engine = create_engine(db_url)
+    try:
+        with engine.connect() as connection:
+            if engine.dialect.name == "sqlite":
+                query = ("SELECT url FROM articles WHERE id IN "
+                         "(SELECT rowid FROM articles_fts WHERE articles_fts MATCH '\"' || :p || '\"')")
+            else:
+                query = ("SELECT url FROM articles WHERE id IN "
+                         "(SELECT id FROM articles_fts_documents WHERE document LIKE '%' || :p || '%')")
+            indexed = set(connection.execute(text(query), {"p": phrase}).scalars())
+            pending = connection.execute(text("SELECT count(*) FROM articles_fts_pending")).scalar()
+        return indexed, pending
+    finally:
+        engine.dispose()
+
+
 def crawl(base_url: str, db_url: str, *extra: str, sections: str = SECTIONS):
     """A full crawl: every article fetched again, as the storage semantics are about what a re-fetch does."""
     result = run_cascrawl("crawl", "--full", "--base-url", base_url, "--db", db_url, "--section", sections, *FAST, *extra)
@@ -54,6 +73,10 @@ def test_crawl_twice_then_edit_one_article_and_crawl_again(backend, request, tmp
     with serve_site(site) as base_url:
         crawl(base_url, db_url)
         first = {row["url"]: row for row in table(db_url, Article)}
+        # The run brought the full-text index up to date as it ended: every article in it, none waiting.
+        assert search_index(db_url, OLD_WORDS) == ({EDITED}, 0)
+        assert search_index(db_url, "中国科学院")[0] == {
+            a["url"] for a in ARTICLES if "中国科学院" in a["title"] or "中国科学院" in a["text"]}
         crawl(base_url, db_url)
         second = table(db_url, Article)
 
@@ -102,6 +125,8 @@ def test_crawl_twice_then_edit_one_article_and_crawl_again(backend, request, tmp
         (True, "http_404", runs[2]["id"])]
     assert "1 rejected (http_404: 1)" in result.stdout
 
+    # The edited text replaced the old one in the index by the end of the run (the revision made it wait).
+    assert search_index(db_url, NEW_WORDS) == ({EDITED}, 0) and search_index(db_url, OLD_WORDS) == (set(), 0)
     found = run_cascrawl("db", "search", "超高通量", "--db", db_url)
     assert found.returncode == 0 and EDITED in found.stdout, found.stderr
 

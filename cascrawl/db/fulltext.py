@@ -10,8 +10,14 @@ trigrams instead, which find any substring of three or more characters:
   reads the index for indexed articles and scans the pending ones with LIKE, so it finds every stored
   article at any time, a killed run's included. Changes and deletions of indexed articles are still
   applied by triggers, row by row (a re-crawl changes few texts).
-- PostgreSQL: the `pg_trgm` extension and GIN trigram indexes on `articles.title` and `articles.text`,
-  which serve `ILIKE '%…%'`.
+- PostgreSQL: the `pg_trgm` extension and a GIN trigram index, which serves `ILIKE '%…%'`. Since
+  migration 0009_pg_search_deferred the index is not on `articles` (kept current by every insert, ~1 ms
+  per article of 1,600 characters, 75% of a first insert) but on a table of its own,
+  `articles_fts_documents` (id, document: the title, a newline, the text), filled in bulk as in SQLite:
+  a statement trigger notes each new article's id in `articles_fts_pending`, `sync_pg_search` moves the
+  noted articles into the documents table in one statement, and search reads the index for indexed
+  articles and scans the pending ones with ILIKE. An article whose title or text changes leaves the
+  documents table and is noted again (a trigger), so the documents table never holds an old text.
 
 A term of one or two characters has no trigram: it is matched with LIKE / ILIKE (a scan).
 
@@ -23,10 +29,13 @@ after.
 from __future__ import annotations
 
 from sqlalchemy import Connection, text
+from sqlalchemy.exc import OperationalError
 
 FTS_TABLE = "articles_fts"
 PENDING_TABLE = "articles_fts_pending"  # ids of articles not in the index yet (a name under FTS_TABLE's prefix)
-TRIGRAM_INDEXES = ("ix_articles_title_trgm", "ix_articles_text_trgm")
+TRIGRAM_INDEXES = ("ix_articles_title_trgm", "ix_articles_text_trgm")  # PostgreSQL before 0009_pg_search_deferred
+PG_DOCUMENTS_TABLE = "articles_fts_documents"  # PostgreSQL: what the trigram index covers (id, document)
+PG_DOCUMENTS_INDEX = "ix_articles_fts_documents_trgm"
 MIN_TRIGRAM_TERM = 3  # characters
 
 _SQLITE_FTS = [
@@ -163,3 +172,145 @@ def drop_pg_trgm(connection: Connection) -> None:
 def fts5_query(terms: list[str]) -> str:
     """Each term as an FTS5 string (a substring to find), all of them required."""
     return " ".join('"' + term.replace('"', '""') + '"' for term in terms)
+
+
+# --- PostgreSQL, since migration 0009_pg_search_deferred: the trigram index on a table of its own, filled in bulk ---
+
+# A search term holds no whitespace (queries are split on it), so it is a substring of this document exactly
+# when it is one of the title or of the text: one index serves both columns.
+PG_DOCUMENT = "coalesce({0}.title, '') || E'\\n' || coalesce({0}.text, '')"
+
+_PG_DOCUMENTS_INDEX_DDL = f"CREATE INDEX {PG_DOCUMENTS_INDEX} ON {PG_DOCUMENTS_TABLE} USING gin (document gin_trgm_ops)"
+
+_PG_DEFERRED = [
+    f"""CREATE TABLE {PG_DOCUMENTS_TABLE} (
+  id integer PRIMARY KEY REFERENCES articles (id) ON DELETE CASCADE,
+  document text NOT NULL
+)""",
+    f"CREATE TABLE {PENDING_TABLE} (id integer PRIMARY KEY)",
+    # Statement-level with a transition table: one INSERT … SELECT per insert statement, not one per row.
+    f"""CREATE FUNCTION {FTS_TABLE}_note_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO {PENDING_TABLE} (id) SELECT id FROM inserted ON CONFLICT DO NOTHING;
+  RETURN NULL;
+END $$""",
+    f"""CREATE TRIGGER {FTS_TABLE}_ai AFTER INSERT ON articles REFERENCING NEW TABLE AS inserted
+FOR EACH STATEMENT EXECUTE FUNCTION {FTS_TABLE}_note_inserted()""",
+    # A changed title or text: out of the index until the next sync indexes the new one (search scans it meanwhile).
+    f"""CREATE FUNCTION {FTS_TABLE}_note_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  DELETE FROM {PG_DOCUMENTS_TABLE} WHERE id = NEW.id;
+  INSERT INTO {PENDING_TABLE} (id) VALUES (NEW.id) ON CONFLICT DO NOTHING;
+  RETURN NULL;
+END $$""",
+    f"""CREATE TRIGGER {FTS_TABLE}_au AFTER UPDATE OF title, text ON articles FOR EACH ROW
+WHEN (OLD.title IS DISTINCT FROM NEW.title OR OLD.text IS DISTINCT FROM NEW.text)
+EXECUTE FUNCTION {FTS_TABLE}_note_changed()""",
+    # The documents go with their article by the foreign key; a pending id by this trigger.
+    f"""CREATE FUNCTION {FTS_TABLE}_forget_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  DELETE FROM {PENDING_TABLE} WHERE id IN (SELECT id FROM deleted);
+  RETURN NULL;
+END $$""",
+    f"""CREATE TRIGGER {FTS_TABLE}_ad AFTER DELETE ON articles REFERENCING OLD TABLE AS deleted
+FOR EACH STATEMENT EXECUTE FUNCTION {FTS_TABLE}_forget_deleted()""",
+]
+
+# Every pending article no other transaction holds, locked (a writer changing one of them waits for this
+# sync, whose copy is then current; this sync never waits, so it cannot deadlock with a writer or another
+# sync), noted as indexed, and its document copied.
+_PG_SYNC = f"""WITH locked AS (
+  SELECT a.id, {PG_DOCUMENT.format("a")} AS document FROM articles AS a
+  WHERE a.id IN (SELECT id FROM {PENDING_TABLE})
+  FOR NO KEY UPDATE OF a SKIP LOCKED
+), cleared AS (
+  DELETE FROM {PENDING_TABLE} AS p USING locked WHERE p.id = locked.id
+), indexed AS (
+  INSERT INTO {PG_DOCUMENTS_TABLE} (id, document) SELECT id, document FROM locked
+  ON CONFLICT (id) DO UPDATE SET document = EXCLUDED.document
+  RETURNING 1
+)
+SELECT count(*) FROM indexed"""
+
+
+# Long texts (TOAST) compressed with lz4 instead of the default pglz: measured half the server time of
+# inserting articles (0.23 -> 0.11 ms per article of 1,600 characters of text and its HTML) and 5% smaller
+# for Chinese text. What is read back is the same; rows stored before keep their pglz values.
+_LZ4_COLUMNS = {"articles": ("text", "html"), "article_revisions": ("text", "html"), PG_DOCUMENTS_TABLE: ("document",)}
+
+
+def pg_has_lz4(connection: Connection) -> bool:
+    """PostgreSQL 14+ built with lz4 (Debian's, the official images' are)."""
+    return connection.execute(text(
+        "SELECT 'lz4' = ANY(enumvals) FROM pg_settings WHERE name = 'default_toast_compression'")).scalar() is True
+
+
+def compress_pg_lz4(connection: Connection) -> None:
+    for table, columns in _LZ4_COLUMNS.items():
+        changes = ", ".join(f"ALTER COLUMN {name} SET COMPRESSION lz4" for name in columns)
+        connection.exec_driver_sql(f"ALTER TABLE {table} {changes}")
+
+
+def defer_pg_search(connection: Connection) -> None:
+    """Migration 0009_pg_search_deferred: the trigram indexes leave `articles`; the articles stored so far are
+    copied to the documents table, then indexed in one build (faster than row by row)."""
+    for statement in _PG_DEFERRED:
+        connection.exec_driver_sql(statement)
+    if pg_has_lz4(connection):
+        compress_pg_lz4(connection)
+    connection.exec_driver_sql(
+        f"INSERT INTO {PG_DOCUMENTS_TABLE} (id, document) SELECT a.id, {PG_DOCUMENT.format('a')} FROM articles AS a")
+    connection.exec_driver_sql(_PG_DOCUMENTS_INDEX_DDL)
+    drop_pg_trgm(connection)
+
+
+def undefer_pg_search(connection: Connection) -> None:
+    """Back to the trigram indexes on `articles`, kept by each insert (0009_pg_search_deferred's downgrade)."""
+    connection.exec_driver_sql(f"DROP TABLE IF EXISTS {PG_DOCUMENTS_TABLE}")
+    connection.exec_driver_sql(f"DROP TABLE IF EXISTS {PENDING_TABLE}")
+    for table, columns in _LZ4_COLUMNS.items():  # back to the server's default (pglz unless configured)
+        if table != PG_DOCUMENTS_TABLE:
+            changes = ", ".join(f"ALTER COLUMN {name} SET COMPRESSION DEFAULT" for name in columns)
+            connection.exec_driver_sql(f"ALTER TABLE {table} {changes}")
+    for trigger, function in (("ai", "note_inserted"), ("au", "note_changed"), ("ad", "forget_deleted")):
+        connection.exec_driver_sql(f"DROP TRIGGER IF EXISTS {FTS_TABLE}_{trigger} ON articles")
+        connection.exec_driver_sql(f"DROP FUNCTION IF EXISTS {FTS_TABLE}_{function}()")
+    create_pg_trgm(connection)
+
+
+def pg_search_deferred(connection: Connection) -> bool:
+    return connection.execute(text("SELECT to_regclass(:name)"), {"name": PENDING_TABLE}).scalar() is not None
+
+
+def sync_pg_search(connection: Connection) -> int:
+    """Index every pending article (one statement); returns how many. Pending articles another transaction
+    is writing are left for the next sync (search scans them meanwhile).
+
+    When more articles wait than are indexed (a first crawl into an empty database, a large killed run),
+    the index is dropped and built again over the whole table, which costs less than adding the new
+    rows one by one (measured 0.9 against 1.75 ms per article, 10,000 into an empty table); searches
+    wait for that sync to commit. Not when another transaction holds the documents table: then the rows
+    are added as usual."""
+    pending = connection.exec_driver_sql(f"SELECT count(*) FROM {PENDING_TABLE}").scalar() or 0
+    if not pending:
+        return 0
+    indexed = connection.execute(text(f"SELECT count(*) FROM (SELECT 1 FROM {PG_DOCUMENTS_TABLE} LIMIT :n) AS d"),
+                                 {"n": pending}).scalar()
+    rebuild = indexed < pending
+    if rebuild:
+        try:
+            with connection.begin_nested():
+                connection.exec_driver_sql(f"LOCK TABLE {PG_DOCUMENTS_TABLE} IN ACCESS EXCLUSIVE MODE NOWAIT")
+        except OperationalError:  # lock_not_available: a search or a writer is using the table
+            rebuild = False
+    if rebuild:
+        connection.exec_driver_sql(f"DROP INDEX {PG_DOCUMENTS_INDEX}")
+    synced = connection.exec_driver_sql(_PG_SYNC).scalar() or 0
+    if rebuild:
+        connection.exec_driver_sql(_PG_DOCUMENTS_INDEX_DDL)
+    else:
+        # GIN puts new entries in a pending list (up to gin_pending_list_limit, 4 MB) that every search
+        # reads whole and that makes the planner avoid the index (measured: a rare phrase 200 ms, a scan
+        # of every document, instead of 5 ms after 500 changed articles): merged into the index now.
+        connection.execute(text("SELECT gin_clean_pending_list(CAST(:index AS regclass))"), {"index": PG_DOCUMENTS_INDEX})
+    return synced

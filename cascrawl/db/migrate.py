@@ -61,10 +61,10 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 
 def include_name(name: str | None, type_: str, parent_names) -> bool:
-    """Objects autogenerate must not compare: full-text search is made by hand in migration 0002."""
+    """Objects autogenerate must not compare: full-text search is made by hand (migrations 0002, 0007, 0009)."""
     if type_ == "table" and name and name.startswith(fulltext.FTS_TABLE):
         return False  # the FTS5 table and its shadow tables (articles_fts_data, …)
-    if type_ == "index" and name in fulltext.TRIGRAM_INDEXES:
+    if type_ == "index" and (name in fulltext.TRIGRAM_INDEXES or name == fulltext.PG_DOCUMENTS_INDEX):
         return False
     return True
 
