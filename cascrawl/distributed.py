@@ -46,6 +46,8 @@ from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy_redis.queue import PriorityQueue
 from scrapy_redis.scheduler import Scheduler
 
+from cascrawl.engine import engine_of
+
 logger = logging.getLogger(__name__)
 
 LEASE = "cascrawl_lease"  # request.meta key: the lease a popped request is held under
@@ -483,7 +485,7 @@ class _Stats:
 
 
 def scheduler_of(crawler) -> LeasingScheduler | None:
-    engine = getattr(crawler, "engine", None)
+    engine = engine_of(crawler)
     scheduler = getattr(engine, "scheduler", None) if engine is not None else None
     return scheduler if isinstance(scheduler, LeasingScheduler) else None
 

@@ -3,9 +3,12 @@
 `extract` is the whole of what the spider does with an article page's bytes — decode, the size
 guard, the layout parsers — as one pure function: bytes + Content-Type + URL in, plain data out. The
 crawl runs it in worker processes (`ExtractionWorkers`, CASCRAWL_EXTRACT_PROCESSES, default 1), so
-parsing runs on another core while the reactor thread goes on downloading and cleaning: in one
+parsing runs on another core while the reactor thread goes on downloading and storing: in one
 thread, parsing was the largest cost a crawl adds to what bare Scrapy does (README, "Performance").
-With 0 processes, pages are parsed in the reactor thread, as before.
+The workers take a second job the same way, given with `set_task`: the item pipelines' cleaning
+(pipelines/processor.py). With 0 processes, pages are parsed in the reactor thread, as before; a
+worker with CASCRAWL_EXTRACT_QUEUE jobs waiting gets no more until it answers, the reactor thread
+does them (the work in flight stays bounded, and the work is shared when a worker is starved of CPU).
 
 A worker is `python -m cascrawl.extraction`, started by the reactor (`spawnProcess`) and spoken to
 over its standard input and output (length-prefixed pickles, answered in order): no thread in the

@@ -11,6 +11,7 @@ from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet import reactor
 from twisted.internet.task import deferLater
 
+from cascrawl.engine import engine_of
 from cascrawl.hosts import HostPolicy, OffsiteRequest, count_offsite, host_of, offsite_reason
 
 logger = logging.getLogger(__name__)
@@ -47,7 +48,7 @@ class RetryBackoffMiddleware:
         return None
 
     def _stopping(self) -> bool:
-        engine = getattr(self.crawler, "engine", None)
+        engine = engine_of(self.crawler)
         return engine is not None and not engine.running
 
 

@@ -4,7 +4,9 @@ text -> boilerplate -> copies (pinyin glosses, script, canonical URL) -> dates -
 -> media (the opt-in archive of each article's files) -> persist.
 
 Each pipeline does one job, is built by `from_crawler`, reads its `CASCRAWL_*` settings there and
-counts what it did in the crawler's stats. Items are read and written through ItemAdapter only. No
+counts what it did in the crawler's stats. Those from text to validate declare `runs_in_worker`: they
+are pure functions of the item and the settings, and the item processor (pipelines/processor.py) runs
+them in the extraction worker processes, off the crawler's thread; their counts and log lines come back. Items are read and written through ItemAdapter only. No
 pipeline drops an item: a pipeline that finds a reason to reject sets `reject_reason` and
 `reject_detail` (the first reason wins), validation makes the final call and persistence writes
 rejected items to the `rejects` table.

@@ -36,6 +36,7 @@ from cascrawl.db import frontier
 from cascrawl.health import coverage_record
 from cascrawl.db.media import record_media
 from cascrawl.distributed import Cluster, LeasingScheduler, scheduler_of
+from cascrawl.engine import engine_of
 from cascrawl.spool import Spool
 
 logger = logging.getLogger(__name__)
@@ -418,7 +419,7 @@ class PersistPipeline:
         self._written(batch, rejects)
 
     def _engine_running(self) -> bool:
-        engine = getattr(self.crawler, "engine", None)
+        engine = engine_of(self.crawler)
         return bool(engine is not None and engine.running)
 
     async def _ride_out(self, error: Exception) -> None:

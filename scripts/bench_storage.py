@@ -215,7 +215,10 @@ def reactor_stalls(targets: list[tuple[str, str]], rows: list[dict], batch_size:
         try:
             for name, make_url in targets:
                 for threaded in (False, True):
-                    await measure(name, make_url(), threaded)
+                    try:
+                        await measure(name, make_url(), threaded)
+                    except Exception as error:  # said in the table, not lost in an unhandled Deferred
+                        results.append(f"  {name:<11} {'in thread' if threaded else 'inline'}: failed: {error!r}")
         finally:
             reactor.stop()
 
