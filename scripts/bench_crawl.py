@@ -6,9 +6,11 @@
 Generates a CAS-shaped section of N articles (cascrawl.fixture_site.build_large_section, 20 to a
 listing page, every date in the past), serves it on 127.0.0.1, then runs, alternately and each in a
 process of its own: the bare spider (scripts/bare_spider.py: the same listing and article URLs,
-nothing done with the pages) and the full `cascrawl crawl` into a fresh SQLite file (extraction,
-cleaning, storage, full-text index). Politeness off for both (no delay, no AutoThrottle, the same
-concurrency). Then the peak RSS of `cascrawl crawl` at two sizes (VmHWM read from /proc while it
+nothing done with the pages), the full `cascrawl crawl` into a fresh SQLite file (extraction,
+cleaning, storage, full-text index), and the bare spider again with cascrawl's own item-processing
+settings (CONCURRENT_ITEMS=1, SCRAPER_SLOT_MAX_ACTIVE_SIZE=500000: Scrapy's CONCURRENT_ITEMS=100 costs a
+bare spider too, so the second ratio is what cascrawl's own work costs). Politeness off for all (no
+delay, no AutoThrottle, the same concurrency). Then the peak RSS of `cascrawl crawl` at two sizes (VmHWM read from /proc while it
 runs), and the storage rate of a first insert into SQLite (scripts/bench_storage.py's articles).
 
 pages/s = responses / the crawl's own elapsed time (Scrapy's elapsed_time_seconds: from the spider
@@ -94,13 +96,18 @@ class Run:
         return self.responses / self.elapsed
 
 
-def bare_run(base: str, scratch: Path, settings: list[str]) -> Run:
+# cascrawl's own item-processing settings (cascrawl/settings.py), given to the second bare spider: what is
+# left of the gap is what cascrawl's work costs, not Scrapy's defaults.
+TUNED = ["-s", "CONCURRENT_ITEMS=1", "-s", "SCRAPER_SLOT_MAX_ACTIVE_SIZE=500000"]
+
+
+def bare_run(base: str, scratch: Path, settings: list[str], who: str = "bare Scrapy") -> Run:
     stats_path = scratch / "bare-stats.json"
     measured = run_measured([sys.executable, str(REPO / "scripts" / "bare_spider.py"), base, SECTION,
                              str(stats_path), *settings], scratch / "bare.log")
     if measured[0] != 0:
-        raise SystemExit(f"the bare spider failed ({code}):\n{(scratch / 'bare.log').read_text()[-3000:]}")
-    return Run("bare Scrapy", json.loads(stats_path.read_text()), measured)
+        raise SystemExit(f"the bare spider failed ({measured[0]}):\n{(scratch / 'bare.log').read_text()[-3000:]}")
+    return Run(who, json.loads(stats_path.read_text()), measured)
 
 
 def cascrawl_run(base: str, scratch: Path, settings: list[str], name: str) -> Run:
@@ -165,7 +172,8 @@ def main() -> int:
                   f"concurrency {args.concurrency} per host, {args.rounds} rounds")
             for number in range(args.rounds):
                 for run in (bare_run(base, scratch, settings),
-                            cascrawl_run(base, scratch, cascrawl_settings, f"ab{number}")):
+                            cascrawl_run(base, scratch, cascrawl_settings, f"ab{number}"),
+                            bare_run(base, scratch, [*settings, *TUNED], "bare, tuned")):
                     runs.append(run)
                     print(f"  round {number + 1} {run.who:<12} {run.responses:>6} responses in {run.elapsed:6.1f} s "
                           f"= {run.pages_per_second:6.1f} pages/s   (process {run.wall:5.1f} s, CPU {run.cpu:5.1f} s, "
@@ -183,6 +191,7 @@ def main() -> int:
         storage = storage_rate(args.storage_articles, scratch) if args.storage_articles else None
 
     bare = [run.pages_per_second for run in runs if run.who == "bare Scrapy"]
+    tuned = [run.pages_per_second for run in runs if run.who == "bare, tuned"]
     full = [run.pages_per_second for run in runs if run.who == "cascrawl"]
     stored = [run.stored for run in runs if run.who == "cascrawl"]
     print()
@@ -191,6 +200,9 @@ def main() -> int:
     print(f"| pages/s, {args.articles:,}-article section (median of {args.rounds}) | {statistics.median(full):,.0f} "
           f"({', '.join(f'{value:,.0f}' for value in full)}) | {statistics.median(bare):,.0f} "
           f"({', '.join(f'{value:,.0f}' for value in bare)}) | **{statistics.median(full) / statistics.median(bare):.2f}×** |")
+    print(f"| the same, against the bare spider given cascrawl's CONCURRENT_ITEMS=1 and SCRAPER_SLOT_MAX_ACTIVE_SIZE "
+          f"| {statistics.median(full):,.0f} | {statistics.median(tuned):,.0f} "
+          f"({', '.join(f'{value:,.0f}' for value in tuned)}) | {statistics.median(full) / statistics.median(tuned):.2f}× |")
     print(f"| articles stored (of {args.articles:,}) | {', '.join(f'{value:,}' for value in stored)} | — | — |")
     if len(rss) == 2:
         (small, first), (large, second) = rss
