@@ -167,7 +167,7 @@ class _Worker:
 
 
 class ExtractionWorkers:
-    def __init__(self, processes: int, queue_limit: int = 8):
+    def __init__(self, processes: int, queue_limit: int = 32):
         self.processes = max(0, processes)
         self.queue_limit = max(1, queue_limit)  # requests waiting at one worker; more are done in this thread
         self.closing = False

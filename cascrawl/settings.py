@@ -28,7 +28,7 @@ CASCRAWL_DB_OUTAGE_SECONDS = 300.0  # a database that stops answering: pause fet
 CASCRAWL_SPOOL_DIR = ""  # where unwritable items wait for the next run; "" = next to the SQLite file, else ~/.local/state/cascrawl
 CASCRAWL_REJECT_RETRY_MAX_DAYS = 32.0  # a permanently rejected page is tried again after 1, 2, 4, … days, at most this
 CASCRAWL_EXTRACT_PROCESSES = 1  # worker processes parsing and cleaning article pages beside the crawler's thread; 0 = in that thread
-CASCRAWL_EXTRACT_QUEUE = 8  # jobs (a page's parsing, an item's cleaning) waiting at one worker; more are done in the crawler's thread
+CASCRAWL_EXTRACT_QUEUE = 0  # jobs (a page's parsing, an item's cleaning) waiting at one worker, more done in the crawler's thread; 0 = twice CONCURRENT_REQUESTS
 
 # --- distributed crawling (cascrawl/distributed.py, docs/operations.md): several workers, one crawl ---
 # A Redis URL switches it on (`cascrawl crawl --redis URL`; also from the environment variable): the

@@ -102,8 +102,9 @@ class CasNewsSpider(scrapy.Spider):
         spider.refresh_days = max(0, settings.getint("CASCRAWL_REFRESH_DAYS", 0))
         spider.database_url = settings.get("CASCRAWL_DATABASE_URL")
         spider.max_page_tags = settings.getint("CASCRAWL_MAX_PAGE_TAGS", 100_000) or 10**12  # 0 = no limit
-        spider.extraction = ExtractionWorkers(settings.getint("CASCRAWL_EXTRACT_PROCESSES", 1),
-                                              settings.getint("CASCRAWL_EXTRACT_QUEUE", 8))
+        # 0: twice what the downloader takes in at once (a burst of responses, two jobs each, fits)
+        queue = settings.getint("CASCRAWL_EXTRACT_QUEUE", 0) or 2 * settings.getint("CONCURRENT_REQUESTS", 16)
+        spider.extraction = ExtractionWorkers(settings.getint("CASCRAWL_EXTRACT_PROCESSES", 1), queue)
         spider.known_urls = set()
         spider.walks = {}
         return spider
