@@ -51,13 +51,14 @@ def _pipeline_log(stderr: str) -> list[str]:
     return sorted(lines)
 
 
-def test_a_worker_stores_exactly_what_parsing_in_the_crawler_thread_stores(crawled, site_url, tmp_path):
-    db_url, crawl = crawled  # the default: CASCRAWL_EXTRACT_PROCESSES=1
-    inline_url = f"sqlite:///{tmp_path / 'inline.db'}"
+def test_a_worker_stores_exactly_what_parsing_in_the_crawler_thread_stores(site_url, tmp_path):
+    # Two fresh databases (the session's `crawled` one may hold later runs by now, and its stats are the last run's).
+    db_url, inline_url = f"sqlite:///{tmp_path / 'worker.db'}", f"sqlite:///{tmp_path / 'inline.db'}"
     sections = ",".join(sorted({e["section"] for e in expected_articles()}))
+    crawl = run_cascrawl("crawl", "--base-url", site_url, "--db", db_url, "--section", sections, *FAST)  # 1 worker
     inline = run_cascrawl("crawl", "--base-url", site_url, "--db", inline_url, "--section", sections, *FAST,
                           "-s", "CASCRAWL_EXTRACT_PROCESSES=0")
-    assert inline.returncode == 0, inline.stderr[-3000:]
+    assert crawl.returncode == inline.returncode == 0, (crawl.stderr + inline.stderr)[-3000:]
 
     in_worker, in_thread = _rows(db_url), _rows(inline_url)
     assert len(in_worker) == len(expected_articles())
