@@ -23,7 +23,7 @@ from inspect import iscoroutinefunction
 
 from itemadapter import ItemAdapter
 from scrapy.pipelines import ItemPipelineManager
-from scrapy.settings import Settings
+from scrapy.settings import BaseSettings, Settings
 from scrapy.utils.defer import ensure_awaitable
 from scrapy.utils.misc import build_from_crawler, load_object
 from scrapy.utils.python import global_object_name
@@ -129,8 +129,11 @@ def _picklable(settings) -> dict:
     """The crawl's settings, those a worker can receive (a class or an open object stays behind; the
     pipelines that run there read plain values)."""
     values = {}
-    for name, value in settings.copy_to_dict().items():
+    for name in settings:  # not copy_to_dict(): it deep-copies, and a lock or a socket does not copy either
         try:
+            value = settings[name]
+            if isinstance(value, BaseSettings):  # ITEM_PIPELINES and the like: as a plain dict
+                value = value.copy_to_dict()
             pickle.dumps(value)
         except Exception:  # noqa: BLE001 - whatever does not pickle is simply not sent
             continue

@@ -1,0 +1,118 @@
+"""The item processor's rules without the engine (pipelines/processor.py): which pipelines go to the
+extraction worker, what the worker's side answers (the cleaned item, the stats calls, the log lines, an
+error), and that the spider's item object is the one that goes on."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime, timezone
+
+import pytest
+from scrapy.settings import Settings
+
+import cascrawl.settings as project_settings
+from cascrawl.items import ArticleItem
+from pipelines.processor import Cleaned, WorkerCleaning, _adopt, _leading_worker_pipelines, _picklable
+
+CLEANING = ["pipelines.text.TextPipeline", "pipelines.boilerplate.BoilerplatePipeline",
+            "pipelines.copies.ReservedCopyPipeline", "pipelines.dates.PublishedDatePipeline",
+            "pipelines.fields.FieldsPipeline", "pipelines.validate.ValidatePipeline"]
+URL = "https://www.cas.cn/syky/202401/t20240105_6000005.shtml"
+
+
+def _item(**fields) -> ArticleItem:
+    values = dict(url=URL, fetched_url=URL, docid=6000005, section="syky", fetched_at=datetime.now(timezone.utc),
+                  title="研究進展", html="<p>當(dāng)前，研究取得進展。</p><p>【打印本頁】</p>",
+                  date_text="2024-01-05 10:05", date_origin="page")
+    values.update(fields)
+    return ArticleItem(**values)
+
+
+def _cleaning(paths=CLEANING, level=logging.DEBUG) -> WorkerCleaning:
+    settings = Settings()
+    settings.setmodule(project_settings)
+    return WorkerCleaning((paths, _picklable(settings), level))
+
+
+class _Marked:
+    runs_in_worker = True
+
+    def process_item(self, item):
+        return item
+
+
+class _Unmarked:
+    def process_item(self, item):
+        return item
+
+
+class _AsyncMarked:
+    runs_in_worker = True
+
+    async def process_item(self, item):
+        return item
+
+
+def test_only_the_leading_marked_synchronous_pipelines_go_to_the_worker():
+    first, second, third = _Marked(), _Marked(), _Marked()
+    assert _leading_worker_pipelines([first, second, _Unmarked(), third]) == [first, second]
+    assert _leading_worker_pipelines([first, _AsyncMarked(), second]) == [first]
+    assert _leading_worker_pipelines([_Unmarked(), first]) == []
+
+
+def test_the_worker_side_cleans_and_sends_back_what_the_pipelines_counted_and_logged():
+    answer = _cleaning()(_item())
+    assert answer.in_worker and answer.error is None
+    assert answer.item.text == "当前，研究取得进展。"  # gloss out, Simplified, the widget line gone
+    assert answer.item.published_date.isoformat() == "2024-01-05" and answer.item.content_hash
+    assert ("inc_value", "cascrawl/clean/text/articles", 1) in answer.stats
+    assert ("inc_value", "cascrawl/clean/boilerplate/lines_removed", 1) in answer.stats
+    assert ("inc_value", "cascrawl/validated", 1) in answer.stats
+    assert ("pipelines.boilerplate", logging.DEBUG, f"boilerplate removed from {URL}: ['【打印本頁】']") in answer.logs
+
+
+def test_log_lines_below_the_crawl_log_level_stay_in_the_worker():
+    answer = _cleaning(level=logging.INFO)(_item(html=None, text=None))
+    assert answer.item.reject_reason == "missing_body"
+    assert [(name, level) for name, level, _ in answer.logs] == [("pipelines.validate", logging.WARNING)]
+    assert answer.logs[0][2].startswith(f"rejected {URL}: missing_body")
+    again = _cleaning(level=logging.INFO)(_item())  # each answer carries its own item's lines and counts only
+    assert again.logs == [] and ("inc_value", "cascrawl/clean/text/articles", 1) in again.stats
+
+
+class Broken:
+    runs_in_worker = True
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        return cls()
+
+    def process_item(self, item):
+        raise ValueError("a pipeline bug")
+
+
+def test_a_pipeline_error_in_the_worker_comes_back_to_be_raised_in_the_crawler():
+    answer = _cleaning([f"{__name__}.Broken"])(_item())
+    assert isinstance(answer.error, ValueError) and str(answer.error) == "a pipeline bug"
+    assert "raise ValueError" in answer.trace and answer.item is None
+
+
+def test_the_cleaned_copy_is_written_into_the_spiders_item():
+    item, cleaned = _item(), _item(text="正文", script="simplified")
+    assert _adopt(item, cleaned) is item and item.text == "正文" and item.script == "simplified"
+    mapping, cleaned_mapping = {"url": URL}, {"url": URL, "text": "正文"}
+    assert _adopt(mapping, cleaned_mapping) is mapping and mapping == {"url": URL, "text": "正文"}
+    assert _adopt(item, item) is item
+
+
+@pytest.mark.parametrize("value", [threading.Lock(), lambda: None])
+def test_settings_that_do_not_pickle_stay_behind(value):
+    settings = Settings({"CASCRAWL_SCRIPT": "keep"})
+    settings.set("SOMETHING", value)
+    sent = _picklable(settings)
+    assert sent["CASCRAWL_SCRIPT"] == "keep" and "SOMETHING" not in sent
+
+
+def test_an_answer_without_a_worker_is_marked_as_such():
+    assert Cleaned(item=1).in_worker is False
