@@ -21,6 +21,16 @@ CLEANING = ["pipelines.text.TextPipeline", "pipelines.boilerplate.BoilerplatePip
 URL = "https://www.cas.cn/syky/202401/t20240105_6000005.shtml"
 
 
+@pytest.fixture(autouse=True)
+def root_logging():
+    """WorkerCleaning takes the root logger over, as it should in a worker process: give it back to pytest."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
 def _item(**fields) -> ArticleItem:
     values = dict(url=URL, fetched_url=URL, docid=6000005, section="syky", fetched_at=datetime.now(timezone.utc),
                   title="研究進展", html="<p>當(dāng)前，研究取得進展。</p><p>【打印本頁】</p>",
