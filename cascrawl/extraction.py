@@ -198,10 +198,6 @@ class ExtractionWorkers:
             if worker.alive:
                 worker.configure(self._task)
 
-    @property
-    def running(self) -> bool:
-        return any(worker.alive for worker in self._workers)
-
     async def extract(self, body: bytes, content_type: str | bytes | None, url: str, max_tags: int) -> Extracted:
         return await self._call("extract", (body, content_type, url, max_tags), lambda payload: extract(*payload))
 

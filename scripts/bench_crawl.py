@@ -37,6 +37,7 @@ sys.path.insert(0, str(REPO))
 
 from cascrawl.db import Database, reads  # noqa: E402
 from cascrawl.fixture_site import build_large_section, serve_site  # noqa: E402
+import cascrawl.settings as project_settings  # noqa: E402
 from cascrawl.procmem import PeakMemory  # noqa: E402
 
 SECTION = "syky"
@@ -98,7 +99,8 @@ class Run:
 
 # cascrawl's own item-processing settings (cascrawl/settings.py), given to the second bare spider: what is
 # left of the gap is what cascrawl's work costs, not Scrapy's defaults.
-TUNED = ["-s", "CONCURRENT_ITEMS=1", "-s", "SCRAPER_SLOT_MAX_ACTIVE_SIZE=500000"]
+TUNED = [argument for name in ("CONCURRENT_ITEMS", "SCRAPER_SLOT_MAX_ACTIVE_SIZE")
+         for argument in ("-s", f"{name}={getattr(project_settings, name)}")]
 
 
 def bare_run(base: str, scratch: Path, settings: list[str], who: str = "bare Scrapy") -> Run:

@@ -159,6 +159,20 @@ def _pending(database: Database) -> int:
         return connection.execute(text("SELECT count(*) FROM articles_fts_pending")).scalar()
 
 
+def _new_articles_wait_for_the_sync(database: Database, indexed) -> None:
+    """ARTICLES[2:] stored: pending and found by search; one edited before the sync; the sync indexes the
+    text it has then. `indexed(database, phrase)`: the ids the backend's index holds for `phrase`."""
+    database.upsert_articles(ARTICLES[2:])
+    assert _pending(database) == 2 and indexed(database, "量子纠缠") == []
+    assert urls(database.search("量子纠缠")) == [ARTICLES[3]["url"]]  # found while pending
+    # Edited before its sync: the sync indexes the text it has then, and only that.
+    database.upsert_articles([article(4, title=ARTICLES[3]["title"], text="超导量子比特的相干时间延长。")])
+    assert database.sync_search() == 2 and _pending(database) == 0
+    assert indexed(database, "量子纠缠") == [] and indexed(database, "超导量子比特") == [4]
+    assert urls(database.search("超导量子比特")) == [ARTICLES[3]["url"]] and database.search("量子纠缠") == []
+    assert database.sync_search() == 0
+
+
 # The revision before bulk indexing (0007_fulltext_deferred): articles were indexed row by row by triggers.
 ROW_BY_ROW = "0006_media_archive"
 
@@ -170,15 +184,7 @@ def test_sqlite_indexes_new_articles_in_bulk_and_keeps_the_index_of_an_older_dat
     database.upgrade()  # 0007: what is indexed stays indexed; new articles wait for a sync
     assert _indexed(database, "脑机接口") == [1, 2] and _pending(database) == 0
 
-    database.upsert_articles(ARTICLES[2:])
-    assert _pending(database) == 2 and _indexed(database, "量子纠缠") == []
-    assert urls(database.search("量子纠缠")) == [ARTICLES[3]["url"]]  # found while pending
-    # Edited before its sync: the sync indexes the text it has then, and only that.
-    database.upsert_articles([article(4, title=ARTICLES[3]["title"], text="超导量子比特的相干时间延长。")])
-    assert database.sync_search() == 2 and _pending(database) == 0
-    assert _indexed(database, "量子纠缠") == [] and _indexed(database, "超导量子比特") == [4]
-    assert urls(database.search("超导量子比特")) == [ARTICLES[3]["url"]] and database.search("量子纠缠") == []
-    assert database.sync_search() == 0
+    _new_articles_wait_for_the_sync(database, _indexed)
     # Edited after its sync: the update trigger replaces its entry, as before 0007.
     database.upsert_articles([article(3, title=ARTICLES[2]["title"], text="会议部署了来年的重点任务。")])
     assert _indexed(database, "年度进展") == [] and _indexed(database, "来年的重点任务") == [3]
@@ -213,15 +219,7 @@ def test_postgresql_indexes_new_articles_in_bulk_and_keeps_what_an_older_databas
         indexes = {index["name"] for index in inspect(connection).get_indexes("articles")}
     assert not indexes & set(fulltext.TRIGRAM_INDEXES)
 
-    database.upsert_articles(ARTICLES[2:])
-    assert _pending(database) == 2 and _pg_indexed(database, "量子纠缠") == []
-    assert urls(database.search("量子纠缠")) == [ARTICLES[3]["url"]]  # found while pending
-    # Edited before its sync: the sync indexes the text it has then, and only that.
-    database.upsert_articles([article(4, title=ARTICLES[3]["title"], text="超导量子比特的相干时间延长。")])
-    assert database.sync_search() == 2 and _pending(database) == 0
-    assert _pg_indexed(database, "量子纠缠") == [] and _pg_indexed(database, "超导量子比特") == [4]
-    assert urls(database.search("超导量子比特")) == [ARTICLES[3]["url"]] and database.search("量子纠缠") == []
-    assert database.sync_search() == 0
+    _new_articles_wait_for_the_sync(database, _pg_indexed)
     # Edited after its sync: out of the index (never an old text there), pending, found by its new text.
     database.upsert_articles([article(3, title=ARTICLES[2]["title"], text="会议部署了来年的重点任务。")])
     assert _pg_indexed(database, "年度进展") == [] and _pg_indexed(database, "来年的重点任务") == [] and _pending(database) == 1

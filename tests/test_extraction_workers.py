@@ -14,6 +14,7 @@ from pathlib import Path
 
 from cascrawl.db import Database, reads
 from cascrawl.fixture_site import build_large_section
+from cascrawl.procmem import children
 
 from .conftest import FAST, REPO, expected_articles, run_cascrawl
 from .loopback import CountingSite
@@ -104,10 +105,6 @@ def test_what_the_cleaning_logs_in_a_worker_reaches_the_crawl_log(tmp_path):
     assert _rows(worker_db) == _rows(thread_db)
 
 
-def _children(pid: int) -> list[int]:
-    return [int(value) for value in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-
-
 def _stored_count(db_url: str) -> int:
     path = Path(db_url.removeprefix("sqlite:///"))
     if not path.exists():
@@ -136,7 +133,7 @@ def test_a_worker_killed_in_the_middle_costs_no_page(tmp_path):
                 assert crawl.poll() is None, crawl.communicate()[1][-3000:]
                 assert time.monotonic() < deadline, "the crawl made no progress"
                 time.sleep(0.01)
-            (worker,) = _children(crawl.pid)
+            (worker,) = children(crawl.pid)
             os.kill(worker, signal.SIGKILL)
             _, stderr = crawl.communicate(timeout=120)  # a crawl waiting forever for the dead worker fails here
         finally:
