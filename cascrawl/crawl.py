@@ -11,6 +11,7 @@ from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 from scrapy.utils.ossignal import install_shutdown_handlers
 
+from cascrawl.spool import summary_lines as spool_summary_lines
 from spiders.cas_news import CasNewsSpider
 
 logger = logging.getLogger(__name__)
@@ -117,15 +118,7 @@ class CrawlOutcome:
         if self.stats.get("cascrawl/redis/worker"):
             lines.append(f"distributed: worker {self.stats['cascrawl/redis/worker']} took {count('cascrawl/redis/leased')} "
                          f"requests from the shared queue; {count('cascrawl/redis/queued_at_close')} left in it at its end")
-        if count("cascrawl/db/spool_replayed_articles") or count("cascrawl/db/spool_replayed_rejects"):
-            lines.append(f"spool of an earlier run written first: {count('cascrawl/db/spool_replayed_articles')} articles, "
-                         f"{count('cascrawl/db/spool_replayed_rejects')} rejects")
-        if count("cascrawl/db/outages"):
-            lines.append(f"database outage ridden out: fetching paused {float(self.stats.get('cascrawl/db/outage_seconds', 0)):.1f} s "
-                         f"({count('cascrawl/db/outages')} time(s)); nothing lost")
-        if self.stats.get("cascrawl/db/spooled"):
-            lines.append(f"error: the database stayed away: {self.stats['cascrawl/db/spooled']} items kept in "
-                         f"{self.stats.get('cascrawl/db/spool_file')}; the next run writes them first")
+        lines.extend(spool_summary_lines(self.stats))  # the spool, database outages and failures
         incomplete = self.stats.get("cascrawl/walks/incomplete") or []
         if incomplete:
             lines.append(f"incomplete: sections {','.join(incomplete)} were not walked to their end; the next run goes on")

@@ -7,16 +7,22 @@ thread: flushes never overlap), so a slow commit does not stall the Twisted reac
 parsing go on meanwhile. Only the item that fills a batch waits for its commit (process_item returns
 an awaitable then), which keeps memory bounded when the database is slower than the crawl.
 
-Nothing fetched is thrown away. A write that fails for a connection reason (server down, network
-cut, SQLite file locked) keeps its items, pauses fetching and tries again with back-off for up to
-CASCRAWL_DB_OUTAGE_SECONDS; if the database is still away then (or refuses the writes for another
-reason), everything pending goes to a spool file (cascrawl/spool.py) that the next run writes first.
+Nothing fetched is thrown away silently. A failed write is classified first (cascrawl/db/store.py:
+error_kind). A connection reason (server down, network cut) or a SQLite file locked by another writer
+keeps its items, pauses fetching (one pause, however many writes failed) and tries again with back-off
+for up to CASCRAWL_DB_OUTAGE_SECONDS; the same holds at the start of a run. A full disk, a read-only
+file system, a permission refused or a corrupt database is not waited for: fetching stops at once.
+If the database is still away after the outage time, or cannot be written, everything pending goes
+to a spool file (cascrawl/spool.py, in the first spool directory with room) that the next run writes
+first; if no spool directory can take it either, the articles are counted and named as lost (the
+log lists their URLs): they are not stored, so the next run fetches them again.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -26,18 +32,19 @@ from itemadapter import ItemAdapter
 from scrapy import signals
 from scrapy.exceptions import DropItem
 from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import SQLAlchemyError
 from twisted.internet import defer, task, threads
 from twisted.python.threadpool import ThreadPool
 
 import cascrawl
-from cascrawl.db import Database, RunLock, RunLocked, UpsertResult
+from cascrawl.db import Database, RunLock, RunLocked, UpsertResult, safe_url
+from cascrawl.db.store import LOCKED, OUTAGE, STORAGE, error_kind
 from cascrawl.db import frontier
 from cascrawl.health import coverage_record
 from cascrawl.db.media import record_media
 from cascrawl.distributed import Cluster, LeasingScheduler, scheduler_of
 from cascrawl.engine import engine_of
-from cascrawl.spool import Spool
+from cascrawl.spool import Spool, SpoolUnwritable
 
 logger = logging.getLogger(__name__)
 
@@ -62,10 +69,20 @@ def json_safe(value: Any) -> Any:
 
 
 def is_outage(error: BaseException) -> bool:
-    """A failure of the connection (or of the server or file behind it), not of the rows: worth waiting out."""
-    if isinstance(error, (OperationalError, InterfaceError)):
-        return True
-    return isinstance(error, DBAPIError) and bool(error.connection_invalidated)
+    """A failure that goes away by itself (the connection, the server, a SQLite file locked by another
+    writer), not of the rows nor of the storage: worth waiting out."""
+    return error_kind(error)[0] in (OUTAGE, LOCKED)
+
+
+class StartRefused(RunLocked):
+    """The run could not start writing (the database stayed locked or away, or cannot be written):
+    nothing was fetched; the message says why, in one line (printed like a run lock refusal)."""
+
+
+def _log_on_terminal() -> bool:
+    """Whether the log already streams to the terminal (--verbose, -s LOG_LEVEL, no LOG_FILE)."""
+    return any(isinstance(handler, logging.StreamHandler) and not isinstance(handler, logging.FileHandler)
+               and getattr(handler, "stream", None) in (sys.stderr, sys.stdout) for handler in logging.root.handlers)
 
 
 def _sleep(seconds: float):
@@ -93,6 +110,8 @@ class PersistPipeline:
         self.pending_rejects: list[dict] = []
         self.failure: str | None = None  # why storing failed, if it did
         self.spooled = 0  # items written to the spool file instead of the database
+        self.spool_files: list[str] = []  # where they are (a fallback directory when the first had no room)
+        self.lost_urls: list[str] = []  # articles neither stored nor spooled: the next run fetches them
         self._outage_waiters: list[defer.Deferred] | None = None  # not None while an outage is ridden out
         self._walks_recorded: list[frontier.WalkProgress] = []  # the walk progress last written
         self._pool: ThreadPool | None = None
@@ -121,9 +140,10 @@ class PersistPipeline:
 
     # --- lifecycle ---
 
-    def open_spider(self):
+    async def open_spider(self):
         # Before any request: a database that cannot be used stops the crawl here (DatabaseError),
-        # and so does another run crawling into the same database (RunLocked).
+        # and so does another run crawling into the same database (RunLocked), or a database that stays
+        # locked or away for the outage time, or cannot be written (StartRefused).
         self.shared = scheduler_of(self.crawler)
         if self.shared is not None and self.database_url.startswith("sqlite"):
             message = ("distributed crawling needs PostgreSQL: several workers cannot share a SQLite file safely")
@@ -150,8 +170,14 @@ class PersistPipeline:
                     logger.info("joined the shared crawl run %d", self.run_id)
                 self.worker_row = self.database.add_worker(self.run_id, self.shared.worker)
         else:
-            self._start_run()
-        self._replay_spool()  # before the spider reads what is known
+            try:
+                await self._at_start("starting the run", self._start_run)
+                await self._replay_spool()  # before the spider reads what is known
+            except StartRefused as error:
+                self.stats.set_value("cascrawl/run_locked", str(error))
+                logger.error("%s", error)
+                self._close_refused_run(str(error))
+                raise
         self._sync_search()  # what a killed run stored but did not index
         self._pool = ThreadPool(minthreads=1, maxthreads=1, name="cascrawl-db")
         self._pool.start()
@@ -178,17 +204,101 @@ class PersistPipeline:
             self.stats.set_value("cascrawl/db/runs_interrupted", interrupted)
             logger.warning("%d earlier run(s) ended without closing (killed?): marked interrupted", interrupted)
 
-    def _replay_spool(self) -> None:
-        """Write what an earlier run spooled, then remove its file."""
+    async def _at_start(self, doing: str, function, *args):
+        """Run a write of the run's start (in the reactor thread: nothing is fetched yet). A database locked
+        by another writer or away is waited for, up to outage_seconds, and the terminal says so; a database
+        that cannot be written, or still not there, refuses the run (StartRefused)."""
+        where = safe_url(self.database_url)
+        started, delay = None, 0.5
+        while True:
+            try:
+                outcome = function(*args)
+            except SQLAlchemyError as error:
+                kind, why = error_kind(error)
+                line = self.database.error_line(error)
+                if kind not in (OUTAGE, LOCKED) or self.outage_seconds <= 0:
+                    raise StartRefused(f"cannot write to the database {where} ({why}: {line}) while {doing}; "
+                                       "nothing was fetched") from None
+                now = time.monotonic()
+                if started is None:
+                    started = now
+                    self.stats.inc_value("cascrawl/db/start_waits")
+                    self._tell(f"waiting for the database {where}: {why} ({line}); trying again for up to "
+                               f"{self.outage_seconds:.0f} s before {doing}")
+                if now - started >= self.outage_seconds:
+                    raise StartRefused(f"the database {where} stayed {why} for {now - started:.0f} s ({line}) while "
+                                       f"{doing}; nothing was fetched, try again later") from None
+                await _sleep(min(delay, max(0.05, self.outage_seconds - (now - started))))
+                delay = min(delay * 2, 4.0)
+                continue
+            if started is not None:
+                waited = time.monotonic() - started
+                self.stats.inc_value("cascrawl/db/start_wait_seconds", round(waited, 1))
+                self._tell(f"the database {where} answers again after {waited:.1f} s: the run goes on")
+            return outcome
+
+    def _close_refused_run(self, reason: str) -> None:
+        """A run refused after its row was made: close the row (best effort: the next run marks a row left
+        running as interrupted), let go of the lock and the database."""
+        try:
+            if self.run_id is not None:
+                self.database.finish_run(self.run_id, status="failed", reason=reason[:100],
+                                         stats=json_safe(self.crawler.stats.get_stats()))
+        except Exception as error:
+            logger.warning("could not close crawl run %s: %s", self.run_id, self.database.error_line(error))
+        try:
+            self.lock.release()
+        except Exception as error:
+            logger.debug("releasing the run lock: %s", error)
+        self.database.close()
+
+    def _tell(self, message: str) -> None:
+        """A warning the operator must see while it lasts: in the log, and on the terminal too."""
+        logger.warning("%s", message)
+        if not _log_on_terminal():
+            print(f"cascrawl: {message}", file=sys.stderr, flush=True)
+
+    async def _replay_spool(self) -> None:
+        """Write what earlier runs spooled, then remove their files. Bad lines are quarantined (Spool.read),
+        a file that cannot be read is moved aside; neither stops the run."""
+        bad, quarantined, unreadable = 0, [], []
         for path in self.spool.pending():
-            articles, rejects = Spool.read(path)
-            result = self._write(articles, rejects)[0]
-            path.unlink()
+            try:
+                contents = Spool.read(path)
+            except OSError as error:
+                unreadable.append(self._spool_unreadable(path, error))
+                continue
+            if contents.bad:
+                bad += len(contents.bad)
+                quarantined.append(str(path) + ".rejected")
+                logger.warning("spool %s: bad lines quarantined to %s.rejected: %s", path, path,
+                               "; ".join(f"line {number}: {reason}" for number, reason in contents.bad))
+            result = (await self._at_start(f"writing the spool {path}", self._write, contents.articles,
+                                           contents.rejects))[0]
+            try:
+                path.unlink()
+            except OSError as error:  # written: replaying it again later only stores the same rows again
+                logger.warning("could not remove the spool %s after writing it: %s", path, error)
             self.stats.inc_value("cascrawl/db/spool_replayed_articles", result.stored)
-            self.stats.inc_value("cascrawl/db/spool_replayed_rejects", len(rejects))
+            self.stats.inc_value("cascrawl/db/spool_replayed_rejects", len(contents.rejects))
             self.stats.inc_value("cascrawl/db/spool_replayed_inserted", result.inserted)
             logger.warning("replayed the spool %s: %d articles stored (%d new), %d rejects recorded",
-                           path, result.stored, result.inserted, len(rejects))
+                           path, result.stored, result.inserted, len(contents.rejects))
+        if bad:
+            self.stats.set_value("cascrawl/db/spool_bad_lines", bad)
+            self.stats.set_value("cascrawl/db/spool_quarantine", quarantined)
+        if unreadable:
+            self.stats.set_value("cascrawl/db/spool_unreadable", unreadable)
+
+    def _spool_unreadable(self, path: Path, error: OSError) -> str:
+        """One line on a spool that cannot be read: moved aside (or not) so that it never blocks a run."""
+        try:
+            moved = Spool.move_aside(path)
+            line = f"{path} cannot be read ({error.strerror or error}): moved aside to {moved}"
+        except OSError as again:
+            line = f"{path} cannot be read ({error.strerror or error}) nor moved aside ({again.strerror or again})"
+        logger.error("spool %s", line)
+        return line
 
     async def close_spider(self):
         if self._timer is not None and self._timer.running:
@@ -237,9 +347,6 @@ class PersistPipeline:
         incomplete = sorted(walk.section for walk in walks if not (final and walk.complete))
         self.stats.set_value("cascrawl/walks/complete", sorted(walk.section for walk in walks if final and walk.complete))
         self.stats.set_value("cascrawl/walks/incomplete", incomplete)
-        if self.spooled:
-            self.stats.set_value("cascrawl/db/spooled", self.spooled)
-            self.stats.set_value("cascrawl/db/spool_file", str(self.spool.path_for_run(self.run_id)))
         stats = json_safe(self.crawler.stats.get_stats())
         stats.setdefault("finish_reason", reason)
         try:
@@ -395,9 +502,7 @@ class PersistPipeline:
 
     async def _flush(self):
         if self._outage_waiters is not None:  # the outage loop writes everything once the database is back
-            waiter = defer.Deferred()
-            self._outage_waiters.append(waiter)
-            await maybe_deferred_to_future(waiter)
+            await self._wait_for_ride_out()
             return
         batch, rejects = self._take()
         if not batch and not rejects:
@@ -410,13 +515,22 @@ class PersistPipeline:
             result, seconds = await self._write_in_thread(batch, rejects)
         except Exception as error:
             self._put_back(batch, rejects)
-            if is_outage(error) and self.outage_seconds > 0 and self._engine_running():
+            if self._outage_waiters is not None:  # a ride-out began while this write waited: one pause
+                await self._wait_for_ride_out()
+            elif self.failure:  # the database failed for good while this write waited: spool it too
+                self._database_failed(error)
+            elif is_outage(error) and self.outage_seconds > 0 and self._engine_running():
                 await self._ride_out(error)
             else:
                 self._database_failed(error)
             return
         self._count(result, len(rejects), seconds)
         self._written(batch, rejects)
+
+    async def _wait_for_ride_out(self) -> None:
+        waiter = defer.Deferred()
+        self._outage_waiters.append(waiter)
+        await maybe_deferred_to_future(waiter)
 
     def _engine_running(self) -> bool:
         engine = engine_of(self.crawler)
@@ -429,8 +543,11 @@ class PersistPipeline:
         engine.pause()
         started = time.monotonic()
         self.stats.inc_value("cascrawl/db/outages")
-        logger.warning("database unreachable (%s): fetching paused, %d articles kept; trying again for up to %.0f s",
-                       self.database.error_line(error), len(self.pending), self.outage_seconds)
+        kind, why = error_kind(error)
+        if kind == LOCKED:
+            self.stats.set_value("cascrawl/db/outage_locked", True)
+        self._tell(f"database {why} ({self.database.error_line(error)}): fetching paused, {len(self.pending)} "
+                   f"articles kept; trying again for up to {self.outage_seconds:.0f} s")
         delay, last_error, recovered = 0.5, error, False
         while True:
             await _sleep(min(delay, max(0.05, self.outage_seconds - (time.monotonic() - started))))
@@ -452,11 +569,11 @@ class PersistPipeline:
         self.stats.inc_value("cascrawl/db/outage_seconds", round(waited, 1))
         waiters, self._outage_waiters = self._outage_waiters, None
         if recovered:
-            logger.warning("database back after %.1f s: everything kept was written; fetching resumes", waited)
+            self._tell(f"database back after {waited:.1f} s: everything kept was written; fetching resumes")
             self._relock()
             engine.unpause()
         else:
-            self._database_failed(last_error)
+            self._database_failed(last_error, waited)
         for waiter in waiters:
             waiter.callback(None)
 
@@ -541,31 +658,62 @@ class PersistPipeline:
     def _spool(self, batch: list[dict], rejects: list[dict]) -> None:
         if not batch and not rejects:
             return
-        path = self.spool.path_for_run(self.run_id)
+        rows = [{key: value for key, value in row.items() if key != "_lease"} for row in batch]
+        kept_rejects = [{key: value for key, value in row.items() if key != "_lease"} for row in rejects]
+        previous = Path(self.spool_files[-1]) if self.spool_files else None
         try:
-            Spool.append(path, batch, rejects)
-        except OSError as error:  # nowhere to keep them: the one case where items are lost, and it is said
+            path, refusals = self.spool.keep(self.run_id, rows, kept_rejects, prefer=previous)
+        except SpoolUnwritable as error:  # nowhere to keep them: lost here, and said so with their URLs
+            urls = [row.get("url") or row.get("fetched_url") or "?" for row in batch]
+            self.lost_urls.extend(urls)
             self.stats.inc_value("cascrawl/db/articles_lost", len(batch))
-            logger.error("could not write %d articles to the spool %s: %s", len(batch), path, error)
+            self.stats.inc_value("cascrawl/db/rejects_lost", len(rejects))
+            self.stats.set_value("cascrawl/db/lost_urls", list(self.lost_urls))
+            self.stats.set_value("cascrawl/db/spool_refusals", error.refusals)
+            logger.error("could not keep %d articles and %d rejects anywhere (%s): not stored, the next run fetches "
+                         "them again: %s", len(batch), len(rejects), error, " ".join(urls))
             return
+        if refusals:
+            logger.warning("spool directories without room (%s): kept in %s instead", "; ".join(refusals), path)
+        if str(path) not in self.spool_files:
+            self.spool_files.append(str(path))
         self.spooled += len(batch) + len(rejects)
         self._written(batch, rejects)  # kept on this host's disk: the next run here writes them
         self.stats.inc_value("cascrawl/db/articles_spooled", len(batch))
         self.stats.inc_value("cascrawl/db/rejects_spooled", len(rejects))
+        self.stats.set_value("cascrawl/db/spooled", self.spooled)
+        self.stats.set_value("cascrawl/db/spool_file", str(path))
+        self.stats.set_value("cascrawl/db/spool_files", list(self.spool_files))
 
-    def _database_failed(self, error: Exception) -> None:
-        """The database failed for good (still away after the outage time, or refusing writes): keep
-        everything pending in the spool and stop the crawl rather than fetch for nothing."""
+    def _database_failed(self, error: Exception, waited: float | None = None) -> None:
+        """The database failed for good (still away after the outage time, or cannot be written, or refusing
+        writes): keep everything pending in the spool and stop the crawl at once rather than fetch for nothing."""
         from twisted.internet import reactor
 
         batch, rejects = self._take()
-        self._spool(batch, rejects)
-        reason = self.database.error_line(error)
-        if self.failure:
+        if self.failure:  # already failing: what arrives goes to the spool
+            self._spool(batch, rejects)
             return
-        self.failure = f"database error: {reason}"[:100]
-        logger.error("could not store articles (%s): %d kept in the spool %s for the next run; closing the spider",
-                     reason, len(batch), self.spool.path_for_run(self.run_id))
+        kind, why = error_kind(error)
+        line = self.database.error_line(error)
+        if kind in (OUTAGE, LOCKED):
+            failure = f"the database stayed away ({why}) for {waited or 0:.0f} s: {line}"
+        elif kind == STORAGE:
+            failure = f"the database cannot be written ({why}): {line}"
+        else:
+            failure = f"the database refused the writes: {line}"
+        self.failure = f"database error: {line}"[:100]
+        self.stats.set_value("cascrawl/db/failure", failure)
+        self.stats.set_value("cascrawl/db/failure_kind", kind)
+        engine = engine_of(self.crawler)
+        if engine is not None and engine.running:
+            engine.pause()  # nothing more is fetched; what is in flight still arrives, and is kept too
+        lost_before = len(self.lost_urls)
+        self._spool(batch, rejects)
+        kept = (f"{len(self.lost_urls)} articles to fetch again" if len(self.lost_urls) > lost_before
+                else f"{len(batch)} articles kept in the spool at {self.spool_files[-1]}" if self.spool_files
+                else "nothing was pending")
+        logger.error("could not store articles: %s; %s for the next run; closing the spider", failure, kept)
         reactor.callLater(0, lambda: deferred_from_coro(self.crawler.engine.close_spider_async(reason="database_error")))
 
 

@@ -105,7 +105,7 @@ def test_a_database_that_stays_away_leaves_a_spool_that_the_next_run_writes_firs
         stdout, stderr = process.communicate(timeout=120)
         stored_before = set(_rows(direct, Article, Article.url))
         [spooled] = list(spool.glob("cascrawl-spool-*.jsonl"))
-        spooled_articles, _ = Spool.read(spooled)
+        spooled_articles = Spool.read(spooled).articles
         spooled_urls = {row["url"] for row in spooled_articles}
         proxy.restore()
         site.reset()

@@ -23,7 +23,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import (
-    ArgumentError, DataError, DBAPIError, IntegrityError, NoSuchModuleError, SQLAlchemyError, StatementError,
+    ArgumentError, DataError, DBAPIError, IntegrityError, InterfaceError, NoSuchModuleError, OperationalError,
+    SQLAlchemyError, StatementError,
 )
 from sqlalchemy.orm import Session, aliased
 
@@ -119,6 +120,45 @@ def _row_error(error: Exception) -> tuple[str, str] | None:
         return None
     detail = str(getattr(error, "orig", None) or error).strip().splitlines()[0][:500]
     return reason, detail
+
+
+# What a failed write means, before anyone waits for it (error_kind). A connection that failed, or a SQLite file
+# another writer holds locked, goes away by itself: ridden out. A full disk, a read-only file system, a
+# permission refused or a corrupt database do not: waiting for them only loses what is pending.
+OUTAGE, LOCKED, STORAGE, REFUSED = "outage", "locked", "storage", "refused"
+# SQLite primary result codes (https://www.sqlite.org/rescode.html).
+_SQLITE_KINDS = {5: (LOCKED, "locked by another writer"), 6: (LOCKED, "locked by another writer"),
+                 13: (STORAGE, "disk full"), 8: (STORAGE, "read-only"), 3: (STORAGE, "permission denied"),
+                 14: (STORAGE, "cannot open the database file"), 10: (STORAGE, "disk I/O error"),
+                 11: (STORAGE, "corrupt database"), 26: (STORAGE, "not a database file")}
+_SQLITE_MESSAGES = (("database is locked", _SQLITE_KINDS[5]), ("is locked", _SQLITE_KINDS[6]),
+                    ("disk is full", _SQLITE_KINDS[13]), ("readonly database", _SQLITE_KINDS[8]),
+                    ("unable to open database file", _SQLITE_KINDS[14]), ("disk i/o error", _SQLITE_KINDS[10]),
+                    ("malformed", _SQLITE_KINDS[11]), ("file is not a database", _SQLITE_KINDS[26]))
+# PostgreSQL SQLSTATEs (https://www.postgresql.org/docs/current/errcodes-appendix.html) that waiting does not cure.
+_PG_STORAGE = {"53100": "disk full", "25006": "read-only", "42501": "permission denied", "58030": "disk I/O error",
+               "XX001": "corrupt database", "XX002": "corrupt database"}
+
+
+def error_kind(error: BaseException) -> tuple[str, str]:
+    """(OUTAGE | LOCKED | STORAGE | REFUSED, a few words on why) of an error raised by a write."""
+    original = getattr(error, "orig", None) or error
+    code = getattr(original, "sqlite_errorcode", None)
+    if code is not None and (code & 0xFF) in _SQLITE_KINDS:
+        return _SQLITE_KINDS[code & 0xFF]
+    message = str(original).lower()
+    if code is not None or "sqlite" in type(original).__module__:
+        for fragment, kind in _SQLITE_MESSAGES:
+            if fragment in message:
+                return kind
+    state = getattr(original, "sqlstate", None)
+    if state in _PG_STORAGE:
+        return STORAGE, _PG_STORAGE[state]
+    if isinstance(error, (OperationalError, InterfaceError)):
+        return OUTAGE, "unreachable"
+    if isinstance(error, DBAPIError) and error.connection_invalidated:
+        return OUTAGE, "connection lost"
+    return REFUSED, "refused the write"
 
 
 def in_chunks(values: list, size: int = _CHUNK) -> Iterator[list]:
