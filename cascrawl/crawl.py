@@ -11,6 +11,7 @@ from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 from scrapy.utils.ossignal import install_shutdown_handlers
 
+from cascrawl.runlog import guard_log_files
 from cascrawl.spool import summary_lines as spool_summary_lines
 from spiders.cas_news import CasNewsSpider
 
@@ -138,6 +139,7 @@ def run_crawl(settings: Settings) -> CrawlOutcome:
     write every pending item, record the run as stopped. A second signal stops at once (what was not
     yet written is fetched again by the next run)."""
     process = CrawlerProcess(settings)
+    guard_log_files()  # a full disk under the log file: one line on stderr, not a traceback per log line
     crawler = process.create_crawler(CasNewsSpider)
     received: list[int] = []
 

@@ -60,3 +60,24 @@ def stream_handler(level: str | int, log_format: str, date_format: str) -> loggi
     handler.setFormatter(logging.Formatter(log_format, date_format))
     handler.setLevel(level)
     return handler
+
+
+def guard_log_files() -> None:
+    """A log file that cannot be written (its disk full, say) costs the log, not the run: one line on standard
+    error the first time, instead of Python's "--- Logging error ---" and a traceback for every line. Set on
+    the class: Scrapy replaces the root handler when the crawl starts."""
+    logging.FileHandler.handleError = _log_file_error
+
+
+def _log_file_error(handler: logging.FileHandler, record: logging.LogRecord) -> None:
+    if getattr(handler, "cascrawl_told", False):
+        return
+    handler.cascrawl_told = True
+    error = sys.exc_info()[1]
+    reason = getattr(error, "strerror", None) or error or "unknown error"
+    try:
+        sys.stderr.write(f"cascrawl: cannot write the log file {handler.baseFilename} ({reason}): "
+                         "log lines are being lost\n")
+        sys.stderr.flush()
+    except Exception:  # nowhere to say it either
+        pass

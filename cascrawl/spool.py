@@ -148,6 +148,8 @@ class Spool:
             except OSError:
                 try:
                     os.ftruncate(descriptor, start)
+                    if not start:  # made by this append: leave no empty spool behind
+                        os.unlink(path)
                 except OSError:
                     pass  # the reader's checks catch what is left
                 raise
@@ -333,8 +335,7 @@ def summary_lines(stats: dict) -> list[str]:
                      f"({count('cascrawl/db/rejects_spooled')} rejects) kept in the spool at {', '.join(map(str, files))}; "
                      "the next run writes them first")
     if lost:
-        urls = stats.get("cascrawl/db/lost_urls") or []
-        shown = " ".join(urls[:5]) + (f" … ({len(urls) - 5} more in the log)" if len(urls) > 5 else "")
+        shown = " ".join(stats.get("cascrawl/db/lost_urls") or [])  # all of them: the log may be on the full disk too
         lines.append(f"error: {failure}: {lost} articles to fetch again (no spool directory had room: "
                      f"{'; '.join(stats.get('cascrawl/db/spool_refusals') or [])}); the next run fetches them: {shown}")
     return lines

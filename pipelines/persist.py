@@ -312,6 +312,11 @@ class PersistPipeline:
         # so once this has run, every earlier flush has finished (and its stats are counted).
         if self.failure:
             await maybe_deferred_to_future(self._in_thread(lambda: None))
+            stats = self.stats
+            logger.error("in all: %d articles and %d rejects kept in the spool at %s; %d articles to fetch again%s",
+                         stats.get_value("cascrawl/db/articles_spooled", 0), stats.get_value("cascrawl/db/rejects_spooled", 0),
+                         ", ".join(self.spool_files) or "(none)", len(self.lost_urls),
+                         (": " + " ".join(self.lost_urls)) if self.lost_urls else "")
         else:  # the full-text index takes this run's new articles in one go (search scanned them meanwhile)
             await maybe_deferred_to_future(self._in_thread(self._sync_search))
 
