@@ -159,25 +159,26 @@ class PersistPipeline:
             self.database.close()
             self.database = None
             raise
-        if self.shared is not None:
-            with self.shared.cluster.mutex():
-                self.run_id = self.shared.cluster.run_id()
-                if self.run_id is None or not self.database.rejoin_run(self.run_id):
-                    self._start_run()
-                    self.shared.cluster.set_run(self.run_id)
-                else:
-                    self.stats.set_value("cascrawl/db/run_id", self.run_id)
-                    logger.info("joined the shared crawl run %d", self.run_id)
-                self.worker_row = self.database.add_worker(self.run_id, self.shared.worker)
-        else:
-            try:
+        try:
+            if self.shared is not None:
+                with self.shared.cluster.mutex():
+                    self.run_id = self.shared.cluster.run_id()
+                    if self.run_id is None or not self.database.rejoin_run(self.run_id):
+                        self.run_id = None
+                        self._start_run()
+                        self.shared.cluster.set_run(self.run_id)
+                    else:
+                        self.stats.set_value("cascrawl/db/run_id", self.run_id)
+                        logger.info("joined the shared crawl run %d", self.run_id)
+                    self.worker_row = self.database.add_worker(self.run_id, self.shared.worker)
+            else:
                 await self._at_start("starting the run", self._start_run)
-                await self._replay_spool()  # before the spider reads what is known
-            except StartRefused as error:
-                self.stats.set_value("cascrawl/run_locked", str(error))
-                logger.error("%s", error)
-                self._close_refused_run(str(error))
-                raise
+            await self._replay_spool()  # before the spider reads what is known
+        except StartRefused as error:
+            self.stats.set_value("cascrawl/run_locked", str(error))
+            logger.error("%s", error)
+            self._close_refused_run(str(error))
+            raise
         self._sync_search()  # what a killed run stored but did not index
         self._pool = ThreadPool(minthreads=1, maxthreads=1, name="cascrawl-db")
         self._pool.start()
@@ -192,12 +193,13 @@ class PersistPipeline:
         recorded["cascrawl_version"] = cascrawl.__version__
         if self.shared is not None:
             recorded["distributed"] = True
-        self.run_id = self.database.start_run(
-            base_url=getattr(spider, "base_url", settings.get("CASCRAWL_BASE_URL")),
-            sections=list(getattr(spider, "sections", settings.getlist("CASCRAWL_SECTIONS"))),
-            settings=json_safe(recorded),
-            log_file=str(Path(settings["LOG_FILE"]).resolve()) if settings.get("LOG_FILE") else None,
-        )
+        if self.run_id is None:  # not made yet (_at_start may call this again after the row was made)
+            self.run_id = self.database.start_run(
+                base_url=getattr(spider, "base_url", settings.get("CASCRAWL_BASE_URL")),
+                sections=list(getattr(spider, "sections", settings.getlist("CASCRAWL_SECTIONS"))),
+                settings=json_safe(recorded),
+                log_file=str(Path(settings["LOG_FILE"]).resolve()) if settings.get("LOG_FILE") else None,
+            )
         self.stats.set_value("cascrawl/db/run_id", self.run_id)
         interrupted = frontier.interrupt_stale_runs(self.database, self.run_id)
         if interrupted:
@@ -241,7 +243,7 @@ class PersistPipeline:
         """A run refused after its row was made: close the row (best effort: the next run marks a row left
         running as interrupted), let go of the lock and the database."""
         try:
-            if self.run_id is not None:
+            if self.run_id is not None and self.shared is None:  # a shared run is the other workers' too
                 self.database.finish_run(self.run_id, status="failed", reason=reason[:100],
                                          stats=json_safe(self.crawler.stats.get_stats()))
         except Exception as error:
@@ -251,6 +253,7 @@ class PersistPipeline:
         except Exception as error:
             logger.debug("releasing the run lock: %s", error)
         self.database.close()
+        self.database = None  # spider_closed has nothing left to record
 
     def _tell(self, message: str) -> None:
         """A warning the operator must see while it lasts: in the log, and on the terminal too."""
