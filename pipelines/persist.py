@@ -273,8 +273,11 @@ class PersistPipeline:
                 continue
             if contents.bad:
                 bad += len(contents.bad)
-                quarantined.append(str(path) + ".rejected")
-                logger.warning("spool %s: bad lines quarantined to %s.rejected: %s", path, path,
+                where = f"{path}.rejected"
+                if contents.quarantine_error:  # the reasons are in the log line below all the same
+                    where = f"the log (could not write {where}: {contents.quarantine_error})"
+                quarantined.append(where)
+                logger.warning("spool %s: %d bad lines, kept in %s: %s", path, len(contents.bad), where,
                                "; ".join(f"line {number}: {reason}" for number, reason in contents.bad))
             result = (await self._at_start(f"writing the spool {path}", self._write, contents.articles,
                                            contents.rejects))[0]
