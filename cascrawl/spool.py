@@ -256,8 +256,9 @@ def _checked(record: Any) -> tuple[str, dict[str, Any]]:
         row.setdefault("detail", None)
     else:
         for name in ("attachments", "images", "videos", "media"):
-            if row.get(name) is not None and not isinstance(row[name], list):
-                raise BadRecord(f"article {name} is not a list")
+            if row.get(name) is not None and not (isinstance(row[name], list)
+                                                  and all(isinstance(entry, dict) for entry in row[name])):
+                raise BadRecord(f"article {name} is not a list of objects")
         if row.get("provenance") is not None and not isinstance(row["provenance"], dict):
             raise BadRecord("article provenance is not an object")
     return kind, row

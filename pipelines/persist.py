@@ -279,8 +279,14 @@ class PersistPipeline:
                 quarantined.append(where)
                 logger.warning("spool %s: %d bad lines, kept in %s: %s", path, len(contents.bad), where,
                                "; ".join(f"line {number}: {reason}" for number, reason in contents.bad))
-            result = (await self._at_start(f"writing the spool {path}", self._write, contents.articles,
-                                           contents.rejects))[0]
+            try:
+                result = (await self._at_start(f"writing the spool {path}", self._write, contents.articles,
+                                               contents.rejects))[0]
+            except StartRefused:
+                raise
+            except Exception as error:  # records of a shape no check foresaw: never a reason to stop the run
+                unreadable.append(self._spool_unreadable(path, error))
+                continue
             try:
                 path.unlink()
             except OSError as error:  # written: replaying it again later only stores the same rows again
@@ -296,13 +302,17 @@ class PersistPipeline:
         if unreadable:
             self.stats.set_value("cascrawl/db/spool_unreadable", unreadable)
 
-    def _spool_unreadable(self, path: Path, error: OSError) -> str:
-        """One line on a spool that cannot be read: moved aside (or not) so that it never blocks a run."""
+    def _spool_unreadable(self, path: Path, error: Exception) -> str:
+        """One line on a spool that cannot be read (or written): moved aside (or not) so that it never blocks a run."""
+        if isinstance(error, OSError):
+            problem = f"cannot be read ({error.strerror or error})"
+        else:
+            problem = f"could not be written ({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''})"
         try:
             moved = Spool.move_aside(path)
-            line = f"{path} cannot be read ({error.strerror or error}): moved aside to {moved}"
+            line = f"{path} {problem}: moved aside to {moved}"
         except OSError as again:
-            line = f"{path} cannot be read ({error.strerror or error}) nor moved aside ({again.strerror or again})"
+            line = f"{path} {problem} nor moved aside ({again.strerror or again})"
         logger.error("spool %s", line)
         return line
 
