@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import sys
 import time
 from datetime import datetime, timezone
@@ -209,35 +210,48 @@ class PersistPipeline:
     async def _at_start(self, doing: str, function, *args):
         """Run a write of the run's start (in the reactor thread: nothing is fetched yet). A database locked
         by another writer or away is waited for, up to outage_seconds, and the terminal says so; a database
-        that cannot be written, or still not there, refuses the run (StartRefused)."""
+        that cannot be written, or still not there, refuses the run (StartRefused), and so does SIGINT or
+        SIGTERM while waiting (the crawl's own handlers are not installed yet)."""
         where = safe_url(self.database_url)
-        started, delay = None, 0.5
-        while True:
-            try:
-                outcome = function(*args)
-            except SQLAlchemyError as error:
-                kind, why = error_kind(error)
-                line = self.database.error_line(error)
-                if kind not in (OUTAGE, LOCKED) or self.outage_seconds <= 0:
-                    raise StartRefused(f"cannot write to the database {where} ({why}: {line}) while {doing}; "
-                                       "nothing was fetched") from None
-                now = time.monotonic()
-                if started is None:
-                    started = now
-                    self.stats.inc_value("cascrawl/db/start_waits")
-                    self._tell(f"waiting for the database {where}: {why} ({line}); trying again for up to "
-                               f"{self.outage_seconds:.0f} s before {doing}")
-                if now - started >= self.outage_seconds:
-                    raise StartRefused(f"the database {where} stayed {why} for {now - started:.0f} s ({line}) while "
-                                       f"{doing}; nothing was fetched, try again later") from None
-                await _sleep(min(delay, max(0.05, self.outage_seconds - (now - started))))
-                delay = min(delay * 2, 4.0)
-                continue
-            if started is not None:
-                waited = time.monotonic() - started
-                self.stats.inc_value("cascrawl/db/start_wait_seconds", round(waited, 1))
-                self._tell(f"the database {where} answers again after {waited:.1f} s: the run goes on")
-            return outcome
+        started, delay, stopped = None, 0.5, []
+        previous = {number: signal.signal(number, lambda signum, _frame: stopped.append(signum))
+                    for number in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            while True:
+                try:
+                    outcome = function(*args)
+                    if stopped:
+                        raise StartRefused(f"stopped by {signal.Signals(stopped[0]).name} before anything was fetched")
+                except SQLAlchemyError as error:
+                    kind, why = error_kind(error)
+                    line = self.database.error_line(error)
+                    if kind not in (OUTAGE, LOCKED) or self.outage_seconds <= 0:
+                        raise StartRefused(f"cannot write to the database {where} ({why}: {line}) while {doing}; "
+                                           "nothing was fetched") from None
+                    now = time.monotonic()
+                    if started is None:
+                        started = now
+                        self.stats.inc_value("cascrawl/db/start_waits")
+                        self._tell(f"waiting for the database {where}: {why} ({line}); trying again for up to "
+                                   f"{self.outage_seconds:.0f} s before {doing}")
+                    if now - started >= self.outage_seconds:
+                        raise StartRefused(f"the database {where} stayed {why} for {now - started:.0f} s ({line}) "
+                                           f"while {doing}; nothing was fetched, try again later") from None
+                    if not stopped:
+                        await _sleep(min(delay, max(0.05, self.outage_seconds - (now - started))))
+                    if stopped:
+                        raise StartRefused(f"stopped by {signal.Signals(stopped[0]).name} while waiting for the "
+                                           f"database {where} ({why}); nothing was fetched") from None
+                    delay = min(delay * 2, 4.0)
+                    continue
+                if started is not None:
+                    waited = time.monotonic() - started
+                    self.stats.inc_value("cascrawl/db/start_wait_seconds", round(waited, 1))
+                    self._tell(f"the database {where} answers again after {waited:.1f} s: the run goes on")
+                return outcome
+        finally:
+            for number, handler in previous.items():
+                signal.signal(number, handler)
 
     def _close_refused_run(self, reason: str) -> None:
         """A run refused after its row was made: close the row (best effort: the next run marks a row left

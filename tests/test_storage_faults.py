@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -165,6 +166,32 @@ def test_a_database_still_locked_after_the_outage_time_refuses_the_run_in_one_li
     assert "stayed locked by another writer" in result.stderr and "nothing was fetched" in result.stderr
     assert not fetched
     assert _runs(database) == []  # the run row could not even be made: nothing claims the run happened
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_while_waiting_for_the_lock_at_the_start_stops_in_one_line(tmp_path, signum):
+    root = tmp_path / "site"
+    build_large_section(root, SECTION, count=20, per_page=20)
+    database, spool_dir = tmp_path / "c.db", tmp_path / "spool"
+    Database(f"sqlite:///{database}").open().close()
+    with CountingSite(root) as site:
+        holder = _hold_lock(database, 40)
+        process = subprocess.Popen(_crawl_args(site.url, database, spool_dir), stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True, cwd=REPO)
+        deadline = time.monotonic() + 60
+        while "waiting for the database" not in (line := process.stderr.readline()):
+            assert line and time.monotonic() < deadline, line
+        process.send_signal(signum)
+        sent = time.monotonic()
+        stdout, stderr = process.communicate(timeout=30)
+        took = time.monotonic() - sent
+        holder.kill()
+        holder.wait()
+    assert "Traceback" not in stderr and "Traceback" not in stdout, stderr
+    assert process.returncode == 1
+    assert took < 5 + 2  # at most one attempt blocked in SQLite's 5-s busy wait, then the signal is seen
+    assert f"cascrawl: error: stopped by {signum.name} while waiting for the database" in stderr
+    assert _runs(database) == [] and not site.article_requests()
 
 
 def test_a_lock_held_for_twenty_seconds_during_the_run_is_one_pause(tmp_path):
