@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -66,6 +67,10 @@ def is_outage(error: BaseException) -> bool:
     if isinstance(error, (OperationalError, InterfaceError)):
         return True
     return isinstance(error, DBAPIError) and bool(error.connection_invalidated)
+
+
+def _daemon_thread(*args, **kwargs) -> threading.Thread:
+    return threading.Thread(*args, daemon=True, **kwargs)
 
 
 def _sleep(seconds: float):
@@ -154,6 +159,7 @@ class PersistPipeline:
         self._replay_spool()  # before the spider reads what is known
         self._sync_search()  # what a killed run stored but did not index
         self._pool = ThreadPool(minthreads=1, maxthreads=1, name="cascrawl-db")
+        self._pool.threadFactory = _daemon_thread  # a crawl stopped at once must not wait for it at exit
         self._pool.start()
         if self.flush_seconds:
             self._timer = task.LoopingCall(self._flush_if_due)
