@@ -73,6 +73,8 @@ class CrawlOutcome:
         128 + the signal's number when stopped by SIGTERM (143) or SIGINT (130), everything fetched written."""
         if self.locked or self._count("cascrawl/db/articles_lost") or self.stats.get("cascrawl/db/spooled"):
             return 1
+        if self.stats.get("cascrawl/redis/stopped"):  # Redis away too long, or back without the run
+            return 1
         if self.stopped or self.stopped_at_once:
             return 128 + (self.stop_signal or signal.SIGTERM)
         if self.stats.get("finish_reason") != "finished":
@@ -129,6 +131,11 @@ class CrawlOutcome:
         if count("cascrawl/db/outages"):
             lines.append(f"database outage ridden out: fetching paused {float(self.stats.get('cascrawl/db/outage_seconds', 0)):.1f} s "
                          f"({count('cascrawl/db/outages')} time(s)); nothing lost")
+        if self.stats.get("cascrawl/redis/outage_seconds") is not None:  # counted when Redis came back
+            lines.append(f"Redis outage ridden out: fetching paused {float(self.stats.get('cascrawl/redis/outage_seconds', 0)):.1f} s "
+                         f"({count('cascrawl/redis/outages')} time(s))")
+        if self.stats.get("cascrawl/redis/stopped"):
+            lines.append(f"error: {self.stats.get('cascrawl/redis/stopped_because')}")
         if self.stats.get("cascrawl/db/spooled"):
             lines.append(f"error: the database stayed away: {self.stats['cascrawl/db/spooled']} items kept in "
                          f"{self.stats.get('cascrawl/db/spool_file')}; the next run writes them first")

@@ -274,6 +274,9 @@ class PersistPipeline:
         shared run — finished (walks recorded as complete, the run's Redis keys cleared) when the queue
         is empty, else stopped (the queue stays in Redis: workers started again go on from it)."""
         cluster: Cluster = self.shared.cluster
+        if self.shared.redis_unavailable:
+            await self._close_without_redis(status, reason)
+            return
         try:
             await maybe_deferred_to_future(self._in_thread(
                 self.database.finish_worker, self.worker_row, status=status, reason=reason[:100],
@@ -292,6 +295,28 @@ class PersistPipeline:
                     logger.info("other workers go on with crawl run %s", self.run_id)
                     return
                 self._close_shared_run(cluster, status, reason)
+        except Exception as error:
+            logger.error("could not record the end of crawl run %s: %s", self.run_id, self.database.error_line(error))
+        finally:
+            self._let_go()
+
+    async def _close_without_redis(self, status: str, reason: str) -> None:
+        """Redis is away, or came back without the run (cascrawl.distributed.LeasingScheduler): no worker can
+        tell whether the crawl is done, so this one records its row and the run as stopped — unfinished, no
+        walk complete. Workers started again rejoin the run from Redis if it still has it; else the next run
+        walks the listings again from the database."""
+        why = self.shared.given_up or "redis_outage"
+        own = json_safe(self.crawler.stats.get_stats())
+        try:
+            await maybe_deferred_to_future(self._in_thread(
+                self.database.finish_worker, self.worker_row, status=status, reason=reason[:100], stats=own))
+            workers = await maybe_deferred_to_future(self._in_thread(self.database.run_workers, self.run_id))
+            stats = json_safe(summed_stats(workers, self.crawler.stats.get_stats()))
+            stats["cascrawl/walks/incomplete"] = sorted(walk.section for walk in self._walks())
+            self.stats.set_value("cascrawl/walks/incomplete", stats["cascrawl/walks/incomplete"])
+            await maybe_deferred_to_future(self._in_thread(
+                self.database.finish_run, self.run_id, status="stopped", reason=why, stats=stats))
+            logger.warning("crawl run %s left unfinished (%s): the next run goes on", self.run_id, why)
         except Exception as error:
             logger.error("could not record the end of crawl run %s: %s", self.run_id, self.database.error_line(error))
         finally:
