@@ -505,15 +505,14 @@ class LeasingScheduler(Scheduler):
         self.stats.set_value("cascrawl/redis/stopped_because", message)
         logger.error("%s", message)
         engine = engine_of(self.crawler)
-        if engine is not None:
-            engine.unpause()  # the close lets what is in flight finish and be written
+        if engine is not None:  # still paused: the close lets what is in flight finish and be written
             reactor.callLater(0, lambda: deferred_from_coro(engine.close_spider_async(reason=reason)))
 
     # --- leases ---
 
     def has_pending_requests(self) -> bool:
-        if self.redis_unavailable:
-            return not self.given_up  # nothing is idle while Redis is away; a worker that gave up closes
+        if self.redis_unavailable:  # never idle then: a worker that gave up closes with its own reason
+            return True
         try:
             return super().has_pending_requests()
         except REDIS_OUTAGE_ERRORS as error:
@@ -643,13 +642,11 @@ class LeasingScheduler(Scheduler):
     # --- idle: stay while others may add work ---
 
     def spider_idle(self, spider):
-        if self.given_up:
-            return
-        if self.outage is not None:
+        if self.redis_unavailable:  # closed by _give_up with its reason, not as a finished crawl
             raise DontCloseSpider("Redis unreachable")
         try:
             if not self._state_kept():
-                return
+                raise DontCloseSpider("Redis lost the crawl's state")
             self.cluster.reclaim_dead()
             if len(self.queue) or self.cluster.others_hold_leases():
                 raise DontCloseSpider("other workers of the shared crawl may still add requests")
