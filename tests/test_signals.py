@@ -11,20 +11,20 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, select
-from sqlalchemy.orm import Session
+from sqlalchemy import create_engine
 
 from cascrawl.crawl import STOP_AT_ONCE_SECONDS
-from cascrawl.db import Article
 from cascrawl.fixture_site import build_large_section
 from cascrawl.procmem import children
 
 from .conftest import FAST, REPO, run_cascrawl
 from .db_backends import fresh_database, postgres_server  # noqa: F401
 from .loopback import CountingSite
+from .test_interruption import _stored
 from .test_run_health import _runs
 
 SECTION = "syky"
@@ -74,15 +74,6 @@ class Crawl:
 
     def stderr(self) -> str:
         return "".join(self.err)
-
-
-def _stored(db_url: str) -> list[str]:
-    engine = create_engine(db_url)
-    try:
-        with Session(engine) as session:
-            return list(session.scalars(select(Article.url)))
-    finally:
-        engine.dispose()
 
 
 def _wait_for_articles(site: CountingSite, count: int, crawl: Crawl) -> None:
@@ -137,9 +128,18 @@ def hung_database(request, tmp_path):
         engine.dispose()
 
 
-def _crawl_into_a_hung_database(tmp_path, site: CountingSite, db_url: str, hang) -> Crawl:
+@contextmanager
+def _crawl_into_a_hung_database(tmp_path, hung_database):
     """A crawl whose writes hang, stopped gracefully (which waits for them) and then at once: the crawl's
     own thread then waits for the database too (the summary's article count)."""
+    db_url, hang = hung_database
+    root = tmp_path / "site"
+    build_large_section(root, SECTION, count=200, per_page=20)
+    with CountingSite(root, article_delay=0.02) as site:
+        yield _stop_twice_while_hung(site, db_url, hang)
+
+
+def _stop_twice_while_hung(site: CountingSite, db_url: str, hang) -> Crawl:
     crawl = Crawl(*_args(site.url, db_url, "-s", "CASCRAWL_DB_BATCH_SIZE=5"))
     _wait_for_articles(site, 2, crawl)
     hang()
@@ -154,11 +154,7 @@ def _crawl_into_a_hung_database(tmp_path, site: CountingSite, db_url: str, hang)
 
 
 def test_a_second_sigterm_ends_a_crawl_stuck_on_a_hung_database_within_seconds(tmp_path, hung_database):
-    db_url, hang = hung_database
-    root = tmp_path / "site"
-    build_large_section(root, SECTION, count=200, per_page=20)
-    with CountingSite(root, article_delay=0.02) as site:
-        crawl = _crawl_into_a_hung_database(tmp_path, site, db_url, hang)
+    with _crawl_into_a_hung_database(tmp_path, hung_database) as crawl:
         took = crawl.ended_within(ENDS_WITHIN)
     print(f"ended {took:.1f} s after the second SIGTERM was handled")
     assert crawl.process.returncode == 128 + signal.SIGTERM
@@ -167,11 +163,7 @@ def test_a_second_sigterm_ends_a_crawl_stuck_on_a_hung_database_within_seconds(t
 
 
 def test_a_third_sigterm_kills_outright(tmp_path, hung_database):
-    db_url, hang = hung_database
-    root = tmp_path / "site"
-    build_large_section(root, SECTION, count=200, per_page=20)
-    with CountingSite(root, article_delay=0.02) as site:
-        crawl = _crawl_into_a_hung_database(tmp_path, site, db_url, hang)
+    with _crawl_into_a_hung_database(tmp_path, hung_database) as crawl:
         crawl.signal(signal.SIGTERM)
         crawl.ended_within(ENDS_WITHIN)
     # Killed by the signal itself (the stop-at-once deadline would have exited with 143, a handler ignoring
