@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from scrapy import signals
 from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
+from scrapy.utils.defer import deferred_from_coro
 from scrapy.utils.ossignal import install_shutdown_handlers
 
 from spiders.cas_news import CasNewsSpider
@@ -189,7 +190,8 @@ class ShutdownSignals:
         install_shutdown_handlers(self._stop_now)
         reactor.callFromThread(logger.warning, "received %s: finishing the requests in flight and writing every "
                                "pending item; send it again to stop at once", signal.Signals(signum).name)
-        reactor.callFromThread(self.process.stop)
+        # AsyncCrawlerProcess (`scrapy crawl` with the asyncio reactor) has a coroutine for a stop
+        reactor.callFromThread(lambda: deferred_from_coro(self.process.stop()))
 
     def _stop_now(self, signum, _frame) -> None:
         from twisted.internet import reactor

@@ -39,10 +39,10 @@ def _args(base: str, db_url: str, *extra: str) -> list[str]:
 
 
 class Crawl:
-    """`cascrawl crawl` in a child process, its standard error read as it comes."""
+    """`cascrawl crawl` (or another module: `program`) in a child process, its standard error read as it comes."""
 
-    def __init__(self, *args: str):
-        self.process = subprocess.Popen([sys.executable, "-m", "cascrawl", *args], stdout=subprocess.PIPE,
+    def __init__(self, *args: str, program: str = "cascrawl"):
+        self.process = subprocess.Popen([sys.executable, "-m", program, *args], stdout=subprocess.PIPE,
                                         stderr=subprocess.PIPE, text=True, cwd=REPO, env=os.environ.copy())
         self.err: list[str] = []
         self.out = ""
@@ -208,3 +208,30 @@ def test_the_extraction_workers_of_a_sigkilled_crawl_die_with_it(tmp_path):
     assert not _alive(workers[0])
     assert lived < 2.0  # the kernel kills it with the crawl (PR_SET_PDEATHSIG)
     assert "Traceback" not in crawl.stderr()  # nor does it print a broken pipe on the crawl's terminal
+
+
+def test_scrapy_crawl_obeys_the_same_signals(tmp_path):
+    """`scrapy crawl` (the project's command, Scrapy's asynchronous process): one SIGTERM stops it gracefully
+    (the run recorded `stopped`, everything fetched written), two stop it at once."""
+    root = tmp_path / "site"
+    urls = build_large_section(root, SECTION, count=60, per_page=20)
+    outcomes = []
+    for signals_sent in (1, 2):
+        db_url = f"sqlite:///{tmp_path / f'scrapy-{signals_sent}.db'}"
+        with CountingSite(root, article_delay=0.5 if signals_sent == 1 else 60) as site:
+            crawl = Crawl("crawl", "cas_news", "-a", f"sections={SECTION}", "-a", f"base_url={site.url}",
+                          "-s", f"CASCRAWL_DATABASE_URL={db_url}", "-s", "DOWNLOAD_DELAY=0",
+                          "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=4",
+                          "-s", "DOWNLOAD_TIMEOUT=120", "-s", "LOG_LEVEL=WARNING", program="scrapy")
+            _wait_for_articles(site, 4, crawl)
+            crawl.signal(signal.SIGTERM)
+            if signals_sent == 2:
+                crawl.wait_for("received SIGTERM: finishing the requests in flight")
+                crawl.signal(signal.SIGTERM)
+            crawl.ended_within(ENDS_WITHIN + 10 * (signals_sent == 1))  # the graceful stop waits for 0.5-s pages
+            served = sum(site.article_requests().values())
+        outcomes.append((crawl.process.returncode, [run.status for run in _runs(db_url)], len(_stored(db_url)), served))
+        assert "Traceback" not in crawl.stderr() and "never awaited" not in crawl.stderr(), crawl.stderr()[-3000:]
+    graceful, at_once = outcomes
+    assert graceful[:2] == (0, ["stopped"]) and 0 < graceful[2] == graceful[3] < len(urls), graceful
+    assert at_once[:2] == (128 + signal.SIGTERM, ["running"]), at_once  # the next run marks it interrupted

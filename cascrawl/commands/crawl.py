@@ -35,6 +35,8 @@ class Command(ScrapyCrawl):
         self.crawler_process.start(install_signal_handlers=False)
         if self.crawler_process.bootstrap_failed:
             self.exitcode = 1
+        elif shutdown.at_once:  # as `cascrawl crawl`: not 0, the run did not end by itself
+            self.exitcode = 128 + shutdown.received[0]
 
 
 def cannot_crawl(settings) -> str | None:
