@@ -132,7 +132,7 @@ class CrawlOutcome:
         if count("cascrawl/db/outages"):
             lines.append(f"database outage ridden out: fetching paused {float(self.stats.get('cascrawl/db/outage_seconds', 0)):.1f} s "
                          f"({count('cascrawl/db/outages')} time(s)); nothing lost")
-        if self.stats.get("cascrawl/redis/outage_seconds") is not None:  # counted when Redis came back
+        if self.stats.get("cascrawl/redis/outage_seconds") is not None and not self.stats.get("cascrawl/redis/stopped"):
             lines.append(f"Redis outage ridden out: fetching paused {float(self.stats.get('cascrawl/redis/outage_seconds', 0)):.1f} s "
                          f"({count('cascrawl/redis/outages')} time(s))")
         if self.stats.get("cascrawl/redis/stopped"):
