@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
+import threading
+import time
 from dataclasses import dataclass, field
 
 from scrapy import signals
 from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
+from scrapy.utils.defer import deferred_from_coro
 from scrapy.utils.ossignal import install_shutdown_handlers
 
 from cascrawl.runlog import guard_log_files
@@ -41,6 +45,7 @@ class CrawlOutcome:
     stats: dict = field(default_factory=dict)
     first_error: str | None = None
     stop_signal: int | None = None  # SIGTERM / SIGINT that stopped the run
+    stopped_at_once: bool = False  # a second signal: the reactor stopped with requests in flight
 
     def _count(self, key: str) -> int:
         return int(self.stats.get(key, 0) or 0)
@@ -71,7 +76,9 @@ class CrawlOutcome:
         128 + the signal's number when stopped by SIGTERM (143) or SIGINT (130), everything fetched written."""
         if self.locked or self._count("cascrawl/db/articles_lost") or self.stats.get("cascrawl/db/spooled"):
             return 1
-        if self.stopped:
+        if self.stats.get("cascrawl/redis/stopped"):  # Redis away too long, or back without the run
+            return 1
+        if self.stopped or self.stopped_at_once:
             return 128 + (self.stop_signal or signal.SIGTERM)
         if self.stats.get("finish_reason") != "finished":
             return 1
@@ -88,6 +95,8 @@ class CrawlOutcome:
         count = self._count
         rejects = self.rejects()
         status = {0: "ok", 2: "finished with failures", 1: "failed"}.get(self.exit_code, "stopped")
+        if self.stopped_at_once and self.exit_code != 1:
+            status = "stopped at once"
         if self.problems:
             status = "degraded (layout alarm)"
         requests = request_counts(self.stats)
@@ -120,6 +129,11 @@ class CrawlOutcome:
             lines.append(f"distributed: worker {self.stats['cascrawl/redis/worker']} took {count('cascrawl/redis/leased')} "
                          f"requests from the shared queue; {count('cascrawl/redis/queued_at_close')} left in it at its end")
         lines.extend(spool_summary_lines(self.stats))  # the spool, database outages and failures
+        if self.stats.get("cascrawl/redis/outage_seconds") is not None and not self.stats.get("cascrawl/redis/stopped"):
+            lines.append(f"Redis outage ridden out: fetching paused {float(self.stats.get('cascrawl/redis/outage_seconds', 0)):.1f} s "
+                         f"({count('cascrawl/redis/outages')} time(s))")
+        if self.stats.get("cascrawl/redis/stopped"):
+            lines.append(f"error: {self.stats.get('cascrawl/redis/stopped_because')}")
         incomplete = self.stats.get("cascrawl/walks/incomplete") or []
         if incomplete:
             lines.append(f"incomplete: sections {','.join(incomplete)} were not walked to their end; the next run goes on")
@@ -127,44 +141,91 @@ class CrawlOutcome:
             lines.append(f"warning: {count('cascrawl/sections_missing')} section(s) answered 404 (see the log)")
         if count("cascrawl/listing_fetch_failed"):
             lines.append(f"warning: {count('cascrawl/listing_fetch_failed')} listing page(s) could not be fetched")
+        if self.stopped_at_once:
+            name = signal.Signals(self.stop_signal or signal.SIGTERM).name
+            lines.append(f"stopped at once by a second {name}: the requests in flight and the items not yet written "
+                         f"were dropped; the next run fetches them again (and records this run as interrupted)")
         lines.extend(f"alarm: {problem}" for problem in self.problems)
         lines.append(f"finish reason: {self.stats.get('finish_reason')}")
         return "\n".join(lines)
+
+
+# A second SIGTERM / SIGINT ends the process within this many seconds, whatever is still running.
+STOP_AT_ONCE_SECONDS = 5.0
+
+
+class ShutdownSignals:
+    """SIGTERM / SIGINT for a crawl: the first stops gracefully (Scrapy's `process.stop`: the requests in
+    flight finish, every pending item is written); the second stops at once — the reactor is stopped and
+    the process ends within STOP_AT_ONCE_SECONDS (what was not yet written is fetched again by the next
+    run; the run lock goes with the process); a third kills it outright (the kernel's default action, no
+    Python code involved). Installed at engine start (`install`, connected to `engine_started` by
+    `watch`) in place of Scrapy's handlers, which ignore a third signal."""
+
+    def __init__(self, process: CrawlerProcess):
+        self.process = process
+        self.received: list[int] = []
+
+    def watch(self, crawler) -> None:
+        # The signal manager holds only a weak reference to its receivers: this object must stay alive.
+        crawler.signals.connect(self.install, signal=signals.engine_started)
+
+    def install(self) -> None:
+        install_shutdown_handlers(self._stop_gracefully)
+
+    @property
+    def at_once(self) -> bool:
+        return len(self.received) > 1
+
+    def _stop_gracefully(self, signum, _frame) -> None:  # no logging here: a handler may interrupt a log write
+        from twisted.internet import reactor  # the one Scrapy installed (TWISTED_REACTOR)
+
+        self.received.append(signum)
+        install_shutdown_handlers(self._stop_now)
+        reactor.callFromThread(logger.warning, "received %s: finishing the requests in flight and writing every "
+                               "pending item; send it again to stop at once", signal.Signals(signum).name)
+        # AsyncCrawlerProcess (`scrapy crawl` with the asyncio reactor) has a coroutine for a stop
+        reactor.callFromThread(lambda: deferred_from_coro(self.process.stop()))
+
+    def _stop_now(self, signum, _frame) -> None:
+        from twisted.internet import reactor
+
+        self.received.append(signum)
+        for number in (signal.SIGTERM, signal.SIGINT):  # a third one kills
+            signal.signal(number, signal.SIG_DFL)
+        _exit_after(STOP_AT_ONCE_SECONDS, 128 + self.received[0])
+        reactor.callFromThread(logger.warning, "received %s again: stopping at once (what is not written yet is "
+                               "fetched again by the next run)", signal.Signals(signum).name)
+        reactor.callFromThread(_stop_reactor, reactor)
+
+
+def _exit_after(seconds: float, code: int) -> None:
+    """End the process in `seconds` should it still be running then (a daemon thread: a process that ends
+    sooner does not wait for it)."""
+
+    def watchdog():
+        time.sleep(seconds)
+        try:
+            os.write(2, f"cascrawl: stopped at once: still running {seconds:.0f} s after the second signal, "
+                        f"exiting now\n".encode())
+        finally:
+            os._exit(code)
+
+    threading.Thread(target=watchdog, name="cascrawl-stop-at-once", daemon=True).start()
 
 
 def run_crawl(settings: Settings) -> CrawlOutcome:
     """Crawl with these settings (CASCRAWL_BASE_URL, CASCRAWL_SECTIONS, …) and block until done.
 
     SIGTERM / SIGINT: stop scheduling, let the requests in flight finish (each within DOWNLOAD_TIMEOUT),
-    write every pending item, record the run as stopped. A second signal stops at once (what was not
-    yet written is fetched again by the next run)."""
+    write every pending item, record the run as stopped. A second signal stops at once (within
+    STOP_AT_ONCE_SECONDS; what was not yet written is fetched again by the next run), a third kills."""
     process = CrawlerProcess(settings)
     guard_log_files()  # a full disk under the log file: one line on stderr, not a traceback per log line
     crawler = process.create_crawler(CasNewsSpider)
-    received: list[int] = []
-
-    def stop_now(signum, _frame):
-        from twisted.internet import reactor  # the one Scrapy installed (TWISTED_REACTOR)
-
-        install_shutdown_handlers(signal.SIG_IGN)
-        reactor.callFromThread(logger.warning, "received %s again: stopping at once", signal.Signals(signum).name)
-        reactor.callFromThread(_stop_reactor, reactor)
-
-    def stop_gracefully(signum, _frame):  # no logging here: a signal handler may interrupt a write to the log
-        from twisted.internet import reactor
-
-        received.append(signum)
-        install_shutdown_handlers(stop_now)
-        reactor.callFromThread(logger.warning, "received %s: finishing the requests in flight and writing every "
-                               "pending item; send it again to stop at once", signal.Signals(signum).name)
-        reactor.callFromThread(process.stop)
-
-    def install_handlers():
-        install_shutdown_handlers(stop_gracefully)
-
+    shutdown = ShutdownSignals(process)
     # At engine start (Scrapy's own handlers are not installed: install_signal_handlers=False below).
-    # A local function, kept alive by this frame: the signal manager holds only a weak reference.
-    crawler.signals.connect(install_handlers, signal=signals.engine_started)
+    shutdown.watch(crawler)
     # A crawl that cannot start (the run lock, the database) fails this Deferred: say so in the log here,
     # or the garbage collector prints it on stderr at exit ("Unhandled error in Deferred", a traceback).
     process.crawl(crawler).addErrback(_crawl_failed)
@@ -175,7 +236,8 @@ def run_crawl(settings: Settings) -> CrawlOutcome:
         sections=list(getattr(crawler.spider, "sections", [])),
         stats=stats,
         first_error=stats.get("cascrawl/first_fetch_error"),
-        stop_signal=received[0] if received else None,
+        stop_signal=shutdown.received[0] if shutdown.received else None,
+        stopped_at_once=shutdown.at_once,
     )
 
 

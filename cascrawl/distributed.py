@@ -22,6 +22,14 @@ What scrapy-redis does not do, and this module adds on top of it (thin subclasse
 - **One per-host rate for the whole crawl**: a request is sent only when DOWNLOAD_DELAY seconds have
   passed since the last request *any* worker sent to that host (a Redis key per host, checked and set
   atomically at the moment the download starts).
+- **Redis outages ridden out**: a Redis call that fails for a connection reason (each fails within
+  seconds: no blocking retries in the reactor thread) pauses fetching; what the worker would have sent
+  (requests its pages led to, lease releases) waits in memory, and Redis is tried again with back-off for
+  up to CASCRAWL_REDIS_OUTAGE_SECONDS. Back with the run's state: what waited is sent, fetching resumes.
+  Back *empty* (restarted without its data: the run's key `…:run` is the marker), or still away when the
+  time is up: the worker stops cleanly (reason `redis_state_lost` / `redis_outage`), the run is left
+  unfinished and no walk recorded complete, so the next run walks the listings again from the
+  database's walk records, skipping what is stored. A signal is obeyed meanwhile.
 """
 
 from __future__ import annotations
@@ -37,12 +45,13 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+import redis
 from itemadapter import is_item
 from scrapy import signals
 from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
 from scrapy.exceptions import DontCloseSpider
 from scrapy.settings import SETTINGS_PRIORITIES
-from scrapy.utils.defer import maybe_deferred_to_future
+from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
 from scrapy_redis.queue import PriorityQueue
 from scrapy_redis.scheduler import Scheduler
 
@@ -95,6 +104,12 @@ return 0
 """
 
 
+_REDIS_CALL_SECONDS = 5  # the longest one Redis call may block the reactor thread
+# A failure of the connection, not of the command: worth waiting out (BusyLoadingError: a server still
+# loading its data after a restart is a ConnectionError too).
+REDIS_OUTAGE_ERRORS = (redis.ConnectionError, redis.TimeoutError)
+
+
 def refusal(settings) -> str | None:
     """Why distributed mode cannot start with these settings, in one line (None: it can, or is off)."""
     url = settings.get("CASCRAWL_REDIS_URL")
@@ -144,6 +159,18 @@ class Distributed:
             "SCHEDULER_PERSIST": True,  # the run's keys are cleared by the last worker of a finished run
         }.items():
             settings.set(name, value, priority="addon")
+        # Every Redis call runs in the reactor thread: one that hangs or retries there (scrapy-redis: 30 s
+        # timeouts, retried; redis-py: retries with sleeps) stalls the whole worker, signals included. Fail
+        # within seconds instead; the scheduler rides the outage out without blocking (LeasingScheduler).
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+
+        params = dict(settings.getdict("REDIS_PARAMS"))
+        params.setdefault("socket_timeout", _REDIS_CALL_SECONDS)
+        params.setdefault("socket_connect_timeout", _REDIS_CALL_SECONDS)
+        params.setdefault("retry_on_timeout", False)
+        params.setdefault("retry", Retry(NoBackoff(), 0))
+        settings.set("REDIS_PARAMS", params, priority="addon")
         if settings.getpriority("CONCURRENT_REQUESTS") <= SETTINGS_PRIORITIES["default"]:
             # A worker leases what its downloader takes in (CONCURRENT_REQUESTS): keep that to twice what it
             # may send to the host at once, so the work spreads over the workers and a dead one held little.
@@ -321,6 +348,11 @@ class LeasingScheduler(Scheduler):
         scheduler.crawler = crawler
         scheduler.worker = worker_name(settings)
         scheduler.timeout = settings.getfloat("CASCRAWL_REDIS_WORKER_TIMEOUT", 30.0)
+        scheduler.outage_seconds = max(0.0, settings.getfloat("CASCRAWL_REDIS_OUTAGE_SECONDS", 300.0))
+        scheduler.redis_url = _safe_redis_url(settings.get("CASCRAWL_REDIS_URL") or "")
+        scheduler.outage = None  # (monotonic start, next delay, the pending probe) while Redis is away
+        scheduler.given_up: str | None = None  # redis_outage / redis_state_lost: the worker stops
+        scheduler._backlog: list[tuple] = []  # Redis writes waiting for Redis: ("enqueue", …) / ("release", …)
         scheduler.leases: dict[bytes, _Lease] = {}
         scheduler._by_url: dict[str, bytes] = {}
         scheduler._items: dict[int, tuple[bytes, Any]] = {}
@@ -347,25 +379,154 @@ class LeasingScheduler(Scheduler):
         logger.info("worker %s joined the shared crawl (%d requests queued)", self.worker, len(self.queue))
 
     def _beat(self) -> None:
+        if self.outage is not None or self.given_up:
+            return  # the outage's probe tries Redis meanwhile
         try:
             self.cluster.heartbeat()
+            if not self._state_kept():
+                return
             self.cluster.reclaim_dead()
-        except Exception as error:  # Redis away for a moment: the next beat tries again
-            logger.warning("heartbeat to Redis failed: %s", error)
+        except REDIS_OUTAGE_ERRORS as error:
+            self._redis_lost(error)
+
+    @property
+    def redis_unavailable(self) -> bool:
+        """Redis is away (or came back without the run): nothing more is asked of it by this worker."""
+        return self.outage is not None or self.given_up is not None
 
     def close(self, reason):
         if self._heartbeat is not None and self._heartbeat.running:
             self._heartbeat.stop()
-        self.cluster.reclaim_dead()
-        self.remaining_workers = self.cluster.leave()
+        unavailable = self.redis_unavailable
+        self._end_outage()
+        self.remaining_workers = None
+        self.queued_at_close = None
+        if unavailable:
+            # Its leases stay in Redis (if Redis still has them): the next workers take them back once
+            # this one's heartbeat has expired.
+            self.leases.clear()
+            return
+        try:
+            self.cluster.reclaim_dead()
+            self.remaining_workers = self.cluster.leave()
+            self.queued_at_close = self.cluster.queued()
+        except REDIS_OUTAGE_ERRORS as error:
+            logger.warning("could not hand this worker's requests back to Redis (%s): the next workers take "
+                           "them back once its heartbeat has expired", _error_line(error))
         self.leases.clear()
-        self.queued_at_close = self.cluster.queued()
         self.stats.set_value("cascrawl/redis/queued_at_close", self.queued_at_close)
+
+    # --- Redis outages ---
+
+    def _state_kept(self) -> bool:
+        """Redis still holds this run (its marker, `…:run`): else it lost the crawl's state (restarted
+        empty, flushed) and this worker stops rather than take an empty queue for a finished crawl."""
+        run_id = self.stats.get_value("cascrawl/db/run_id")
+        if run_id is None or self.cluster.run_id() == run_id:
+            return True
+        self._give_up("redis_state_lost",
+                      "Redis came back without the crawl's state (restarted empty?): this worker stops; the run "
+                      "is left unfinished and the next run walks the listings again from the database")
+        return False
+
+    def _redis_lost(self, error: Exception) -> None:
+        """A Redis call failed for a connection reason: pause fetching, try again with back-off."""
+        if self.redis_unavailable:
+            return
+        from twisted.internet import reactor
+
+        engine = engine_of(self.crawler)
+        if engine is not None:
+            engine.pause()
+        self.stats.inc_value("cascrawl/redis/outages")
+        logger.warning("Redis unreachable at %s (%s): fetching paused; trying again for up to %.0f s",
+                       self.redis_url, _error_line(error), self.outage_seconds)
+        self.outage = [time.monotonic(), 0.5, reactor.callLater(0.5, self._probe)]
+
+    def _probe(self) -> None:
+        from twisted.internet import reactor
+
+        started, delay, _ = self.outage
+        waited = time.monotonic() - started
+        try:
+            self.server.ping()
+            state_kept = self._state_kept()
+            if state_kept:
+                self._send_backlog()
+                self.cluster.register()
+        except REDIS_OUTAGE_ERRORS as error:
+            if waited >= self.outage_seconds:
+                self._end_outage()
+                self._give_up("redis_outage", f"Redis still unreachable after {waited:.0f} s ({_error_line(error)}): "
+                              "this worker stops; the run is left unfinished for the next run")
+                return
+            delay = min(delay * 2, 5.0)
+            self.outage = [started, delay, reactor.callLater(min(delay, max(0.1, self.outage_seconds - waited)),
+                                                              self._probe)]
+            return
+        self._end_outage()
+        self.stats.inc_value("cascrawl/redis/outage_seconds", round(waited, 1))
+        if not state_kept:
+            return
+        logger.warning("Redis back after %.1f s: fetching resumes", waited)
+        engine = engine_of(self.crawler)
+        if engine is not None:
+            engine.unpause()
+            slot = getattr(engine, "_slot", None)
+            if slot is not None:
+                slot.nextcall.schedule()
+
+    def _end_outage(self) -> None:
+        if self.outage is not None:
+            call = self.outage[2]
+            if call.active():
+                call.cancel()
+            self.outage = None
+
+    def _send_backlog(self) -> None:
+        """What waited for Redis, in order; a failure leaves the rest waiting (and raises)."""
+        while self._backlog:
+            kind, *args = self._backlog[0]
+            if kind == "enqueue":
+                fingerprint, data, priority, dont_filter = args
+                if self.cluster.enqueue(fingerprint, data, priority, dont_filter):
+                    self.stats.inc_value("scheduler/enqueued/redis")
+            else:
+                self.cluster.release(*args)
+            self._backlog.pop(0)
+
+    def _give_up(self, reason: str, message: str) -> None:
+        if self.given_up:
+            return
+        from twisted.internet import reactor
+
+        self.given_up = reason
+        self.stats.set_value("cascrawl/redis/stopped", reason)
+        self.stats.set_value("cascrawl/redis/stopped_because", message)
+        logger.error("%s", message)
+        engine = engine_of(self.crawler)
+        if engine is not None:  # still paused: the close lets what is in flight finish and be written
+            reactor.callLater(0, lambda: deferred_from_coro(engine.close_spider_async(reason=reason)))
 
     # --- leases ---
 
+    def has_pending_requests(self) -> bool:
+        if self.redis_unavailable:  # never idle then: a worker that gave up closes with its own reason
+            return True
+        try:
+            return super().has_pending_requests()
+        except REDIS_OUTAGE_ERRORS as error:
+            self._redis_lost(error)
+            return True
+
     def next_request(self):
-        request = super().next_request()
+        if self.redis_unavailable:
+            return None
+        try:
+            request = super().next_request()
+        except REDIS_OUTAGE_ERRORS as error:
+            self._redis_lost(error)
+            return None
         if request is not None:
             data = request.meta[LEASE]
             origin = (request.meta.get("redirect_urls") or [request.url])[0]
@@ -377,8 +538,21 @@ class LeasingScheduler(Scheduler):
 
     def enqueue_request(self, request):
         data = request.meta.pop(LEASE, None)  # a retry or a redirect: it takes the place of a leased request
-        added = self.cluster.enqueue(self.df.request_fingerprint(request), self.queue._encode_request(request),
-                                     request.priority, request.dont_filter)
+        queued = (self.df.request_fingerprint(request), self.queue._encode_request(request), request.priority,
+                  request.dont_filter)
+        if self.given_up:
+            return False  # the worker is stopping: the next run finds the page again
+        added = None
+        if self.outage is None:
+            try:
+                added = self.cluster.enqueue(*queued)
+            except REDIS_OUTAGE_ERRORS as error:
+                self._redis_lost(error)
+        if added is None:  # kept until Redis is back, its lease with it
+            self._backlog.append(("enqueue", *queued))
+            if data is not None:
+                self._release(data)
+            return True
         if added:
             self.stats.inc_value("scheduler/enqueued/redis")
         else:
@@ -394,8 +568,16 @@ class LeasingScheduler(Scheduler):
         for url in lease.urls:
             if self._by_url.get(url) == data:
                 del self._by_url[url]
-        self.cluster.release(data, walk)
         self.stats.inc_value("cascrawl/redis/released")
+        if self.given_up:
+            return
+        if self.outage is None:
+            try:
+                self.cluster.release(data, walk)
+                return
+            except REDIS_OUTAGE_ERRORS as error:
+                self._redis_lost(error)
+        self._backlog.append(("release", data, walk))
 
     def _settle(self, data: bytes, walk: dict | None = None) -> None:
         lease = self.leases.get(data)
@@ -460,14 +642,16 @@ class LeasingScheduler(Scheduler):
     # --- idle: stay while others may add work ---
 
     def spider_idle(self, spider):
+        if self.redis_unavailable:  # closed by _give_up with its reason, not as a finished crawl
+            raise DontCloseSpider("Redis unreachable")
         try:
+            if not self._state_kept():
+                raise DontCloseSpider("Redis lost the crawl's state")
             self.cluster.reclaim_dead()
             if len(self.queue) or self.cluster.others_hold_leases():
                 raise DontCloseSpider("other workers of the shared crawl may still add requests")
-        except DontCloseSpider:
-            raise
-        except Exception as error:
-            logger.warning("could not ask Redis whether the shared crawl is done: %s", error)
+        except REDIS_OUTAGE_ERRORS as error:
+            self._redis_lost(error)
             raise DontCloseSpider("Redis unreachable") from error
 
 
@@ -482,6 +666,10 @@ class _Stats:
 
     def __getattr__(self, name):
         return getattr(self._stats, name)
+
+
+def _error_line(error: Exception) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
 
 
 def scheduler_of(crawler) -> LeasingScheduler | None:
@@ -561,7 +749,14 @@ class SharedRateDownloadHandler(HTTP11DownloadHandler):
 
             host = urlsplit(request.url).netloc
             waited = 0.0
-            while (wait := scheduler.cluster.wait_for_host(host, self.gap)) > 0:
+            while not scheduler.redis_unavailable:
+                try:
+                    wait = scheduler.cluster.wait_for_host(host, self.gap)
+                except REDIS_OUTAGE_ERRORS as error:  # this request goes on its worker's own delay
+                    scheduler._redis_lost(error)
+                    break
+                if wait <= 0:
+                    break
                 waited += wait
                 await maybe_deferred_to_future(task.deferLater(reactor, wait))
             if waited:

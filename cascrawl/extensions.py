@@ -89,9 +89,12 @@ class LiveProgress:
         return cls(crawler, crawler.settings.getfloat("CASCRAWL_PROGRESS_INTERVAL", 0.5))
 
     def spider_opened(self, spider):
-        from twisted.internet import task
+        from twisted.internet import reactor, task
 
         self.live.start()
+        # A crawl stopped at once (a second signal) stops the reactor without closing the spider: the display
+        # is cleared then too, the cursor given back.
+        reactor.addSystemEventTrigger("before", "shutdown", self.clear)
         self.update(spider)
         self.timer = task.LoopingCall(self.update, spider)
         self.timer.start(self.interval, now=False)
@@ -109,10 +112,14 @@ class LiveProgress:
         self.live.update(Group(first, articles, pace), refresh=True)
 
     def spider_closed(self, spider):
+        if self.live.is_started:
+            self.update(spider)  # the final counts, drawn once before the display is cleared
+        self.clear()
+
+    def clear(self):
         if self.timer is not None and self.timer.running:
             self.timer.stop()
         if self.live.is_started:
-            self.update(spider)  # the final counts, drawn once before the display is cleared
             self.live.stop()
 
 

@@ -14,9 +14,14 @@ A worker is `python -m cascrawl.extraction`, started by the reactor (`spawnProce
 over its standard input and output (length-prefixed pickles, answered in order): no thread in the
 crawler's process, so nothing competes with the reactor for the GIL (concurrent.futures' process
 pool adds two threads, and the reactor waited for them). A worker ignores SIGINT and SIGTERM (a
-graceful stop lets the pages in flight be parsed), ends when its input closes — the crawler closed
-or died — and if it dies itself (killed, out of memory) no page is lost: the pages it held and every
-later one are parsed in the reactor thread.
+graceful stop lets the pages in flight be parsed) and ends when its input closes (the crawler closed
+it) or the moment the crawler's process ends however it ends, SIGKILL included (Linux's parent-death
+signal, PR_SET_PDEATHSIG; elsewhere a thread that watches the parent); an answer it can no longer
+send ends it quietly. If it dies itself (killed, out of memory) no page is lost: the pages it held and
+every later one are parsed in the reactor thread.
+
+The parsers are imported when the first page comes, not with this module: a worker is bound to its
+crawler's life before it spends seconds importing them.
 """
 
 from __future__ import annotations
@@ -27,13 +32,16 @@ import pickle
 import signal
 import struct
 import sys
+import threading
+import time
 import traceback
 from collections import deque
 from dataclasses import dataclass
 from itertools import cycle
+from typing import TYPE_CHECKING
 
-from cascrawl.encoding import decode_html
-from cascrawl.parsers import ArticleData, parse_article
+if TYPE_CHECKING:
+    from cascrawl.parsers import ArticleData
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +61,9 @@ class Extracted:
 
 
 def extract(body: bytes, content_type: str | bytes | None, url: str, max_tags: int) -> Extracted:
+    from cascrawl.encoding import decode_html
+    from cascrawl.parsers import parse_article
+
     html, encoding = decode_html(body, content_type)
     tags = html.count("<")
     if tags > max_tags:  # parsing costs memory by the element: ~600 bytes each, all steps together
@@ -71,6 +82,29 @@ def _frame(value) -> bytes:
 def _read_exactly(stream, size: int) -> bytes | None:
     data = stream.read(size)
     return data if data is not None and len(data) == size else None
+
+
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def die_with_parent(parent: int) -> None:
+    """End this process the moment `parent` ends (killed or not): the kernel sends SIGKILL on Linux; elsewhere
+    a daemon thread looks every half second. Already gone (it died while this one started): end now."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl")
+    except (OSError, AttributeError):  # not Linux: no prctl
+        def watch():
+            while os.getppid() == parent:
+                time.sleep(0.5)
+            os._exit(0)
+
+        threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+    if os.getppid() != parent:
+        os._exit(0)
 
 
 def worker_main() -> int:
@@ -103,8 +137,11 @@ def worker_main() -> int:
             answer.in_worker = True
         else:
             answer = runner(payload)
-        sink.write(_frame(answer))
-        sink.flush()
+        try:
+            sink.write(_frame(answer))
+            sink.flush()
+        except BrokenPipeError:  # the crawler is gone: nobody to answer, and nothing to say on its terminal
+            os._exit(0)
 
 
 class _Worker:
@@ -181,9 +218,12 @@ class ExtractionWorkers:
             return
         from twisted.internet import reactor
 
+        # The reactor stopping with the workers still up (a crawl stopped at once) is no worker's death.
+        reactor.addSystemEventTrigger("before", "shutdown", self.close)
         for _ in range(self.processes):
             worker = _Worker(self)
-            reactor.spawnProcess(worker.protocol, sys.executable, [sys.executable, "-m", "cascrawl.extraction"],
+            reactor.spawnProcess(worker.protocol, sys.executable,
+                                 [sys.executable, "-m", "cascrawl.extraction", str(os.getpid())],
                                  env=dict(os.environ), childFDs={0: "w", 1: "r", 2: 2})
             if self._task is not None:
                 worker.configure(self._task)
@@ -223,6 +263,9 @@ class ExtractionWorkers:
 
 
 if __name__ == "__main__":  # a worker: run the module's own copy, so answers pickle as cascrawl.extraction.Extracted
-    from cascrawl.extraction import worker_main as main
+    from cascrawl.extraction import die_with_parent, worker_main as main
+
+    die_with_parent(int(sys.argv[1]))
+    import cascrawl.encoding, cascrawl.parsers  # noqa: E401,F401 — now, while the first listing pages download
 
     raise SystemExit(main())

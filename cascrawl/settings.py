@@ -37,6 +37,7 @@ CASCRAWL_EXTRACT_QUEUE = 0  # jobs (a page's parsing, an item's cleaning) waitin
 CASCRAWL_REDIS_URL = os.environ.get("CASCRAWL_REDIS_URL", "")
 CASCRAWL_REDIS_PREFIX = "cascrawl"  # Redis keys: <prefix>:cas_news:requests, …:dupefilter, …:leases:<worker>, …
 CASCRAWL_REDIS_WORKER_TIMEOUT = 30.0  # a worker silent this long is taken for dead: its requests go back to the queue
+CASCRAWL_REDIS_OUTAGE_SECONDS = 300.0  # Redis away: a worker pauses fetching and retries this long, then stops (run left unfinished)
 CASCRAWL_WORKER_NAME = ""  # how a worker is named in the run; "" = <host>:<pid>
 ADDONS = {"cascrawl.distributed.Distributed": 0}  # does nothing unless CASCRAWL_REDIS_URL is set
 

@@ -24,6 +24,7 @@ import json
 import logging
 import signal
 import sys
+import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -84,6 +85,10 @@ def _log_on_terminal() -> bool:
     """Whether the log already streams to the terminal (--verbose, -s LOG_LEVEL, no LOG_FILE)."""
     return any(isinstance(handler, logging.StreamHandler) and not isinstance(handler, logging.FileHandler)
                and getattr(handler, "stream", None) in (sys.stderr, sys.stdout) for handler in logging.root.handlers)
+
+
+def _daemon_thread(*args, **kwargs) -> threading.Thread:
+    return threading.Thread(*args, daemon=True, **kwargs)
 
 
 def _sleep(seconds: float):
@@ -182,6 +187,7 @@ class PersistPipeline:
             raise
         self._sync_search()  # what a killed run stored but did not index
         self._pool = ThreadPool(minthreads=1, maxthreads=1, name="cascrawl-db")
+        self._pool.threadFactory = _daemon_thread  # a crawl stopped at once must not wait for it at exit
         self._pool.start()
         if self.flush_seconds:
             self._timer = task.LoopingCall(self._flush_if_due)
@@ -410,6 +416,9 @@ class PersistPipeline:
         shared run — finished (walks recorded as complete, the run's Redis keys cleared) when the queue
         is empty, else stopped (the queue stays in Redis: workers started again go on from it)."""
         cluster: Cluster = self.shared.cluster
+        if self.shared.redis_unavailable:
+            await self._close_without_redis(status, reason)
+            return
         try:
             await maybe_deferred_to_future(self._in_thread(
                 self.database.finish_worker, self.worker_row, status=status, reason=reason[:100],
@@ -428,6 +437,28 @@ class PersistPipeline:
                     logger.info("other workers go on with crawl run %s", self.run_id)
                     return
                 self._close_shared_run(cluster, status, reason)
+        except Exception as error:
+            logger.error("could not record the end of crawl run %s: %s", self.run_id, self.database.error_line(error))
+        finally:
+            self._let_go()
+
+    async def _close_without_redis(self, status: str, reason: str) -> None:
+        """Redis is away, or came back without the run (cascrawl.distributed.LeasingScheduler): no worker can
+        tell whether the crawl is done, so this one records its row and the run as stopped — unfinished, no
+        walk complete. Workers started again rejoin the run from Redis if it still has it; else the next run
+        walks the listings again from the database."""
+        why = self.shared.given_up or "redis_outage"
+        own = json_safe(self.crawler.stats.get_stats())
+        try:
+            await maybe_deferred_to_future(self._in_thread(
+                self.database.finish_worker, self.worker_row, status=status, reason=reason[:100], stats=own))
+            workers = await maybe_deferred_to_future(self._in_thread(self.database.run_workers, self.run_id))
+            stats = json_safe(summed_stats(workers, self.crawler.stats.get_stats()))
+            stats["cascrawl/walks/incomplete"] = sorted(walk.section for walk in self._walks())
+            self.stats.set_value("cascrawl/walks/incomplete", stats["cascrawl/walks/incomplete"])
+            await maybe_deferred_to_future(self._in_thread(
+                self.database.finish_run, self.run_id, status="stopped", reason=why, stats=stats))
+            logger.warning("crawl run %s left unfinished (%s): the next run goes on", self.run_id, why)
         except Exception as error:
             logger.error("could not record the end of crawl run %s: %s", self.run_id, self.database.error_line(error))
         finally:

@@ -17,7 +17,26 @@ class Command(ScrapyCrawl):
                 print(f"cascrawl: error: {problem}", file=sys.stderr)
                 self.exitcode = 1
                 return
-        super().run(args, opts)
+        self._run_with_cascrawl_signals(args, opts)
+
+    def _run_with_cascrawl_signals(self, args, opts) -> None:
+        """Scrapy's run, with cascrawl's SIGTERM / SIGINT handling (cascrawl.crawl.ShutdownSignals: a second
+        signal ends the process within seconds, a third kills; Scrapy's ignore a third)."""
+        from scrapy.exceptions import UsageError
+
+        from cascrawl.crawl import ShutdownSignals
+
+        if len(args) != 1:
+            raise UsageError("running 'scrapy crawl' needs exactly one spider")
+        crawler = self._create_crawler(args[0])
+        shutdown = ShutdownSignals(self.crawler_process)
+        shutdown.watch(crawler)
+        self.crawler_process.crawl(crawler, **opts.spargs)
+        self.crawler_process.start(install_signal_handlers=False)
+        if self.crawler_process.bootstrap_failed:
+            self.exitcode = 1
+        elif shutdown.at_once:  # as `cascrawl crawl`: not 0, the run did not end by itself
+            self.exitcode = 128 + shutdown.received[0]
 
 
 def cannot_crawl(settings) -> str | None:
