@@ -40,6 +40,7 @@ class Stats:
     paragraphs: int = 0
     start: int = 0  # visible characters before the element, in document order
     prose: int = 0  # characters outside links in text written as sentences (punctuation) or long runs
+    record: bool = False  # an item of a list of like siblings that each hold a link
 
     @property
     def text_chars(self) -> int:
@@ -96,6 +97,7 @@ def _measure(element: etree._Element, stats: dict, in_link: bool, offset: list[i
         if child_stats is not None:
             if repeated and _signature(child) in repeated and _record_like(child_stats):
                 child_stats = _as_chrome(child_stats)
+                stats[child].record = True
             own.chars += child_stats.chars
             own.link_chars += child_stats.link_chars
             own.punctuation += child_stats.punctuation
@@ -150,6 +152,11 @@ def _as_chrome(s: Stats) -> Stats:
     not the article, however much prose each item holds."""
     return Stats(chars=s.chars, link_chars=s.link_chars, punctuation=0, tags=s.tags, links=s.links,
                  paragraphs=0, start=s.start, prose=0)
+
+
+def repeated_records(element: etree._Element, stats: dict[etree._Element, Stats]) -> list[etree._Element]:
+    """The children of `element` that are items of a list of records (see `measure`)."""
+    return [child for child in element if child in stats and stats[child].record]
 
 
 def text_density(s: Stats) -> float:
