@@ -18,9 +18,23 @@ from cascrawl.parsers.base import (
     visible_text,
 )
 
-_TITLE_SUFFIX = re.compile(r"\s*[-_|—]{2,}\s*[^-_|—]*$")  # 标题----中国科学院
+# A run of separators and a short tail: 标题----中国科学院 (never a long tail: that is the headline after a site prefix)
+_TITLE_SUFFIX = re.compile(r"\s*[-_|—]{2,}\s*[^-_|—]{0,20}$")
 # What separates a title from a site's name in <title> (after NFKC: full-width forms are ASCII here).
 _TITLE_SEPARATORS = frozenset(" -_|—–―~·•:丨【[(<《")
+# Separators between the segments of a <title> suffix (headline_column_site): never a plain space.
+_SEGMENT_SEPARATOR = re.compile(r"\s*(?:[-_|—–―~·•丨]+)\s*")
+_SITE_SEGMENT_MAX = 20  # a column or site name is short; a longer segment is part of the headline
+# Heading-like elements: h1–h3 and anything whose class or id says title (Title, article-title, h-title).
+_HEADING_LIKE = etree.XPath(
+    "//body//h1 | //body//h2 | //body//h3 | //body//*[contains(translate(@class, 'TITLE', 'title'), 'title')"
+    " or contains(translate(@id, 'TITLE', 'title'), 'title')]"
+)
+_HEADING_TIERS = {"h1": 0, "h2": 1, "h3": 2}  # then the title-like elements (3), then og:title (4)
+# Who the footer says owns the site: © 2010 - 2016 某某网, Copyright © 某某, 某某 版权所有, 版权所有：某某
+_OWNER_AFTER = re.compile(r"(?:©|\(c\)|copyright|版权所有|版權所有)\s*[:：©]?\s*(?:\d{4}\s*(?:[-–~至]\s*\d{4})?\s*)?"
+                          r"(?P<owner>[^\s|,，.。:：©]{2,20})", re.IGNORECASE)
+_OWNER_BEFORE = re.compile(r"(?P<owner>[^\s|,，.。:：©]{2,20})\s*(?:版权所有|版權所有)")
 _CAS_SOURCE_TAIL = re.compile(r"\s*[,，]\s*中国科学院\s*$")
 _DOCUMENT_WRITE = re.compile(r"document\.write\(\s*['\"](?P<value>.*?)['\"]\s*\)")
 _ATTACHMENT_LABELS = ("附件下载", "附件下載", "附件：", "附件:")
@@ -89,16 +103,42 @@ class ArticleParser:
     def title(self, page: Page) -> Found:
         if page.meta.get("articletitle"):
             return page.meta["articletitle"], "meta:ArticleTitle"
-        heading = next(
-            ((text, f"dom:{css}") for css in self.TITLE if (text := page.text_of(page.first(css), spaced=False))), None
-        )
-        head_title = _TITLE_SUFFIX.sub("", page.text_of(page.first("head title"), spaced=False))
-        if heading is None:
-            return (head_title, "dom:<title>") if head_title else None
-        if not head_title or headings_agree(heading[0], head_title):
-            return heading  # agrees with <title> (cut short, or with a site's suffix), or nothing to check against
-        # The heading selector hit something else (a sidebar box title): <title> is the page's own.
-        return head_title, "dom:<title>"
+        found = self.headline(page)
+        if found is not None:
+            return found[0], found[1]
+        head_title = page.head_title
+        if not head_title:
+            og_title = page.meta.get("og:title")
+            return (og_title, "meta:og:title") if og_title else None
+        # Only a <title>: the CAS suffix (----中国科学院) goes, and any suffix the page says is its site's name.
+        cut = _TITLE_SUFFIX.sub("", head_title)
+        if cut and cut != head_title:
+            return cut, "dom:<title>"
+        cut = title_without_site_name(head_title, site_names(page))
+        return (cut, "dom:<title>-site-name") if cut != head_title else (head_title, "dom:<title>")
+
+    def headline(self, page: Page) -> tuple[str, str, etree._Element | None] | None:
+        """The article's heading as (text, provenance, element): the layout's heading when it agrees with
+        `<title>`, else the heading-like element (h1–h3, an element whose class or id says title,
+        `og:title`) that agrees with `<title>` best. None when nothing agrees (the `<title>` is then
+        the title)."""
+        key = f"headline:{self.id}"
+        if key not in page.cache:
+            page.cache[key] = self._headline(page)
+        return page.cache[key]
+
+    def _headline(self, page: Page) -> tuple[str, str, etree._Element | None] | None:
+        head_title = page.head_title
+        for css in self.TITLE:
+            element = page.first(css)
+            text = page.text_of(element, spaced=False) if element is not None else ""
+            if text:
+                if not head_title or headings_agree(text, head_title):
+                    return text, f"dom:{css}", element
+                break  # the selector hit something else (a sidebar box title): look further
+        if not head_title:
+            return None
+        return agreeing_heading(page, head_title)
 
     def date(self, page: Page, body: etree._Element | None) -> Found:
         if page.meta.get("pubdate"):
@@ -183,11 +223,103 @@ def headings_agree(heading: str, head_title: str) -> bool:
     `标题----中国科学院`) — any site's name, spam included. Compared in the form boilerplate lines are
     matched in (glosses removed, Simplified, NFKC), so a glossed Traditional heading agrees with its
     copy's `<title>` however each of them is written."""
-    heading, head_title = matching_key(heading), matching_key(head_title)
-    if heading.startswith(head_title.rstrip("…. ")):  # an empty <title> contradicts nothing
-        return True
-    rest = head_title[len(heading):] if head_title.startswith(heading) else ""
-    return bool(rest) and rest[0] in _TITLE_SEPARATORS
+    if not matching_key(head_title):
+        return True  # an empty <title> contradicts nothing
+    agreement = _best_agreement(matching_key(heading), _title_keys(head_title))
+    return agreement is not None and agreement[0] < 2  # a layout's heading never agrees by a site prefix alone
+
+
+def _title_keys(head_title: str) -> set[str]:
+    """The `<title>` as written and without its CAS suffix (`标题…----中国科学院` is a cut-short title too)."""
+    return {matching_key(variant) for variant in (head_title, _TITLE_SUFFIX.sub("", head_title)) if variant}
+
+
+def _best_agreement(heading_key: str, title_keys: set[str]) -> tuple[int, int] | None:
+    found = [a for title_key in title_keys if (a := _agreement(heading_key, title_key)) is not None]
+    return min(found) if found else None
+
+
+def _agreement(heading: str, head_title: str) -> tuple[int, int] | None:
+    """How a heading agrees with `<title>` (both matching keys), best first, or None:
+    (0, -length) the heading, or the heading and a suffix after a separator (the longest heading wins);
+    (1, length) the `<title>` cut short, or an element holding the heading and more (the shortest wins);
+    (2, -length) a site prefix and the heading (明日股市预测--标题), when the heading is most of the `<title>`."""
+    if not heading:
+        return None
+    if head_title.startswith(heading):
+        rest = head_title[len(heading):]
+        if not rest or rest[0] in _TITLE_SEPARATORS:
+            return 0, -len(heading)
+    cut = head_title.rstrip("…. ")
+    if cut and heading.startswith(cut):
+        return 1, len(heading)
+    if head_title.endswith(heading) and 2 * len(heading) > len(head_title):
+        if head_title[-len(heading) - 1] in _TITLE_SEPARATORS:
+            return 2, -len(heading)
+    return None
+
+
+def agreeing_heading(page: Page, head_title: str) -> tuple[str, str, etree._Element | None] | None:
+    """The heading-like element (or `og:title`) that agrees with `<title>` best: by how it agrees, then
+    h1 before h2 before h3 before title-like elements before og:title, then document order. A page name
+    (`og:site_name` and the like) is never the headline."""
+    title_keys = _title_keys(head_title)
+    names = {matching_key(name) for name in site_names(page, footer=False)}
+    best, best_rank = None, None
+    candidates = [(element, page.text_of(element, spaced=False)) for element in _HEADING_LIKE(page.root)]
+    if page.meta.get("og:title"):
+        candidates.append((None, page.meta["og:title"]))
+    for order, (element, text) in enumerate(candidates):
+        if not text or len(text) > 2 * len(head_title) + 40:  # a whole box whose class says title
+            continue
+        key = matching_key(text)
+        agreement = _best_agreement(key, title_keys) if key not in names else None
+        if agreement is None:
+            continue
+        tier = 4 if element is None else _HEADING_TIERS.get(element.tag, 3)
+        rank = (agreement[0], tier, agreement[1], order)
+        if best_rank is None or rank < best_rank:
+            best, best_rank = (text, _element_path(element), element), rank
+    return best
+
+
+def _element_path(element: etree._Element | None) -> str:
+    if element is None:
+        return "meta:og:title"
+    classes = (element.get("class") or "").split()
+    return f"dom:{element.tag}" + (f".{classes[0]}" if classes else "")
+
+
+def site_names(page: Page, footer: bool = True) -> list[str]:
+    """What the page says its site is called: og:site_name, the SiteName / application-name meta, and the
+    owner the footer's © or 版权所有 line names."""
+    names = [page.meta.get(name, "") for name in ("og:site_name", "sitename", "application-name")]
+    if footer:
+        text = page.page_text
+        for pattern in (_OWNER_AFTER, _OWNER_BEFORE):
+            names.extend(match.group("owner") for match in pattern.finditer(text))
+    return [name for name in names if name and not name.isdigit()]
+
+
+def title_without_site_name(head_title: str, names: list[str]) -> str:
+    """`<title>` without its suffix when the suffix is recognisably the site's name: the `<title>` cut
+    at the first separator after which every segment is short and one of them is (or holds, or is
+    part of) a name the page gives its site. Without such a name nothing is cut: a separator alone
+    proves nothing (`棱镜|数据业大整顿…` is one headline)."""
+    keys = [matching_key(name) for name in names if len(name) >= 2]
+    if not keys:
+        return head_title
+    cuts = list(_SEGMENT_SEPARATOR.finditer(head_title))
+    for position, cut in enumerate(cuts):
+        if cut.start() == 0:
+            continue
+        tail = [segment for segment in _SEGMENT_SEPARATOR.split(head_title[cut.end():]) if segment]
+        if not tail or any(len(segment) > _SITE_SEGMENT_MAX for segment in tail):
+            continue
+        segments = [matching_key(segment) for segment in tail]
+        if any(name in segment or segment in name for segment in segments if len(segment) >= 2 for name in keys):
+            return head_title[:cut.start()].strip() or head_title
+    return head_title
 
 
 def _date_value(match: re.Match) -> str:

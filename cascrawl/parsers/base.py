@@ -111,9 +111,9 @@ class Page:
         # Links are made absolute on the canonical site, so a mirror crawl stores the same links.
         self.link_base = ref.canonical_url if ref else url
         self.cache: dict[str, object] = {}  # per-page results a parser computes once
-        self.meta = {}
+        self.meta = {}  # name (or OpenGraph property, or itemprop) -> content, the first of each
         for element in self.root.iter("meta"):
-            name = (element.get("name") or "").strip().lower()
+            name = (element.get("name") or element.get("property") or element.get("itemprop") or "").strip().lower()
             if name and name not in self.meta:
                 self.meta[name] = " ".join((element.get("content") or "").split())
 
@@ -160,6 +160,37 @@ class Page:
         parts: list[str] = []
         _text_until(body, element, parts)
         return " ".join(" ".join(parts).split())
+
+    def text_after(self, start: etree._Element, stop: etree._Element | None = None, limit: int = 0) -> str:
+        """Visible text that follows `start` (not inside it) up to `stop`, or up to about `limit`
+        characters when `limit` is given: the region under a headline (the info line)."""
+        parts: list[str] = []
+        size = 0
+        node = start
+        try:
+            while node is not None:
+                if node.tail:
+                    parts.append(node.tail)
+                    size += len(node.tail)
+                for sibling in node.itersiblings():
+                    _walk_until(sibling, stop, parts)
+                    if sibling.tail:
+                        parts.append(sibling.tail)
+                    size = sum(map(len, parts))
+                    if limit and size > limit:
+                        raise _Stop
+                node = node.getparent()
+        except _Stop:
+            pass
+        text = " ".join(" ".join(parts).split())
+        return text[:limit] if limit else text
+
+    @property
+    def head_title(self) -> str:
+        """The `<title>` as written, on one line."""
+        if "head_title" not in self.cache:
+            self.cache["head_title"] = self.text_of(self.first("head title"), spaced=False)
+        return self.cache["head_title"]
 
     def header_text(self, body: etree._Element | None) -> str:
         """Text above the body when the body is part of this page, else the whole page's text."""
