@@ -11,10 +11,12 @@ Everything here is pure: an lxml element in, numbers out; the page's tree is nev
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 from lxml import etree
 
+_ZERO_SIZE = re.compile(r"(?:^|;)(?:height|width):0(?:px)?(?:;|$)")
 # Never visible text, never part of an article's text.
 SKIPPED = frozenset("script style noscript template iframe object embed select textarea button head title".split())
 # Sentence punctuation, full- and half-width: prose has it, navigation rarely does.
@@ -52,11 +54,12 @@ class Stats:
 
 
 def hidden(element: etree._Element) -> bool:
-    """Written `display:none` (or the `hidden` attribute): a browser shows none of it."""
+    """Written `display:none`, the `hidden` attribute, or a zero-size box that hides its overflow (text kept
+    for screen readers): a browser shows none of it."""
     style = element.get("style")
-    if style and "none" in style:
+    if style and ("none" in style or "0" in style):
         squeezed = "".join(style.split()).lower()
-        if "display:none" in squeezed:
+        if "display:none" in squeezed or ("overflow:hidden" in squeezed and _ZERO_SIZE.search(squeezed)):
             return True
     return element.get("hidden") is not None
 

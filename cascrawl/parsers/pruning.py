@@ -2,6 +2,7 @@
 
 - a block whose text is mostly inside links (a list of related links, a pager, "more" and share widgets,
   a tag cloud): the article's text is not link text;
+- what a browser does not show (`display:none`, a zero-size box);
 - the items of a list of like siblings (same tag and class) that each hold a link (teasers of related
   news, comments with their author links): records, not paragraphs.
 
@@ -12,25 +13,59 @@ from __future__ import annotations
 
 from lxml import etree
 
-from cascrawl.parsers.density import BLOCKS, Stats, repeated_records
+from cascrawl.parsers.density import BLOCKS, Stats, hidden, repeated_records
 
 LINK_DENSE = 0.6  # share of a block's characters inside links
 
 
 def prune(container: etree._Element, stats: dict[etree._Element, Stats]) -> list[etree._Element]:
-    """Remove from the page's tree the blocks inside `container` that are not the article; returns them."""
-    removed: list[etree._Element] = []
+    """Remove from the page's tree the blocks inside `container` that are not the article, and the lines
+    after its last sentence (`trailing_lines`); returns what was removed."""
+    removed: list[etree._Element] = [element for element in container.iter() if element is not container and hidden(element)]
     _prune(container, stats, removed)
     for element in removed:
         _drop(element)
-    return removed
+    trailing = trailing_lines(container, stats)
+    for element in trailing:
+        _drop(element)
+    return removed + trailing
+
+
+def trailing_lines(container: etree._Element, stats: dict[etree._Element, Stats]) -> list[etree._Element]:
+    """The blocks at the end of the container after its last sentence: short lines that are no sentence and
+    hold no picture (tags, dates, credits, print/close buttons, an empty pager). A line right after a
+    picture is its caption and stays."""
+    children = [child for child in container if isinstance(child.tag, str)]
+    trailing = []
+    for index in range(len(children) - 1, 0, -1):
+        child = children[index]
+        s = stats.get(child)
+        if s is not None and (s.chars > TRAILING_MAX or _media(child) or _sentence(child)):
+            break
+        previous = stats.get(children[index - 1])
+        if _media(children[index - 1]) and (previous is None or previous.chars <= TRAILING_MAX):
+            break  # the caption of the picture above it
+        trailing.append(child)
+    return trailing
+
+
+TRAILING_MAX = 80  # characters: a line after the article, not a paragraph of it
+_SENTENCE_ENDS = frozenset("。！？!?")
+
+
+def _sentence(element: etree._Element) -> bool:
+    return any(ch in _SENTENCE_ENDS for ch in "".join(element.itertext()))
+
+
+def _media(element: etree._Element) -> bool:
+    return element.tag in ("img", "video") or next(element.iter("img", "video"), None) is not None
 
 
 def _prune(element: etree._Element, stats: dict, removed: list) -> None:
     records = set(repeated_records(element, stats))
     for child in element:
         s = stats.get(child)
-        if s is None or not isinstance(child.tag, str):
+        if s is None or not isinstance(child.tag, str) or child in removed:
             continue
         if child in records or link_dense(child, s):
             removed.append(child)
