@@ -64,6 +64,13 @@ def hidden(element: etree._Element) -> bool:
     return element.get("hidden") is not None
 
 
+def cited_address(anchor: etree._Element) -> bool:
+    """A link whose text is its address (`原文链接：https://…`, a DOI): a reference the article cites,
+    written out to be read, not a link to navigate by."""
+    text = "".join(anchor.itertext()).strip().lower()
+    return text.startswith(("http://", "https://", "www.", "doi:"))
+
+
 def squeezed_len(text: str | None) -> int:
     return len("".join(text.split())) if text else 0
 
@@ -87,8 +94,9 @@ def measure(root: etree._Element) -> dict[etree._Element, Stats]:
 def _measure(element: etree._Element, stats: dict, in_link: bool, offset: list[int]) -> Stats | None:
     if not isinstance(element.tag, str) or element.tag in SKIPPED or hidden(element):
         return None
-    in_link = in_link or element.tag == "a"
-    own = Stats(links=1 if element.tag == "a" else 0, start=offset[0])
+    link = element.tag == "a" and not cited_address(element)
+    in_link = in_link or link
+    own = Stats(links=1 if link else 0, start=offset[0])
     own_text = squeezed_len(element.text)
     offset[0] += own_text
     own_punct = _punctuation(element.text)

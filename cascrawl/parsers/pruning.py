@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from lxml import etree
 
-from cascrawl.parsers.density import BLOCKS, Stats, hidden, repeated_records
+from cascrawl.parsers.density import BLOCKS, Stats, cited_address, hidden, repeated_records
 
 LINK_DENSE = 0.6  # share of a block's characters inside links
 
@@ -34,13 +34,13 @@ def prune(container: etree._Element, stats: dict[etree._Element, Stats]) -> list
 def trailing_lines(container: etree._Element, stats: dict[etree._Element, Stats]) -> list[etree._Element]:
     """The blocks at the end of the container after its last sentence: short lines that are no sentence and
     hold no picture (tags, dates, credits, print/close buttons, an empty pager). A line right after a
-    picture is its caption and stays."""
+    picture is its caption, and a line citing an address (`原文链接：https://…`) a reference: they stay."""
     children = [child for child in container if isinstance(child.tag, str)]
     trailing = []
     for index in range(len(children) - 1, 0, -1):
         child = children[index]
         s = stats.get(child)
-        if s is not None and (s.chars > TRAILING_MAX or _media(child) or _sentence(child)):
+        if s is not None and (s.chars > TRAILING_MAX or _media(child) or _sentence(child) or _cites(child)):
             break
         previous = stats.get(children[index - 1])
         if _media(children[index - 1]) and (previous is None or previous.chars <= TRAILING_MAX):
@@ -53,12 +53,26 @@ TRAILING_MAX = 80  # characters: a line after the article, not a paragraph of it
 _SENTENCE_ENDS = frozenset("。！？!?")
 
 
+def _cites(element: etree._Element) -> bool:
+    return any(cited_address(anchor) for anchor in element.iter("a"))
+
+
 def _sentence(element: etree._Element) -> bool:
     return any(ch in _SENTENCE_ENDS for ch in "".join(element.itertext()))
 
 
 def _media(element: etree._Element) -> bool:
-    return element.tag in ("img", "video") or next(element.iter("img", "video"), None) is not None
+    """Holds a picture or a video (an icon, a few pixels wide, is not a picture)."""
+    return any(not _icon(found) for found in element.iter("img", "video"))
+
+
+def _icon(element: etree._Element) -> bool:
+    sizes = [element.get("width"), element.get("height")]
+    return any(size and size.strip().rstrip("px").isdigit() and int(size.strip().rstrip("px")) <= ICON_MAX
+               for size in sizes)
+
+
+ICON_MAX = 32  # pixels
 
 
 def _prune(element: etree._Element, stats: dict, removed: list) -> None:
