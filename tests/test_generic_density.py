@@ -119,3 +119,11 @@ def test_a_page_of_two_documents_keeps_the_article_of_the_second():
 def test_a_single_document_is_parsed_as_before():
     root = parse_document("<html><body><p>正文</p></body></html><!-- 注释 -->")
     assert [e.tag for e in root.find("body")] == ["p"]
+
+
+def test_an_article_set_in_a_layout_table_keeps_its_paragraphs_and_a_data_table_its_rows():
+    data_table = "<table><tr><td>样品甲</td><td>数值一</td></tr><tr><td>样品乙</td><td>数值二</td></tr></table>"
+    html = (f"<html><body>{NAV}<table><tr><td>" + "".join(f"<p>{SENTENCE}{i}</p>" for i in range(3))
+            + f"{data_table}</td></tr></table></body></html>")
+    data = parse_article(html, URL)
+    assert html_to_text(data.body_html).splitlines() == [f"{SENTENCE}{i}" for i in range(3)] + ["样品甲 数值一", "样品乙 数值二"]

@@ -19,7 +19,8 @@ from cascrawl.parsers.base import Page
 
 _HEADINGS = ("h1", "h2", "h3")
 _HEADLINE_MIN = 4
-_SENTENCE_ENDS = "。！？!?；"  # characters: shorter headings (a column name) say nothing
+_SENTENCE_ENDS = "。！？!?；"
+_PARAGRAPHS = etree.XPath(".//p | .//div | .//br | .//section")  # characters: shorter headings (a column name) say nothing
 
 
 class GenericArticle(ArticleParser):
@@ -51,7 +52,17 @@ def article_container(page: Page, headline: etree._Element | None = None) -> etr
     if headline is not None and _holds(container, headline):
         container = _after_header(container, headline, stats)
     pruning.prune(container, stats)
+    _untable_layout_cells(container)
     return container
+
+
+def _untable_layout_cells(body: etree._Element) -> None:
+    """A table cell that holds paragraphs is page layout (old pages set the article in a table), not a data
+    cell: it becomes a `div`, so its paragraphs stay paragraphs in the text (a data cell's content is kept on
+    its row's line). Renamed in the page's tree, inside the body only."""
+    for cell in list(body.iter("td", "th")):
+        if len(_PARAGRAPHS(cell)) >= 2:
+            cell.tag = "div"
 
 
 def _holds(ancestor: etree._Element, element: etree._Element) -> bool:

@@ -34,13 +34,15 @@ def prune(container: etree._Element, stats: dict[etree._Element, Stats]) -> list
 def trailing_lines(container: etree._Element, stats: dict[etree._Element, Stats]) -> list[etree._Element]:
     """The blocks at the end of the container after its last sentence: short lines that are no sentence and
     hold no picture (tags, dates, credits, print/close buttons, an empty pager). A line right after a
-    picture is its caption, and a line citing an address (`原文链接：https://…`) a reference: they stay."""
+    picture is its caption, a line citing an address (`原文链接：https://…`) a reference, a table or a list
+    data: they stay."""
     children = [child for child in container if isinstance(child.tag, str)]
     trailing = []
     for index in range(len(children) - 1, 0, -1):
         child = children[index]
         s = stats.get(child)
-        if s is not None and (s.chars > TRAILING_MAX or _media(child) or _sentence(child) or _cites(child)):
+        if child.tag in _STRUCTURED or s is not None and (
+                s.chars > TRAILING_MAX or _media(child) or _sentence(child) or _cites(child)):
             break
         previous = stats.get(children[index - 1])
         if _media(children[index - 1]) and (previous is None or previous.chars <= TRAILING_MAX):
@@ -49,6 +51,7 @@ def trailing_lines(container: etree._Element, stats: dict[etree._Element, Stats]
     return trailing
 
 
+_STRUCTURED = frozenset(("table", "ul", "ol", "dl", "pre"))  # data and lists: written content, however short
 TRAILING_MAX = 80  # characters: a line after the article, not a paragraph of it
 _SENTENCE_ENDS = frozenset("。！？!?")
 
