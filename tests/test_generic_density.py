@@ -127,3 +127,23 @@ def test_an_article_set_in_a_layout_table_keeps_its_paragraphs_and_a_data_table_
             + f"{data_table}</td></tr></table></body></html>")
     data = parse_article(html, URL)
     assert html_to_text(data.body_html).splitlines() == [f"{SENTENCE}{i}" for i in range(3)] + ["样品甲 数值一", "样品乙 数值二"]
+
+
+def test_closing_lines_go_and_a_notices_signature_and_date_stay():
+    html = ("<html><body><div id='story'>" + "".join(f"<p>{SENTENCE}{i}</p>" for i in range(3))
+            + "<p>中国科学院办公厅</p><p>2020年1月2日</p>"
+            "<div>发布日期：2020-01-02 责任编辑：某某</div><div><a href='javascript:print()'>打印本页</a></div><p> </p>"
+            "</div></body></html>")
+    root = lxml.html.document_fromstring(html)
+    container = root.get_element_by_id("story")
+    prune(container, measure(root))
+    assert html_to_text(lxml.html.tostring(container, encoding="unicode")).splitlines()[-2:] == ["中国科学院办公厅", "2020年1月2日"]
+
+
+def test_a_caption_under_the_last_picture_stays():
+    html = ("<html><body><div id='story'>" + "".join(f"<p>{SENTENCE}{i}</p>" for i in range(3))
+            + "<p><img src='/a.jpg'></p><p>图片来源：某某摄</p></div></body></html>")
+    root = lxml.html.document_fromstring(html)
+    container = root.get_element_by_id("story")
+    prune(container, measure(root))
+    assert html_to_text(lxml.html.tostring(container, encoding="unicode")).splitlines()[-1] == "图片来源：某某摄"

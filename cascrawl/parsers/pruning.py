@@ -11,6 +11,8 @@ Class names are never read: what works here must work on sites nobody has seen.
 
 from __future__ import annotations
 
+import re
+
 from lxml import etree
 
 from cascrawl.parsers.density import BLOCKS, Stats, cited_address, hidden, repeated_records
@@ -32,17 +34,20 @@ def prune(container: etree._Element, stats: dict[etree._Element, Stats]) -> list
 
 
 def trailing_lines(container: etree._Element, stats: dict[etree._Element, Stats]) -> list[etree._Element]:
-    """The blocks at the end of the container after its last sentence: short lines that are no sentence and
-    hold no picture (tags, dates, credits, print/close buttons, an empty pager). A line right after a
-    picture is its caption, a line citing an address (`原文链接：https://…`) a reference, a table or a list
-    data: they stay."""
+    """The lines at the end of the container, after its last paragraph, that close a page rather than the
+    article: short, no sentence, no picture, and either labelled (`来源：…`, `责任编辑：…`, `发布日期：…`),
+    holding links (buttons, a pager) or empty. What is not one of them ends the search: a signature and a
+    date under a notice stay, and so do a picture's caption, a cited address, a table or a list."""
     children = [child for child in container if isinstance(child.tag, str)]
     trailing = []
     for index in range(len(children) - 1, 0, -1):
         child = children[index]
         s = stats.get(child)
-        if child.tag in _STRUCTURED or s is not None and (
-                s.chars > TRAILING_MAX or _media(child) or _sentence(child) or _cites(child)):
+        if s is None:
+            continue  # not shown, or a script: nothing to read either way
+        if child.tag in _STRUCTURED or s.chars > TRAILING_MAX or _media(child) or _sentence(child) or _cites(child):
+            break
+        if s.chars and not (s.links or _LABEL.search("".join(child.itertext()))):
             break
         previous = stats.get(children[index - 1])
         if _media(children[index - 1]) and (previous is None or previous.chars <= TRAILING_MAX):
@@ -51,6 +56,8 @@ def trailing_lines(container: etree._Element, stats: dict[etree._Element, Stats]
     return trailing
 
 
+# A label and its colon: 来源：, 责任编辑:, 发布日期： (a short word before a colon).
+_LABEL = re.compile(r"(?:^|\s)[^\s:：]{1,6}[:：]")
 _STRUCTURED = frozenset(("table", "ul", "ol", "dl", "pre"))  # data and lists: written content, however short
 TRAILING_MAX = 80  # characters: a line after the article, not a paragraph of it
 _SENTENCE_ENDS = frozenset("。！？!?")
