@@ -18,9 +18,8 @@ from cascrawl.parsers.article import ArticleParser
 from cascrawl.parsers.base import Page
 
 _HEADINGS = ("h1", "h2", "h3")
-_HEADLINE_MIN = 4
-_SENTENCE_ENDS = "。！？!?；"
-_PARAGRAPHS = etree.XPath(".//p | .//div | .//br | .//section")  # characters: shorter headings (a column name) say nothing
+_HEADLINE_MIN = 4  # characters: shorter headings (a column name) say nothing
+_PARAGRAPHS = etree.XPath(".//p | .//div | .//br | .//section")
 
 
 class GenericArticle(ArticleParser):
@@ -73,6 +72,8 @@ def _after_header(container: etree._Element, headline: etree._Element, stats: di
     """A container that holds the headline holds the header too (headline, info line with date and source):
     the body is what follows them. Its elements are gathered into a new `div` in the page's tree, in the same
     place, so that the text before the body is the header region, as on a layout."""
+    if container is headline:
+        return container
     level = container
     while True:
         holder = next(child for child in level if _holds(child, headline))
@@ -81,7 +82,7 @@ def _after_header(container: etree._Element, headline: etree._Element, stats: di
         if prose * 2 >= stats[container].prose or stats.get(holder) is None or holder is headline:
             break
         level = holder  # the article's paragraphs are deeper, next to the headline
-    while following and not _holds_sentences(following[0], stats):
+    while following and not _prose_paragraph(following[0], stats):
         following.pop(0)  # the info line (date, source, author) and other header lines
     if not following:
         return container
@@ -95,9 +96,8 @@ def _after_header(container: etree._Element, headline: etree._Element, stats: di
     return body
 
 
-def _holds_sentences(element: etree._Element, stats: dict) -> bool:
-    s = stats.get(element)
-    return s is not None and s.prose > 0 and any(mark in "".join(element.itertext()) for mark in _SENTENCE_ENDS)
+def _prose_paragraph(element: etree._Element, stats: dict) -> bool:
+    return element in stats and stats[element].prose > 0 and pruning.holds_sentence(element)
 
 
 def headline_element(page: Page) -> etree._Element | None:
@@ -105,9 +105,6 @@ def headline_element(page: Page) -> etree._Element | None:
     agrees with the title the page gives itself; a column or site heading rarely does)."""
     titles = [_squeezed(page.text_of(page.first("head title"), spaced=False))]
     titles += [_squeezed(page.meta.get(name)) for name in ("articletitle", "og:title", "twitter:title")]
-    for property_meta in page.root.iter("meta"):
-        if (property_meta.get("property") or "").lower() == "og:title":
-            titles.append(_squeezed(property_meta.get("content")))
     titles = [t for t in titles if t]
     if not titles:  # nothing to agree with: a page's only h1 is its headline
         found = page.all("body h1")

@@ -45,7 +45,7 @@ def trailing_lines(container: etree._Element, stats: dict[etree._Element, Stats]
         s = stats.get(child)
         if s is None:
             continue  # not shown, or a script: nothing to read either way
-        if child.tag in _STRUCTURED or s.chars > TRAILING_MAX or _media(child) or _sentence(child) or _cites(child):
+        if child.tag in _STRUCTURED or s.chars > TRAILING_MAX or _media(child) or holds_sentence(child) or _cites(child):
             break
         if s.chars and not (s.links or _LABEL.search("".join(child.itertext()))):
             break
@@ -60,14 +60,15 @@ def trailing_lines(container: etree._Element, stats: dict[etree._Element, Stats]
 _LABEL = re.compile(r"(?:^|\s)[^\s:：]{1,6}[:：]")
 _STRUCTURED = frozenset(("table", "ul", "ol", "dl", "pre"))  # data and lists: written content, however short
 TRAILING_MAX = 80  # characters: a line after the article, not a paragraph of it
-_SENTENCE_ENDS = frozenset("。！？!?")
+_SENTENCE_ENDS = frozenset("。！？!?；")
 
 
 def _cites(element: etree._Element) -> bool:
     return any(cited_address(anchor) for anchor in element.iter("a"))
 
 
-def _sentence(element: etree._Element) -> bool:
+def holds_sentence(element: etree._Element) -> bool:
+    """Some of its text ends a sentence (。！？；): prose, not a label, a byline or a button."""
     return any(ch in _SENTENCE_ENDS for ch in "".join(element.itertext()))
 
 
