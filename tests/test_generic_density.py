@@ -147,3 +147,23 @@ def test_a_caption_under_the_last_picture_stays():
     container = root.get_element_by_id("story")
     prune(container, measure(root))
     assert html_to_text(lxml.html.tostring(container, encoding="unicode")).splitlines()[-1] == "图片来源：某某摄"
+
+
+VIDEO_PAGE = (f"<html><head><title>视频新闻标题_某网</title></head><body>{NAV}<div class='x'><h1>视频新闻标题</h1>"
+              "<div class='info'>时间：2024-01-02</div>{between}<p>这是视频的说明文字，介绍了研究进展。</p></div>"
+              "<div><h3>更多视频</h3><ul><li><a href='/1'>另一个视频一</a></li><li><a href='/2'>另一个视频二</a></li>"
+              "<li><a href='/3'>另一个视频三</a></li></ul></div></body></html>")
+
+
+def test_a_video_story_keeps_its_player_between_the_header_and_the_caption():
+    html = VIDEO_PAGE.replace("{between}", "<div class='player'><video src='/v/a.mp4' poster='/v/a.jpg'></video></div>")
+    data = parse_article(html, URL)
+    assert [v["url"] for v in data.videos] == ["http://news.example/v/a.mp4"]
+    assert html_to_text(data.body_html) == "这是视频的说明文字，介绍了研究进展。" and data.date_text == "2024-01-02"
+
+
+def test_a_bar_of_icons_and_an_inline_qr_code_above_the_text_are_not_a_picture():
+    between = ("<div><a href='/s1'><img src='/i/wx.png' width='16' height='16'></a>"
+               "<img src='data:image/png;base64,AAAA'>分享</div>")
+    data = parse_article(VIDEO_PAGE.replace("{between}", between), URL)
+    assert html_to_text(data.body_html) == "这是视频的说明文字，介绍了研究进展。" and data.images == []

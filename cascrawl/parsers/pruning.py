@@ -45,12 +45,12 @@ def trailing_lines(container: etree._Element, stats: dict[etree._Element, Stats]
         s = stats.get(child)
         if s is None:
             continue  # not shown, or a script: nothing to read either way
-        if child.tag in _STRUCTURED or s.chars > TRAILING_MAX or _media(child) or holds_sentence(child) or _cites(child):
+        if child.tag in _STRUCTURED or s.chars > TRAILING_MAX or has_media(child) or holds_sentence(child) or _cites(child):
             break
         if s.chars and not (s.links or _LABEL.search("".join(child.itertext()))):
             break
         previous = stats.get(children[index - 1])
-        if _media(children[index - 1]) and (previous is None or previous.chars <= TRAILING_MAX):
+        if has_media(children[index - 1]) and (previous is None or previous.chars <= TRAILING_MAX):
             break  # the caption of the picture above it
         trailing.append(child)
     return trailing
@@ -72,12 +72,12 @@ def holds_sentence(element: etree._Element) -> bool:
     return any(ch in _SENTENCE_ENDS for ch in "".join(element.itertext()))
 
 
-def _media(element: etree._Element) -> bool:
-    """Holds a picture or a video (an icon, a few pixels wide, is not a picture)."""
-    return any(not _icon(found) for found in element.iter("img", "video"))
+def has_media(element: etree._Element) -> bool:
+    """Holds a picture, a video or a player (an icon, a few pixels wide, is not a picture)."""
+    return any(not icon(found) for found in element.iter("img", "video", "iframe", "embed", "object"))
 
 
-def _icon(element: etree._Element) -> bool:
+def icon(element: etree._Element) -> bool:
     sizes = [element.get("width"), element.get("height")]
     return any(size and size.strip().rstrip("px").isdigit() and int(size.strip().rstrip("px")) <= ICON_MAX
                for size in sizes)
