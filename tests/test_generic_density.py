@@ -117,8 +117,9 @@ def test_a_page_of_two_documents_keeps_the_article_of_the_second():
 
 
 def test_a_single_document_is_parsed_as_before():
-    root = parse_document("<html><body><p>正文</p></body></html><!-- 注释 -->")
-    assert [e.tag for e in root.find("body")] == ["p"]
+    for trailer in ("<!-- 注释 -->", "\n<script>var tracker = 1;</script>"):
+        root = parse_document(f"<html><body class='page'><p>正文</p></body></html>{trailer}")
+        assert [e.tag for e in root.find("body")] == ["p"] and root.find("body").get("class") == "page"
 
 
 def test_an_article_set_in_a_layout_table_keeps_its_paragraphs_and_a_data_table_its_rows():
