@@ -71,7 +71,7 @@ def test_prose_far_after_the_headline_loses_to_a_short_article_next_to_it():
 
 def test_pruning_removes_link_blocks_and_record_lists_and_keeps_paragraphs_with_a_link():
     html = ("<html><body><div id='story'>"
-            f"<p>{SENTENCE}<a href='/x'>链接</a>{SENTENCE}</p>"
+            f"<p>{SENTENCE}<a href='/x'>链接</a>{SENTENCE}</p><p>详见<a href='/n'>《关于开展某项工作的通知》</a>。</p>"
             "<table><tr><td>样品编号甲</td><td>数值一二三</td></tr><tr><td>样品编号乙</td><td>数值四五六</td></tr></table>"
             "<div><a href='/1'>上一篇</a> <a href='/2'>下一篇</a></div>"
             "<ul>" + "".join(f"<li><a href='/r{i}'>相关{i}</a>：{SENTENCE}</li>" for i in range(4)) + "</ul>"
@@ -81,7 +81,7 @@ def test_pruning_removes_link_blocks_and_record_lists_and_keeps_paragraphs_with_
     removed = prune(container, measure(root))
     text = html_to_text(lxml.html.tostring(container, encoding="unicode"))
     assert "上一篇" not in text and "相关0" not in text and len(removed) == 5
-    assert "链接" in text and "数值四五六" in text and text.count(SENTENCE) == 3
+    assert "链接" in text and "《关于开展某项工作的通知》" in text and "数值四五六" in text and text.count(SENTENCE) == 3
 
 
 def test_a_container_holding_the_headline_gives_the_body_after_the_header():
@@ -168,3 +168,10 @@ def test_a_bar_of_icons_and_an_inline_qr_code_above_the_text_are_not_a_picture()
                "<img src='data:image/png;base64,AAAA'>分享</div>")
     data = parse_article(VIDEO_PAGE.replace("{between}", between), URL)
     assert html_to_text(data.body_html) == "这是视频的说明文字，介绍了研究进展。" and data.images == []
+
+
+def test_like_paragraphs_with_a_link_inside_a_sentence_are_the_article_not_records():
+    paragraphs = "".join(f"<div class='para'>{SENTENCE}据<a href='/s{i}'>某公司</a>公告，{SENTENCE}</div>" for i in range(5))
+    html = f"<html><head><title>标题一则</title></head><body>{NAV}<h1>标题一则</h1><div id='story'>{paragraphs}</div></body></html>"
+    data = parse_article(html, URL)
+    assert data.provenance["body"] == "generic:div#story" and len(html_to_text(data.body_html).splitlines()) == 5

@@ -99,8 +99,20 @@ def _prune(element: etree._Element, stats: dict, removed: list) -> None:
 
 
 def link_dense(element: etree._Element, s: Stats) -> bool:
-    """A block made of links: most of its characters are link text (an image inside a link is not text)."""
-    return element.tag in BLOCKS and s.chars > 0 and s.link_density >= LINK_DENSE
+    """A block made of links: most of its characters are link text (an image inside a link is not text) —
+    several links, or one link and no sentence of its own (`详见<a>《通知》</a>。` is a sentence)."""
+    if element.tag not in BLOCKS or not s.chars or s.link_density < LINK_DENSE:
+        return False
+    return s.links > 1 or not any(ch in _SENTENCE_ENDS for ch in _text_outside_links(element))
+
+
+def _text_outside_links(element: etree._Element) -> str:
+    parts = [element.text or ""] if element.tag != "a" else []
+    for child in element:
+        if isinstance(child.tag, str) and child.tag != "a":
+            parts.append(_text_outside_links(child))
+        parts.append(child.tail or "")
+    return "".join(parts)
 
 
 def _drop(element: etree._Element) -> None:
