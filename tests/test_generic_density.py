@@ -175,3 +175,16 @@ def test_like_paragraphs_with_a_link_inside_a_sentence_are_the_article_not_recor
     html = f"<html><head><title>标题一则</title></head><body>{NAV}<h1>标题一则</h1><div id='story'>{paragraphs}</div></body></html>"
     data = parse_article(html, URL)
     assert data.provenance["body"] == "generic:div#story" and len(html_to_text(data.body_html).splitlines()) == 5
+
+
+def test_a_video_page_of_an_unknown_layout_records_the_video_and_drops_more_videos():
+    more = "".join(f"<li><a href='/v{i}.html'><img src='/v{i}.jpg'><p>另一个视频的标题第{i}条</p></a></li>" for i in range(2))
+    html = (f"<html><head><title>视频新闻标题----中国科学院</title></head><body>{NAV}<div class='xl'>"
+            "<h1>视频新闻标题</h1><div class='info'>来源：某所 发布时间：2024-01-02</div>"
+            "<div class='v'><video><source src='/v/a.mp4' type='video/mp4'></video></div>"
+            "<div class='c'><p>这是视频的说明文字，介绍了研究进展。</p></div>"
+            f"<div class='m'><h3>更多视频</h3><ul>{more}</ul></div></div><div>版权所有 中国科学院</div></body></html>")
+    data = parse_article(html, URL)
+    assert data.videos == [{"url": "http://news.example/v/a.mp4", "type": "video/mp4", "poster": None}]
+    assert html_to_text(data.body_html) == "这是视频的说明文字，介绍了研究进展。" and data.images == []
+    assert data.date_text == "2024-01-02" and data.title == "视频新闻标题"

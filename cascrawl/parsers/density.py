@@ -27,7 +27,7 @@ _ZERO_SIZE = re.compile(r"(?:^|;)(?:height|width):0(?:px)?(?:;|$)")
 SKIPPED = frozenset("script style noscript template iframe object embed select textarea button head title".split())
 # Punctuation, full- and half-width: prose has it, navigation rarely does.
 PUNCTUATION = frozenset("，。！？；、,.!?;“”‘’「」『』（）()《》…—")  # not the colon: `来源：…` is a label
-PROSE_RUN = 20  # characters: a text node this long is prose even without punctuation
+PROSE_RUN = 20  # characters: a text node this long is prose even without punctuation, unless it is labelled
 HEADINGS = frozenset("h1 h2 h3 h4 h5 h6".split())
 REPEATED = 3  # like siblings that make a list
 # Elements that hold a paragraph or a line of text (the units of an article).
@@ -80,7 +80,8 @@ def _counts(text: str | None) -> tuple[int, int]:
     chars = len(text) - sum(map(text.count, _WHITE_SPACE)) if not text.isspace() else 0
     if not chars:
         return 0, 0
-    prose = chars >= PROSE_RUN or len(text.translate(_WITHOUT_PUNCTUATION)) < len(text)
+    prose = (len(text.translate(_WITHOUT_PUNCTUATION)) < len(text)
+             or chars >= PROSE_RUN and "：" not in text and ":" not in text)  # a long label line is no prose
     return chars, chars if prose else 0
 
 
