@@ -188,3 +188,20 @@ def test_a_video_page_of_an_unknown_layout_records_the_video_and_drops_more_vide
     assert data.videos == [{"url": "http://news.example/v/a.mp4", "type": "video/mp4", "poster": None}]
     assert html_to_text(data.body_html) == "这是视频的说明文字，介绍了研究进展。" and data.images == []
     assert data.date_text == "2024-01-02" and data.title == "视频新闻标题"
+
+
+def test_a_picture_story_keeps_its_captions_and_the_editor_line_it_leaves_out_of_the_body():
+    pictures = "".join(f"<p><img src='/p/{i}.jpg'></p><p>图{i}：科研人员在实验室开展实验</p>" for i in range(3))
+    related = "<div><h3>相关新闻</h3><ul>" + "".join(
+        f"<li><a href='/n{i}'>相关新闻的标题第{i}条</a><span>2023-0{i + 1}-01</span></li>" for i in range(5)) + "</ul></div>"
+    html = (f"<html><head><title>组图：某研究所开放日----中国科学院</title></head><body>{NAV}<div class='main'>"
+            "<div class='art'><h2>组图：某研究所开放日</h2><p>2024-05-20 来源：某研究所</p>"
+            f"<div class='body'>{pictures}<p>5月18日，某研究所举办公众科学日活动，吸引了众多市民参观。</p></div>"
+            "<div>责任编辑：张三</div><div><p>上一篇：<a href='/a'>前一篇文章的标题</a></p><p>下一篇：<a href='/b'>后一篇</a></p></div>"
+            f"<div><a href='javascript:print()'>打印本页</a> <a href='javascript:close()'>关闭窗口</a></div></div>{related}</div>"
+            "<div>版权所有 中国科学院</div></body></html>")
+    data = parse_article(html, URL)
+    assert html_to_text(data.body_html).splitlines() == [f"图{i}：科研人员在实验室开展实验" for i in range(3)] + [
+        "5月18日，某研究所举办公众科学日活动，吸引了众多市民参观。"]
+    assert [image["caption"] for image in data.images] == [f"图{i}：科研人员在实验室开展实验" for i in range(3)]
+    assert (data.title, data.date_text, data.source, data.editor) == ("组图：某研究所开放日", "2024-05-20", "某研究所", "张三")

@@ -21,16 +21,19 @@ LINK_DENSE = 0.6  # share of a block's characters inside links
 
 
 def prune(container: etree._Element, stats: dict[etree._Element, Stats]) -> list[etree._Element]:
-    """Remove from the page's tree the blocks inside `container` that are not the article, and the lines
-    after its last sentence (`trailing_lines`); returns what was removed."""
+    """Take out of `container` the blocks that are not the article, and the lines after its last paragraph
+    (`trailing_lines`); returns them. They are set aside right after the container, still in the page: the
+    body no longer holds them, but the rules that read the whole page (an editor line, a date printed below
+    the body) still find them."""
     removed: list[etree._Element] = [element for element in container.iter() if element is not container and hidden(element)]
     _prune(container, stats, removed)
+    anchor = container
     for element in removed:
-        _drop(element)
-    trailing = trailing_lines(container, stats)
-    for element in trailing:
-        _drop(element)
-    return removed + trailing
+        anchor = _set_aside(element, anchor)
+    for element in trailing_lines(container, stats):
+        removed.append(element)
+        anchor = _set_aside(element, anchor)
+    return removed
 
 
 def trailing_lines(container: etree._Element, stats: dict[etree._Element, Stats]) -> list[etree._Element]:
@@ -50,8 +53,8 @@ def trailing_lines(container: etree._Element, stats: dict[etree._Element, Stats]
         if s.chars and not (s.links or _LABEL.search("".join(child.itertext()))):
             break
         previous = stats.get(children[index - 1])
-        if has_media(children[index - 1]) and (previous is None or previous.chars <= TRAILING_MAX):
-            break  # the caption of the picture above it
+        if has_media(children[index - 1]) and (previous is None or not previous.chars):
+            break  # the caption of the picture above it (a block that shows a picture and no text)
         trailing.append(child)
     return trailing
 
@@ -115,15 +118,18 @@ def _text_outside_links(element: etree._Element) -> str:
     return "".join(parts)
 
 
-def _drop(element: etree._Element) -> None:
-    """Remove the element, keeping the text that follows it (its tail belongs to the parent)."""
+def _set_aside(element: etree._Element, anchor: etree._Element) -> etree._Element:
+    """Move the element to just after `anchor`, leaving the text that follows it (its tail: its parent's text)
+    where it was; returns the element (the next anchor)."""
     parent = element.getparent()
-    if parent is None:
-        return
+    if parent is None or element is anchor:
+        return anchor
     if element.tail:
         previous = element.getprevious()
         if previous is not None:
             previous.tail = (previous.tail or "") + element.tail
         else:
             parent.text = (parent.text or "") + element.tail
-    parent.remove(element)
+        element.tail = None
+    anchor.addnext(element)
+    return element
