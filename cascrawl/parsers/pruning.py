@@ -121,15 +121,29 @@ def _text_outside_links(element: etree._Element) -> str:
 def _set_aside(element: etree._Element, anchor: etree._Element) -> etree._Element:
     """Move the element to just after `anchor`, leaving the text that follows it (its tail: its parent's text)
     where it was; returns the element (the next anchor)."""
-    parent = element.getparent()
-    if parent is None or element is anchor:
+    if element.getparent() is None or element is anchor:
         return anchor
+    _leave_tail(element)
+    anchor.addnext(element)
+    return element
+
+
+def drop_keeping_tail(element: etree._Element) -> None:
+    """Remove the element from its tree, keeping the text that follows it (its tail: its parent's text)."""
+    parent = element.getparent()
+    if parent is not None:
+        _leave_tail(element)
+        parent.remove(element)
+
+
+_drop = drop_keeping_tail  # the name cascrawl/parsers/article.py imports
+
+
+def _leave_tail(element: etree._Element) -> None:
     if element.tail:
-        previous = element.getprevious()
+        previous, parent = element.getprevious(), element.getparent()
         if previous is not None:
             previous.tail = (previous.tail or "") + element.tail
         else:
             parent.text = (parent.text or "") + element.tail
         element.tail = None
-    anchor.addnext(element)
-    return element
