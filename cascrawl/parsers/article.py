@@ -6,15 +6,20 @@ layout differs. Each field method returns `(value, provenance path)` or None.
 
 from __future__ import annotations
 
+import json
 import re
+from datetime import date
 from typing import ClassVar
+from urllib.parse import urlsplit
 
 import lxml.html
 from lxml import etree
 
 from cascrawl.boilerplate import matching_key
+from cascrawl.dates import complete_date, dated_text, parse_datetime, timestamp_text
+from cascrawl.urls import parse_article_url
 from cascrawl.parsers.base import (
-    ANY_DATE, AUTHOR_LABEL, EDITOR_LABEL, LABELLED_DATE, SOURCE_LABEL, ArticleData, Found, Page, labelled_value,
+    ANY_DATE, AUTHOR_LABEL, DATE_LABEL, EDITOR_LABEL, LABELLED_DATE, SOURCE_LABEL, ArticleData, Found, Page, labelled_value,
     visible_text,
 )
 
@@ -41,6 +46,32 @@ _ATTACHMENT_LABELS = ("附件下载", "附件下載", "附件：", "附件:")
 # Never part of an article fragment: scripts, embedded players, widgets, forms.
 _REMOVED_FROM_BODY = ("script", "style", "noscript", "iframe", "object", "embed", "form", "button", "input", "select", "link", "meta")
 _CAPTION_MAX = 80
+# The date under a headline: within this many characters after it (the info line, before the body).
+_REGION_LIMIT = 300
+# A date shown without its year (发布时间：10-08 12:00) or with two digits (18-03-08): labelled only.
+_LABELLED_PARTIAL_DATE = re.compile(
+    rf"{DATE_LABEL}\s*[:：]\s*(?P<value>(?:\d{{2}}[-/.])?\d{{1,2}}[-/.]\d{{1,2}}(?:\s*\d{{1,2}}[:：]\d{{2}})?)(?![-/.\d])"
+)
+# An unlabelled date of an info line stands alone (2019-09-07 13:43 来源：…), not inside a sentence
+# (2019年2月27日下午，…); split spans may space it out (2019 09 / 07 19 : 02).
+_STANDALONE_DATE = re.compile(
+    r"(?:19|20)\d{2}\s*(?:[-/.年]|\s)\s*\d{1,2}\s*[-/.月]\s*\d{1,2}(?:\s*日)?"
+    r"(?:\s*\d{1,2}\s*[:：]\s*\d{2}(?:\s*[:：]\s*\d{2})?)?(?=\s|$|[|·/\]）)】])"
+)
+# Date metadata, publication first (modification dates are no publication dates).
+_DATE_META = tuple((name.lower(), name) for name in (
+    "PubDate", "publishdate", "article:published_time", "og:release_date", "firstpublishedtime", "datePublished",
+    "publish_time", "publishtime", "publication_date", "DC.date.issued", "DC.date", "date",
+))
+_URL_DATE = re.compile(r"(?<!\d)(?P<year>(?:19|20)\d{2})[/-]?(?P<month>[01]\d)[/-]?(?P<day>[0-3]\d)(?!\d)")
+_DATE_ISH_NAME = re.compile(r"date|time|publish", re.IGNORECASE)
+# A publication-time variable in a script: a name that says publish/create/post time, then a Unix
+# timestamp or a written date.
+_SCRIPT_DATE = re.compile(
+    r"(?<![\w.])[\"']?(?P<name>(?:publish|pub|post|create|release)_?(?:time|date|at)|pubdate|ctime|ct|datepublished)"
+    r"[\"']?\s*[:=]\s*[\"']?(?P<value>1\d{9}(?!\d)|(?:19|20)\d{2}-\d{1,2}-\d{1,2}(?:[ T]\d{1,2}:\d{2}(?::\d{2})?)?)",
+    re.IGNORECASE,
+)
 
 
 class ArticleParser:
@@ -87,6 +118,9 @@ class ArticleParser:
         found_date = self.date(page, body)
         data.date_text = take("date", found_date)
         data.date_origin = found_date[1].split(":")[0] if found_date else None
+        disagreement = date_disagreement(found_date, metadata_date(page))
+        if disagreement:
+            provenance["date_disagreement"] = disagreement
         data.source = take("source", self.source(page, body))
         data.author = take("author", self.author(page, body))
         data.editor = take("editor", self.editor(page, body))
@@ -141,24 +175,55 @@ class ArticleParser:
         return agreeing_heading(page, head_title)
 
     def date(self, page: Page, body: etree._Element | None) -> Found:
-        if page.meta.get("pubdate"):
-            return page.meta["pubdate"], "meta:PubDate"
+        """The publication date as the page shows it, most trustworthy source first: the layout's info
+        line; the region between the headline and the body (a labelled date first); the page's date
+        metadata; the text above the body; a labelled date anywhere (old pages print it under the
+        body); a publication-time variable in the page's scripts. Never a date of a list after the
+        body: related items and sidebars carry dates of other articles."""
+        shown = None
         info = self.info_element(page)
         if info is not None:
             match = LABELLED_DATE.search(page.text_of(info)) or ANY_DATE.search(page.text_of(info))
             if match:
-                return _date_value(match), "dom:info-line"
-        # No known info line: the date nearest above the body (the header region holds title and date).
-        header = page.header_text(body)
-        labelled = list(LABELLED_DATE.finditer(header))
-        if labelled:
-            return _date_value(labelled[-1]), "dom:header-labelled"
-        plain = list(ANY_DATE.finditer(header))
-        if plain:
-            return plain[-1].group(0), "dom:header-date"
-        # Some old pages print 发布时间 below the body.
-        anywhere = LABELLED_DATE.search(page.text_of(page.root))
-        return (_date_value(anywhere), "dom:page-labelled") if anywhere else None
+                shown = _date_value(match), "dom:info-line"
+        shown = shown or self._headline_region_date(page, body)
+        metadata = metadata_date(page)
+        if shown and metadata and _same_day_more_precise(metadata[0], shown[0]):
+            return metadata  # the metadata says the same day, with the time of day the page leaves out
+        if shown or metadata:
+            return shown or metadata
+        if body is not None and body.getroottree().getroot() is page.root:
+            # No headline to start from: the date nearest above the body (the header holds title and date).
+            header = page.text_before(body)
+            labelled = list(LABELLED_DATE.finditer(header))
+            if labelled:
+                return _date_value(labelled[-1]), "dom:header-labelled"
+            plain = list(ANY_DATE.finditer(header))
+            if plain:
+                return plain[-1].group(0), "dom:header-date"
+        anywhere = LABELLED_DATE.search(page.page_text)
+        if anywhere:
+            return _date_value(anywhere), "dom:page-labelled"
+        return script_date(page)
+
+    def _headline_region_date(self, page: Page, body: etree._Element | None) -> Found:
+        headline = self.headline(page)
+        if headline is None or headline[2] is None:
+            return None
+        in_page = body is not None and body.getroottree().getroot() is page.root
+        region = page.text_after(headline[2], stop=body if in_page else None, limit=_REGION_LIMIT)
+        match = LABELLED_DATE.search(region)
+        if match:
+            return _date_value(match), "dom:header-labelled"
+        match = _LABELLED_PARTIAL_DATE.search(region)
+        if match:
+            completed = complete_date(match.group("value"), _reference_dates(page), _url_date(page.url))
+            if completed:
+                return completed, "dom:header-labelled-partial"
+        match = _STANDALONE_DATE.search(region)
+        if match:
+            return dated_text(match.group(0)), "dom:header-date"
+        return None
 
     def source(self, page: Page, body: etree._Element | None) -> Found:
         meta = _CAS_SOURCE_TAIL.sub("", page.meta.get("contentsource", "")).strip()
@@ -320,6 +385,92 @@ def title_without_site_name(head_title: str, names: list[str]) -> str:
         if any(name in segment or segment in name for segment in segments if len(segment) >= 2 for name in keys):
             return head_title[:cut.start()].strip() or head_title
     return head_title
+
+
+def metadata_date(page: Page) -> Found:
+    """The publication date the page's metadata gives: meta tags (CAS PubDate, OpenGraph article, the
+    Chinese CMS names, itemprop datePublished), JSON-LD `datePublished`, `<time datetime>`."""
+    for key, name in _DATE_META:
+        value = page.meta.get(key)
+        if value and ANY_DATE.search(value):
+            return value, f"meta:{name}"
+    for script in page.root.iter("script"):
+        if (script.get("type") or "").strip().lower() == "application/ld+json":
+            value = _json_ld_date(script.text or "")
+            if value:
+                return value, "meta:json-ld:datePublished"
+    for element in page.root.iter("time"):
+        value = (element.get("datetime") or "").strip()
+        if value and ANY_DATE.search(value):
+            return value, "meta:<time datetime>"
+    return None
+
+
+def _json_ld_date(text: str) -> str | None:
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None
+    stack = [data]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            value = node.get("datePublished")
+            if isinstance(value, str) and ANY_DATE.search(value):
+                return value
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return None
+
+
+def script_date(page: Page) -> Found:
+    """The last resort: a publication-time variable in the page's scripts (`var ct = "1581517074"`,
+    `"publish_time": "2020-02-12 22:17"`), for pages that show only 昨天 or 10-08."""
+    for script in page.root.iter("script"):
+        match = _SCRIPT_DATE.search(script.text or "")
+        if match:
+            value = match.group("value")
+            return (timestamp_text(int(value)) if value.isdigit() else value), f"script:{match.group('name')}"
+    return None
+
+
+def _reference_dates(page: Page) -> list[str]:
+    """Full dates the page's metadata gives (published, updated, generated): the year of a date shown
+    without one comes from them."""
+    found = [value for name, value in page.meta.items() if _DATE_ISH_NAME.search(name) and ANY_DATE.search(value)]
+    in_scripts = script_date(page)
+    return found + ([in_scripts[0]] if in_scripts else [])
+
+
+def _url_date(url: str) -> date | None:
+    """The date a URL's path carries (CAS t20201122_…, /2019/09/07/, /20190907/), if any."""
+    ref = parse_article_url(url)
+    if ref and ref.url_date:
+        return ref.url_date
+    match = _URL_DATE.search(urlsplit(url).path)
+    if match:
+        try:
+            return date(int(match.group("year")), int(match.group("month")), int(match.group("day")))
+        except ValueError:
+            return None
+    return None
+
+
+def _same_day_more_precise(candidate: str, shown: str) -> bool:
+    parsed, other = parse_datetime(candidate), parse_datetime(shown)
+    return bool(parsed and other and parsed[0].date() == other[0].date() and parsed[1] and not other[1])
+
+
+def date_disagreement(chosen: Found, metadata: Found) -> str | None:
+    """When the date taken and the page's metadata date lie more than a day apart: which won, and why."""
+    if not chosen or not metadata or chosen[1] == metadata[1]:
+        return None
+    days = [parse_datetime(value) for value, _ in (chosen, metadata)]
+    if None in days or abs((days[0][0].date() - days[1][0].date()).days) <= 1:
+        return None
+    return (f"{chosen[1]} {days[0][0].date()} over {metadata[1]} {days[1][0].date()}: "
+            "the date the page shows with its headline wins over its metadata")
 
 
 def _date_value(match: re.Match) -> str:

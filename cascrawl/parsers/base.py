@@ -134,19 +134,16 @@ class Page:
         """Visible text that follows `start` (not inside it) up to `stop`, or up to about `limit`
         characters when `limit` is given: the region under a headline (the info line)."""
         parts: list[str] = []
-        size = 0
         node = start
         try:
             while node is not None:
                 if node.tail:
                     parts.append(node.tail)
-                    size += len(node.tail)
                 for sibling in node.itersiblings():
                     _walk_until(sibling, stop, parts)
                     if sibling.tail:
                         parts.append(sibling.tail)
-                    size = sum(map(len, parts))
-                    if limit and size > limit:
+                    if limit and sum(len(part.strip()) for part in parts) > limit:  # markup indentation is no text
                         raise _Stop
                 node = node.getparent()
         except _Stop:
