@@ -60,14 +60,45 @@ def _compiled(css: str) -> CSSSelector:
     return CSSSelector(css)
 
 
+# The end of a document followed by more markup: a page made of concatenated documents (a header include
+# that ends in </html> before the article's own document). libxml2 drops everything after the first </html>.
+_DOCUMENT_END = re.compile(r"</html\s*>(?=\s*<)", re.IGNORECASE)
+
+
 def parse_document(html: str | None) -> etree._Element:
     """The page's element tree; a page with nothing to parse (empty, only white space or comments) is an
-    empty document rather than an error."""
+    empty document rather than an error. A page of several concatenated documents is one tree, as a
+    browser shows it: their bodies one after the other, in order; the last document's head first, so its
+    `<title>` and meta (the article's, after a header include's) are the page's."""
     html = parseable(html or "")
+    parts = [part for part in _DOCUMENT_END.split(html) if part.strip()]
+    if len(parts) > 1:
+        return _joined([_one_document(part) for part in parts])
+    return _one_document(html)
+
+
+def _one_document(html: str) -> etree._Element:
     try:
         return lxml.html.document_fromstring(html or "<html></html>")
     except etree.ParserError:  # "Document is empty"
         return lxml.html.document_fromstring("<html></html>")
+
+
+def _joined(documents: list[etree._Element]) -> etree._Element:
+    root = lxml.html.document_fromstring("<html><head></head><body></body></html>")
+    head, body = root.find("head"), root.find("body")
+    for document in reversed(documents):
+        found = document.find("head")
+        if found is not None:
+            head.extend(list(found))
+    for document in documents:
+        found = document.find("body")
+        if found is not None:
+            if found.text and found.text.strip():
+                wrapper = etree.SubElement(body, "div")
+                wrapper.text = found.text
+            body.extend(list(found))
+    return root
 
 
 class Page:
