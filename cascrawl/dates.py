@@ -74,7 +74,7 @@ def parse_datetime(text: str) -> tuple[datetime, bool] | None:
     text = re.split(r"[:：]\s*(?=\d{4})", text)[-1]
     numeric = _NUMERIC.fullmatch(text)
     if numeric is None:
-        return parse_with_dateparser(text)
+        return _parse_iso(text) or parse_with_dateparser(text)
     parts = {name: int(value) for name, value in numeric.groupdict().items() if value is not None}
     try:
         moment = datetime(parts["year"], parts["month"], parts["day"], parts.get("hour", 0), parts.get("minute", 0),
@@ -82,6 +82,22 @@ def parse_datetime(text: str) -> tuple[datetime, bool] | None:
     except ValueError:  # 2020-02-30, 25:00
         return None
     return moment, "hour" in parts
+
+
+_ISO = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?")
+
+
+def _parse_iso(text: str) -> tuple[datetime, bool] | None:
+    """ISO 8601 as metadata writes it (`2019-09-07T13:43:45+08:00`): a time zone given is honoured, none
+    means Beijing time."""
+    if not _ISO.fullmatch(text):
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    moment = moment.replace(tzinfo=BEIJING) if moment.tzinfo is None else moment.astimezone(BEIJING)
+    return moment, True
 
 
 def parse_with_dateparser(text: str) -> tuple[datetime, bool] | None:
@@ -92,9 +108,9 @@ def parse_with_dateparser(text: str) -> tuple[datetime, bool] | None:
 
 
 def dated_text(text: str) -> str:
-    """A date as a page shows it, in a form `parse_datetime` reads: unchanged when it reads it already,
+    """A date as a page shows it, in a form `parse_datetime` reads directly: unchanged when it is one,
     else its numbers as `YYYY-MM-DD HH:MM[:SS]` (split spans write `2019 09 / 07 19 : 02`)."""
-    if parse_datetime(text) is not None:
+    if _NUMERIC.fullmatch(text.strip()):
         return text
     numbers = re.findall(r"\d+", text)
     if len(numbers) < 3:

@@ -46,6 +46,14 @@ _ATTACHMENT_LABELS = ("附件下载", "附件下載", "附件：", "附件:")
 # Never part of an article fragment: scripts, embedded players, widgets, forms.
 _REMOVED_FROM_BODY = ("script", "style", "noscript", "iframe", "object", "embed", "form", "button", "input", "select", "link", "meta")
 _CAPTION_MAX = 80
+# The src of an embedded player (when the iframe does not say allowfullscreen).
+_PLAYER_SOURCE = re.compile(r"player|video|/vod/|/embed|\.(?:mp4|m3u8|flv|webm)(?:$|\?)", re.IGNORECASE)
+# A label heading a block of other articles (a short line, alone in its element).
+_LABEL_MAX = 12
+_RELATED_LABEL = re.compile(
+    r"[【\[\s]*(?:(?:更多|相关|热门|推荐|精彩)(?:视频|新闻|阅读|文章|报道|链接|推荐)|视频推荐|延伸阅读|推荐阅读|猜你喜欢|更多精彩)"
+    r"[】\]\s:：>»›+＋]*"
+)
 # The date under a headline: within this many characters after it (the info line, before the body).
 _REGION_LIMIT = 300
 # A date shown without its year (发布时间：10-08 12:00) or with two digits (18-03-08): labelled only.
@@ -126,8 +134,10 @@ class ArticleParser:
         data.editor = take("editor", self.editor(page, body))
         if body is not None:
             provenance["body"] = self.body_path(page, body)
+            for block in related_blocks(body):
+                _drop_keeping_tail(block)  # a "more videos" / 相关新闻 block: other articles, not this one
             data.images = self.images(page, body)
-            data.videos = body_videos(body, page)
+            data.videos = self.videos(page, body)
             data.body_html = self.body_html(page, body)
         data.attachments = self.attachments(page)
         return data
@@ -271,6 +281,16 @@ class ArticleParser:
 
     def attachments(self, page: Page) -> list[dict]:
         return attachment_links(page)
+
+    def videos(self, page: Page, body: etree._Element) -> list[dict]:
+        """Videos of the body, and of the player between the headline and the body (a video story puts
+        its player above the text container)."""
+        found = body_videos(body, page)
+        headline = self.headline(page)
+        if headline is not None and headline[2] is not None and body.getroottree().getroot() is page.root:
+            seen = {video["url"] for video in found}
+            found = [video for video in _players_between(headline[2], body, page) if video["url"] not in seen] + found
+        return found
 
     @staticmethod
     def _script_written_source(info: etree._Element) -> str | None:
@@ -506,18 +526,114 @@ def images_with_captions(body: etree._Element, page: Page) -> list[dict]:
 
 def body_videos(body: etree._Element, page: Page) -> list[dict]:
     """Videos of the body: `<video src>` or its `<source src>` children (the first playable one, with
-    its MIME type when given), and the poster image. Some CAS stories are only a video and a caption."""
-    videos = []
-    for video in body.iter("video"):
-        src, kind = (video.get("src") or "").strip(), None
+    its MIME type when given), and the poster image; an embedded player (`<iframe>` or `<embed>` of a
+    video page or file) as a video of type "player". Some CAS stories are only a video and a caption."""
+    return [video for element in body.iter("video", "iframe", "embed") if (video := _video_of(element, page))]
+
+
+def _video_of(element: etree._Element, page: Page) -> dict | None:
+    if element.tag == "video":
+        src, kind = (element.get("src") or "").strip(), None
         if not src:
-            source = next((s for s in video.iter("source") if (s.get("src") or "").strip()), None)
+            source = next((s for s in element.iter("source") if (s.get("src") or "").strip()), None)
             if source is None:
-                continue
+                return None
             src, kind = source.get("src").strip(), (source.get("type") or "").strip() or None
-        poster = (video.get("poster") or "").strip()
-        videos.append({"url": page.absolute(src), "type": kind, "poster": page.absolute(poster) if poster else None})
-    return videos
+        poster = (element.get("poster") or "").strip()
+        return {"url": page.absolute(src), "type": kind, "poster": page.absolute(poster) if poster else None}
+    src = (element.get("src") or element.get("data-src") or "").strip()
+    if not src or src.startswith(("javascript:", "about:", "data:")):
+        return None
+    if element.get("allowfullscreen") is None and not _PLAYER_SOURCE.search(src):
+        return None  # an advert, a map, a form: not a player
+    return {"url": page.absolute(src), "type": "player", "poster": None}
+
+
+def _players_between(headline: etree._Element, body: etree._Element, page: Page) -> list[dict]:
+    """Videos after the headline and before the body, in document order."""
+    candidates = [e for e in page.root.iter("video", "iframe", "embed") if not _inside(e, body)]
+    if not candidates:
+        return []
+    start, end = _document_position(headline), _document_position(body)
+    return [video for element in candidates
+            if start < _document_position(element) < end and not _inside(element, headline)
+            if (video := _video_of(element, page))]
+
+
+_POSITION = etree.XPath("count(preceding::*) + count(ancestor::*)")
+
+
+def _document_position(element: etree._Element) -> float:
+    return _POSITION(element)
+
+
+def _inside(element: etree._Element, container: etree._Element) -> bool:
+    return any(node is container for node in element.iterancestors())
+
+
+def related_blocks(body: etree._Element) -> list[etree._Element]:
+    """Blocks of the body headed by a label such as 更多视频, 相关新闻, 延伸阅读: the label and what it
+    heads up to the next prose (teasers of other articles carry no sentences)."""
+    blocks: list[etree._Element] = []
+    for label in _label_elements(body):
+        if any(_inside(label, b) or label is b for b in blocks):
+            continue
+        if label.getparent() is not body and label.getprevious() is None and label.getnext() is not None:
+            block = label
+            while block.getparent() is not body and not _prose(block.getparent()):
+                block = block.getparent()  # the box the label heads
+            if block is not label or not _prose(block):
+                blocks.append(block)
+                continue
+        blocks.append(label)
+        for sibling in label.itersiblings():  # the label alone in its line: the items that follow it
+            if not isinstance(sibling.tag, str) or _prose(sibling):
+                break
+            blocks.append(sibling)
+    return blocks
+
+
+_LABEL_WORDS = etree.XPath(
+    ".//text()[contains(., '更多') or contains(., '相关') or contains(., '热门') or contains(., '推荐')"
+    " or contains(., '精彩') or contains(., '延伸') or contains(., '猜你')]"
+)
+
+
+def _label_elements(body: etree._Element) -> list[etree._Element]:
+    """The elements of the body whose whole text is a related-block label (found from the text nodes
+    that hold one of its words: a walk over every element would cost more than the rest of the parse)."""
+    found = []
+    for text in _LABEL_WORDS(body):
+        if len(text.strip()) > _LABEL_MAX or text.is_tail:
+            continue
+        element = text.getparent()
+        while element is not None and element is not body:
+            whole = visible_text(element, spaced=False)
+            if len(whole) > _LABEL_MAX:
+                break
+            if _RELATED_LABEL.fullmatch(whole):
+                if element not in found:
+                    found.append(element)
+                break
+            element = element.getparent()
+    return found
+
+
+def _prose(element: etree._Element) -> bool:
+    return any(mark in visible_text(element) for mark in "。！？")
+
+
+def _drop_keeping_tail(element: etree._Element) -> None:
+    parent = element.getparent()
+    if parent is None:
+        return
+    if element.tail and element.tail.strip():
+        previous = element.getprevious()
+        if previous is not None:
+            previous.tail = (previous.tail or "") + element.tail
+        else:
+            parent.text = (parent.text or "") + element.tail
+    parent.remove(element)
 
 
 def _image_block(img: etree._Element, body: etree._Element) -> etree._Element | None:
