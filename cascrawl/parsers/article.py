@@ -32,10 +32,14 @@ _SEGMENT_SEPARATOR = re.compile(r"\s*(?:[-_|—–―~·•丨]+)\s*")
 _SITE_SEGMENT_MAX = 20  # a column or site name is short; a longer segment is part of the headline
 # Heading-like elements: h1–h3 and anything whose class or id says title (Title, article-title, h-title).
 _HEADING_LIKE = etree.XPath(
-    "//body//h1 | //body//h2 | //body//h3 | //body//*[contains(translate(@class, 'TITLE', 'title'), 'title')"
-    " or contains(translate(@id, 'TITLE', 'title'), 'title')]"
+    "//body//h1 | //body//h2 | //body//h3 | //body//*[contains(translate(@class, 'TITLEHAD', 'titlehad'), 'tit')"
+    " or contains(translate(@id, 'TITLEHAD', 'titlehad'), 'tit') or contains(translate(@class, 'HEADLIN', 'headlin'),"
+    " 'headline')]"
 )
-_HEADING_TIERS = {"h1": 0, "h2": 1, "h3": 2}  # then the title-like elements (3), then og:title (4)
+_HEADING_TIERS = {"h1": 0, "h2": 1, "h3": 2}  # then the title-like elements (3), og:title (4), any element (5)
+# Any element whose text starts like the <title>: the last place a headline can be (<td class="bt">, <font>).
+_STARTS_LIKE = etree.XPath("//body//text()[starts-with(normalize-space(.), $start)]")
+_START_LENGTH = 4
 # Who the footer says owns the site: © 2010 - 2016 某某网, Copyright © 某某, 某某 版权所有, 版权所有：某某
 _OWNER_AFTER = re.compile(r"(?:©|\(c\)|copyright|版权所有|版權所有)\s*[:：©]?\s*(?:\d{4}\s*(?:[-–~至]\s*\d{4})?\s*)?"
                           r"(?P<owner>[^\s|,，.。:：©]{2,20})", re.IGNORECASE)
@@ -221,7 +225,10 @@ class ArticleParser:
         if headline is None or headline[2] is None:
             return None
         in_page = body is not None and body.getroottree().getroot() is page.root
-        region = page.text_after(headline[2], stop=body if in_page else None, limit=_REGION_LIMIT)
+        inside = in_page and _inside(headline[2], body)  # a body container that holds its header
+        if in_page and not inside and _document_position(headline[2]) > _document_position(body):
+            return None  # a heading after the body: what follows it are lists of other articles
+        region = page.text_after(headline[2], stop=body if in_page and not inside else None, limit=_REGION_LIMIT)
         match = LABELLED_DATE.search(region)
         if match:
             return _date_value(match), "dom:header-labelled"
@@ -351,9 +358,12 @@ def agreeing_heading(page: Page, head_title: str) -> tuple[str, str, etree._Elem
     title_keys = _title_keys(head_title)
     names = {matching_key(name) for name in site_names(page, footer=False)}
     best, best_rank = None, None
+    heading_like = 0
     candidates = [(element, page.text_of(element, spaced=False)) for element in _HEADING_LIKE(page.root)]
     if page.meta.get("og:title"):
         candidates.append((None, page.meta["og:title"]))
+    heading_like = len(candidates)
+    candidates += _elements_starting_like(page, head_title, {id(element) for element, _ in candidates})
     for order, (element, text) in enumerate(candidates):
         if not text or len(text) > 2 * len(head_title) + 40:  # a whole box whose class says title
             continue
@@ -361,11 +371,27 @@ def agreeing_heading(page: Page, head_title: str) -> tuple[str, str, etree._Elem
         agreement = _best_agreement(key, title_keys) if key not in names else None
         if agreement is None:
             continue
-        tier = 4 if element is None else _HEADING_TIERS.get(element.tag, 3)
+        tier = 4 if element is None else _HEADING_TIERS.get(element.tag, 3 if order < heading_like else 5)
+        if agreement[0] == 1 and tier == 5 and not head_title.rstrip().endswith(("…", "...")):
+            continue  # a paragraph that merely opens with the headline is no heading
         rank = (agreement[0], tier, agreement[1], order)
         if best_rank is None or rank < best_rank:
             best, best_rank = (text, _element_path(element), element), rank
     return best
+
+
+def _elements_starting_like(page: Page, head_title: str, known: set[int]) -> list[tuple[etree._Element, str]]:
+    start = " ".join(head_title.split())[:_START_LENGTH]
+    if len(start) < _START_LENGTH:
+        return []
+    found = []
+    for text in _STARTS_LIKE(page.root, start=start):
+        element = text.getparent()
+        if text.is_tail or element is None or id(element) in known or element.tag in ("script", "style", "a"):
+            continue  # a link is a teaser of an article, or a breadcrumb: never the headline itself
+        known.add(id(element))
+        found.append((element, page.text_of(element, spaced=False)))
+    return found
 
 
 def _element_path(element: etree._Element | None) -> str:
