@@ -54,6 +54,8 @@ _CAPTION_MAX = 80
 _PLAYER_SOURCE = re.compile(r"player|video|/vod/|/embed|\.(?:mp4|m3u8|flv|webm)(?:$|\?)", re.IGNORECASE)
 # A label heading a block of other articles (a short line, alone in its element).
 _LABEL_MAX = 12
+# A page read without its lists (ul, ol, dl, select): related items, sidebars and menus.
+_WITHOUT_LISTS = frozenset(("script", "style", "noscript", "ul", "ol", "dl", "select"))
 _RELATED_LABEL = re.compile(
     r"[【\[\s]*(?:(?:更多|相关|热门|推荐|精彩)(?:视频|新闻|阅读|文章|报道|链接|推荐)|视频推荐|延伸阅读|推荐阅读|猜你喜欢|更多精彩)"
     r"[】\]\s:：>»›+＋]*"
@@ -215,7 +217,7 @@ class ArticleParser:
             plain = list(ANY_DATE.finditer(header))
             if plain:
                 return plain[-1].group(0), "dom:header-date"
-        anywhere = LABELLED_DATE.search(page.page_text)
+        anywhere = LABELLED_DATE.search(visible_text(page.root, skip=_WITHOUT_LISTS))  # lists: other articles
         if anywhere:
             return _date_value(anywhere), "dom:page-labelled"
         return script_date(page)

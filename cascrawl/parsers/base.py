@@ -223,13 +223,17 @@ def _walk_until(element, stop, parts):
             parts.append(child.tail)
 
 
-def visible_text(element: etree._Element, spaced: bool = True) -> str:
-    """Text of an element on one line, scripts excluded; spaced=True keeps side-by-side spans apart."""
+_INVISIBLE = frozenset(("script", "style", "noscript"))
+
+
+def visible_text(element: etree._Element, spaced: bool = True, skip: frozenset[str] = _INVISIBLE) -> str:
+    """Text of an element on one line, scripts excluded; spaced=True keeps side-by-side spans apart;
+    `skip` names the elements left out (scripts and styles, and, to read a page without its lists, ul/ol)."""
     parts: list[str] = []
     separator = " " if spaced else ""
 
     def walk(node):
-        if not isinstance(node.tag, str) or node.tag in ("script", "style", "noscript"):
+        if not isinstance(node.tag, str) or node.tag in skip:
             return
         if node.text:
             parts.append(node.text)
