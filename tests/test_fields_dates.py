@@ -10,10 +10,9 @@ import pytest
 from cascrawl.dates import complete_date, dated_text, parse_datetime, parse_with_dateparser, timestamp_text
 from cascrawl.parsers import parse_article
 
+from tests.test_fields_titles import BODY
+
 URL = "http://news.example.com/a/12345.html"  # no date in the URL, not www.cas.cn: the generic path
-BODY = ("<div class='article'><p>这是文章的第一段，讲述了事情的来龙去脉。事情发生在九月。</p>"
-        "<p>这是文章的第二段，记者采访了有关人员。他们表示将继续推进。</p>"
-        "<p>这是文章的第三段，说明了后续的安排。相关工作正在进行中。</p></div>")
 RELATED = ("<div class='related'><h3>相关新闻</h3><ul><li><a href='/1'>别的新闻一</a> 发布时间：2019-09-09</li>"
            "<li><a href='/2'>别的新闻二</a> 2019-09-10 08:00</li></ul></div>")
 

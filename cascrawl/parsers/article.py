@@ -17,11 +17,12 @@ from lxml import etree
 
 from cascrawl.boilerplate import matching_key
 from cascrawl.dates import complete_date, dated_text, parse_datetime, timestamp_text
-from cascrawl.urls import parse_article_url
 from cascrawl.parsers.base import (
     ANY_DATE, AUTHOR_LABEL, DATE_LABEL, EDITOR_LABEL, LABELLED_DATE, SOURCE_LABEL, ArticleData, Found, Page, labelled_value,
     visible_text,
 )
+from cascrawl.parsers.pruning import _drop as drop_keeping_tail  # removes an element, its tail kept
+from cascrawl.urls import parse_article_url
 
 # A run of separators and a short tail: 标题----中国科学院 (never a long tail: that is the headline after a site prefix)
 _TITLE_SUFFIX = re.compile(r"\s*[-_|—]{2,}\s*[^-_|—]{0,20}$")
@@ -141,7 +142,7 @@ class ArticleParser:
         if body is not None:
             provenance["body"] = self.body_path(page, body)
             for block in related_blocks(body):
-                _drop_keeping_tail(block)  # a "more videos" / 相关新闻 block: other articles, not this one
+                drop_keeping_tail(block)  # a "more videos" / 相关新闻 block: other articles, not this one
             data.images = self.images(page, body)
             data.videos = self.videos(page, body)
             data.body_html = self.body_html(page, body)
@@ -649,19 +650,6 @@ def _label_elements(body: etree._Element) -> list[etree._Element]:
 
 def _prose(element: etree._Element) -> bool:
     return any(mark in visible_text(element) for mark in "。！？")
-
-
-def _drop_keeping_tail(element: etree._Element) -> None:
-    parent = element.getparent()
-    if parent is None:
-        return
-    if element.tail and element.tail.strip():
-        previous = element.getprevious()
-        if previous is not None:
-            previous.tail = (previous.tail or "") + element.tail
-        else:
-            parent.text = (parent.text or "") + element.tail
-    parent.remove(element)
 
 
 def _image_block(img: etree._Element, body: etree._Element) -> etree._Element | None:

@@ -40,7 +40,7 @@ def label(*words: str) -> str:
 DATE_LABEL = label("发布时间", "發布時間", "发布日期", "發布日期", "时间", "時間", "日期")
 SOURCE_LABEL = label("文章来源", "文章來源", "来源", "來源", "稿源")
 AUTHOR_LABEL = label("作者")
-EDITOR_LABEL = label("责任编辑", "責任編輯", "编辑", "編輯")
+EDITOR_LABEL = label("责任编辑", "責任編輯", "责编", "責編", "编辑", "編輯")
 LABELLED_DATE = re.compile(rf"{DATE_LABEL}\s*[:：]\s*(?P<value>{DATE})")
 ANY_DATE = re.compile(DATE)
 # A label's value ends at white space, a bracket or the next label.
