@@ -51,6 +51,7 @@ bench-crawl: $(INSTALLED)
 
 ## extraction on ../shared/realpages (real pages, hand-made labels) against the installed peers; prints the table
 bench-realpages: $(INSTALLED)
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	$(BIN)/python scripts/bench_realpages.py $(ARGS)
 
 ## mutation testing of the fast pure modules (mutmut; slow: not part of `make test` or CI); prints the score

@@ -154,6 +154,11 @@ def main() -> int:
         s = summary(result)
         print(f"{result['name']:18} {s['f1_mean']:8.3f} {s['f1_min']:7.3f} {s['below_half']:5d} {s['titles']:>4}/{n:<2}"
               f" {s['dates']:>3}/{n:<2} {s['leaks']:6d} {s['ms_median']:8.1f}")
+    parse_rows = next(r["rows"] for r in results if r["name"] == "cascrawl parse only")
+    generic = [row["ms"] for row in parse_rows if (row["got"].get("path") or "").startswith("generic")]
+    if generic:
+        print(f"\ngeneric path (parse only): {len(generic)} of {n} pages, median {statistics.median(generic):.1f} ms/page,"
+              f" max {max(generic):.1f}")
     if args.pages_detail:
         print(f"\n{'page':24} {'F1':>6} {'title':>5} {'date':>5} {'ms':>7}  path / leaks / title got / date got")
         for row in results[0]["rows"]:

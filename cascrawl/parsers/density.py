@@ -1,43 +1,45 @@
-"""Text and punctuation density of a page's elements: which container holds the article.
+"""Which element of a page holds the article: text and punctuation density, counted in characters.
 
-The idea (Chinese news pages, the method GNE and CETD describe): the article is where text is dense — many
-characters per element — and written as prose — punctuation, few links — while navigation, lists of related
-links, footers and widgets are made of many small elements, most of their text inside links, with little
-punctuation. Counted by characters (Chinese has no spaces to split words on), white space excluded.
+The idea (the one GNE and CETD use on Chinese news pages, implemented here in our own terms): an article is
+prose — text written in sentences, with punctuation, outside links — while navigation, lists of related links,
+teasers, comments, footers and widgets are link text, short unpunctuated labels, or lists of like items that
+each hold a link. Each element gets, in one bottom-up pass over the tree:
 
-Everything here is pure: an lxml element in, numbers out; the page's tree is never changed.
+- `chars`: visible characters in its subtree, white space excluded (Chinese has no spaces to count words by);
+- `prose`: those of them in text nodes outside links that hold punctuation or are long runs, not counting
+  headings, nor the items of a list of like siblings (same tag and class, at least 3) that each hold a link;
+- `start`: the visible characters before it in document order (how far it is from the headline).
+
+The container is the element with the most prose net of everything else it holds (`value`), less what
+separates it from the headline beyond a header's worth of text. Pure: the tree is read, never changed.
 """
 
 from __future__ import annotations
 
-import math
+import re
 from dataclasses import dataclass
 
 from lxml import etree
 
+_ZERO_SIZE = re.compile(r"(?:^|;)(?:height|width):0(?:px)?(?:;|$)")
 # Never visible text, never part of an article's text.
 SKIPPED = frozenset("script style noscript template iframe object embed select textarea button head title".split())
-# Sentence punctuation, full- and half-width: prose has it, navigation rarely does.
-PUNCTUATION = frozenset("，。！？；：、,.!?;:“”‘’「」『』（）()《》…—")
-# Elements that hold a paragraph or a line of text (the units of an article).
-PROSE_RUN = 20
+# Punctuation, full- and half-width: prose has it, navigation rarely does.
+PUNCTUATION = frozenset("，。！？；、,.!?;“”‘’「」『』（）()《》…—")  # not the colon: `来源：…` is a label
+PROSE_RUN = 20  # characters: a text node this long is prose even without punctuation
 HEADINGS = frozenset("h1 h2 h3 h4 h5 h6".split())
 REPEATED = 3  # like siblings that make a list
-RECORD_TAGS = 4
+# Elements that hold a paragraph or a line of text (the units of an article).
 BLOCKS = frozenset("p div section article li td dd dt blockquote pre h1 h2 h3 h4 h5 h6 figure figcaption center table ul ol dl".split())
 
 
 @dataclass(slots=True)
 class Stats:
-    """What an element's subtree holds: characters (white space excluded), those inside links, punctuation
-    outside links, elements, links, and text blocks (paragraphs: elements with text of their own)."""
+    """What an element's subtree holds (see the module's docstring)."""
 
     chars: int = 0
     link_chars: int = 0
-    punctuation: int = 0
-    tags: int = 1
     links: int = 0
-    paragraphs: int = 0
     start: int = 0  # visible characters before the element, in document order
     prose: int = 0  # characters outside links in text written as sentences (punctuation) or long runs
     record: bool = False  # an item of a list of like siblings that each hold a link
@@ -52,26 +54,36 @@ class Stats:
 
 
 def hidden(element: etree._Element) -> bool:
-    """Written `display:none` (or the `hidden` attribute): a browser shows none of it."""
+    """Written `display:none`, the `hidden` attribute, or a zero-size box that hides its overflow (text kept
+    for screen readers): a browser shows none of it."""
     style = element.get("style")
-    if style and "none" in style:
+    if style and ("none" in style or "0" in style):
         squeezed = "".join(style.split()).lower()
-        if "display:none" in squeezed:
+        if "display:none" in squeezed or ("overflow:hidden" in squeezed and _ZERO_SIZE.search(squeezed)):
             return True
     return element.get("hidden") is not None
 
 
-def squeezed_len(text: str | None) -> int:
-    return len("".join(text.split())) if text else 0
+def cited_address(anchor: etree._Element) -> bool:
+    """A link whose text is its address (`原文链接：https://…`, a DOI): a reference the article cites,
+    written out to be read, not a link to navigate by."""
+    text = "".join(anchor.itertext()).strip().lower()
+    return text.startswith(("http://", "https://", "www.", "doi:"))
 
 
-def _punctuation(text: str | None) -> int:
-    return sum(ch in PUNCTUATION for ch in text) if text else 0
+def _counts(text: str | None) -> tuple[int, int]:
+    """(characters without white space, prose characters) of one text node."""
+    if not text:
+        return 0, 0
+    chars = len(text) - sum(map(text.count, _WHITE_SPACE)) if not text.isspace() else 0
+    if not chars:
+        return 0, 0
+    prose = chars >= PROSE_RUN or len(text.translate(_WITHOUT_PUNCTUATION)) < len(text)
+    return chars, chars if prose else 0
 
 
-def _prose(text: str | None) -> int:
-    n = squeezed_len(text)
-    return n if n and (n >= PROSE_RUN or _punctuation(text)) else 0
+_WHITE_SPACE = (" ", "\n", "\t", "\r", "\xa0", "\u3000", "\u200b", "\ufeff")
+_WITHOUT_PUNCTUATION = dict.fromkeys(map(ord, PUNCTUATION))
 
 
 def measure(root: etree._Element) -> dict[etree._Element, Stats]:
@@ -84,95 +96,52 @@ def measure(root: etree._Element) -> dict[etree._Element, Stats]:
 def _measure(element: etree._Element, stats: dict, in_link: bool, offset: list[int]) -> Stats | None:
     if not isinstance(element.tag, str) or element.tag in SKIPPED or hidden(element):
         return None
-    in_link = in_link or element.tag == "a"
-    own = Stats(links=1 if element.tag == "a" else 0, start=offset[0])
-    own_text = squeezed_len(element.text)
+    link = element.tag == "a" and not cited_address(element)
+    in_link = in_link or link
+    own = Stats(links=1 if link else 0, start=offset[0])
+    own_text, own_prose = _counts(element.text)
     offset[0] += own_text
-    own_punct = _punctuation(element.text)
-    own_prose = _prose(element.text)
-    children = [child for child in element if isinstance(child.tag, str)]
-    repeated = _signatures_repeated(children)
+    measured = []  # (signature, stats) of the children that hold a link: perhaps a list of records
     for child in element:
         child_stats = _measure(child, stats, in_link, offset)
         if child_stats is not None:
-            if repeated and _signature(child) in repeated and _record_like(child_stats):
-                child_stats = _as_chrome(child_stats)
-                stats[child].record = True
             own.chars += child_stats.chars
             own.link_chars += child_stats.link_chars
-            own.punctuation += child_stats.punctuation
-            own.tags += child_stats.tags
             own.links += child_stats.links
-            own.paragraphs += child_stats.paragraphs
             own.prose += child_stats.prose
+            if child_stats.links and child.tag not in _NEVER_RECORDS:
+                measured.append(((child.tag, child.get("class")), child_stats))
         if child.tail:  # a child's tail is its parent's text
-            tail = squeezed_len(child.tail)
+            tail, tail_prose = _counts(child.tail)
             own_text += tail
+            own_prose += tail_prose
             offset[0] += tail
-            own_punct += _punctuation(child.tail)
-            own_prose += _prose(child.tail)
+    if len(measured) >= REPEATED:
+        counts: dict[tuple, int] = {}
+        for signature, _ in measured:
+            counts[signature] = counts.get(signature, 0) + 1
+        for signature, child_stats in measured:
+            if counts[signature] >= REPEATED:
+                child_stats.record = True  # its prose is not the article's: the parent does not add it
+                own.prose -= child_stats.prose
     own.chars += own_text
-    if element.tag in HEADINGS:
-        own.prose = own_prose = 0  # a heading is not prose: a container is not chosen for its headline
     if in_link:
         own.link_chars += own_text
+    elif element.tag in HEADINGS:
+        own.prose = 0  # a heading is not prose: a container is not chosen for its headline
     else:
-        own.punctuation += own_punct
         own.prose += own_prose
-    if own_text and element.tag in BLOCKS or (own_text >= 10 and element.tag in ("span", "font", "strong", "br")):
-        own.paragraphs += 1
     stats[element] = own
     return own
 
 
-def _signature(element: etree._Element) -> tuple[str, str]:
-    return element.tag, " ".join((element.get("class") or "").split())
-
-
-def _signatures_repeated(children: list[etree._Element]) -> set[tuple[str, str]]:
-    """Signatures (tag, class) shared by at least REPEATED siblings: a list of like items."""
-    if len(children) < REPEATED:
-        return set()
-    counts: dict[tuple[str, str], int] = {}
-    for child in children:
-        if child.tag not in ("tr", "td", "th", "p", "br", "img"):
-            key = _signature(child)
-            counts[key] = counts.get(key, 0) + 1
-    return {key for key, n in counts.items() if n >= REPEATED}
-
-
-def _record_like(s: Stats) -> bool:
-    """An item of a list of records (related news, comments, teasers): it holds a link, or a structure
-    of several elements (avatar, name, time, text), rather than a paragraph of text."""
-    return s.links > 0
-
-
-def _as_chrome(s: Stats) -> Stats:
-    """A record's text counts as chrome where its parent adds it up: a list of teasers or comments is
-    not the article, however much prose each item holds."""
-    return Stats(chars=s.chars, link_chars=s.link_chars, punctuation=0, tags=s.tags, links=s.links,
-                 paragraphs=0, start=s.start, prose=0)
+# Paragraphs, rows and pictures are never records: an article is a run of like paragraphs.
+_NEVER_RECORDS = frozenset(("tr", "td", "th", "p", "br", "img"))
 
 
 def repeated_records(element: etree._Element, stats: dict[etree._Element, Stats]) -> list[etree._Element]:
     """The children of `element` that are items of a list of records (see `measure`)."""
     return [child for child in element if child in stats and stats[child].record]
-
-
-def text_density(s: Stats) -> float:
-    """Characters outside links per element outside links."""
-    return s.text_chars / max(1, s.tags - s.links)
-
-
-def score(s: Stats) -> float:
-    """How much an element looks like an article container: dense text outside links, written with
-    punctuation, in several paragraphs; 0 for an element with no text of its own."""
-    if s.text_chars <= 0:
-        return 0.0
-    density = text_density(s)
-    # Link text counts against: a list of links is text in links, however long.
-    prose = s.text_chars * (1 - s.link_density) ** 2
-    return density * math.log1p(prose) * math.log10(s.punctuation + 10) * math.log2(s.paragraphs + 2)
 
 
 def value(s: Stats) -> float:

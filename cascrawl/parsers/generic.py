@@ -19,7 +19,8 @@ from cascrawl.parsers.base import Page
 
 _HEADINGS = ("h1", "h2", "h3")
 _HEADLINE_MIN = 4
-_SENTENCE_ENDS = "。！？!?；"  # characters: shorter headings (a column name) say nothing
+_SENTENCE_ENDS = "。！？!?；"
+_PARAGRAPHS = etree.XPath(".//p | .//div | .//br | .//section")  # characters: shorter headings (a column name) say nothing
 
 
 class GenericArticle(ArticleParser):
@@ -30,26 +31,38 @@ class GenericArticle(ArticleParser):
 
     def body_element(self, page: Page) -> etree._Element | None:
         if "generic_body" not in page.cache:  # chosen (and pruned) once per page
-            page.cache["generic_body"] = article_container(page)
+            found = self.headline(page)  # the title rule's own headline: one heading for the body and the fields
+            headline = found[2] if found is not None and found[2] is not None else headline_element(page)
+            page.cache["generic_body"] = article_container(page, headline)
         return page.cache["generic_body"]
 
     def body_path(self, page: Page, body: etree._Element) -> str:
         return "generic:" + css_path(body)
 
 
-def article_container(page: Page) -> etree._Element | None:
-    """The page's element that holds the article, with the blocks inside it that are not the article
-    (lists of links, repeated teasers and comments, widgets) removed from the page's tree, so every field
-    and the media read the same article."""
+def article_container(page: Page, headline: etree._Element | None = None) -> etree._Element | None:
+    """The page's element that holds the article (the one next to `headline`, when given), with the blocks
+    inside it that are not the article (lists of links, repeated teasers and comments, widgets) removed from
+    the page's tree, so every field and the media read the same article."""
     stats = density.measure(page.root)
-    headline = headline_element(page)
+    headline = headline if headline is not None else headline_element(page)
     container = density.best_container(stats, headline)
     if container is None:
         return None
     if headline is not None and _holds(container, headline):
         container = _after_header(container, headline, stats)
     pruning.prune(container, stats)
+    _untable_layout_cells(container)
     return container
+
+
+def _untable_layout_cells(body: etree._Element) -> None:
+    """A table cell that holds paragraphs is page layout (old pages set the article in a table), not a data
+    cell: it becomes a `div`, so its paragraphs stay paragraphs in the text (a data cell's content is kept on
+    its row's line). Renamed in the page's tree, inside the body only."""
+    for cell in list(body.iter("td", "th")):
+        if len(_PARAGRAPHS(cell)) >= 2:
+            cell.tag = "div"
 
 
 def _holds(ancestor: etree._Element, element: etree._Element) -> bool:
