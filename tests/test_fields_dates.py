@@ -135,3 +135,11 @@ def test_dated_text_and_timestamps():
                                   "2019-09-07T23:30:00-04:00"])
 def test_iso_metadata_dates_read_directly_as_dateparser_reads_them(text):
     assert parse_datetime(text) == parse_with_dateparser(text)
+
+
+@pytest.mark.parametrize("header, expected", [
+    ("<div>2019-09-07来源：新京报</div>", "2019-09-07"),  # a label right after it
+    ("<div>2019年09月07日14:30</div>", "2019年09月07日14:30"),  # a time of day: an info line
+])
+def test_a_date_before_a_label_or_with_a_time_is_the_info_lines(header, expected):
+    assert date_of(page(header)) == (expected, "dom:header-date")

@@ -110,3 +110,13 @@ def test_a_reserved_copy_with_an_unknown_heading_markup_keeps_no_spam_suffix():
     data = parse_article(html, "http://copy.example/zjs/202203/t20220318_4830127.html")
     assert data.parser.startswith("cas.article.copy")
     assert (data.title, data.provenance["title"]) == ("讓更多科研成果走出實驗室", "dom:div.news-tit")
+
+
+def test_a_heading_between_a_site_prefix_and_a_column_suffix_agrees():
+    html = page("某某网 - 研究所召开年度工作会议总结全年工作 - 要闻", "<div class='tit'>研究所召开年度工作会议总结全年工作</div>")
+    assert title_of(html) == ("研究所召开年度工作会议总结全年工作", "dom:div.tit")
+
+
+def test_a_title_that_is_only_the_sites_name_gives_way_to_the_pages_only_h1():
+    html = page("某某新闻网", "<h1>研究所召开年度工作会议</h1>", head="<meta property='og:site_name' content='某某新闻网'>")
+    assert title_of(html) == ("研究所召开年度工作会议", "dom:h1")

@@ -71,8 +71,10 @@ _LABELLED_PARTIAL_DATE = re.compile(
 # (2019年2月27日下午，…); split spans may space it out (2019 09 / 07 19 : 02).
 _STANDALONE_DATE = re.compile(
     r"(?:19|20)\d{2}\s*(?:[-/.年]|\s)\s*\d{1,2}\s*[-/.月]\s*\d{1,2}(?:\s*日)?"
-    r"(?:\s*\d{1,2}\s*[:：]\s*\d{2}(?:\s*[:：]\s*\d{2})?)?(?=\s|$|[|·/\]）)】])"
+    r"(?P<clock>\s*\d{1,2}\s*[:：]\s*\d{2}(?:\s*[:：]\s*\d{2})?)?"
 )
+_DATE_ENDS = frozenset(" |·/]）)】")
+_INFO_LABEL = re.compile(r"(?:来源|來源|作者|编辑|編輯|责任编辑|浏览|阅读|点击|字号|分享|发布|稿源|记者)")
 # Date metadata, publication first (modification dates are no publication dates).
 _DATE_META = tuple((name.lower(), name) for name in (
     "PubDate", "publishdate", "article:published_time", "og:release_date", "firstpublishedtime", "datePublished",
@@ -158,9 +160,15 @@ class ArticleParser:
         if found is not None:
             return found[0], found[1]
         head_title = page.head_title
-        if not head_title:
+        if not head_title or matching_key(head_title) in {matching_key(name) for name in site_names(page, footer=False)}:
+            # no <title>, or only the site's name: og:title, else the page's only h1
             og_title = page.meta.get("og:title")
-            return (og_title, "meta:og:title") if og_title else None
+            if og_title and (not head_title or matching_key(og_title) != matching_key(head_title)):
+                return og_title, "meta:og:title"
+            h1 = page.all("body h1")
+            if len(h1) == 1 and page.text_of(h1[0], spaced=False):
+                return page.text_of(h1[0], spaced=False), "dom:h1"
+            return (head_title, "dom:<title>") if head_title else None
         # Only a <title>: the CAS suffix (----中国科学院) goes, and any suffix the page says is its site's name.
         cut = _TITLE_SUFFIX.sub("", head_title)
         if cut and cut != head_title:
@@ -240,9 +248,12 @@ class ArticleParser:
             completed = complete_date(match.group("value"), _reference_dates(page), _url_date(page.url))
             if completed:
                 return completed, "dom:header-labelled-partial"
-        match = _STANDALONE_DATE.search(region)
-        if match:
-            return dated_text(match.group(0)), "dom:header-date"
+        for match in _STANDALONE_DATE.finditer(region):
+            # an info line's date: with a time of day, or apart from what follows, or before a label
+            # (2019-09-07来源：…); never inside a sentence (2019年2月27日下午，…)
+            following = region[match.end():]
+            if match.group("clock") or not following or following[0] in _DATE_ENDS or _INFO_LABEL.match(following):
+                return dated_text(match.group(0)), "dom:header-date"
         return None
 
     def source(self, page: Page, body: etree._Element | None) -> Found:
@@ -338,7 +349,8 @@ def _agreement(heading: str, head_title: str) -> tuple[int, int] | None:
     """How a heading agrees with `<title>` (both matching keys), best first, or None:
     (0, -length) the heading, or the heading and a suffix after a separator (the longest heading wins);
     (1, length) the `<title>` cut short, or an element holding the heading and more (the shortest wins);
-    (2, -length) a site prefix and the heading (明日股市预测--标题), when the heading is most of the `<title>`."""
+    (2, -length) a site prefix and the heading (明日股市预测--标题, 站名 - 标题 - 栏目), when the heading is most
+    of the `<title>`."""
     if not heading:
         return None
     if head_title.startswith(heading):
@@ -348,8 +360,10 @@ def _agreement(heading: str, head_title: str) -> tuple[int, int] | None:
     cut = head_title.rstrip("…. ")
     if cut and heading.startswith(cut):
         return 1, len(heading)
-    if head_title.endswith(heading) and 2 * len(heading) > len(head_title):
-        if head_title[-len(heading) - 1] in _TITLE_SEPARATORS:
+    if 2 * len(heading) > len(head_title):  # a site prefix, and perhaps a suffix too (站名 - 标题 - 栏目)
+        at = head_title.find(heading, 1)
+        end = at + len(heading)
+        if at > 0 and head_title[at - 1] in _TITLE_SEPARATORS and (end == len(head_title) or head_title[end] in _TITLE_SEPARATORS):
             return 2, -len(heading)
     return None
 
