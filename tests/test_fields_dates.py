@@ -143,3 +143,13 @@ def test_iso_metadata_dates_read_directly_as_dateparser_reads_them(text):
 ])
 def test_a_date_before_a_label_or_with_a_time_is_the_info_lines(header, expected):
     assert date_of(page(header)) == (expected, "dom:header-date")
+
+
+def test_on_a_cas_layout_with_an_unknown_info_line_the_related_list_under_the_body_is_not_the_date():
+    html = ("<html><head><title>研究所召开年度工作会议----中国科学院</title></head><body><div class='detail_title'>"
+            "<h1>研究所召开年度工作会议</h1></div><div class='article-meta'><span>发布时间：2025-06-03</span></div>"
+            "<div class='trs_editor_view'><p>会议总结了全年工作。</p></div><div class='xgxw'><h3>相关新闻</h3><ul>"
+            "<li><a href='./202506/t20250609_1.shtml'>另一篇</a><span>2025-06-09</span></li></ul></div></body></html>")
+    data = parse_article(html, "https://www.cas.cn/yx/202506/t20250604_5070000.shtml")
+    assert data.parser.startswith("cas.article.current")
+    assert (data.date_text, data.provenance["date"]) == ("2025-06-03", "dom:header-labelled")
