@@ -179,8 +179,8 @@ class ArticleParser:
     def headline(self, page: Page) -> tuple[str, str, etree._Element | None] | None:
         """The article's heading as (text, provenance, element): the layout's heading when it agrees with
         `<title>`, else the heading-like element (h1–h3, an element whose class or id says title,
-        `og:title`) that agrees with `<title>` best. None when nothing agrees (the `<title>` is then
-        the title)."""
+        `og:title`, any element whose text starts like `<title>`) that agrees with `<title>` best. None
+        when nothing agrees (the `<title>` is then the title); the element is None for og:title."""
         key = f"headline:{self.id}"
         if key not in page.cache:
             page.cache[key] = self._headline(page)
@@ -453,6 +453,12 @@ def title_without_site_name(head_title: str, names: list[str]) -> str:
 def metadata_date(page: Page) -> Found:
     """The publication date the page's metadata gives: meta tags (CAS PubDate, OpenGraph article, the
     Chinese CMS names, itemprop datePublished), JSON-LD `datePublished`, `<time datetime>`."""
+    if "metadata_date" not in page.cache:
+        page.cache["metadata_date"] = _metadata_date(page)
+    return page.cache["metadata_date"]
+
+
+def _metadata_date(page: Page) -> Found:
     for key, name in _DATE_META:
         value = page.meta.get(key)
         if value and ANY_DATE.search(value):
