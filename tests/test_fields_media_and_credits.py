@@ -91,3 +91,21 @@ def test_the_boilerplate_pipeline_moves_the_editor_line_to_the_editor():
     assert (adapter["text"], adapter["editor"]) == ("正文第一段。", "赵六")
     named = {"url": CAS_URL, "title": "标题", "text": "正文第一段。\n责任编辑：赵六", "editor": "孙七"}
     assert ItemAdapter(pipeline.process_item(named))["editor"] == "孙七"  # the parser's editor stays
+
+
+def test_the_media_archive_never_fetches_a_player_page(tmp_path):
+    from datetime import datetime, timezone
+
+    from cascrawl.items import ArticleItem
+    from pipelines.media import MediaArchivePipeline
+
+    crawler = get_crawler(settings_dict={"CASCRAWL_MEDIA_STORE": str(tmp_path), "CASCRAWL_MEDIA_VIDEO": True,
+                                         "CASCRAWL_BASE_URL": "https://www.cas.cn"})
+    archive = MediaArchivePipeline.from_crawler(crawler)
+    article = ArticleItem(url=CAS_URL, fetched_url=CAS_URL, docid=5000000, section="yw", fetched_at=datetime.now(timezone.utc),
+                          videos=[{"url": "https://v.example.com/player.html?vid=1", "type": "player", "poster": None},
+                                  {"url": "https://www.cas.cn/yw/202506/v.mp4", "type": None, "poster": None}])
+    requests = archive.get_media_requests(article, None)
+    assert [r.url for r in requests] == ["https://www.cas.cn/yw/202506/v.mp4"]
+    assert [(e["url"], e["status"], e["failure"]) for e in article.media if e.get("status")] == [
+        ("https://v.example.com/player.html?vid=1", "skipped", "player_page")]
