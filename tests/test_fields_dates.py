@@ -153,3 +153,9 @@ def test_on_a_cas_layout_with_an_unknown_info_line_the_related_list_under_the_bo
     data = parse_article(html, "https://www.cas.cn/yx/202506/t20250604_5070000.shtml")
     assert data.parser.startswith("cas.article.current")
     assert (data.date_text, data.provenance["date"]) == ("2025-06-03", "dom:header-labelled")
+
+
+def test_the_publication_label_wins_over_an_update_time():
+    html = page("<div>更新时间：2019-09-08 10:00 发布时间：2019-09-07 09:00</div>")
+    assert date_of(html) == ("2019-09-07 09:00", "dom:header-labelled")
+    assert date_of(page("<div>修改时间：2019-09-08 时间：2019-09-07</div>")) == ("2019-09-07", "dom:header-labelled")

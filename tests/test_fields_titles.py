@@ -120,3 +120,8 @@ def test_a_heading_between_a_site_prefix_and_a_column_suffix_agrees():
 def test_a_title_that_is_only_the_sites_name_gives_way_to_the_pages_only_h1():
     html = page("某某新闻网", "<h1>研究所召开年度工作会议</h1>", head="<meta property='og:site_name' content='某某新闻网'>")
     assert title_of(html) == ("研究所召开年度工作会议", "dom:h1")
+
+
+def test_a_bracketed_prefix_before_the_headline_agrees():
+    html = page("【组图】研究所召开年度工作会议总结全年工作_某某网", "<div class='tit'>研究所召开年度工作会议总结全年工作</div>")
+    assert title_of(html)[0] == "研究所召开年度工作会议总结全年工作"

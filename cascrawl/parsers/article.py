@@ -18,8 +18,8 @@ from lxml import etree
 from cascrawl.boilerplate import matching_key
 from cascrawl.dates import complete_date, dated_text, parse_datetime, timestamp_text
 from cascrawl.parsers.base import (
-    ANY_DATE, AUTHOR_LABEL, DATE_LABEL, EDITOR_LABEL, LABELLED_DATE, SOURCE_LABEL, ArticleData, Found, Page, labelled_value,
-    visible_text,
+    ANY_DATE, AUTHOR_LABEL, DATE, DATE_LABEL, EDITOR_LABEL, LABELLED_DATE, SOURCE_LABEL, ArticleData, Found, Page, label,
+    labelled_value, visible_text,
 )
 from cascrawl.parsers.pruning import _drop as drop_keeping_tail  # removes an element, its tail kept
 from cascrawl.urls import parse_article_url
@@ -27,7 +27,7 @@ from cascrawl.urls import parse_article_url
 # A run of separators and a short tail: 标题----中国科学院 (never a long tail: that is the headline after a site prefix)
 _TITLE_SUFFIX = re.compile(r"\s*[-_|—]{2,}\s*[^-_|—]{0,20}$")
 # What separates a title from a site's name in <title> (after NFKC: full-width forms are ASCII here).
-_TITLE_SEPARATORS = frozenset(" -_|—–―~·•:丨【[(<《")
+_TITLE_SEPARATORS = frozenset(" -_|—–―~·•:丨【[(<《】])>》")
 # Separators between the segments of a <title> suffix (headline_column_site): never a plain space.
 _SEGMENT_SEPARATOR = re.compile(r"\s*(?:[-_|—–―~·•丨]+)\s*")
 _SITE_SEGMENT_MAX = 20  # a column or site name is short; a longer segment is part of the headline
@@ -73,6 +73,11 @@ _STANDALONE_DATE = re.compile(
     r"(?:19|20)\d{2}\s*(?:[-/.年]|\s)\s*\d{1,2}\s*[-/.月]\s*\d{1,2}(?:\s*日)?"
     r"(?P<clock>\s*\d{1,2}\s*[:：]\s*\d{2}(?:\s*[:：]\s*\d{2})?)?"
 )
+_PUBLISHED_DATE = re.compile(
+    rf"{label('发布时间', '發布時間', '发布日期', '發布日期', '发表时间', '發表時間', '发表日期', '出版时间', '发稿时间')}"
+    rf"\s*[:：]\s*(?P<value>{DATE})"
+)
+_NOT_PUBLISHED = ("更新", "修改", "修订")
 _DATE_ENDS = frozenset(" |·/]）)】")
 _INFO_LABEL = re.compile(r"(?:来源|來源|作者|编辑|編輯|责任编辑|浏览|阅读|点击|字号|分享|发布|稿源|记者)")
 # Date metadata, publication first (modification dates are no publication dates).
@@ -240,7 +245,7 @@ class ArticleParser:
         if in_page and not inside and _document_position(headline[2]) > _document_position(body):
             return None  # a heading after the body: what follows it are lists of other articles
         region = page.text_after(headline[2], stop=body if in_page and not inside else None, limit=_REGION_LIMIT)
-        match = LABELLED_DATE.search(region)
+        match = publication_labelled_date(region)
         if match:
             return _date_value(match), "dom:header-labelled"
         match = _LABELLED_PARTIAL_DATE.search(region)
@@ -448,6 +453,15 @@ def title_without_site_name(head_title: str, names: list[str]) -> str:
         if any(name in segment or segment in name for segment in segments if len(segment) >= 2 for name in keys):
             return head_title[:cut.start()].strip() or head_title
     return head_title
+
+
+def publication_labelled_date(text: str) -> re.Match | None:
+    """The labelled date of the publication: 发布时间/发表于… before a plain 时间/日期, and never the
+    date of an update (更新时间：…, 修改日期：…)."""
+    match = _PUBLISHED_DATE.search(text)
+    if match:
+        return match
+    return next((m for m in LABELLED_DATE.finditer(text) if not text[max(0, m.start() - 2):m.start()] in _NOT_PUBLISHED), None)
 
 
 def metadata_date(page: Page) -> Found:
