@@ -58,7 +58,8 @@ _LABEL_MAX = 12
 # A page read without its lists (ul, ol, dl, select): related items, sidebars and menus.
 _WITHOUT_LISTS = frozenset(("script", "style", "noscript", "ul", "ol", "dl", "select"))
 _RELATED_LABEL = re.compile(
-    r"[【\[\s]*(?:(?:更多|相关|热门|推荐|精彩)(?:视频|新闻|阅读|文章|报道|链接|推荐)|视频推荐|延伸阅读|推荐阅读|猜你喜欢|更多精彩)"
+    r"[【\[\s]*(?:(?:更多|相关|热门|推荐|精彩|往期|其他|其它)(?:视频|新闻|阅读|文章|报道|链接|推荐|回顾|专题)|视频推荐|延伸阅读"
+    r"|推荐阅读|猜你喜欢|更多精彩)"
     r"[】\]\s:：>»›+＋]*"
 )
 # The date under a headline: within this many characters after it (the info line, before the body).
