@@ -31,11 +31,11 @@ _TITLE_SEPARATORS = frozenset(" -_|—–―~·•:丨【[(<《】])>》")
 # Separators between the segments of a <title> suffix (headline_column_site): never a plain space.
 _SEGMENT_SEPARATOR = re.compile(r"\s*(?:[-_|—–―~·•丨]+)\s*")
 _SITE_SEGMENT_MAX = 20  # a column or site name is short; a longer segment is part of the headline
-# Heading-like elements: h1–h3 and anything whose class or id says title (Title, article-title, h-title).
-_HEADING_LIKE = etree.XPath(
-    "//body//h1 | //body//h2 | //body//h3 | //body//*[contains(translate(@class, 'TITLEHAD', 'titlehad'), 'tit')"
-    " or contains(translate(@id, 'TITLEHAD', 'titlehad'), 'tit') or contains(translate(@class, 'HEADLIN', 'headlin'),"
-    " 'headline')]"
+# Title-like elements, besides h1–h3: a class or id that says title (Title, article-title, h-title, news-tit).
+_TITLE_LIKE = etree.XPath(
+    "//body//*[@class][contains(@class, 'tit') or contains(@class, 'Tit') or contains(@class, 'TIT')"
+    " or contains(@class, 'headline') or contains(@class, 'Headline')]"
+    " | //body//*[@id][contains(@id, 'tit') or contains(@id, 'Tit') or contains(@id, 'TIT')]"
 )
 _HEADING_TIERS = {"h1": 0, "h2": 1, "h3": 2}  # then the title-like elements (3), og:title (4), any element (5)
 # Any element whose text starts like the <title>: the last place a headline can be (<td class="bt">, <font>).
@@ -376,44 +376,51 @@ def _agreement(heading: str, head_title: str) -> tuple[int, int] | None:
 
 def agreeing_heading(page: Page, head_title: str) -> tuple[str, str, etree._Element | None] | None:
     """The heading-like element (or `og:title`) that agrees with `<title>` best: by how it agrees, then
-    h1 before h2 before h3 before title-like elements before og:title, then document order. A page name
-    (`og:site_name` and the like) is never the headline."""
+    h1 before h2 before h3 before title-like elements before og:title before any element, then document
+    order. A page name (`og:site_name` and the like) is never the headline. Looked for in that order,
+    and no further once a heading agrees in the best way (the later kinds could only rank below it)."""
     title_keys = _title_keys(head_title)
     names = {matching_key(name) for name in site_names(page, footer=False)}
     best, best_rank = None, None
-    heading_like = 0
-    candidates = [(element, page.text_of(element, spaced=False)) for element in _HEADING_LIKE(page.root)]
-    if page.meta.get("og:title"):
-        candidates.append((None, page.meta["og:title"]))
-    heading_like = len(candidates)
-    candidates += _elements_starting_like(page, head_title, {id(element) for element, _ in candidates})
-    for order, (element, text) in enumerate(candidates):
-        if not text or len(text) > 2 * len(head_title) + 40:  # a whole box whose class says title
-            continue
-        key = matching_key(text)
-        agreement = _best_agreement(key, title_keys) if key not in names else None
-        if agreement is None:
-            continue
-        tier = 4 if element is None else _HEADING_TIERS.get(element.tag, 3 if order < heading_like else 5)
-        if agreement[0] == 1 and tier == 5 and not head_title.rstrip().endswith(("…", "...")):
-            continue  # a paragraph that merely opens with the headline is no heading
-        rank = (agreement[0], tier, agreement[1], order)
-        if best_rank is None or rank < best_rank:
-            best, best_rank = (text, _element_path(element), element), rank
+    seen: set[int] = set()
+    for stage in range(3):
+        if stage == 0:
+            candidates = [(e, _HEADING_TIERS[e.tag]) for e in page.root.iter("h1", "h2", "h3")]
+        elif stage == 1:
+            candidates = [(e, 3) for e in _TITLE_LIKE(page.root) if id(e) not in seen]
+            candidates += [(None, 4)] if page.meta.get("og:title") else []
+        else:
+            candidates = [(e, 5) for e in _elements_starting_like(page, head_title, seen)]
+        for order, (element, tier) in enumerate(candidates):
+            seen.add(id(element))
+            text = page.meta["og:title"] if element is None else page.text_of(element, spaced=False)
+            if not text or len(text) > 2 * len(head_title) + 40:  # a whole box whose class says title
+                continue
+            key = matching_key(text)
+            agreement = _best_agreement(key, title_keys) if key not in names else None
+            if agreement is None:
+                continue
+            if agreement[0] == 1 and tier == 5 and not head_title.rstrip().endswith(("…", "...")):
+                continue  # a paragraph that merely opens with the headline is no heading
+            rank = (agreement[0], tier, agreement[1], order)
+            if best_rank is None or rank < best_rank:
+                best, best_rank = (text, _element_path(element), element), rank
+        if best_rank is not None and best_rank[0] == 0:
+            break
     return best
 
 
-def _elements_starting_like(page: Page, head_title: str, known: set[int]) -> list[tuple[etree._Element, str]]:
+def _elements_starting_like(page: Page, head_title: str, seen: set[int]) -> list[etree._Element]:
     start = " ".join(head_title.split())[:_START_LENGTH]
     if len(start) < _START_LENGTH:
         return []
     found = []
     for text in _STARTS_LIKE(page.root, start=start):
         element = text.getparent()
-        if text.is_tail or element is None or id(element) in known or element.tag in ("script", "style", "a"):
+        if text.is_tail or element is None or id(element) in seen or element.tag in ("script", "style", "a"):
             continue  # a link is a teaser of an article, or a breadcrumb: never the headline itself
-        known.add(id(element))
-        found.append((element, page.text_of(element, spaced=False)))
+        seen.add(id(element))
+        found.append(element)
     return found
 
 
