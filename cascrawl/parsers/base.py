@@ -40,7 +40,7 @@ def label(*words: str) -> str:
 DATE_LABEL = label("发布时间", "發布時間", "发布日期", "發布日期", "时间", "時間", "日期")
 SOURCE_LABEL = label("文章来源", "文章來源", "来源", "來源", "稿源")
 AUTHOR_LABEL = label("作者")
-EDITOR_LABEL = label("责任编辑", "責任編輯", "编辑", "編輯")
+EDITOR_LABEL = label("责任编辑", "責任編輯", "责编", "責編", "编辑", "編輯")
 LABELLED_DATE = re.compile(rf"{DATE_LABEL}\s*[:：]\s*(?P<value>{DATE})")
 ANY_DATE = re.compile(DATE)
 # A label's value ends at white space, a bracket or the next label.
@@ -173,19 +173,16 @@ class Page:
         """Visible text that follows `start` (not inside it) up to `stop`, or up to about `limit`
         characters when `limit` is given: the region under a headline (the info line)."""
         parts: list[str] = []
-        size = 0
         node = start
         try:
             while node is not None:
                 if node.tail:
                     parts.append(node.tail)
-                    size += len(node.tail)
                 for sibling in node.itersiblings():
                     _walk_until(sibling, stop, parts)
                     if sibling.tail:
                         parts.append(sibling.tail)
-                    size = sum(map(len, parts))
-                    if limit and size > limit:
+                    if limit and sum(len(part.strip()) for part in parts) > limit:  # markup indentation is no text
                         raise _Stop
                 node = node.getparent()
         except _Stop:
@@ -234,13 +231,17 @@ def _walk_until(element, stop, parts):
             parts.append(child.tail)
 
 
-def visible_text(element: etree._Element, spaced: bool = True) -> str:
-    """Text of an element on one line, scripts excluded; spaced=True keeps side-by-side spans apart."""
+_INVISIBLE = frozenset(("script", "style", "noscript"))
+
+
+def visible_text(element: etree._Element, spaced: bool = True, skip: frozenset[str] = _INVISIBLE) -> str:
+    """Text of an element on one line, scripts excluded; spaced=True keeps side-by-side spans apart;
+    `skip` names the elements left out (scripts and styles, and, to read a page without its lists, ul/ol)."""
     parts: list[str] = []
     separator = " " if spaced else ""
 
     def walk(node):
-        if not isinstance(node.tag, str) or node.tag in ("script", "style", "noscript"):
+        if not isinstance(node.tag, str) or node.tag in skip:
             return
         if node.text:
             parts.append(node.text)
