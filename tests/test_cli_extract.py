@@ -42,7 +42,7 @@ def test_the_summary_shows_each_field_with_where_it_came_from():
     assert lines[0] == "https://www.cas.cn/syky/202506/t20250614_5073157.shtml: would be stored as an article"
     assert "  title        我国侵入式脑机接口进入临床试验阶段   [meta:ArticleTitle]" in lines
     assert "  template     cas.article.current@2025" in lines
-    assert "  published    2025-06-14 16:30 +08:00   [meta]" in lines
+    assert "  published    2025-06-14 16:30 +08:00   [page]" in lines  # the layout's info line comes before PubDate
     assert BY_PAGE["syky/202506/t20250614_5073157.shtml"]["text"] in result.stdout
 
 
