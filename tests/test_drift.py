@@ -109,7 +109,7 @@ def test_a_crawl_reports_the_unknown_template_in_runs_show_and_on_the_run_page(r
     db_url = f"sqlite:///{tmp_path / 'drift.db'}"
     with serve_site(redesigned_site) as base:
         crawl = run_cascrawl("crawl", "--base-url", base, "--db", db_url, "--section", "syky", *FAST)
-    assert crawl.returncode in (0, 2), crawl.stderr[-3000:]  # 4 of 9 generic: under the alarm's half, either way
+    assert crawl.returncode == 0, crawl.stderr[-3000:]  # 4 of 8 pages generic: not more than half, no alarm
     urls = sorted(f"https://www.cas.cn/{relative}" for relative in REPLACED)
     # what the generic path records for that page, whatever its version: the group the run must show
     body, heading = signature(extract_page(REDESIGN.read_bytes(), None, urls[0]).item["provenance"])
