@@ -20,6 +20,13 @@ PAGES = ["syky/202506/t20250614_5073157.shtml", "yx/201712/t20171205_4625813.sht
          "kj/202310/t20231020_4991234.shtml"]
 
 
+class Raising:
+    """An operator's pipeline that fails on every item."""
+
+    def process_item(self, item):
+        raise KeyError("no such field")
+
+
 def _json(result) -> dict:
     assert "Traceback" not in result.stderr, result.stderr
     return json.loads(result.stdout)
@@ -81,6 +88,14 @@ def test_settings_given_with_s_reach_the_cleaning():
     assert _json(kept)["title"] != BY_PAGE[relative]["title"]  # Traditional, as published
     refused = run_cascrawl("extract", str(SITE / relative), "-s", "CASCRAWL_SCRIPT=latin")
     assert refused.returncode == 2 and refused.stderr.startswith("cascrawl: error: CASCRAWL_SCRIPT must be one of")
+
+
+def test_a_pipeline_that_raises_is_one_line_and_exit_1():
+    result = run_cascrawl("extract", str(SITE / "syky/202506/t20250614_5073157.shtml"),
+                          "-s", 'ITEM_PIPELINES={"tests.test_cli_extract.Raising": 600}')
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.strip() == ("cascrawl: error: the cleaning pipelines failed on this page: "
+                                     "KeyError: 'no such field'")
 
 
 @pytest.mark.parametrize("argument, code, message", [
