@@ -20,6 +20,13 @@ PAGES = ["syky/202506/t20250614_5073157.shtml", "yx/201712/t20171205_4625813.sht
          "kj/202310/t20231020_4991234.shtml"]
 
 
+class Raising:
+    """An operator's pipeline that fails on every item."""
+
+    def process_item(self, item):
+        raise KeyError("no such field")
+
+
 def _json(result) -> dict:
     assert "Traceback" not in result.stderr, result.stderr
     return json.loads(result.stdout)
@@ -83,6 +90,14 @@ def test_settings_given_with_s_reach_the_cleaning():
     assert refused.returncode == 2 and refused.stderr.startswith("cascrawl: error: CASCRAWL_SCRIPT must be one of")
 
 
+def test_a_pipeline_that_raises_is_one_line_and_exit_1():
+    result = run_cascrawl("extract", str(SITE / "syky/202506/t20250614_5073157.shtml"),
+                          "-s", 'ITEM_PIPELINES={"tests.test_cli_extract.Raising": 600}')
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.strip() == ("cascrawl: error: the cleaning pipelines failed on this page: "
+                                     "KeyError: 'no such field'")
+
+
 @pytest.mark.parametrize("argument, code, message", [
     ("/no/such/page.shtml", 1, "cascrawl: error: cannot read /no/such/page.shtml: No such file or directory"),
     (str(SITE), 1, f"cascrawl: error: cannot read {SITE}: Is a directory"),
@@ -95,3 +110,14 @@ def test_a_page_that_cannot_be_read_is_one_line(argument, code, message):
     assert result.stdout == ""
     assert result.stderr.strip().splitlines()[-1].startswith(message), result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_readme_states_the_exit_codes_the_command_uses():
+    from cascrawl.cli.extract import EXIT_REJECTED, EXIT_UNREADABLE
+
+    from .conftest import REPO
+
+    text = " ".join((REPO / "README.md").read_text("utf-8").split())
+    assert (f"Exit codes: `0` the page would be stored as an article; `{EXIT_REJECTED}` validation would reject it"
+            in text)
+    assert f"`{EXIT_UNREADABLE}` the page could not be read" in text and "`2` bad usage (not a file or http(s) URL" in text

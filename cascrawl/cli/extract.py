@@ -1,8 +1,8 @@
 """`cascrawl extract FILE|URL`: what cascrawl would store for one page (cascrawl.single_page), no database.
 
 Exit codes: 0 the page would be stored as an article; 1 the page could not be read (no such file, not
-readable, the URL could not be fetched); 2 bad usage; 4 validation would reject the page (the reason is
-printed, the extracted fields too)."""
+readable, the URL could not be fetched) or a pipeline raised on it; 2 bad usage; 4 validation would reject
+the page (the reason is printed, the extracted fields too)."""
 
 from __future__ import annotations
 
@@ -70,10 +70,16 @@ def _extract_command(args, parser) -> int:
     from cascrawl.single_page import PageExtractor
 
     try:
-        stored = PageExtractor(settings)(body, content_type, url, status)
+        extractor = PageExtractor(settings)
     except ValueError as error:  # a setting the pipelines refuse (CASCRAWL_SCRIPT=…, a bad boilerplate pattern)
         print(f"cascrawl: error: {error}", file=sys.stderr)
         return 2
+    try:
+        stored = extractor(body, content_type, url, status)
+    except Exception as error:  # an operator's pipeline that raises (DropItem too): in a crawl, the item is lost
+        print(f"cascrawl: error: the cleaning pipelines failed on this page: {type(error).__name__}: {error}",
+              file=sys.stderr)
+        return EXIT_UNREADABLE
     if args.json:
         for line in stored.log:
             print(f"cascrawl: {line}", file=sys.stderr)
