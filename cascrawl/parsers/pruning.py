@@ -3,8 +3,10 @@
 - a block whose text is mostly inside links (a list of related links, a pager, "more" and share widgets,
   a tag cloud): the article's text is not link text;
 - what a browser does not show (`display:none`, a zero-size box);
-- the items of a list of like siblings (same tag and class) that each hold a link (teasers of related
-  news, comments with their author links): records, not paragraphs.
+- the items of a list of like siblings (same tag and class) shaped like teasers or comments (they open
+  with their link, or much of their text is link text): records, not paragraphs;
+- after the article's last paragraph, the short lines that close a page (labelled `来源：`/`责任编辑：`,
+  buttons, an empty pager).
 
 Class names are never read: what works here must work on sites nobody has seen.
 """
@@ -25,8 +27,8 @@ def prune(container: etree._Element, stats: dict[etree._Element, Stats]) -> list
     (`trailing_lines`); returns them. They are set aside right after the container, still in the page: the
     body no longer holds them, but the rules that read the whole page (an editor line, a date printed below
     the body) still find them."""
-    removed: list[etree._Element] = [element for element in container.iter() if element is not container and hidden(element)]
-    _prune(container, stats, removed)
+    removed = [element for element in container.iter() if element is not container and hidden(element)]
+    _prune(container, stats, removed, set(removed))
     anchor = container
     for element in removed:
         anchor = _set_aside(element, anchor)
@@ -48,7 +50,8 @@ def trailing_lines(container: etree._Element, stats: dict[etree._Element, Stats]
         s = stats.get(child)
         if s is None:
             continue  # not shown, or a script: nothing to read either way
-        if child.tag in _STRUCTURED or s.chars > TRAILING_MAX or has_media(child) or holds_sentence(child) or _cites(child):
+        if (child.tag in _STRUCTURED or s.chars > TRAILING_MAX or has_media(child) or holds_sentence(child)
+                or _cites(child)):
             break
         if s.chars and not (s.links or _LABEL.search("".join(child.itertext()))):
             break
@@ -72,7 +75,11 @@ def _cites(element: etree._Element) -> bool:
 
 def holds_sentence(element: etree._Element) -> bool:
     """Some of its text ends a sentence (。！？；): prose, not a label, a byline or a button."""
-    return any(ch in _SENTENCE_ENDS for ch in "".join(element.itertext()))
+    return _ends_sentence("".join(element.itertext()))
+
+
+def _ends_sentence(text: str) -> bool:
+    return any(ch in _SENTENCE_ENDS for ch in text)
 
 
 def has_media(element: etree._Element) -> bool:
@@ -81,6 +88,7 @@ def has_media(element: etree._Element) -> bool:
 
 
 def icon(element: etree._Element) -> bool:
+    """A picture written a few pixels wide or high (a share button, a bullet)."""
     sizes = [element.get("width"), element.get("height")]
     return any(size and size.strip().rstrip("px").isdigit() and int(size.strip().rstrip("px")) <= ICON_MAX
                for size in sizes)
@@ -89,16 +97,17 @@ def icon(element: etree._Element) -> bool:
 ICON_MAX = 32  # pixels
 
 
-def _prune(element: etree._Element, stats: dict, removed: list) -> None:
+def _prune(element: etree._Element, stats: dict, removed: list, seen: set) -> None:
     records = set(repeated_records(element, stats))
     for child in element:
         s = stats.get(child)
-        if s is None or not isinstance(child.tag, str) or child in removed:
+        if s is None or not isinstance(child.tag, str) or child in seen:
             continue
         if child in records or link_dense(child, s):
             removed.append(child)
+            seen.add(child)
         else:
-            _prune(child, stats, removed)
+            _prune(child, stats, removed, seen)
 
 
 def link_dense(element: etree._Element, s: Stats) -> bool:
@@ -106,7 +115,7 @@ def link_dense(element: etree._Element, s: Stats) -> bool:
     several links, or one link and no sentence of its own (`详见<a>《通知》</a>。` is a sentence)."""
     if element.tag not in BLOCKS or not s.chars or s.link_density < LINK_DENSE:
         return False
-    return s.links > 1 or not any(ch in _SENTENCE_ENDS for ch in _text_outside_links(element))
+    return s.links > 1 or not _ends_sentence(_text_outside_links(element))
 
 
 def _text_outside_links(element: etree._Element) -> str:
