@@ -31,7 +31,9 @@ PROSE_RUN = 20  # characters: a text node this long is prose even without punctu
 HEADINGS = frozenset("h1 h2 h3 h4 h5 h6".split())
 REPEATED = 3  # like siblings that make a list
 # Elements that hold a paragraph or a line of text (the units of an article).
-BLOCKS = frozenset("p div section article li td dd dt blockquote pre h1 h2 h3 h4 h5 h6 figure figcaption center table ul ol dl".split())
+BLOCKS = frozenset(
+    "p div section article li td dd dt blockquote pre h1 h2 h3 h4 h5 h6 figure figcaption center table ul ol dl".split()
+)
 
 
 @dataclass(slots=True)

@@ -5,6 +5,7 @@ The body container is an element of the page's own tree, chosen by text and punc
 are lists of links, repeated teasers or comments, share/QR widgets and pagers are removed by their structure
 (`pruning.py`) — never by one site's class names. Since the container is part of the page, the text between the
 headline and the body is the header region the field rules read (title, date, source), exactly as on a layout.
+The headline is the title rule's own (`ArticleParser.headline`): one heading for the body and the fields.
 """
 
 from __future__ import annotations
@@ -40,9 +41,10 @@ class GenericArticle(ArticleParser):
 
 
 def article_container(page: Page, headline: etree._Element | None = None) -> etree._Element | None:
-    """The page's element that holds the article (the one next to `headline`, when given), with the blocks
-    inside it that are not the article (lists of links, repeated teasers and comments, widgets) removed from
-    the page's tree, so every field and the media read the same article."""
+    """The page's element that holds the article (the one next to `headline`, when given): after the header
+    when it holds the headline, from the picture or player when one sits between header and text. The blocks
+    inside it that are not the article (lists of links, teasers and comments, hidden widgets, closing lines)
+    are set aside after it in the page's tree, so every field and the media read the same article."""
     stats = density.measure(page.root)
     headline = headline if headline is not None else headline_element(page)
     container = density.best_container(stats, headline)
