@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: setup crawl demo test export serve bench bench-crawl api-contract mutation clean
+.PHONY: setup crawl demo test export serve bench bench-crawl bench-realpages api-contract mutation clean
 
 # Old pips (23.x) cannot resolve the lxml[html-clean] extras scrapy pulls in: upgrade pip first.
 $(INSTALLED): pyproject.toml
@@ -48,6 +48,11 @@ api-contract: $(INSTALLED)
 ## crawl throughput: cascrawl against a bare Scrapy spider on a generated 3,000-article copy (ARGS="--articles 1000 --rounds 1")
 bench-crawl: $(INSTALLED)
 	$(BIN)/python scripts/bench_crawl.py $(ARGS)
+
+## extraction on ../shared/realpages (real pages, hand-made labels) against the installed peers; prints the table
+bench-realpages: $(INSTALLED)
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	$(BIN)/python scripts/bench_realpages.py $(ARGS)
 
 ## mutation testing of the fast pure modules (mutmut; slow: not part of `make test` or CI); prints the score
 MUTATION_CHILDREN ?= 2

@@ -74,7 +74,7 @@ def parse_datetime(text: str) -> tuple[datetime, bool] | None:
     text = re.split(r"[:：]\s*(?=\d{4})", text)[-1]
     numeric = _NUMERIC.fullmatch(text)
     if numeric is None:
-        return parse_with_dateparser(text)
+        return _parse_iso(text) or parse_with_dateparser(text)
     parts = {name: int(value) for name, value in numeric.groupdict().items() if value is not None}
     try:
         moment = datetime(parts["year"], parts["month"], parts["day"], parts.get("hour", 0), parts.get("minute", 0),
@@ -84,11 +84,83 @@ def parse_datetime(text: str) -> tuple[datetime, bool] | None:
     return moment, "hour" in parts
 
 
+_ISO = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?")
+
+
+def _parse_iso(text: str) -> tuple[datetime, bool] | None:
+    """ISO 8601 as metadata writes it (`2019-09-07T13:43:45+08:00`): a time zone given is honoured, none
+    means Beijing time."""
+    if not _ISO.fullmatch(text):
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    moment = moment.replace(tzinfo=BEIJING) if moment.tzinfo is None else moment.astimezone(BEIJING)
+    return moment, True
+
+
 def parse_with_dateparser(text: str) -> tuple[datetime, bool] | None:
     parsed = dateparser.parse(text, languages=["zh", "en"], settings=_DATEPARSER_SETTINGS)
     if parsed is None:
         return None
     return parsed.astimezone(BEIJING), bool(_HAS_TIME.search(text))
+
+
+def dated_text(text: str) -> str:
+    """A date as a page shows it, in a form `parse_datetime` reads directly: unchanged when it is one,
+    else its numbers as `YYYY-MM-DD HH:MM[:SS]` (split spans write `2019 09 / 07 19 : 02`)."""
+    if _NUMERIC.fullmatch(text.strip()):
+        return text
+    numbers = re.findall(r"\d+", text)
+    if len(numbers) < 3:
+        return text
+    day = f"{numbers[0]}-{int(numbers[1]):02d}-{int(numbers[2]):02d}"
+    clock = ":".join(f"{int(n):02d}" for n in numbers[3:6])
+    return f"{day} {clock}" if len(numbers) >= 5 else day
+
+
+def timestamp_text(seconds: int) -> str:
+    """A Unix timestamp as a Beijing date and time, `YYYY-MM-DD HH:MM:SS`."""
+    return datetime.fromtimestamp(seconds, BEIJING).strftime("%Y-%m-%d %H:%M:%S")
+
+
+_PARTIAL = re.compile(
+    r"(?:(?P<year>\d{2})[-/.])?(?P<month>\d{1,2})[-/.](?P<day>\d{1,2})(?:\s*(?P<hour>\d{1,2})[:：](?P<minute>\d{2}))?"
+)
+
+
+def complete_date(partial: str, references: list[str], url_date: date | None = None) -> str | None:
+    """A date shown without its year (`10-08 12:00`: this year's) or with two digits (`18-03-08`) made
+    whole: a reference date of the page (its metadata, its scripts) with the same month and day gives
+    the year; else the latest year that puts the date on or before the newest reference (a page is
+    never served before it is published); else the URL's date does. None when nothing tells the year."""
+    match = _PARTIAL.fullmatch(partial.strip())
+    if match is None:
+        return None
+    month, day = int(match.group("month")), int(match.group("day"))
+    clock = f" {int(match.group('hour')):02d}:{match.group('minute')}" if match.group("hour") else ""
+    if match.group("year"):
+        year = 2000 + int(match.group("year"))
+    else:
+        known = [parsed[0].date() for text in references if (parsed := parse_datetime(_first_date(text)))]
+        same_day = [d for d in known if (d.month, d.day) == (month, day)]
+        newest = max(known, default=url_date)
+        if same_day:
+            year = same_day[0].year
+        elif newest is not None:
+            year = newest.year if (month, day) <= (newest.month, newest.day) else newest.year - 1
+        else:
+            return None
+    try:
+        return f"{date(year, month, day).isoformat()}{clock}"
+    except ValueError:
+        return None
+
+
+def _first_date(text: str) -> str:
+    found = re.search(r"(?:19|20)\d{2}-\d{1,2}-\d{1,2}(?:[ T]\d{1,2}:\d{2}(?::\d{2})?)?", text or "")
+    return found.group(0).replace("T", " ") if found else ""
 
 
 def today_in_beijing() -> date:

@@ -196,7 +196,11 @@ EXTENSIONS = {
     "scrapy.extensions.remote_control.RemoteControl": None,
     "cascrawl.extensions.RunHealth": 500,
     "cascrawl.extensions.LiveProgress": 510,
+    "cascrawl.drift.DriftReport": 520,
 }
+# The drift report (cascrawl/drift.py): generic-path pages grouped by where their body and heading were found.
+CASCRAWL_DRIFT_MAX_GROUPS = 20  # groups kept per run; pages of further templates are counted together as (other)
+CASCRAWL_DRIFT_EXAMPLES = 3  # example URLs kept per group
 
 # --- layout-change alarms (cascrawl/health.py): a run that trips one is "degraded" and exits 2 ---
 CASCRAWL_ALARM_MIN_COVERAGE = {"title": 0.95, "date": 0.95, "body": 0.95}  # required fields, share of article pages

@@ -115,7 +115,7 @@ def one_line(text: str | None) -> str:
 _BRACKETED = re.compile(r"^[（(【\[]\s*(?P<inner>[^（）()【】\[\]]*?)\s*[）)】\]]$")
 _SOURCE_LABEL = re.compile(r"^(?:来源|來源|稿源|出处|出處)\s*[:：]\s*")
 _CAS_TAIL = re.compile(r"\s*[,，]\s*(?:中国科学院|中國科學院)$")
-_PERSON_LABEL = re.compile(r"^(?:责任编辑|責任編輯|编辑|編輯|作者|撰文|文)\s*[:：/]\s*")
+_PERSON_LABEL = re.compile(r"^(?:责任编辑|責任編輯|责编|責編|编辑|編輯|作者|撰文|文)\s*[:：/]\s*")
 
 
 def _strip_repeatedly(value: str, *steps) -> str:

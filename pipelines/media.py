@@ -115,10 +115,12 @@ class MediaArchivePipeline(scrapy_files.FilesPipeline):
         requests = []
         if not adapter.get("reject_reason"):
             base_url = self.base_url()
+            # an embedded player (a video of type "player") is a web page around the video, never a file
+            players = {(v.get("url") or "").strip() for v in adapter.get("videos") or [] if v.get("type") == "player"}
             for entry in media_of(adapter):
                 # Links to www.cas.cn are fetched from the crawled copy (a mirror crawl stays on the mirror).
                 fetch_url = site_link(entry["url"], entry["url"], base_url) if base_url else entry["url"]
-                reason = self.skip_reason(entry["kind"], entry["url"], fetch_url)
+                reason = "player_page" if entry["url"] in players else self.skip_reason(entry["kind"], entry["url"], fetch_url)
                 if reason:
                     entry.update(status="skipped", failure=reason)
                 else:

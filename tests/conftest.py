@@ -32,13 +32,16 @@ def state_home(tmp_path_factory):
         os.environ["XDG_STATE_HOME"] = previous
 
 
-def expected_articles() -> list[dict]:
-    """Every hand-written expected article, with `page` = its HTML file."""
+def expected_articles(unlisted: bool = False) -> list[dict]:
+    """Every hand-written expected article, with `page` = its HTML file: those a crawl of the fixture copy
+    stores, and with `unlisted` also the gold pages no listing links (`"listed": false`, fixtures/README.md)."""
     found = []
     for path in sorted(SITE.rglob("*.expected.json")):
         if path.name.startswith("index"):
             continue
         expected = json.loads(path.read_text(encoding="utf-8"))
+        if expected.get("listed") is False and not unlisted:
+            continue
         expected["page"] = path.with_name(path.name.replace(".expected.json", ".shtml"))
         found.append(expected)
     return found

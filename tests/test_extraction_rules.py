@@ -272,7 +272,7 @@ def test_a_copy_is_recognised_by_its_header_not_by_its_body():
 def test_a_glossed_page_without_a_known_body_is_the_generic_parsers():
     data = parse_article("<html><head><title>標題</title></head><body><h1>標題</h1><p>來(lái)源：新華社</p>"
                          "<section><p>" + "這是正文的內容。" * 20 + "</p></section></body></html>", URL)
-    assert data.parser == "generic.trafilatura@1"
+    assert data.parser == "generic.density@2"
 
 
 # --- the generic fallback (cascrawl/parsers/generic.py) ---
@@ -286,7 +286,7 @@ UNKNOWN = (f'<html><head><title>一篇陌生页面</title></head><body><div clas
 
 def test_the_generic_parser_keeps_tables_and_images_and_returns_a_fragment():
     data = parse_article(UNKNOWN, URL)
-    assert data.provenance["body"] == "generic:trafilatura"
+    assert data.provenance["body"] == "generic:div#article-x"
     assert "<td>样品编号乙</td>" in data.body_html and "数值四五六" in data.body_html
     assert data.images == [{"url": W1, "caption": "图为实验装置。"}]
     assert not data.body_html.lstrip().startswith(("<html", "<body"))

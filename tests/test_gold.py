@@ -11,7 +11,8 @@ from scrapy.utils.test import get_crawler
 
 from cascrawl.encoding import decode_html
 from cascrawl.evaluation import PINYIN_GLOSS, boilerplate_in, char_f1
-from cascrawl.parsers import parse_listing
+from cascrawl.parsers import ARTICLE_PARSERS, parse_listing
+from cascrawl.parsers.listing import LISTING_PARSERS
 from cascrawl.export import _iso
 from pipelines import cleaning_pipelines
 from spiders.cas_news import CasNewsSpider
@@ -19,9 +20,25 @@ from spiders.cas_news import CasNewsSpider
 from .conftest import SITE, expected_articles, expected_listings
 
 BASE = "http://127.0.0.1:8000"
-ARTICLES = expected_articles()
+ARTICLES = expected_articles(unlisted=True)
 FIELDS = ("url", "section", "docid", "title", "published_date", "published_at", "source", "author", "editor")
 LISTINGS = expected_listings()
+# Gold pages the code fails today, each with the change that fixes it. Strict: once the page passes, its
+# test fails until the entry goes, so a fixed page is never left marked.
+PENDING: dict[str, str] = {}
+
+
+SETTLED = [a for a in ARTICLES if a["page"].name not in PENDING]
+
+
+def _gold(articles) -> list:
+    """The gold pages as test parameters, the PENDING ones marked xfail(strict=True)."""
+    params = []
+    for article in articles:
+        reason = PENDING.get(article["page"].name)
+        marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
+        params.append(pytest.param(article, id=article["url"].split("/")[-1], marks=marks))
+    return params
 
 
 def _served_url(page) -> str:
@@ -50,7 +67,7 @@ def test_there_are_enough_gold_pages():
     assert len({a["template"] for a in ARTICLES}) >= 2
 
 
-@pytest.mark.parametrize("expected", ARTICLES, ids=[a["url"].split("/")[-1] for a in ARTICLES])
+@pytest.mark.parametrize("expected", _gold(ARTICLES))
 def test_article_fields_match_the_hand_written_expectation(process, expected):
     item = process(expected["page"])
     assert item["reject_reason"] is None, item["reject_detail"]
@@ -65,6 +82,24 @@ def test_article_fields_match_the_hand_written_expectation(process, expected):
 
 
 @pytest.mark.parametrize("expected", ARTICLES, ids=[a["url"].split("/")[-1] for a in ARTICLES])
+def test_each_gold_article_is_parsed_by_the_parser_it_names(process, expected):
+    item = process(expected["page"])
+    assert item["template"] == item["provenance"]["parser"] == expected["parser"]
+
+
+def test_every_parser_has_a_gold_page_and_every_gold_page_names_a_parser():
+    """As Fundus does: a parser no gold page exercises is a parser nobody checks, and a gold page naming a
+    parser that is gone (renamed, re-versioned) is out of date."""
+    named_articles = {a["parser"] for a in ARTICLES}
+    named_listings = {expected["parser"] for _, expected in LISTINGS}
+    article_ids, listing_ids = {p.id for p in ARTICLE_PARSERS}, {p.id for p in LISTING_PARSERS}
+    assert article_ids - named_articles == set(), "article parsers with no gold page in fixtures/site"
+    assert listing_ids - named_listings == set(), "listing parsers with no gold page in fixtures/site"
+    assert named_articles - article_ids == set(), "gold pages naming an article parser ARTICLE_PARSERS lacks"
+    assert named_listings - listing_ids == set(), "gold pages naming a listing parser LISTING_PARSERS lacks"
+
+
+@pytest.mark.parametrize("expected", _gold(ARTICLES))
 def test_attachments_and_images_match(process, expected):
     item = process(expected["page"])
     assert item["attachments"] == expected["attachments"]
@@ -74,6 +109,7 @@ def test_attachments_and_images_match(process, expected):
 @pytest.mark.parametrize("page, expected", LISTINGS, ids=[str(p.relative_to(SITE)) for p, _ in LISTINGS])
 def test_listing_entries_and_page_count(page, expected):
     listing = parse_listing(decode_html(page.read_bytes())[0], _served_url(page), BASE)
+    assert listing.parser == expected["parser"]
     assert listing.page_count == expected["page_count"]
     assert [
         {"url": e.canonical_url, "title": e.title, "date": e.date.isoformat() if e.date else None} for e in listing.entries
@@ -87,9 +123,10 @@ F1_FLOOR = 0.99
 
 
 def test_quality_gate_over_all_gold_articles(process):
-    """Every gold article: body character-F1 ≥ 0.99, title and date exact, no boilerplate, no glosses."""
+    """Every gold article (but the PENDING ones, whose exact fields are tested above): body character-F1 ≥ 0.99,
+    title and date exact, no boilerplate, no glosses."""
     failures, scores = [], []
-    for expected in ARTICLES:
+    for expected in SETTLED:
         item = process(expected["page"])
         score = char_f1(item["text"], expected["text"])
         scores.append(score)

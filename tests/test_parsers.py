@@ -71,7 +71,7 @@ def test_a_page_no_layout_knows_goes_to_the_generic_extractor_and_says_so():
     body = ("<div class='main'><h1>量子计算新突破</h1><p class='info'>来源：物理研究所 时间：2023-10-20</p>"
             "<div class='article-content' id='zoom'>" + "".join(f"<p>\u3000\u3000{p}</p>" for p in PARAGRAPHS) + "</div></div>")
     data = parse_article(page("<meta name='ArticleTitle' content='量子计算新突破'>", body), URL)
-    assert data.parser == "generic.trafilatura@1" and data.provenance["body"] == "generic:trafilatura"
+    assert data.parser == "generic.density@2" and data.provenance["body"] == "generic:div.main>div#zoom.article-content"
     assert html_to_text(data.body_html) == "\n".join(PARAGRAPHS)
     assert (data.title, data.date_text, data.source) == ("量子计算新突破", "2023-10-20", "物理研究所")
 

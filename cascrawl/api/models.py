@@ -139,6 +139,16 @@ class RunCoverage(BaseModel):
     generic_fallback: float = Field(description="share that matched no CAS layout (the generic extractor's)")
 
 
+class DriftGroup(BaseModel):
+    body: str = Field(description="where the generic extractor found the body: the container's CSS path "
+                                  "(div#main>div.article-content), or the extractor's name when it records none; "
+                                  "(other) for the pages beyond the groups kept")
+    heading: str = Field(description="where the headline came from: a heading's CSS (h1.article-title), <title>, "
+                                     "meta:og:title; none when the page gave none")
+    pages: int = Field(description="pages of the run in this group, stored or rejected")
+    examples: list[str] = Field(description="a few of their URLs (CASCRAWL_DRIFT_EXAMPLES)")
+
+
 class RunDetail(Run):
     model_config = {"extra": "allow"}  # columns crawl_runs gains later are passed through
 
@@ -147,6 +157,9 @@ class RunDetail(Run):
                                                     "(rejected ones included); null when it extracted none")
     log_file: str | None = Field(description="the run's full Scrapy log (a path on the crawling machine); "
                                              "null for runs recorded without one")
+    drift: list[DriftGroup] = Field(
+        default_factory=list, description="pages that matched no CAS layout, grouped by where their body and "
+                                          "heading were found (a new template?), most pages first")
     settings: dict[str, Any]
     stats: dict[str, Any] = Field(description="the crawler's stats at close")
 

@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 import jinja2
+import markupsafe
 from fastapi import FastAPI, Path as PathParam, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -19,6 +20,7 @@ from fastapi.templating import Jinja2Templates
 
 from cascrawl.api import charts, records
 from cascrawl.db import reads
+from cascrawl.drift import describe_group
 from cascrawl.health import describe_coverage
 from cascrawl.sections import SECTIONS
 
@@ -52,6 +54,9 @@ def _templates() -> Jinja2Templates:
     environment.filters["beijing"] = lambda value: (records.iso(value) or "")[:19].replace("T", " ")
     environment.filters["coverage"] = describe_coverage
     environment.filters["log_file"] = records.describe_log_file
+    # A drift group with its paths as <code>; its example URLs are links in the template.
+    environment.filters["drift_group"] = lambda group: markupsafe.Markup(describe_group(
+        group, code=lambda text: markupsafe.Markup("<code>{}</code>").format(text), examples=False))
     environment.globals["section_names"] = SECTIONS
     return Jinja2Templates(env=environment)
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from cascrawl.dates import BEIJING
 from cascrawl.db import Article, ArticleRevision
+from cascrawl.drift import drift_groups
 from cascrawl.export import article_record
 from cascrawl.health import coverage_record
 
@@ -139,6 +140,8 @@ def run_detail_json(run: dict[str, Any]) -> dict[str, Any]:
     # Recorded at the end of every run since schema revision 0005_run_coverage_log; for older runs, from their stats (same numbers).
     detail["coverage"] = run.get("coverage") or coverage_record(run.get("stats") or {})
     detail["log_file"] = run.get("log_file")
+    # Pages no CAS layout recognised, grouped by where their body and heading were found (cascrawl/drift.py).
+    detail["drift"] = drift_groups(run.get("stats"))
     detail["settings"] = run.get("settings") or {}
     detail["stats"] = run.get("stats") or {}
     for name, value in run.items():  # columns added to crawl_runs later show up as they are

@@ -1,7 +1,8 @@
-"""The `cascrawl` command: crawl, demo, export, db; runs, articles, search, rejects, stats, serve.
+"""The `cascrawl` command: crawl, demo, export, db; runs, articles, search, rejects, stats, serve; extract.
 
 One module per command group: crawl (crawl, demo), inspect (export, runs, articles, search, rejects, stats),
-db (upgrade, current; search, an alias of `cascrawl search`), serve; what they share is in common."""
+db (upgrade, current; search, an alias of `cascrawl search`), serve, extract (one page, no database); what they
+share is in common."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from cascrawl import __version__
-from cascrawl.cli import crawl, db, inspect, serve
+from cascrawl.cli import crawl, db, extract, inspect, serve
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -60,4 +61,5 @@ def _build_parser() -> argparse.ArgumentParser:
     db.add_commands(commands)               # db upgrade, db current, db search
     inspect.add_commands(commands)          # runs, articles, search, rejects, stats
     serve.add_commands(commands)            # serve
+    extract.add_commands(commands)          # extract
     return parser

@@ -188,6 +188,7 @@ def _runs_show_command(args, parser) -> int:
     from cascrawl.api.records import reject_json, run_detail_json
     from cascrawl.db import reads
     from cascrawl.api.records import describe_log_file
+    from cascrawl.drift import describe_group
     from cascrawl.health import describe_coverage
 
     if args.run != "latest" and not args.run.isdigit():
@@ -225,6 +226,10 @@ def _runs_show_command(args, parser) -> int:
     print("degraded: " + ("no" if not run["problems"] else "yes, because"))
     for problem in run["problems"]:
         print(f"  - {problem}")
+    if run["drift"]:
+        print("drift: pages that matched no CAS layout, by where their body and heading were found")
+        for group in run["drift"]:
+            print(f"  - {describe_group(group)}")
     if run["rejects_by_reason"]:
         print("rejects by reason: " + ", ".join(f"{reason} {count}" for reason, count in run["rejects_by_reason"].items()))
         for reject in rejects:

@@ -40,7 +40,7 @@ def label(*words: str) -> str:
 DATE_LABEL = label("发布时间", "發布時間", "发布日期", "發布日期", "时间", "時間", "日期")
 SOURCE_LABEL = label("文章来源", "文章來源", "来源", "來源", "稿源")
 AUTHOR_LABEL = label("作者")
-EDITOR_LABEL = label("责任编辑", "責任編輯", "编辑", "編輯")
+EDITOR_LABEL = label("责任编辑", "責任編輯", "责编", "責編", "编辑", "編輯")
 LABELLED_DATE = re.compile(rf"{DATE_LABEL}\s*[:：]\s*(?P<value>{DATE})")
 ANY_DATE = re.compile(DATE)
 # A label's value ends at white space, a bracket or the next label.
@@ -60,14 +60,53 @@ def _compiled(css: str) -> CSSSelector:
     return CSSSelector(css)
 
 
+# The end of a document followed by more markup: a page made of concatenated documents (a header include
+# that ends in </html> before the article's own document). libxml2 drops everything after the first </html>.
+_DOCUMENT_END = re.compile(r"</html\s*>(?=\s*<)", re.IGNORECASE)
+
+
 def parse_document(html: str | None) -> etree._Element:
     """The page's element tree; a page with nothing to parse (empty, only white space or comments) is an
-    empty document rather than an error."""
+    empty document rather than an error. A page of several concatenated documents is one tree, as a
+    browser shows it: their bodies one after the other, in order; the last document's head first, so its
+    `<title>` and meta (the article's, after a header include's) are the page's."""
     html = parseable(html or "")
+    parts = [part for part in _DOCUMENT_END.split(html) if part.strip()]
+    if len(parts) > 1:
+        documents = [_one_document(part) for part in parts]
+        shown = [document for document in documents[1:] if _shows_text(document)]
+        if shown:  # not only scripts after the first </html> (analytics tags often are): several documents
+            return _joined([documents[0], *shown])
+    return _one_document(html)
+
+
+def _shows_text(document: etree._Element) -> bool:
+    body = document.find("body")
+    return body is not None and bool(visible_text(body))
+
+
+def _one_document(html: str) -> etree._Element:
     try:
         return lxml.html.document_fromstring(html or "<html></html>")
     except etree.ParserError:  # "Document is empty"
         return lxml.html.document_fromstring("<html></html>")
+
+
+def _joined(documents: list[etree._Element]) -> etree._Element:
+    root = lxml.html.document_fromstring("<html><head></head><body></body></html>")
+    head, body = root.find("head"), root.find("body")
+    for document in reversed(documents):
+        found = document.find("head")
+        if found is not None:
+            head.extend(list(found))
+    for document in documents:
+        found = document.find("body")
+        if found is not None:
+            if found.text and found.text.strip():
+                wrapper = etree.SubElement(body, "div")
+                wrapper.text = found.text
+            body.extend(list(found))
+    return root
 
 
 class Page:
@@ -80,9 +119,9 @@ class Page:
         # Links are made absolute on the canonical site, so a mirror crawl stores the same links.
         self.link_base = ref.canonical_url if ref else url
         self.cache: dict[str, object] = {}  # per-page results a parser computes once
-        self.meta = {}
+        self.meta = {}  # name (or OpenGraph property, or itemprop) -> content, the first of each
         for element in self.root.iter("meta"):
-            name = (element.get("name") or "").strip().lower()
+            name = (element.get("name") or element.get("property") or element.get("itemprop") or "").strip().lower()
             if name and name not in self.meta:
                 self.meta[name] = " ".join((element.get("content") or "").split())
 
@@ -130,6 +169,34 @@ class Page:
         _text_until(body, element, parts)
         return " ".join(" ".join(parts).split())
 
+    def text_after(self, start: etree._Element, stop: etree._Element | None = None, limit: int = 0) -> str:
+        """Visible text that follows `start` (not inside it) up to `stop`, or up to about `limit`
+        characters when `limit` is given: the region under a headline (the info line)."""
+        parts: list[str] = []
+        node = start
+        try:
+            while node is not None:
+                if node.tail:
+                    parts.append(node.tail)
+                for sibling in node.itersiblings():
+                    _walk_until(sibling, stop, parts)
+                    if sibling.tail:
+                        parts.append(sibling.tail)
+                    if limit and sum(len(part.strip()) for part in parts) > limit:  # markup indentation is no text
+                        raise _Stop
+                node = node.getparent()
+        except _Stop:
+            pass
+        text = " ".join(" ".join(parts).split())
+        return text[:limit] if limit else text
+
+    @property
+    def head_title(self) -> str:
+        """The `<title>` as written, on one line."""
+        if "head_title" not in self.cache:
+            self.cache["head_title"] = self.text_of(self.first("head title"), spaced=False)
+        return self.cache["head_title"]
+
     def header_text(self, body: etree._Element | None) -> str:
         """Text above the body when the body is part of this page, else the whole page's text."""
         if body is not None and body.getroottree().getroot() is self.root:
@@ -164,13 +231,17 @@ def _walk_until(element, stop, parts):
             parts.append(child.tail)
 
 
-def visible_text(element: etree._Element, spaced: bool = True) -> str:
-    """Text of an element on one line, scripts excluded; spaced=True keeps side-by-side spans apart."""
+_INVISIBLE = frozenset(("script", "style", "noscript"))
+
+
+def visible_text(element: etree._Element, spaced: bool = True, skip: frozenset[str] = _INVISIBLE) -> str:
+    """Text of an element on one line, scripts excluded; spaced=True keeps side-by-side spans apart;
+    `skip` names the elements left out (scripts and styles, and, to read a page without its lists, ul/ol)."""
     parts: list[str] = []
     separator = " " if spaced else ""
 
     def walk(node):
-        if not isinstance(node.tag, str) or node.tag in ("script", "style", "noscript"):
+        if not isinstance(node.tag, str) or node.tag in skip:
             return
         if node.text:
             parts.append(node.text)
