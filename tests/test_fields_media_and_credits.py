@@ -109,3 +109,9 @@ def test_the_media_archive_never_fetches_a_player_page(tmp_path):
     assert [r.url for r in requests] == ["https://www.cas.cn/yw/202506/v.mp4"]
     assert [(e["url"], e["status"], e["failure"]) for e in article.media if e.get("status")] == [
         ("https://v.example.com/player.html?vid=1", "skipped", "player_page")]
+
+
+def test_a_related_label_first_in_a_box_with_prose_heads_only_the_items_after_it():
+    body = "<div><p>相关新闻：</p><p><a href='/c'>别的新闻</a></p>" + PROSE + "</div>"
+    data = parse_article(page(body=body), CAS_URL)
+    assert "别的新闻" not in data.body_html and "这是文章的第一段" in data.body_html
