@@ -1,7 +1,7 @@
 """Real-page benchmark: cascrawl's extraction and the installed peers on ../shared/realpages (30 real Chinese
 news and government pages with hand-made labels), scored by the corpus README's rule.
 
-    .venv/bin/python scripts/bench_realpages.py [--pages DIR] [--pages-detail] [--repeat N]
+    .venv/bin/python scripts/bench_realpages.py [--pages DIR] [--pages-detail] [--repeat N] [--cpu] [--only-cascrawl]
 
 Prints one row per extractor: body F1 mean and minimum, pages below 0.5, titles and dates exact, leaks, and
 the median ms/page. `cascrawl` is what a crawl would store (cascrawl.single_page: decoding, parsing and the
@@ -103,18 +103,18 @@ def peers() -> dict:
     return found
 
 
-def score(name: str, extractor, corpus, repeat: int) -> dict:
+def score(name: str, extractor, corpus, repeat: int, clock=time.perf_counter) -> dict:
     rows = []
     for truth, html, raw in corpus:
         url = page_url(truth)
         times = []
         for _ in range(repeat):
-            start = time.perf_counter()
+            start = clock()
             try:
                 got = extractor(html, url, raw)
             except Exception as error:  # a peer that breaks on a page scores 0 there
                 got = {"title": None, "date": None, "text": "", "error": f"{type(error).__name__}: {error}"}
-            times.append((time.perf_counter() - start) * 1000)
+            times.append((clock() - start) * 1000)
         rows.append({
             "file": truth["file"], "ms": statistics.median(times),
             "f1": realpage_body_f1(got.get("text"), truth["body_paragraphs"]),
@@ -140,6 +140,8 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per page (median taken)")
     parser.add_argument("--pages-detail", action="store_true", help="one row per page for cascrawl")
     parser.add_argument("--only-cascrawl", action="store_true", help="skip the peers")
+    parser.add_argument("--cpu", action="store_true",
+                        help="time in CPU seconds of this process (steadier than wall time on a shared machine)")
     args = parser.parse_args()
     if not (args.pages / "truth.jsonl").is_file():
         print(f"no real-page corpus at {args.pages} (truth.jsonl missing)", file=sys.stderr)
@@ -147,7 +149,8 @@ def main() -> int:
     corpus = load_corpus(args.pages)
     extractor_list = {"cascrawl": cascrawl, "cascrawl parse only": cascrawl_parse}
     extractors = {**extractor_list, **({} if args.only_cascrawl else peers())}
-    results = [score(name, run, corpus, args.repeat) for name, run in extractors.items()]
+    clock = time.process_time if args.cpu else time.perf_counter
+    results = [score(name, run, corpus, args.repeat, clock) for name, run in extractors.items()]
     n = len(corpus)
     print(f"{'extractor':18} {'F1 mean':>8} {'F1 min':>7} {'<0.5':>5} {'titles':>7} {'dates':>6} {'leaks':>6} {'ms/page':>8}")
     for result in results:

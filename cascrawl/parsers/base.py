@@ -73,8 +73,16 @@ def parse_document(html: str | None) -> etree._Element:
     html = parseable(html or "")
     parts = [part for part in _DOCUMENT_END.split(html) if part.strip()]
     if len(parts) > 1:
-        return _joined([_one_document(part) for part in parts])
+        documents = [_one_document(part) for part in parts]
+        shown = [document for document in documents[1:] if _shows_text(document)]
+        if shown:  # not only scripts after the first </html> (analytics tags often are): several documents
+            return _joined([documents[0], *shown])
     return _one_document(html)
+
+
+def _shows_text(document: etree._Element) -> bool:
+    body = document.find("body")
+    return body is not None and bool(visible_text(body))
 
 
 def _one_document(html: str) -> etree._Element:

@@ -7,7 +7,8 @@ each hold a link. Each element gets, in one bottom-up pass over the tree:
 
 - `chars`: visible characters in its subtree, white space excluded (Chinese has no spaces to count words by);
 - `prose`: those of them in text nodes outside links that hold punctuation or are long runs, not counting
-  headings, nor the items of a list of like siblings (same tag and class, at least 3) that each hold a link;
+  headings, nor the items of a list of like siblings (same tag and class, at least 3) that each hold a link
+  and are shaped like teasers or comments (`_record_like`);
 - `start`: the visible characters before it in document order (how far it is from the headline).
 
 The container is the element with the most prose net of everything else it holds (`value`), less what
@@ -26,7 +27,7 @@ _ZERO_SIZE = re.compile(r"(?:^|;)(?:height|width):0(?:px)?(?:;|$)")
 SKIPPED = frozenset("script style noscript template iframe object embed select textarea button head title".split())
 # Punctuation, full- and half-width: prose has it, navigation rarely does.
 PUNCTUATION = frozenset("，。！？；、,.!?;“”‘’「」『』（）()《》…—")  # not the colon: `来源：…` is a label
-PROSE_RUN = 20  # characters: a text node this long is prose even without punctuation
+PROSE_RUN = 20  # characters: a text node this long is prose even without punctuation, unless it is labelled
 HEADINGS = frozenset("h1 h2 h3 h4 h5 h6".split())
 REPEATED = 3  # like siblings that make a list
 # Elements that hold a paragraph or a line of text (the units of an article).
@@ -43,6 +44,7 @@ class Stats:
     start: int = 0  # visible characters before the element, in document order
     prose: int = 0  # characters outside links in text written as sentences (punctuation) or long runs
     record: bool = False  # an item of a list of like siblings that each hold a link
+    opens_with_link: bool = False  # its first text is link text (a linked headline or author name)
 
     @property
     def text_chars(self) -> int:
@@ -78,7 +80,8 @@ def _counts(text: str | None) -> tuple[int, int]:
     chars = len(text) - sum(map(text.count, _WHITE_SPACE)) if not text.isspace() else 0
     if not chars:
         return 0, 0
-    prose = chars >= PROSE_RUN or len(text.translate(_WITHOUT_PUNCTUATION)) < len(text)
+    prose = (len(text.translate(_WITHOUT_PUNCTUATION)) < len(text)
+             or chars >= PROSE_RUN and "：" not in text and ":" not in text)  # a long label line is no prose
     return chars, chars if prose else 0
 
 
@@ -101,7 +104,8 @@ def _measure(element: etree._Element, stats: dict, in_link: bool, offset: list[i
     own = Stats(links=1 if link else 0, start=offset[0])
     own_text, own_prose = _counts(element.text)
     offset[0] += own_text
-    measured = []  # (signature, stats) of the children that hold a link: perhaps a list of records
+    opening = in_link if own_text else None  # whether its first text is link text, once known
+    measured = []  # (signature, stats) of the children shaped like records
     for child in element:
         child_stats = _measure(child, stats, in_link, offset)
         if child_stats is not None:
@@ -109,13 +113,18 @@ def _measure(element: etree._Element, stats: dict, in_link: bool, offset: list[i
             own.link_chars += child_stats.link_chars
             own.links += child_stats.links
             own.prose += child_stats.prose
-            if child_stats.links and child.tag not in _NEVER_RECORDS:
+            if opening is None and child_stats.chars:
+                opening = child_stats.opens_with_link
+            if child.tag not in _NEVER_RECORDS and _record_like(child_stats):
                 measured.append(((child.tag, child.get("class")), child_stats))
         if child.tail:  # a child's tail is its parent's text
             tail, tail_prose = _counts(child.tail)
             own_text += tail
             own_prose += tail_prose
             offset[0] += tail
+            if opening is None and tail:
+                opening = in_link
+    own.opens_with_link = bool(opening)
     if len(measured) >= REPEATED:
         counts: dict[tuple, int] = {}
         for signature, _ in measured:
@@ -133,6 +142,16 @@ def _measure(element: etree._Element, stats: dict, in_link: bool, offset: list[i
         own.prose += own_prose
     stats[element] = own
     return own
+
+
+def _record_like(s: Stats) -> bool:
+    """Shaped like an item of a list of teasers or comments: it holds a link, and either it opens with it (a
+    linked headline, an author's name) or a good share of its text is link text. A paragraph with a link
+    inside a sentence is neither."""
+    return s.links > 0 and (s.opens_with_link or s.link_density >= RECORD_LINK_SHARE)
+
+
+RECORD_LINK_SHARE = 0.2
 
 
 # Paragraphs, rows and pictures are never records: an article is a run of like paragraphs.

@@ -18,9 +18,8 @@ from cascrawl.parsers.article import ArticleParser
 from cascrawl.parsers.base import Page
 
 _HEADINGS = ("h1", "h2", "h3")
-_HEADLINE_MIN = 4
-_SENTENCE_ENDS = "。！？!?；"
-_PARAGRAPHS = etree.XPath(".//p | .//div | .//br | .//section")  # characters: shorter headings (a column name) say nothing
+_HEADLINE_MIN = 4  # characters: shorter headings (a column name) say nothing
+_PARAGRAPHS = etree.XPath(".//p | .//div | .//br | .//section")
 
 
 class GenericArticle(ArticleParser):
@@ -49,8 +48,11 @@ def article_container(page: Page, headline: etree._Element | None = None) -> etr
     container = density.best_container(stats, headline)
     if container is None:
         return None
-    if headline is not None and _holds(container, headline):
-        container = _after_header(container, headline, stats)
+    if headline is not None:
+        if _holds(container, headline):
+            container = _after_header(container, headline, stats)
+        else:
+            container = _with_media_above(container, headline, stats)
     pruning.prune(container, stats)
     _untable_layout_cells(container)
     return container
@@ -71,33 +73,90 @@ def _holds(ancestor: etree._Element, element: etree._Element) -> bool:
 
 def _after_header(container: etree._Element, headline: etree._Element, stats: dict) -> etree._Element:
     """A container that holds the headline holds the header too (headline, info line with date and source):
-    the body is what follows them. Its elements are gathered into a new `div` in the page's tree, in the same
-    place, so that the text before the body is the header region, as on a layout."""
+    the body is what follows them."""
+    if container is headline:
+        return container
+    body = _gathered(_blocks_after_header(container, headline, stats), stats)
+    return container if body is None else body
+
+
+def _with_media_above(container: etree._Element, headline: etree._Element, stats: dict) -> etree._Element:
+    """A picture or video story: the player or the picture sits between the header and the text the density
+    chose. The body then starts at the picture — when that adds no more than a caption's worth of text."""
+    ancestor = next((node for node in container.iterancestors() if _holds(node, headline)), None)
+    if ancestor is None or not _media_between(ancestor, headline, container, stats):
+        return container
+    blocks = _blocks_after_header(ancestor, headline, stats)
+    if not any(_holds(block, container) for block in blocks):
+        return container
+    added = sum(stats[block].chars for block in blocks if block in stats) - stats[container].chars
+    if added > CAPTION_CHARS:
+        return container
+    body = _gathered(blocks, stats)
+    return container if body is None else body
+
+
+CAPTION_CHARS = 100
+
+
+def _blocks_after_header(container: etree._Element, headline: etree._Element, stats: dict) -> list:
+    """The elements of `container` after its header lines, at the level where the article's text is."""
     level = container
     while True:
         holder = next(child for child in level if _holds(child, headline))
-        following = list(holder.itersiblings())
+        following = [child for child in holder.itersiblings() if isinstance(child.tag, str)]
         prose = sum(stats[c].prose for c in following if c in stats)
         if prose * 2 >= stats[container].prose or stats.get(holder) is None or holder is headline:
             break
         level = holder  # the article's paragraphs are deeper, next to the headline
-    while following and not _holds_sentences(following[0], stats):
+    while following and not (_prose_paragraph(following[0], stats) or _picture_block(following[0])):
         following.pop(0)  # the info line (date, source, author) and other header lines
-    if not following:
-        return container
-    if len(following) == 1:
-        return following[0]
+    return following
+
+
+def _gathered(blocks: list, stats: dict) -> etree._Element | None:
+    """One element for the body's blocks: the block itself when there is one, else a new `div` put in their
+    place in the page's tree, holding them, so that the text before it is the header region, as on a layout."""
+    if not blocks:
+        return None
+    if len(blocks) == 1:
+        return blocks[0]
     body = etree.Element("div")
-    following[0].addprevious(body)
-    for child in following:
-        body.append(child)  # moves it, its tail with it
-    stats[body] = stats[container]
+    blocks[0].addprevious(body)
+    for block in blocks:
+        body.append(block)  # moves it, its tail with it
+    stats[body] = density.Stats(chars=sum(stats[b].chars for b in blocks if b in stats),
+                                prose=sum(stats[b].prose for b in blocks if b in stats))
     return body
 
 
-def _holds_sentences(element: etree._Element, stats: dict) -> bool:
-    s = stats.get(element)
-    return s is not None and s.prose > 0 and any(mark in "".join(element.itertext()) for mark in _SENTENCE_ENDS)
+_MEDIA = ("img", "video", "iframe", "embed", "object")
+
+
+def _media_between(ancestor: etree._Element, headline: etree._Element, container: etree._Element,
+                   stats: dict) -> bool:
+    """Whether a picture or a player is shown after the headline and before the container, in document order
+    (not an icon, not an inline `data:` image, not inside a hidden element)."""
+    after_headline = False
+    for element in ancestor.iter():
+        if element is container:
+            return False
+        if element is headline:
+            after_headline = True
+        elif (after_headline and element.tag in _MEDIA and not pruning.icon(element)
+              and not (element.get("src") or "").startswith("data:")
+              and (element in stats or element.getparent() in stats) and not _holds(headline, element)):
+            return True
+    return False
+
+
+def _picture_block(element: etree._Element) -> bool:
+    """A block that shows a picture or a player, not a bar of linked icons (share buttons)."""
+    return pruning.has_media(element) and len(element.xpath(".//a")) < 2
+
+
+def _prose_paragraph(element: etree._Element, stats: dict) -> bool:
+    return element in stats and stats[element].prose > 0 and pruning.holds_sentence(element)
 
 
 def headline_element(page: Page) -> etree._Element | None:
@@ -105,9 +164,6 @@ def headline_element(page: Page) -> etree._Element | None:
     agrees with the title the page gives itself; a column or site heading rarely does)."""
     titles = [_squeezed(page.text_of(page.first("head title"), spaced=False))]
     titles += [_squeezed(page.meta.get(name)) for name in ("articletitle", "og:title", "twitter:title")]
-    for property_meta in page.root.iter("meta"):
-        if (property_meta.get("property") or "").lower() == "og:title":
-            titles.append(_squeezed(property_meta.get("content")))
     titles = [t for t in titles if t]
     if not titles:  # nothing to agree with: a page's only h1 is its headline
         found = page.all("body h1")

@@ -21,16 +21,19 @@ LINK_DENSE = 0.6  # share of a block's characters inside links
 
 
 def prune(container: etree._Element, stats: dict[etree._Element, Stats]) -> list[etree._Element]:
-    """Remove from the page's tree the blocks inside `container` that are not the article, and the lines
-    after its last sentence (`trailing_lines`); returns what was removed."""
+    """Take out of `container` the blocks that are not the article, and the lines after its last paragraph
+    (`trailing_lines`); returns them. They are set aside right after the container, still in the page: the
+    body no longer holds them, but the rules that read the whole page (an editor line, a date printed below
+    the body) still find them."""
     removed: list[etree._Element] = [element for element in container.iter() if element is not container and hidden(element)]
     _prune(container, stats, removed)
+    anchor = container
     for element in removed:
-        _drop(element)
-    trailing = trailing_lines(container, stats)
-    for element in trailing:
-        _drop(element)
-    return removed + trailing
+        anchor = _set_aside(element, anchor)
+    for element in trailing_lines(container, stats):
+        removed.append(element)
+        anchor = _set_aside(element, anchor)
+    return removed
 
 
 def trailing_lines(container: etree._Element, stats: dict[etree._Element, Stats]) -> list[etree._Element]:
@@ -45,13 +48,13 @@ def trailing_lines(container: etree._Element, stats: dict[etree._Element, Stats]
         s = stats.get(child)
         if s is None:
             continue  # not shown, or a script: nothing to read either way
-        if child.tag in _STRUCTURED or s.chars > TRAILING_MAX or _media(child) or _sentence(child) or _cites(child):
+        if child.tag in _STRUCTURED or s.chars > TRAILING_MAX or has_media(child) or holds_sentence(child) or _cites(child):
             break
         if s.chars and not (s.links or _LABEL.search("".join(child.itertext()))):
             break
         previous = stats.get(children[index - 1])
-        if _media(children[index - 1]) and (previous is None or previous.chars <= TRAILING_MAX):
-            break  # the caption of the picture above it
+        if has_media(children[index - 1]) and (previous is None or not previous.chars):
+            break  # the caption of the picture above it (a block that shows a picture and no text)
         trailing.append(child)
     return trailing
 
@@ -60,23 +63,24 @@ def trailing_lines(container: etree._Element, stats: dict[etree._Element, Stats]
 _LABEL = re.compile(r"(?:^|\s)[^\s:：]{1,6}[:：]")
 _STRUCTURED = frozenset(("table", "ul", "ol", "dl", "pre"))  # data and lists: written content, however short
 TRAILING_MAX = 80  # characters: a line after the article, not a paragraph of it
-_SENTENCE_ENDS = frozenset("。！？!?")
+_SENTENCE_ENDS = frozenset("。！？!?；")
 
 
 def _cites(element: etree._Element) -> bool:
     return any(cited_address(anchor) for anchor in element.iter("a"))
 
 
-def _sentence(element: etree._Element) -> bool:
+def holds_sentence(element: etree._Element) -> bool:
+    """Some of its text ends a sentence (。！？；): prose, not a label, a byline or a button."""
     return any(ch in _SENTENCE_ENDS for ch in "".join(element.itertext()))
 
 
-def _media(element: etree._Element) -> bool:
-    """Holds a picture or a video (an icon, a few pixels wide, is not a picture)."""
-    return any(not _icon(found) for found in element.iter("img", "video"))
+def has_media(element: etree._Element) -> bool:
+    """Holds a picture, a video or a player (an icon, a few pixels wide, is not a picture)."""
+    return any(not icon(found) for found in element.iter("img", "video", "iframe", "embed", "object"))
 
 
-def _icon(element: etree._Element) -> bool:
+def icon(element: etree._Element) -> bool:
     sizes = [element.get("width"), element.get("height")]
     return any(size and size.strip().rstrip("px").isdigit() and int(size.strip().rstrip("px")) <= ICON_MAX
                for size in sizes)
@@ -98,19 +102,48 @@ def _prune(element: etree._Element, stats: dict, removed: list) -> None:
 
 
 def link_dense(element: etree._Element, s: Stats) -> bool:
-    """A block made of links: most of its characters are link text (an image inside a link is not text)."""
-    return element.tag in BLOCKS and s.chars > 0 and s.link_density >= LINK_DENSE
+    """A block made of links: most of its characters are link text (an image inside a link is not text) —
+    several links, or one link and no sentence of its own (`详见<a>《通知》</a>。` is a sentence)."""
+    if element.tag not in BLOCKS or not s.chars or s.link_density < LINK_DENSE:
+        return False
+    return s.links > 1 or not any(ch in _SENTENCE_ENDS for ch in _text_outside_links(element))
 
 
-def _drop(element: etree._Element) -> None:
-    """Remove the element, keeping the text that follows it (its tail belongs to the parent)."""
+def _text_outside_links(element: etree._Element) -> str:
+    parts = [element.text or ""] if element.tag != "a" else []
+    for child in element:
+        if isinstance(child.tag, str) and child.tag != "a":
+            parts.append(_text_outside_links(child))
+        parts.append(child.tail or "")
+    return "".join(parts)
+
+
+def _set_aside(element: etree._Element, anchor: etree._Element) -> etree._Element:
+    """Move the element to just after `anchor`, leaving the text that follows it (its tail: its parent's text)
+    where it was; returns the element (the next anchor)."""
+    if element.getparent() is None or element is anchor:
+        return anchor
+    _leave_tail(element)
+    anchor.addnext(element)
+    return element
+
+
+def drop_keeping_tail(element: etree._Element) -> None:
+    """Remove the element from its tree, keeping the text that follows it (its tail: its parent's text)."""
     parent = element.getparent()
-    if parent is None:
-        return
+    if parent is not None:
+        _leave_tail(element)
+        parent.remove(element)
+
+
+_drop = drop_keeping_tail  # the name cascrawl/parsers/article.py imports
+
+
+def _leave_tail(element: etree._Element) -> None:
     if element.tail:
-        previous = element.getprevious()
+        previous, parent = element.getprevious(), element.getparent()
         if previous is not None:
             previous.tail = (previous.tail or "") + element.tail
         else:
             parent.text = (parent.text or "") + element.tail
-    parent.remove(element)
+        element.tail = None
