@@ -21,7 +21,7 @@ from cascrawl.parsers.base import (
     ANY_DATE, AUTHOR_LABEL, DATE, DATE_LABEL, EDITOR_LABEL, LABELLED_DATE, SOURCE_LABEL, ArticleData, Found, Page, label,
     labelled_value, visible_text,
 )
-from cascrawl.parsers.pruning import _drop as drop_keeping_tail  # removes an element, its tail kept
+from cascrawl.parsers.pruning import drop_keeping_tail
 from cascrawl.urls import parse_article_url
 
 # A run of separators and a short tail: 标题----中国科学院 (never a long tail: that is the headline after a site prefix)
