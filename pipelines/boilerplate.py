@@ -5,7 +5,7 @@ CASCRAWL_BOILERPLATE_EXTRA_PATTERNS; how they are applied is in `cascrawl.boiler
 
 Three rules hold on every page, whatever the settings: a credit line (`责任编辑：王某`, `（责任编辑：…）`,
 `【编辑：…】`, `编辑 刘某 校对 李某`, `本文来源：… 责任编辑：…`) is no text, and gives the editor when the
-parser found none; an `（原标题：…）` line goes; the headline repeated as the first line goes.
+parser found none; an `（原标题：…）` line goes; the headline repeated at the top goes.
 """
 
 from __future__ import annotations
@@ -55,19 +55,23 @@ def is_repeated_headline(line: str, title: str | None) -> bool:
 
 def without_credit_lines(text: str, title: str | None) -> tuple[str, str | None, dict[str, int]]:
     """(text without credit, original-title and repeated-headline lines, the editor the first
-    credit line names or None, how many lines of each kind went)."""
+    credit line names or None, how many lines of each kind went). The headline goes from the top only
+    when something else remains (a body that is only the headline stays as it is), so that cleaning
+    twice gives what cleaning once gives."""
     kept, editor, removed = [], None, {"credit_lines": 0, "original_title_lines": 0, "repeated_headline": 0}
-    for number, line in enumerate(text.split("\n")):
+    for line in text.split("\n"):
         named = credit_line_editor(line)
         if named is not None:
             removed["credit_lines"] += 1
             editor = editor or named or None
         elif is_original_title_line(line):
             removed["original_title_lines"] += 1
-        elif not kept and number == 0 and is_repeated_headline(line, title):
-            removed["repeated_headline"] += 1
         else:
             kept.append(line)
+    leading = next((n for n, line in enumerate(kept) if not is_repeated_headline(line, title)), len(kept))
+    if 0 < leading < len(kept):
+        removed["repeated_headline"] = leading
+        kept = kept[leading:]
     return "\n".join(kept), editor, removed
 
 

@@ -84,6 +84,12 @@ def test_original_title_and_repeated_headline_lines_leave_the_text():
     assert counts == {"credit_lines": 1, "original_title_lines": 1, "repeated_headline": 1}
 
 
+def test_a_body_that_is_only_the_headline_keeps_it_and_cleaning_twice_changes_nothing():
+    assert without_credit_lines("标题\n标题", "标题")[0] == "标题\n标题"
+    once = without_credit_lines("标题\n标题\n正文。", "标题")[0]
+    assert once == "正文。" and without_credit_lines(once, "标题")[0] == once
+
+
 def test_the_boilerplate_pipeline_moves_the_editor_line_to_the_editor():
     pipeline = BoilerplatePipeline.from_crawler(get_crawler())
     item = {"url": CAS_URL, "title": "标题", "text": "正文第一段。\n（责任编辑：赵六）", "editor": None}
@@ -109,3 +115,9 @@ def test_the_media_archive_never_fetches_a_player_page(tmp_path):
     assert [r.url for r in requests] == ["https://www.cas.cn/yw/202506/v.mp4"]
     assert [(e["url"], e["status"], e["failure"]) for e in article.media if e.get("status")] == [
         ("https://v.example.com/player.html?vid=1", "skipped", "player_page")]
+
+
+def test_a_related_label_first_in_a_box_with_prose_heads_only_the_items_after_it():
+    body = "<div><p>相关新闻：</p><p><a href='/c'>别的新闻</a></p>" + PROSE + "</div>"
+    data = parse_article(page(body=body), CAS_URL)
+    assert "别的新闻" not in data.body_html and "这是文章的第一段" in data.body_html

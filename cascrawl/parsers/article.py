@@ -21,7 +21,7 @@ from cascrawl.parsers.base import (
     ANY_DATE, AUTHOR_LABEL, DATE, DATE_LABEL, EDITOR_LABEL, LABELLED_DATE, SOURCE_LABEL, ArticleData, Found, Page, label,
     labelled_value, visible_text,
 )
-from cascrawl.parsers.pruning import _drop as drop_keeping_tail  # removes an element, its tail kept
+from cascrawl.parsers.pruning import drop_keeping_tail
 from cascrawl.urls import parse_article_url
 
 # A run of separators and a short tail: 标题----中国科学院 (never a long tail: that is the headline after a site prefix)
@@ -643,21 +643,22 @@ def _inside(element: etree._Element, container: etree._Element) -> bool:
 
 
 def related_blocks(body: etree._Element) -> list[etree._Element]:
-    """Blocks of the body headed by a label such as 更多视频, 相关新闻, 延伸阅读: the label and what it
-    heads up to the next prose (teasers of other articles carry no sentences)."""
+    """Blocks of the body headed by a label such as 更多视频, 相关新闻, 延伸阅读: the box the label heads
+    (its first line, in a box without sentences), else the label and the items after it up to the next
+    prose (teasers of other articles carry no sentences)."""
     blocks: list[etree._Element] = []
-    for label in _label_elements(body):
-        if any(_inside(label, b) or label is b for b in blocks):
+    for heading in _label_elements(body):
+        if any(_inside(heading, b) or heading is b for b in blocks):
             continue
-        if label.getparent() is not body and label.getprevious() is None and label.getnext() is not None:
-            block = label
-            while block.getparent() is not body and not _prose(block.getparent()):
-                block = block.getparent()  # the box the label heads
-            if block is not label or not _prose(block):
-                blocks.append(block)
-                continue
-        blocks.append(label)
-        for sibling in label.itersiblings():  # the label alone in its line: the items that follow it
+        box = heading
+        if heading.getprevious() is None and heading.getnext() is not None:
+            while box.getparent() is not body and not _prose(box.getparent()):
+                box = box.getparent()
+        if box is not heading:
+            blocks.append(box)
+            continue
+        blocks.append(heading)
+        for sibling in heading.itersiblings():  # the label alone in its line: the items that follow it
             if not isinstance(sibling.tag, str) or _prose(sibling):
                 break
             blocks.append(sibling)
