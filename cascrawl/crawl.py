@@ -11,6 +11,7 @@ from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 from scrapy.utils.ossignal import install_shutdown_handlers
 
+from cascrawl.health import degraded_because
 from spiders.cas_news import CasNewsSpider
 
 logger = logging.getLogger(__name__)
@@ -87,7 +88,7 @@ class CrawlOutcome:
         rejects = self.rejects()
         status = {0: "ok", 2: "finished with failures", 1: "failed"}.get(self.exit_code, "stopped")
         if self.problems:
-            status = "degraded (layout alarm)"
+            status = f"degraded ({degraded_because(self.problems)})"
         requests = request_counts(self.stats)
         statuses = sorted((key.rsplit("/", 1)[1], int(value)) for key, value in self.stats.items()
                           if key.startswith("downloader/response_status_count/"))
