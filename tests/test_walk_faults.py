@@ -18,8 +18,8 @@ from cascrawl.fixture_site import build_large_section
 
 from .conftest import FAST, run_cascrawl
 from .loopback import CountingSite
+from .test_interruption import SECTION, _walk
 
-SECTION = "syky"
 PER_PAGE = 10
 FIRST_DOCID = 6000000  # build_large_section's
 
@@ -37,15 +37,6 @@ def _stored(db_url: str) -> dict[str, int]:
     try:
         with Session(engine) as session:
             return dict(session.execute(select(Article.url, func.count()).group_by(Article.url)).all())
-    finally:
-        engine.dispose()
-
-
-def _walk(db_url: str) -> SectionWalk:
-    engine = create_engine(db_url)
-    try:
-        with Session(engine) as session:
-            return session.get(SectionWalk, SECTION)
     finally:
         engine.dispose()
 
@@ -84,6 +75,9 @@ def test_a_listing_page_unread_on_the_first_crawl_degrades_the_run_and_the_next_
         assert f"incomplete: sections {SECTION} were not walked to their end" in first.stdout
         walk = _walk(db_url)
         assert not walk.walk_complete and walk.boundary_url is None and walk.deep_walked_at is None
+        shown = run_cascrawl("runs", "show", "1", "--db", db_url).stdout
+        assert f"listing page not read: section {SECTION}: {site.url}/{SECTION}/index_5.shtml ({reason})" in shown
+        assert f"not walked to the end (the next run goes on): {SECTION}" in shown, shown
         stats = run_cascrawl("stats", "--db", db_url)
         assert (f"backfill incomplete: 1 listing pages left (of 12); 1 listing page not read "
                 f"({site.url}/{SECTION}/index_5.shtml ({reason})), read again by the next run") in stats.stdout, \
