@@ -5,8 +5,8 @@ A walk is **complete** only when every listing page the pager announced was read
 boundary (the first entry of the last complete walk) having read every page before it. A page that
 could not be read — 404/410, 5xx after retries, not HTML, too large, no entries where entries were
 expected — is *unread*: the walk goes on past it when the pager announces more pages (their articles
-are fetched now), but it stays incomplete, so the boundary does not move and the next run walks the
-section again down to the boundary and reads that page then.
+are fetched now), but it stays incomplete, so the boundary does not move, and the next run walks every
+listing page of the section (a deep walk, below) and reads that page then.
 
 Where an incremental walk stops: at the page that holds the boundary (plus CASCRAWL_OVERLAP_PAGES - 1
 pages), unless that page holds, below the boundary entry, an entry the database does not know: a late
@@ -35,6 +35,7 @@ class Boundary:
     date: date | None
     deep_walked_at: datetime | None = None
     listed: bool = False  # an earlier run read this section's listing (it has a walk record)
+    unread: tuple[str, ...] = ()  # listing pages the latest walk could not read
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +72,22 @@ def deep_walk_due(last_deep_walk: datetime | None, now: datetime, days: float) -
     if days <= 0:
         return False
     return last_deep_walk is None or now - last_deep_walk >= timedelta(days=days)
+
+
+def deep_walk_reason(boundary: Boundary, now: datetime, days: float) -> str | None:
+    """Why this run's walk of a section must read every listing page, or None when it may stop at the
+    boundary. A walk without a boundary reads every page anyway. A latest walk that left listing pages
+    unread: their entries may be listed anywhere below the boundary now (and a late article found on the
+    way was fetched meanwhile, so it would not lead the walk there again), so the next run reads them all."""
+    if boundary.url is None:
+        return None
+    if boundary.unread:
+        return f"the latest walk could not read {len(boundary.unread)} listing page(s)"
+    if deep_walk_due(boundary.deep_walked_at, now, days):
+        last = boundary.deep_walked_at
+        return (f"no walk read every listing page since {last.isoformat(timespec='minutes')}" if last
+                else "no walk read every listing page yet")
+    return None
 
 
 @dataclass
@@ -173,7 +190,8 @@ class SectionWalk:
         distributed crawl reads that page goes on with it (cascrawl/distributed.py)."""
         boundary = self.boundary
         return {"section": self.section, "boundary_url": boundary.url, "boundary_date": _iso(boundary.date),
-                "deep_walked_at": _iso(boundary.deep_walked_at), "listed": boundary.listed, "deep": self.deep,
+                "deep_walked_at": _iso(boundary.deep_walked_at), "listed": boundary.listed,
+                "boundary_unread": list(boundary.unread), "deep": self.deep,
                 "pages": self.pages, "pages_total": self.pages_total, "top_url": self.top_url,
                 "top_date": _iso(self.top_date), "pages_at_boundary": self.pages_at_boundary,
                 "late_entries": self.late_entries, "reached_end": self.reached_end, "unread": list(self.unread),
@@ -184,7 +202,7 @@ class SectionWalk:
         deep_walked_at = state.get("deep_walked_at")
         boundary = Boundary(state["boundary_url"], _day(state["boundary_date"]),
                             datetime.fromisoformat(deep_walked_at) if deep_walked_at else None,
-                            bool(state.get("listed")))
+                            bool(state.get("listed")), tuple(state.get("boundary_unread", ())))
         return cls(state["section"], boundary, bool(state.get("deep")), state["pages"], state["pages_total"],
                    state["top_url"], _day(state["top_date"]), state["pages_at_boundary"],
                    state.get("late_entries", 0), state["reached_end"], list(state.get("unread", [])),

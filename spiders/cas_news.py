@@ -15,7 +15,7 @@ from cascrawl.items import ArticleItem
 from cascrawl.parsers import GENERIC, parse_listing
 from cascrawl.sections import parse_sections
 from cascrawl.urls import listing_page_url, normalize_base_url, parse_article_url, section_url, site_link
-from cascrawl.walk import Boundary, SectionWalk, Step, WalkProgress, deep_walk_due
+from cascrawl.walk import Boundary, SectionWalk, Step, WalkProgress, deep_walk_reason
 
 # Handled by the callbacks instead of being filtered out by HttpErrorMiddleware.
 _HANDLED_STATUSES = [404, 410]
@@ -100,15 +100,11 @@ class CasNewsSpider(scrapy.Spider):
         now = datetime.now(timezone.utc)
         for section in self.sections:
             boundary = history.boundaries.get(section, Boundary(None, None))
-            # A boundary to stop at, but no deep walk for CASCRAWL_DEEP_WALK_DAYS: read every listing page
-            deep = (self.incremental and boundary.url is not None
-                    and deep_walk_due(boundary.deep_walked_at, now, self.deep_walk_days))
-            self.walks[section] = SectionWalk(section, boundary, deep=deep)
+            deep = deep_walk_reason(boundary, now, self.deep_walk_days) if self.incremental else None
+            self.walks[section] = SectionWalk(section, boundary, deep=deep is not None)
             if deep:
                 stats.set_value("cascrawl/walks/deep", [*(stats.get_value("cascrawl/walks/deep") or []), section])
-                self.logger.info("section %r: deep walk (the last one that read every listing page: %s)", section,
-                                 boundary.deep_walked_at.isoformat(timespec="minutes") if boundary.deep_walked_at
-                                 else "never")
+                self.logger.info("section %r: deep walk, every listing page (%s)", section, deep)
         if not self.incremental:
             stats.set_value("cascrawl/refresh/requested", len(history.refresh))
             return history.refresh, []

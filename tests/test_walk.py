@@ -12,7 +12,7 @@ import pytest
 from cascrawl.db.frontier import incomplete_line
 from cascrawl.db.models import SectionWalk as WalkRecord
 from cascrawl.health import degraded_because, unread_listing_problems
-from cascrawl.walk import Boundary, SectionWalk, Step, deep_walk_due
+from cascrawl.walk import Boundary, SectionWalk, Step, deep_walk_due, deep_walk_reason
 
 NEVER = Boundary(None, None)
 
@@ -311,11 +311,43 @@ def test_a_deep_walk_is_due_once_the_last_one_is_deep_walk_days_old(last, days, 
     assert deep_walk_due(last, NOW, days) is due
 
 
+def test_a_section_whose_latest_walk_left_pages_unread_is_walked_deep_by_the_next_run():
+    """Without it: the boundary on page 0 lists a late article below it, the walk goes on to page 1, which
+    answers 404, and stops at page 2. The late article is stored, so the next run would stop at page 0 and
+    never read page 1 again."""
+    old = listing(100)
+    flat = [e for page in old for e in page]
+    flat.insert(5, Entry("https://www.cas.cn/syky/late.shtml", flat[5].date))
+    now = [flat[i:i + 10] for i in range(0, len(flat), 10)]
+    known = urls(old)
+    walk = SectionWalk("syky", boundary_of(old, NOW))
+    asked, _ = walk_site(walk, site(now, p1="HTTP 404"), known)
+    assert asked == [0, 1, 2] and not walk.complete
+    known |= {"https://www.cas.cn/syky/late.shtml"} | {e.canonical_url for e in now[2]}
+    after = Boundary(walk.boundary.url, walk.boundary.date, NOW, listed=True, unread=tuple(walk.unread))
+    reason = deep_walk_reason(after, NOW + timedelta(hours=1), 7)
+    assert reason == "the latest walk could not read 1 listing page(s)"
+    again = SectionWalk("syky", after, deep=True)
+    asked, step = walk_site(again, site(now), known)
+    assert asked == list(range(len(now))) and step is Step.END and again.complete
+
+
+def test_the_deep_walk_reasons():
+    old = listing(20)
+    assert deep_walk_reason(NEVER, NOW, 7) is None  # no boundary: every page is read anyway
+    assert deep_walk_reason(boundary_of(old, NOW - timedelta(days=1)), NOW, 7) is None
+    assert deep_walk_reason(boundary_of(old, NOW - timedelta(days=8)), NOW, 7) == \
+        "no walk read every listing page since 2026-11-23T12:00+00:00"
+    assert deep_walk_reason(boundary_of(old), NOW, 7) == "no walk read every listing page yet"
+    assert deep_walk_reason(boundary_of(old), NOW, 0) is None
+
+
 # --- shared between the workers of a distributed crawl ---
 
 def test_the_walk_state_goes_through_json_and_comes_back_the_same():
     old = listing(100)
-    walk = SectionWalk("syky", boundary_of(old, NOW), deep=True)
+    boundary = Boundary(old[0][0].canonical_url, old[0][0].date, NOW, listed=True, unread=("u (HTTP 410)",))
+    walk = SectionWalk("syky", boundary, deep=True)
     walk_site(walk, site(listing(105), p2="HTTP 404"), urls(old))
     state = json.loads(json.dumps(walk.shared_state()))
     assert SectionWalk.from_state(state) == walk

@@ -189,6 +189,29 @@ def test_late_back_dated_articles_are_found_by_the_next_run_or_by_the_deep_walk(
         assert site.listing_requests() == 1 and not site.article_requests()
 
 
+def test_a_page_unread_under_the_boundary_is_read_by_the_next_run_though_the_late_ones_above_it_are_stored(tmp_path):
+    """Late articles lead the walk past the boundary; the page after them answers 404 once. The next run
+    must not stop at page 1 (whose late articles it now holds): it walks every page and reads that one."""
+    root = tmp_path / "site"
+    urls = build_large_section(root, SECTION, count=60, per_page=PER_PAGE)
+    db_url = f"sqlite:///{tmp_path / 'unread-late.db'}"
+    with CountingSite(root) as site:
+        assert _crawl(site.url, db_url).returncode == 0
+        late = publish_late(root, [3, 7, 14, 23, 34])  # listing pages 1, 2, 3 (the one that fails) and 4
+        site.answers[f"/{SECTION}/index_2.shtml"] = 404
+        first = _crawl(site.url, db_url)
+        assert first.returncode == 2 and f"{SECTION}/index_2.shtml (HTTP 404)" in first.stdout, first.stdout
+        assert set(_stored(db_url)) == set(urls) | set(late[:3]) | set(late[4:])  # page 4's, found past the hole
+        site.answers.clear()
+        site.reset()
+        second = _crawl(site.url, db_url)
+        assert second.returncode == 0, second.stdout + second.stderr[-2000:]
+        assert site.listing_requests() == 7  # every page: the deep walk an unread page calls for
+        stored = _stored(db_url)
+        assert set(stored) == set(urls) | set(late) and set(stored.values()) == {1}
+        assert sorted(site.article_requests()) == [late[3].removeprefix("https://www.cas.cn")]
+
+
 def test_deep_walk_days_0_never_walks_deeper_than_the_boundary(tmp_path):
     root = tmp_path / "site"
     urls = build_large_section(root, SECTION, count=60, per_page=PER_PAGE)

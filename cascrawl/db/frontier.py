@@ -49,8 +49,9 @@ class DueRefetch:
 
 def load_boundaries(session: Session, sections: Iterable[str]) -> dict[str, Boundary]:
     query = select(SectionWalk.section, SectionWalk.boundary_url, SectionWalk.boundary_date,
-                   SectionWalk.deep_walked_at).where(SectionWalk.section.in_(list(sections)))
-    return {row.section: Boundary(row.boundary_url, row.boundary_date, row.deep_walked_at, listed=True)
+                   SectionWalk.deep_walked_at, SectionWalk.pages_unread).where(SectionWalk.section.in_(list(sections)))
+    return {row.section: Boundary(row.boundary_url, row.boundary_date, row.deep_walked_at, listed=True,
+                                  unread=tuple(row.pages_unread or ()))
             for row in session.execute(query)}
 
 
