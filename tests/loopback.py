@@ -125,7 +125,7 @@ class TcpProxy:
                     if not data:
                         return
                     (b if source is a else a).sendall(data)
-        except OSError:
+        except (OSError, ValueError):  # ValueError: cut() closed a socket while select() waited on it
             return
         finally:
             for sock in (a, b):
