@@ -21,7 +21,7 @@ logger = logging.getLogger(__name__)
 class RequestCounts:
     total: int
     robots: int
-    listing: int  # listing pages asked for (a section answering 404 included)
+    listing: int  # listing requests (a section answering 404, a page not read, failed attempts included)
     articles: int  # article pages asked for, revalidations included
 
 
@@ -29,7 +29,11 @@ def request_counts(stats: dict) -> RequestCounts:
     """Where a run's requests went, from its stats: the figure users feel on the live site."""
     total = int(stats.get("downloader/request_count", 0) or 0)
     robots = int(stats.get("robotstxt/request_count", 0) or 0)
-    listing = int(stats.get("cascrawl/listing_pages", 0) or 0) + int(stats.get("cascrawl/sections_missing", 0) or 0)
+    # every listing request: read, a section answering 404, unread (404/410, not HTML, too large), or each
+    # attempt at one that failed after retries
+    listing = sum(int(stats.get(f"cascrawl/{key}", 0) or 0) for key in (
+        "listing_pages", "sections_missing", "listing_pages_missing", "listing_pages_not_html",
+        "listing_pages_too_large", "listing_fetch_attempts_failed"))
     return RequestCounts(total, robots, listing, total - robots - listing)
 
 

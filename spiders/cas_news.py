@@ -259,6 +259,8 @@ class CasNewsSpider(scrapy.Spider):
         stats = self.crawler.stats
         request = failure.request
         stats.inc_value("cascrawl/listing_fetch_failed")
+        # every attempt was a request to the site: counted as listing requests in the summary
+        stats.inc_value("cascrawl/listing_fetch_attempts_failed", request.meta.get("retry_times", 0) + 1)
         if stats.get_value("cascrawl/first_fetch_error") is None:
             stats.set_value("cascrawl/first_fetch_error", failure.getErrorMessage())
         section, number = request.cb_kwargs.get("section", ""), request.cb_kwargs.get("number", 0)
