@@ -15,6 +15,7 @@ from scrapy.settings import Settings
 from scrapy.utils.defer import deferred_from_coro
 from scrapy.utils.ossignal import install_shutdown_handlers
 
+from cascrawl.health import degraded_because
 from cascrawl.runlog import guard_log_files
 from cascrawl.spool import summary_lines as spool_summary_lines
 from spiders.cas_news import CasNewsSpider
@@ -26,7 +27,7 @@ logger = logging.getLogger(__name__)
 class RequestCounts:
     total: int
     robots: int
-    listing: int  # listing pages asked for (a section answering 404 included)
+    listing: int  # listing requests (a section answering 404, a page not read, failed attempts included)
     articles: int  # article pages asked for, revalidations included
 
 
@@ -34,7 +35,11 @@ def request_counts(stats: dict) -> RequestCounts:
     """Where a run's requests went, from its stats: the figure users feel on the live site."""
     total = int(stats.get("downloader/request_count", 0) or 0)
     robots = int(stats.get("robotstxt/request_count", 0) or 0)
-    listing = int(stats.get("cascrawl/listing_pages", 0) or 0) + int(stats.get("cascrawl/sections_missing", 0) or 0)
+    # every listing request: read, a section answering 404, unread (404/410, not HTML, too large), or each
+    # attempt at one that failed after retries
+    listing = sum(int(stats.get(f"cascrawl/{key}", 0) or 0) for key in (
+        "listing_pages", "sections_missing", "listing_pages_missing", "listing_pages_not_html",
+        "listing_pages_too_large", "listing_fetch_attempts_failed"))
     return RequestCounts(total, robots, listing, total - robots - listing)
 
 
@@ -98,7 +103,7 @@ class CrawlOutcome:
         if self.stopped_at_once and self.exit_code != 1:
             status = "stopped at once"
         if self.problems:
-            status = "degraded (layout alarm)"
+            status = f"degraded ({degraded_because(self.problems)})"
         requests = request_counts(self.stats)
         statuses = sorted((key.rsplit("/", 1)[1], int(value)) for key, value in self.stats.items()
                           if key.startswith("downloader/response_status_count/"))

@@ -6,7 +6,7 @@ import logging
 
 from scrapy import signals
 
-from cascrawl.health import assess, coverage
+from cascrawl.health import UNREAD_LISTING, assess, coverage
 
 logger = logging.getLogger(__name__)
 
@@ -53,8 +53,8 @@ class RunHealth:
             stats.set_value(f"cascrawl/coverage/share/{name}", round(share, 4))
         stats.set_value("cascrawl/health/status", "degraded" if problems else "ok")
         stats.set_value("cascrawl/health/problems", problems)
-        for problem in problems:
-            logger.error("layout alarm: %s", problem)
+        for problem in problems:  # a listing page not read is the spider's word, not a layout alarm
+            logger.error("%s: %s", "run degraded" if problem.startswith(UNREAD_LISTING) else "layout alarm", problem)
 
 
 class LiveProgress:

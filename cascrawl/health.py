@@ -1,4 +1,5 @@
-"""Is this run healthy? Layout-change alarms from a run's stats and the runs before it. Pure functions.
+"""Is this run healthy? Layout-change alarms from a run's stats and the runs before it, and the listing
+pages the walks could not read. Pure functions.
 
 A redesign of www.cas.cn rarely crashes a crawler; it makes fields go missing, sections list
 nothing, or every page fall to the generic extractor. These checks read the coverage the spider
@@ -45,7 +46,7 @@ def describe_coverage(record: dict | None) -> str:
 def assess(stats: dict, sections: Iterable[str], previous: list[dict], *, min_coverage: dict[str, float],
            min_pages: int, max_generic_share: float, section_min_entries: int) -> list[str]:
     """Problems found, one line each; empty when the run looks healthy."""
-    problems = []
+    problems = unread_listing_problems(stats)
     pages, shares = coverage(stats)
     if pages >= min_pages:
         for name, floor in min_coverage.items():
@@ -65,3 +66,24 @@ def assess(stats: dict, sections: Iterable[str], previous: list[dict], *, min_co
             problems.append(f"section {section} listed no articles, where an earlier run found {earlier}: "
                             "the listing template or the section's address has probably changed")
     return problems
+
+
+UNREAD_LISTING = "listing page not read"
+
+
+def unread_listing_problems(stats: dict) -> list[str]:
+    """One line per listing page the walks could not read (`cascrawl/walks/unread_pages`, set by the
+    spider): its section's walk stays unfinished, and the next run reads the page again."""
+    return [f"{UNREAD_LISTING}: {line}; the section's walk stays unfinished and the next run reads it again"
+            for line in stats.get("cascrawl/walks/unread_pages") or []]
+
+
+def degraded_because(problems: Iterable[str]) -> str:
+    """`layout alarm`, `listing pages not read`, or both: what made a run degraded."""
+    problems = list(problems)
+    causes = []
+    if any(not problem.startswith(UNREAD_LISTING) for problem in problems):
+        causes.append("layout alarm")
+    if any(problem.startswith(UNREAD_LISTING) for problem in problems):
+        causes.append("listing pages not read")
+    return "; ".join(causes)

@@ -19,6 +19,7 @@ CASCRAWL_SECTIONS = list(DEFAULT_SECTIONS)
 CASCRAWL_MAX_PAGES = 0  # listing pages per section; 0 = all the pager announces
 CASCRAWL_INCREMENTAL = True  # skip stored articles; stop paging where the last complete walk began (--full: off)
 CASCRAWL_OVERLAP_PAGES = 1  # listing pages walked from the one that holds the last complete walk's first entry
+CASCRAWL_DEEP_WALK_DAYS = 7.0  # a section not walked down to its last listing page for this long is, by the next run (late articles); 0 = never
 CASCRAWL_REFRESH_DAYS = 0  # re-fetch the last N days' articles with conditional GETs (--refresh-days)
 CASCRAWL_SCRIPT = "simplified"  # "simplified": convert Traditional pages with OpenCC; "keep": leave as published
 CASCRAWL_DB_BATCH_SIZE = 100  # articles per upsert transaction

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 
 import scrapy
 from scrapy.http import TextResponse
 
-from cascrawl.db.frontier import Boundary, WalkProgress
 from cascrawl.distributed import WALK
 from cascrawl.encoding import decode_html, looks_binary
 from cascrawl.extraction import Extracted, ExtractionWorkers, extract
@@ -17,59 +15,11 @@ from cascrawl.items import ArticleItem
 from cascrawl.parsers import GENERIC, parse_listing
 from cascrawl.sections import parse_sections
 from cascrawl.urls import listing_page_url, normalize_base_url, parse_article_url, section_url, site_link
+from cascrawl.walk import Boundary, SectionWalk, Step, WalkProgress, deep_walk_reason
 
 # Handled by the callbacks instead of being filtered out by HttpErrorMiddleware.
 _HANDLED_STATUSES = [404, 410]
 _REFRESH_STATUSES = [304, 404, 410]
-
-
-@dataclass
-class SectionWalk:
-    """One section's walk down its listing in this run (newest first)."""
-
-    section: str
-    boundary: Boundary  # the first entry of the last complete walk (url None: never completed)
-    pages: int = 0  # listing pages fetched
-    pages_total: int | None = None
-    top_url: str | None = None
-    top_date: date | None = None
-    pages_at_boundary: int = 0  # pages walked since the boundary was met (0: not met yet)
-    reached_end: bool = False
-    failed: bool = False  # a listing page could not be fetched or read
-    next_requested: bool = False  # the next listing page is asked for and not read yet
-
-    @property
-    def complete(self) -> bool:
-        return (self.reached_end or self.pages_at_boundary > 0) and not self.failed and not self.next_requested
-
-    def shared_state(self) -> dict:
-        """The walk as plain data: carried by its next listing request, so that whichever worker of a
-        distributed crawl reads that page goes on with it (cascrawl/distributed.py)."""
-        return {"section": self.section, "boundary_url": self.boundary.url,
-                "boundary_date": self.boundary.date.isoformat() if self.boundary.date else None,
-                "pages": self.pages, "pages_total": self.pages_total, "top_url": self.top_url,
-                "top_date": self.top_date.isoformat() if self.top_date else None,
-                "pages_at_boundary": self.pages_at_boundary, "reached_end": self.reached_end,
-                "failed": self.failed, "next_requested": self.next_requested}
-
-    @classmethod
-    def from_state(cls, state: dict) -> SectionWalk:
-        day = lambda value: date.fromisoformat(value) if value else None  # noqa: E731
-        return cls(state["section"], Boundary(state["boundary_url"], day(state["boundary_date"])), state["pages"],
-                   state["pages_total"], state["top_url"], day(state["top_date"]), state["pages_at_boundary"],
-                   state["reached_end"], state["failed"], state["next_requested"])
-
-    def progress(self) -> WalkProgress:
-        return WalkProgress(self.section, self.pages, self.pages_total, self.complete, self.top_url, self.top_date)
-
-    def meets_boundary(self, entries) -> bool:
-        """The page holds the boundary entry, or (should that article have gone) only older entries."""
-        if self.boundary.url is None:
-            return False
-        if any(entry.canonical_url == self.boundary.url for entry in entries):
-            return True
-        cutoff = self.boundary.date
-        return bool(cutoff and entries and all(entry.date and entry.date < cutoff for entry in entries))
 
 
 class CasNewsSpider(scrapy.Spider):
@@ -78,7 +28,10 @@ class CasNewsSpider(scrapy.Spider):
     Incremental by default (CASCRAWL_INCREMENTAL): an article already stored (or rejected and not yet
     due again) is not fetched, and paging a section stops at the listing page that holds the first
     entry of the last *complete* walk (its boundary, in `section_walks`), plus CASCRAWL_OVERLAP_PAGES - 1
-    pages. A walk cut short never moves the boundary, so the next run walks on until it meets it.
+    pages, and further while pages below the boundary list articles it does not hold (late ones); every
+    CASCRAWL_DEEP_WALK_DAYS a run walks every listing page instead. A walk cut short, or with a listing
+    page it could not read, never moves the boundary, so the next run walks on until it meets it (the
+    rules: cascrawl/walk.py).
     Rejected pages that are due again are requested directly. CASCRAWL_REFRESH_DAYS=N re-fetches the
     last N days' articles with conditional GETs.
     """
@@ -99,6 +52,7 @@ class CasNewsSpider(scrapy.Spider):
         spider.max_pages = int(max_pages)  # 0 = no limit
         spider.incremental = settings.getbool("CASCRAWL_INCREMENTAL", True)
         spider.overlap_pages = max(1, settings.getint("CASCRAWL_OVERLAP_PAGES", 1))
+        spider.deep_walk_days = settings.getfloat("CASCRAWL_DEEP_WALK_DAYS", 7.0)  # 0 = never
         spider.refresh_days = max(0, settings.getint("CASCRAWL_REFRESH_DAYS", 0))
         spider.database_url = settings.get("CASCRAWL_DATABASE_URL")
         spider.max_page_tags = settings.getint("CASCRAWL_MAX_PAGE_TAGS", 100_000) or 10**12  # 0 = no limit
@@ -142,9 +96,15 @@ class CasNewsSpider(scrapy.Spider):
         from cascrawl.db import crawl_history
 
         history = crawl_history(self.database_url, self.sections, self.refresh_days, known=self.incremental)
-        for section in self.sections:
-            self.walks[section] = SectionWalk(section, history.boundaries.get(section, Boundary(None, None)))
         stats = self.crawler.stats
+        now = datetime.now(timezone.utc)
+        for section in self.sections:
+            boundary = history.boundaries.get(section, Boundary(None, None))
+            deep = deep_walk_reason(boundary, now, self.deep_walk_days) if self.incremental else None
+            self.walks[section] = SectionWalk(section, boundary, deep=deep is not None)
+            if deep:
+                stats.set_value("cascrawl/walks/deep", [*(stats.get_value("cascrawl/walks/deep") or []), section])
+                self.logger.info("section %r: deep walk, every listing page (%s)", section, deep)
         if not self.incremental:
             stats.set_value("cascrawl/refresh/requested", len(history.refresh))
             return history.refresh, []
@@ -163,11 +123,9 @@ class CasNewsSpider(scrapy.Spider):
         return [walk.progress() for walk in self.walks.values() if walk.pages]
 
     def sections_walked(self) -> int:
-        """Sections whose listing walk is over in this run (end, boundary, --max-pages or failure): for the
+        """Sections whose listing walk is over in this run (end, boundary, --max-pages, missing): for the
         live progress display."""
-        return sum(1 for walk in self.walks.values() if walk.failed or walk.reached_end
-                   or (self.incremental and walk.pages_at_boundary >= self.overlap_pages)
-                   or (self.max_pages and walk.pages >= self.max_pages))
+        return sum(1 for walk in self.walks.values() if walk.ended)
 
     @staticmethod
     def walk_progress_of(states: list[dict]) -> list[WalkProgress]:
@@ -210,41 +168,26 @@ class CasNewsSpider(scrapy.Spider):
         walk = self._walk_of(response.request, section)
         if response.status != 200:
             stats.inc_value("cascrawl/sections_missing" if number == 0 else "cascrawl/listing_pages_missing")
-            self.logger.warning("listing %s answered HTTP %d: section %r skipped from here", response.url, response.status, section)
-            # A page the pager announced but the site no longer has ends the listing; a missing
-            # section proves nothing.
-            walk.reached_end = number > 0
-            walk.failed = number == 0
+            yield from self._unread(walk, response.url, number, page_count, f"HTTP {response.status}",
+                                    not_there=True)
             return
         if not isinstance(response, TextResponse):
             stats.inc_value("cascrawl/listing_pages_not_html")
-            self.logger.warning("listing %s is not an HTML page", response.url)
-            walk.failed = True
+            yield from self._unread(walk, response.url, number, page_count, "not an HTML page")
             return
-        stats.inc_value("cascrawl/listing_pages")
-        stats.inc_value(f"cascrawl/section/{section}/listing_pages")
         html, _ = decode_html(response.body, response.headers.get("Content-Type"))
         if html.count("<") > self.max_page_tags:
             stats.inc_value("cascrawl/listing_pages_too_large")
-            self.logger.warning("listing %s has over CASCRAWL_MAX_PAGE_TAGS (%d) tags: not parsed", response.url,
-                                self.max_page_tags)
-            walk.failed = True
+            yield from self._unread(walk, response.url, number, page_count,
+                                    f"over CASCRAWL_MAX_PAGE_TAGS ({self.max_page_tags}) tags, not parsed")
             return
+        stats.inc_value("cascrawl/listing_pages")
+        stats.inc_value(f"cascrawl/section/{section}/listing_pages")
         listing = parse_listing(html, response.url, self.base_url)
         stats.inc_value(f"cascrawl/section/{section}/entries", len(listing.entries))
         if listing.offsite_links:
             stats.inc_value("cascrawl/offsite_links_ignored", listing.offsite_links)
             self._log_offsite_hosts(listing.offsite_hosts, response.url)
-        if not listing.entries:
-            stats.inc_value("cascrawl/listing_pages_empty")
-            self.logger.warning("listing %s has no article entries", response.url)
-            if number > 0 or (listing.page_count or 0) > 1:
-                walk.failed = True  # a gap in the middle of a listing proves nothing: walk it again next time
-        walk.pages = max(walk.pages, number + 1)
-        if number == 0:
-            walk.pages_total = listing.page_count
-            if listing.entries:
-                walk.top_url, walk.top_date = listing.entries[0].canonical_url, listing.entries[0].date
 
         new_entries = [e for e in listing.entries if e.canonical_url not in self.known_urls]
         if len(new_entries) < len(listing.entries):
@@ -258,24 +201,51 @@ class CasNewsSpider(scrapy.Spider):
                 meta={"handle_httpstatus_list": _HANDLED_STATUSES},
             )
 
-        # Listings are newest first: below the last complete walk's first entry, everything is held.
-        if walk.pages_at_boundary or walk.meets_boundary(listing.entries):
-            walk.pages_at_boundary += 1
-        if self.incremental and walk.pages_at_boundary >= self.overlap_pages:
-            stats.inc_value("cascrawl/incremental/sections_stopped_early")
-            self.logger.info("section %r: listing page %d reaches the last complete walk; paging stops", section, number + 1)
-            return
-        following = number + 1
-        page_count = page_count or listing.page_count  # the TRS pager script's count, from the first page
-        announced = page_count is not None and following < page_count
-        linked = listing_page_url(section_url(self.base_url, section), following) in listing.page_links
-        if not (announced or linked):
-            walk.reached_end = True
-            return
-        if self.max_pages and following >= self.max_pages:
-            stats.inc_value("cascrawl/incremental/walks_cut_by_max_pages")
-            return  # the walk stays incomplete: the boundary does not move
-        yield self._listing_request(section, following, page_count)
+        late_before, unread_before = walk.late_entries, len(walk.unread)
+        following = listing_page_url(section_url(self.base_url, section), number + 1)
+        step = walk.page_read(number, listing.entries, listing.page_count or page_count,
+                              following in listing.page_links, self.known_urls.__contains__,
+                              incremental=self.incremental, overlap_pages=self.overlap_pages,
+                              max_pages=self.max_pages, url=response.url)
+        if len(walk.unread) > unread_before:
+            stats.inc_value("cascrawl/listing_pages_empty")
+            self._note_unread(walk, "listing %s has no article entries (the pager announced %s pages)",
+                              response.url, walk.pages_total)
+        if walk.late_entries > late_before:
+            stats.inc_value("cascrawl/incremental/late_entries", walk.late_entries - late_before)
+            self.logger.info("section %r: listing page %d lists %d article(s) below the last complete walk's "
+                             "newest entry that the database does not hold (late or back-dated): walking on",
+                             section, number + 1, walk.late_entries - late_before)
+        yield from self._onwards(walk, step, number)
+
+    def _unread(self, walk: SectionWalk, url: str, number: int, page_count: int | None, reason: str,
+                not_there: bool = False):
+        """A listing page that could not be read: the walk stays incomplete and goes on past it."""
+        step = walk.page_unread(number, url, reason, page_count, not_there=not_there, max_pages=self.max_pages)
+        if walk.missing:
+            self.logger.warning("listing %s answered %s: section %r skipped (no earlier run read it)", url,
+                                reason, walk.section)
+        else:
+            self._note_unread(walk, "listing %s not read (%s): the walk of section %r stays unfinished; the "
+                              "next run reads it again", url, reason, walk.section)
+        yield from self._onwards(walk, step, number)
+
+    def _note_unread(self, walk: SectionWalk, message: str, *args) -> None:
+        stats = self.crawler.stats
+        self.logger.warning(message, *args)
+        unread = list(stats.get_value("cascrawl/walks/unread_pages") or [])
+        unread.append(f"section {walk.section}: {walk.unread[-1]}")
+        stats.set_value("cascrawl/walks/unread_pages", unread)
+
+    def _onwards(self, walk: SectionWalk, step: Step, number: int):
+        if step is Step.NEXT:
+            yield self._listing_request(walk.section, number + 1, walk.pages_total)
+        elif step is Step.BOUNDARY:
+            self.crawler.stats.inc_value("cascrawl/incremental/sections_stopped_early")
+            self.logger.info("section %r: listing page %d reaches the last complete walk; paging stops",
+                             walk.section, number + 1)
+        elif step is Step.MAX_PAGES:
+            self.crawler.stats.inc_value("cascrawl/incremental/walks_cut_by_max_pages")
 
     def _log_offsite_hosts(self, hosts, page_url):
         """Links to other hosts are never followed; each host is logged once per run."""
@@ -285,12 +255,18 @@ class CasNewsSpider(scrapy.Spider):
                                     "host are ignored without a log line)", page_url, host)
 
     def listing_failed(self, failure):
+        """A listing page that could not be fetched (after retries): unread; the walk goes on past it."""
         stats = self.crawler.stats
+        request = failure.request
         stats.inc_value("cascrawl/listing_fetch_failed")
-        self._walk(failure.request.cb_kwargs.get("section", "")).failed = True
+        # every attempt was a request to the site: counted as listing requests in the summary
+        stats.inc_value("cascrawl/listing_fetch_attempts_failed", request.meta.get("retry_times", 0) + 1)
         if stats.get_value("cascrawl/first_fetch_error") is None:
             stats.set_value("cascrawl/first_fetch_error", failure.getErrorMessage())
-        self.logger.error("could not fetch %s: %s", failure.request.url, failure.getErrorMessage())
+        section, number = request.cb_kwargs.get("section", ""), request.cb_kwargs.get("number", 0)
+        walk = self._walk_of(request, section)
+        yield from self._unread(walk, request.url, number, request.cb_kwargs.get("page_count"),
+                                _failure_reason(failure))
 
     # --- article pages ---
 
@@ -394,6 +370,14 @@ class CasNewsSpider(scrapy.Spider):
         item.html, item.attachments, item.images = page.body_html, page.attachments, page.images
         item.videos = page.videos
         item.provenance = {**page.provenance, "encoding": encoding}
+
+
+def _failure_reason(failure) -> str:
+    """Why a listing page could not be fetched, for the operator: `HTTP 503 after retries`, `timeout …`."""
+    response = getattr(failure.value, "response", None)
+    if response is not None:
+        return f"HTTP {response.status} after retries"
+    return failure.getErrorMessage()[:200] or type(failure.value).__name__
 
 
 def _header(response, name: str) -> str | None:

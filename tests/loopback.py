@@ -20,7 +20,8 @@ _ARTICLE = re.compile(r"/t\d{8}_\d+\.shtml$")
 
 class CountingSite:
     """Serve a site copy on 127.0.0.1; count requests per path (and note when each arrived, `arrivals`);
-    delay article pages by `article_delay` s; answer 503 for the paths in `failing`; `routes` as in
+    delay article pages by `article_delay` s; answer 503 for the paths in `failing`, and `answers[path]`
+    (404, 410, …) for those in `answers`; `routes` as in
     `cascrawl.fixture_site.serve_site`."""
 
     def __init__(self, root: Path, article_delay: float = 0.0, routes: dict | None = None):
@@ -28,6 +29,7 @@ class CountingSite:
         self.requests: Counter[str] = Counter()
         self.arrivals: list[tuple[float, str]] = []  # (time.monotonic(), path) of every request, in arrival order
         self.failing: set[str] = set()
+        self.answers: dict[str, int] = {}  # path -> an HTTP error status answered instead of the page
         self._lock = threading.Lock()
         site = self
 
@@ -41,6 +43,9 @@ class CountingSite:
                     time.sleep(site.article_delay)
                 if path in site.failing:
                     self.send_error(503, "Service Unavailable")
+                    return
+                if path in site.answers:
+                    self.send_error(site.answers[path])
                     return
                 super().do_GET()
 
@@ -120,7 +125,7 @@ class TcpProxy:
                     if not data:
                         return
                     (b if source is a else a).sendall(data)
-        except OSError:
+        except (OSError, ValueError):  # ValueError: cut() closed a socket while select() waited on it
             return
         finally:
             for sock in (a, b):

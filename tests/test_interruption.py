@@ -251,7 +251,8 @@ def test_new_articles_that_push_the_boundary_down_are_all_fetched(tmp_path):
 
 def test_an_empty_listing_page_in_the_middle_leaves_the_walk_incomplete(tmp_path):
     """A listing page that lists nothing where the pager announces more is a glitch of the site, not
-    proof of anything: the walk goes on, but does not count as complete, so the next run walks again."""
+    proof of anything: the walk goes on, but does not count as complete, so the next run walks again;
+    the run is degraded (exit 2) and names the page."""
     root = tmp_path / "site"
     urls = build_large_section(root, SECTION, count=30, per_page=10)
     page = root / SECTION / "index_1.shtml"
@@ -260,7 +261,9 @@ def test_an_empty_listing_page_in_the_middle_leaves_the_walk_incomplete(tmp_path
     page.write_text(head + '<div id="content">\n</div>' + rest.split("</div>", 1)[1], "utf-8")
     db_url = f"sqlite:///{tmp_path / 'empty.db'}"
     with CountingSite(root) as site:
-        assert run_cascrawl(*_crawl_args(site.url, db_url)).returncode == 0
+        first = run_cascrawl(*_crawl_args(site.url, db_url))
+        assert first.returncode == 2, first.stdout + first.stderr[-2000:]
+        assert f"{site.url}/{SECTION}/index_1.shtml (no article entries)" in first.stdout, first.stdout
     assert sorted(_stored(db_url)) == sorted(urls[:10] + urls[20:])
     walk = _walk(db_url)
     assert walk.boundary_url is None and not walk.walk_complete

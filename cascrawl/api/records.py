@@ -108,6 +108,9 @@ def run_problems(run: dict[str, Any]) -> list[str]:
     incomplete = stats.get("cascrawl/walks/incomplete")
     if isinstance(incomplete, list) and incomplete:
         problems.append(f"not walked to the end (the next run goes on): {', '.join(map(str, incomplete))}")
+    unread = stats.get("cascrawl/walks/unread_pages")  # set by the spider: "section S: URL (reason)"
+    if isinstance(unread, list):
+        problems.extend(f"listing page not read: {line}" for line in unread)
     for name in ("degraded", "problems", "degraded_reasons"):
         value = run.get(name)
         if isinstance(value, list):

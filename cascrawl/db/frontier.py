@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import delete, select, update
@@ -14,6 +14,9 @@ from sqlalchemy.orm import Session
 
 from cascrawl.db.models import CrawlRun, Refetch, SectionWalk
 from cascrawl.db.store import Database, in_chunks
+from cascrawl.walk import Boundary, WalkProgress
+
+__all__ = ["Boundary", "WalkProgress"]  # the walk's own types (cascrawl/walk.py), stored here
 
 # Rejections that may go away by themselves: tried again at the next run. Everything else is
 # permanent (404/410, no body, not an article, refused by the database, …) and waits a growing back-off.
@@ -38,26 +41,6 @@ def media_retry_reason(entries: Iterable[dict[str, Any]]) -> str | None:
 
 
 @dataclass(frozen=True, slots=True)
-class Boundary:
-    """The first entry of a section's last complete walk: everything from there down is held."""
-
-    url: str | None
-    date: date | None
-
-
-@dataclass(frozen=True, slots=True)
-class WalkProgress:
-    """What the spider reports about one section's walk in this run."""
-
-    section: str
-    pages: int  # listing pages fetched
-    pages_total: int | None  # the pager's count, from the first page
-    complete: bool  # reached the end of the listing or the boundary, nothing failed
-    top_url: str | None = None  # the first entry of the first page
-    top_date: date | None = None
-
-
-@dataclass(frozen=True, slots=True)
 class DueRefetch:
     url: str
     section: str
@@ -65,9 +48,11 @@ class DueRefetch:
 
 
 def load_boundaries(session: Session, sections: Iterable[str]) -> dict[str, Boundary]:
-    query = select(SectionWalk.section, SectionWalk.boundary_url, SectionWalk.boundary_date).where(
-        SectionWalk.section.in_(list(sections)))
-    return {row.section: Boundary(row.boundary_url, row.boundary_date) for row in session.execute(query)}
+    query = select(SectionWalk.section, SectionWalk.boundary_url, SectionWalk.boundary_date,
+                   SectionWalk.deep_walked_at, SectionWalk.pages_unread).where(SectionWalk.section.in_(list(sections)))
+    return {row.section: Boundary(row.boundary_url, row.boundary_date, row.deep_walked_at, listed=True,
+                                  unread=tuple(row.pages_unread or ()))
+            for row in session.execute(query)}
 
 
 def scheduled(session: Session, sections: Iterable[str], now: datetime) -> tuple[set[str], list[DueRefetch]]:
@@ -86,8 +71,9 @@ def scheduled(session: Session, sections: Iterable[str], now: datetime) -> tuple
 
 def record_walks(database: Database, walks: Iterable[WalkProgress], run_id: int | None, *, final: bool,
                  now: datetime | None = None) -> None:
-    """Write each section's walk. Only a final report of a complete walk moves the boundary; any
-    other report records progress (pages walked, incomplete) for operators."""
+    """Write each section's walk. Only a final report of a complete walk moves the boundary (and, when it
+    read every listing page, is the section's latest deep walk); any other report records progress
+    (pages walked, pages not read, incomplete) for operators."""
     now = now or datetime.now(timezone.utc)
     walks = list(walks)
     with Session(database.engine) as session, session.begin():
@@ -98,6 +84,7 @@ def record_walks(database: Database, walks: Iterable[WalkProgress], run_id: int 
             if row.walk_run_id != run_id:
                 row.walk_run_id, row.walk_started_at = run_id, now
             row.walk_pages = walk.pages
+            row.pages_unread = list(walk.unread) or None
             if walk.pages_total is not None:
                 row.pages_total = walk.pages_total
             done = final and walk.complete
@@ -106,6 +93,8 @@ def record_walks(database: Database, walks: Iterable[WalkProgress], run_id: int 
                 row.completed_at, row.completed_run_id = now, run_id
                 if walk.top_url:  # an empty listing proves nothing about the boundary: keep it
                     row.boundary_url, row.boundary_date = walk.top_url, walk.top_date
+                if walk.to_end:
+                    row.deep_walked_at = now
 
 
 def _insert_missing(session: Session, model, rows: list[dict[str, Any]]) -> None:
@@ -175,10 +164,21 @@ def incomplete_line(walk: SectionWalk) -> str | None:
     """What an operator reads about a section whose latest walk did not finish, else None."""
     if walk.walk_complete or walk.walk_run_id is None:
         return None
+    unread = list(walk.pages_unread or [])
+    not_read = ""
+    if unread:
+        named = "; ".join(unread[:3]) + (f"; and {len(unread) - 3} more" if len(unread) > 3 else "")
+        not_read = (f"{len(unread)} listing page{'s' if len(unread) > 1 else ''} not read ({named}), "
+                    "read again by the next run")
     if walk.boundary_url is None:
         if walk.pages_total:
-            left = max(walk.pages_total - walk.walk_pages, 0)
-            return f"backfill incomplete: {left} listing pages left (of {walk.pages_total})"
-        return f"backfill incomplete: {walk.walk_pages} listing pages walked"
+            left = max(walk.pages_total - walk.walk_pages, 0) + len(unread)
+            line = f"backfill incomplete: {left} listing pages left (of {walk.pages_total})"
+        else:
+            line = f"backfill incomplete: {walk.walk_pages} listing pages walked"
+        return f"{line}; {not_read}" if not_read else line
+    if not_read:
+        return (f"catch-up incomplete: {not_read}; the next run walks down to the last complete walk's "
+                "newest entry again")
     return (f"catch-up incomplete: stopped after {walk.walk_pages} listing pages, before the last complete walk's "
             "newest entry; the next run walks on to it")

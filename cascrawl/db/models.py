@@ -196,8 +196,8 @@ class SectionWalk(Base):
     Listings are newest first. A walk that reached the end of the listing, or the boundary of an
     earlier complete walk, with every listing page fetched and every item written, proves that
     everything from its first entry down is held: that entry becomes the new boundary. A walk cut
-    short (killed, stopped, --max-pages, a listing page that failed, a database failure) leaves the
-    boundary where it was, so the next run walks on until it meets it."""
+    short (killed, stopped, --max-pages, a listing page that could not be read, a database failure)
+    leaves the boundary where it was, so the next run walks on until it meets it (rules: cascrawl/walk.py)."""
 
     __tablename__ = "section_walks"
 
@@ -211,6 +211,8 @@ class SectionWalk(Base):
     walk_complete: Mapped[bool] = mapped_column(Boolean, default=False)
     walk_pages: Mapped[int] = mapped_column(Integer, default=0)  # listing pages the latest walk fetched
     pages_total: Mapped[int | None] = mapped_column(Integer)  # pages the listing's pager announced
+    pages_unread: Mapped[list[str] | None]  # listing pages the latest walk could not read: "URL (reason)"
+    deep_walked_at: Mapped[datetime | None]  # the end of the last complete walk that read every listing page
 
 
 class Refetch(Base):
