@@ -108,6 +108,8 @@ _REDIS_CALL_SECONDS = 5  # the longest one Redis call may block the reactor thre
 # A failure of the connection, not of the command: worth waiting out (BusyLoadingError: a server still
 # loading its data after a restart is a ConnectionError too).
 REDIS_OUTAGE_ERRORS = (redis.ConnectionError, redis.TimeoutError)
+# Why a worker stops on its own when Redis fails it (LeasingScheduler._give_up): it dropped what waited for Redis.
+REDIS_GIVE_UP_REASONS = ("redis_outage", "redis_state_lost")
 
 
 def refusal(settings) -> str | None:

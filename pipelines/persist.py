@@ -26,6 +26,7 @@ import signal
 import sys
 import threading
 import time
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -44,7 +45,7 @@ from cascrawl.db.store import LOCKED, OUTAGE, STORAGE, error_kind
 from cascrawl.db import frontier
 from cascrawl.health import coverage_record
 from cascrawl.db.media import record_media
-from cascrawl.distributed import Cluster, LeasingScheduler, scheduler_of
+from cascrawl.distributed import REDIS_GIVE_UP_REASONS, Cluster, LeasingScheduler, scheduler_of
 from cascrawl.engine import engine_of
 from cascrawl.spool import Spool, SpoolUnwritable
 
@@ -475,6 +476,15 @@ class PersistPipeline:
         self.database.interrupt_workers(self.run_id)
         workers = self.database.run_workers(self.run_id)
         walks = self._spider_walks(cluster)
+        # A worker that gave up on Redis dropped the requests it held for Redis (new article requests of a
+        # listing page it had read): the shared walk state cannot vouch for them, so no walk is complete and
+        # each is recorded with that as a page not read -- the next run reads every listing page again.
+        gave_up = sorted(row["worker"] for row in workers if row.get("reason") in REDIS_GIVE_UP_REASONS)
+        if gave_up:
+            lost = f"requests held by worker {', '.join(gave_up)} when it lost Redis"
+            walks = [replace(walk, complete=False, to_end=False, unread=(*walk.unread, lost)) for walk in walks]
+            if done and status == "finished":
+                status, reason = "degraded", f"worker {', '.join(gave_up)} lost Redis: listings walked again next run"
         stats = json_safe(summed_stats(workers, self.crawler.stats.get_stats()))
         stats["cascrawl/walks/complete"] = sorted(walk.section for walk in walks if done and walk.complete)
         stats["cascrawl/walks/incomplete"] = sorted(walk.section for walk in walks if not (done and walk.complete))
