@@ -155,14 +155,10 @@ class CrawlOutcome:
         return "\n".join(lines)
 
 
-# A second SIGTERM / SIGINT ends the process within this many seconds, whatever is still running.
-STOP_AT_ONCE_SECONDS = 5.0
-
-
 class ShutdownSignals:
     """SIGTERM / SIGINT for a crawl: the first stops gracefully (Scrapy's `process.stop`: the requests in
     flight finish, every pending item is written); the second stops at once — the reactor is stopped and
-    the process ends within STOP_AT_ONCE_SECONDS (what was not yet written is fetched again by the next
+    the process ends within CASCRAWL_STOP_AT_ONCE_SECONDS (what was not yet written is fetched again by the next
     run; the run lock goes with the process); a third kills it outright (the kernel's default action, no
     Python code involved). Installed at engine start (`install`, connected to `engine_started` by
     `watch`) in place of Scrapy's handlers, which ignore a third signal."""
@@ -170,6 +166,7 @@ class ShutdownSignals:
     def __init__(self, process: CrawlerProcess):
         self.process = process
         self.received: list[int] = []
+        self.deadline = process.settings.getfloat("CASCRAWL_STOP_AT_ONCE_SECONDS")
 
     def watch(self, crawler) -> None:
         # The signal manager holds only a weak reference to its receivers: this object must stay alive.
@@ -198,7 +195,7 @@ class ShutdownSignals:
         self.received.append(signum)
         for number in (signal.SIGTERM, signal.SIGINT):  # a third one kills
             signal.signal(number, signal.SIG_DFL)
-        _exit_after(STOP_AT_ONCE_SECONDS, 128 + self.received[0])
+        _exit_after(self.deadline, 128 + self.received[0])
         reactor.callFromThread(logger.warning, "received %s again: stopping at once (what is not written yet is "
                                "fetched again by the next run)", signal.Signals(signum).name)
         reactor.callFromThread(_stop_reactor, reactor)
@@ -224,7 +221,7 @@ def run_crawl(settings: Settings) -> CrawlOutcome:
 
     SIGTERM / SIGINT: stop scheduling, let the requests in flight finish (each within DOWNLOAD_TIMEOUT),
     write every pending item, record the run as stopped. A second signal stops at once (within
-    STOP_AT_ONCE_SECONDS; what was not yet written is fetched again by the next run), a third kills."""
+    CASCRAWL_STOP_AT_ONCE_SECONDS; what was not yet written is fetched again by the next run), a third kills."""
     process = CrawlerProcess(settings)
     guard_log_files()  # a full disk under the log file: one line on stderr, not a traceback per log line
     crawler = process.create_crawler(CasNewsSpider)

@@ -26,6 +26,7 @@ CASCRAWL_DB_BATCH_SIZE = 100  # articles per upsert transaction
 CASCRAWL_DB_FLUSH_SECONDS = 5.0  # a batch waiting longer than this is written anyway; 0 = only by size and at close
 CASCRAWL_DB_AUTO_UPGRADE = False  # a database whose schema is behind: False = stop and say so, True = upgrade it
 CASCRAWL_DB_OUTAGE_SECONDS = 300.0  # a database that stops answering: pause fetching and retry this long, then spool
+CASCRAWL_STOP_AT_ONCE_SECONDS = 5.0  # a second SIGTERM / SIGINT: the process ends within this, whatever still runs
 CASCRAWL_SPOOL_DIR = ""  # where unwritable items wait for the next run; "" = next to the SQLite file, else ~/.local/state/cascrawl
 CASCRAWL_REJECT_RETRY_MAX_DAYS = 32.0  # a permanently rejected page is tried again after 1, 2, 4, … days, at most this
 CASCRAWL_EXTRACT_PROCESSES = 1  # worker processes parsing and cleaning article pages beside the crawler's thread; 0 = in that thread

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine
 
-from cascrawl.crawl import STOP_AT_ONCE_SECONDS
+from cascrawl.settings import CASCRAWL_STOP_AT_ONCE_SECONDS as STOP_AT_ONCE_SECONDS
 from cascrawl.fixture_site import build_large_section
 from cascrawl.procmem import children
 
@@ -89,7 +89,8 @@ def test_a_second_sigterm_with_requests_in_flight_stops_at_once_and_the_next_cra
     urls = build_large_section(root, SECTION, count=60, per_page=20)
     db_url = f"sqlite:///{tmp_path / 'twice.db'}"
     with CountingSite(root, article_delay=60) as site:  # every article request stays in flight for a minute
-        crawl = Crawl(*_args(site.url, db_url))
+        # The deadline pushed past ENDS_WITHIN: only a process that ends by itself passes, however loaded the machine.
+        crawl = Crawl(*_args(site.url, db_url, "-s", "CASCRAWL_STOP_AT_ONCE_SECONDS=600"))
         _wait_for_articles(site, 4, crawl)
         crawl.signal(signal.SIGTERM)
         crawl.wait_for("received SIGTERM: finishing the requests in flight")
@@ -113,7 +114,7 @@ def hung_database(request, tmp_path):
     """A PostgreSQL database, and a way to make it hang: another session holding an exclusive lock on the
     articles table (a migration, a careless `LOCK TABLE`) — every write and every count waits."""
     db_url = fresh_database("postgresql", request, tmp_path)
-    engines = []
+    engines, holders = [], []
 
     def hang():
         engine = create_engine(db_url)
@@ -121,9 +122,14 @@ def hung_database(request, tmp_path):
         connection = engine.connect()
         connection.exec_driver_sql("BEGIN")
         connection.exec_driver_sql("LOCK TABLE articles IN ACCESS EXCLUSIVE MODE")
+        # Held here until the test ends: a connection nobody refers to goes back to the pool whenever the
+        # garbage collector gets to it, rolling back and letting go of the lock mid-test.
+        holders.append(connection)
         return connection
 
     yield db_url, hang
+    for connection in holders:
+        connection.close()
     for engine in engines:
         engine.dispose()
 

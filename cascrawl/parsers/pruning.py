@@ -145,7 +145,6 @@ def drop_keeping_tail(element: etree._Element) -> None:
         parent.remove(element)
 
 
-_drop = drop_keeping_tail  # the name cascrawl/parsers/article.py imports
 
 
 def _leave_tail(element: etree._Element) -> None:
