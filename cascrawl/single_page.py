@@ -22,10 +22,8 @@ from datetime import date, datetime
 from itemadapter import ItemAdapter
 from scrapy.settings import BaseSettings, Settings
 from scrapy.signalmanager import SignalManager
-from scrapy.utils.conf import build_component_list
-from scrapy.utils.misc import build_from_crawler, load_object
 
-from pipelines import MEDIA, PERSIST
+from pipelines import cleaning_pipelines
 from pipelines.processor import _Records, _WorkerCrawler
 
 # What `record()` gives, in this order: the export contract's keys (docs/export.md) that a single page
@@ -78,14 +76,6 @@ def project_settings(overrides: dict | None = None) -> Settings:
     return settings
 
 
-def cleaning_pipeline_paths(settings: BaseSettings) -> list[str]:
-    """The item pipelines that run before persistence, in ITEM_PIPELINES order, without the media archive."""
-    ordered = build_component_list(settings.getwithbase("ITEM_PIPELINES"))
-    if PERSIST in ordered:
-        ordered = ordered[:ordered.index(PERSIST)]
-    return [path for path in ordered if path != MEDIA]
-
-
 class _PageCrawler(_WorkerCrawler):
     """The worker's crawler stand-in (settings and a stats recorder), with the signals a spider connects to."""
 
@@ -105,8 +95,7 @@ class PageExtractor:
         self.crawler = _PageCrawler(settings)
         self.spider = CasNewsSpider.from_crawler(self.crawler)  # its extraction workers are never started
         self.crawler.spider = self.spider
-        self.pipelines = [build_from_crawler(load_object(path), self.crawler)
-                          for path in cleaning_pipeline_paths(self.crawler.settings)]
+        self.pipelines = cleaning_pipelines(self.crawler)
 
     def __call__(self, body: bytes, content_type: str | bytes | None, url: str, status: int = 200,
                  listing_date: date | None = None) -> StoredPage:

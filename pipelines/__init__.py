@@ -15,6 +15,7 @@ rejected items to the `rejects` table.
 from __future__ import annotations
 
 from itemadapter import ItemAdapter
+from scrapy.utils.conf import build_component_list
 from scrapy.utils.misc import build_from_crawler, load_object
 
 import cascrawl.settings as project_settings
@@ -52,14 +53,17 @@ def reject(adapter: ItemAdapter, reason: str, detail: str) -> bool:
     return True
 
 
-def cleaning_pipelines(crawler, exclude: tuple[str, ...] = (MEDIA, PERSIST)) -> list:
-    """The configured item pipelines, built for `crawler`, in order, without the media archive and
-    persistence (which need a running engine and a database).
+def cleaning_pipeline_paths(settings) -> list[str]:
+    """The configured item pipelines that run before persistence, in ITEM_PIPELINES order (the project's
+    when the settings have none), without the media archive (it fetches files)."""
+    configured = settings.getwithbase("ITEM_PIPELINES")
+    ordered = build_component_list(configured if configured else project_settings.ITEM_PIPELINES)
+    if PERSIST in ordered:
+        ordered = ordered[:ordered.index(PERSIST)]
+    return [path for path in ordered if path != MEDIA]
 
-    For tests, the benchmark and tools that clean items without a database. The order is the
-    crawler's ITEM_PIPELINES, or the project's when the crawler has none.
-    """
-    configured = crawler.settings.getwithbase("ITEM_PIPELINES")
-    order = dict(configured) if configured else dict(project_settings.ITEM_PIPELINES)
-    paths = sorted((priority, path) for path, priority in order.items() if priority is not None)
-    return [build_from_crawler(load_object(path), crawler) for _, path in paths if path not in exclude]
+
+def cleaning_pipelines(crawler) -> list:
+    """`cleaning_pipeline_paths`, built for `crawler`: what cleans an item without an engine or a database
+    (tests, the benchmarks, `cascrawl extract`)."""
+    return [build_from_crawler(load_object(path), crawler) for path in cleaning_pipeline_paths(crawler.settings)]

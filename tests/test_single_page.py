@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from itemadapter import ItemAdapter
 
-from cascrawl.single_page import RECORD_KEYS, PageExtractor, cleaning_pipeline_paths, extract_page, project_settings
+from cascrawl.single_page import RECORD_KEYS, PageExtractor, extract_page, project_settings
+from pipelines import cleaning_pipeline_paths
 
 from .conftest import SITE, expected_articles
 
