@@ -56,6 +56,7 @@ from scrapy_redis.queue import PriorityQueue
 from scrapy_redis.scheduler import Scheduler
 
 from cascrawl.engine import engine_of
+from cascrawl.walk import walks_of
 
 logger = logging.getLogger(__name__)
 
@@ -710,8 +711,7 @@ class LeaseSpiderMiddleware:
     def _walk(self, request) -> dict | None:
         if WALK not in request.meta:
             return None
-        spider = self.crawler.spider
-        walk = spider.walks.get(request.cb_kwargs.get("section"))
+        walk = walks_of(self.crawler).get(request.cb_kwargs.get("section"))
         return walk.shared_state() if walk is not None else None
 
 

@@ -7,6 +7,7 @@ import logging
 from scrapy import signals
 
 from cascrawl.health import UNREAD_LISTING, assess, coverage
+from cascrawl.walk import walks_of
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ class RunHealth:
         except Exception as error:  # no history is no reason to lose the other checks
             logger.warning("could not read earlier runs for the layout checks: %s", error)
             previous = []
-        sections = list(getattr(spider, "sections", []))
+        sections = list(walks_of(self.crawler).sections)
         if values.get("cascrawl/redis/worker"):  # a worker of a distributed crawl judges the listings it read
             sections = [section for section in sections if values.get(f"cascrawl/section/{section}/listing_pages")]
         problems = assess(values, sections, previous, **self.thresholds)
@@ -104,8 +105,8 @@ class LiveProgress:
         from rich.progress_bar import ProgressBar
         from rich.table import Table
 
-        total = len(getattr(spider, "sections", []) or [])
-        walked = spider.sections_walked() if hasattr(spider, "sections_walked") else 0
+        book = walks_of(self.crawler)
+        total, walked = len(book.sections), book.sections_walked()
         sections, articles, pace = progress_lines(self.crawler.stats.get_stats(), walked, total)
         first = Table.grid(padding=(0, 1))
         first.add_row("sections", ProgressBar(total=max(total, 1), completed=walked, width=20), sections)

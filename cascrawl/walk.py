@@ -215,3 +215,42 @@ def _iso(value: date | datetime | None) -> str | None:
 
 def _day(value: str | None) -> date | None:
     return date.fromisoformat(value) if value else None
+
+
+class WalkBook:
+    """The walks of one crawl, by section, owned by its crawler (`walks_of(crawler)`): the spider moves
+    them, the persist step records them, the progress display and the distributed middlewares read them
+    -- none of them through attributes of the spider."""
+
+    def __init__(self) -> None:
+        self.sections: list[str] = []  # the sections this crawl walks, in order
+        self.walks: dict[str, SectionWalk] = {}
+
+    def walk(self, section: str) -> SectionWalk:
+        if section not in self.walks:
+            self.walks[section] = SectionWalk(section, Boundary(None, None))
+        return self.walks[section]
+
+    def get(self, section: str | None) -> SectionWalk | None:
+        return self.walks.get(section) if section is not None else None
+
+    def progress(self) -> list[WalkProgress]:
+        """Each section's walk so far (sections not begun left out), for the run record."""
+        return [walk.progress() for walk in self.walks.values() if walk.pages]
+
+    def sections_walked(self) -> int:
+        """Sections whose listing walk is over in this run (end, boundary, --max-pages, missing)."""
+        return sum(1 for walk in self.walks.values() if walk.ended)
+
+    @staticmethod
+    def progress_of(states: list[dict]) -> list[WalkProgress]:
+        """Walks shared by the workers of a distributed crawl (their furthest states), as progress."""
+        return [SectionWalk.from_state(state).progress() for state in states if state["pages"]]
+
+
+def walks_of(crawler) -> WalkBook:
+    """The crawl's walk book, made on first use."""
+    book = getattr(crawler, "cascrawl_walks", None)
+    if book is None:
+        book = crawler.cascrawl_walks = WalkBook()
+    return book

@@ -48,6 +48,7 @@ from cascrawl.db.media import record_media
 from cascrawl.distributed import REDIS_GIVE_UP_REASONS, Cluster, LeasingScheduler, scheduler_of
 from cascrawl.engine import engine_of
 from cascrawl.spool import Spool, SpoolUnwritable
+from cascrawl.walk import WalkBook, walks_of
 
 logger = logging.getLogger(__name__)
 
@@ -500,13 +501,10 @@ class PersistPipeline:
                            "from there", self.run_id, status, queued)
 
     def _spider_walks(self, cluster: Cluster) -> list[frontier.WalkProgress]:
-        spider = self.crawler.spider
-        states = list(cluster.walks().values())
-        return spider.walk_progress_of(states) if hasattr(spider, "walk_progress_of") else []
+        return WalkBook.progress_of(list(cluster.walks().values()))
 
     def _walks(self) -> list[frontier.WalkProgress]:
-        spider = self.crawler.spider
-        return spider.walk_progress() if hasattr(spider, "walk_progress") else []
+        return walks_of(self.crawler).progress()
 
     # --- items ---
 

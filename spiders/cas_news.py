@@ -15,7 +15,7 @@ from cascrawl.items import ArticleItem
 from cascrawl.parsers import GENERIC, parse_listing
 from cascrawl.sections import parse_sections
 from cascrawl.urls import listing_page_url, normalize_base_url, parse_article_url, section_url, site_link
-from cascrawl.walk import Boundary, SectionWalk, Step, WalkProgress, deep_walk_reason
+from cascrawl.walk import Boundary, SectionWalk, Step, deep_walk_reason, walks_of
 
 # Handled by the callbacks instead of being filtered out by HttpErrorMiddleware.
 _HANDLED_STATUSES = [404, 410]
@@ -60,7 +60,8 @@ class CasNewsSpider(scrapy.Spider):
         queue = settings.getint("CASCRAWL_EXTRACT_QUEUE", 0) or 2 * settings.getint("CONCURRENT_REQUESTS", 16)
         spider.extraction = ExtractionWorkers(settings.getint("CASCRAWL_EXTRACT_PROCESSES", 1), queue)
         spider.known_urls = set()
-        spider.walks = {}
+        spider.book = walks_of(crawler)
+        spider.book.sections = list(spider.sections)
         return spider
 
     # --- requests ---
@@ -101,7 +102,7 @@ class CasNewsSpider(scrapy.Spider):
         for section in self.sections:
             boundary = history.boundaries.get(section, Boundary(None, None))
             deep = deep_walk_reason(boundary, now, self.deep_walk_days) if self.incremental else None
-            self.walks[section] = SectionWalk(section, boundary, deep=deep is not None)
+            self.book.walks[section] = SectionWalk(section, boundary, deep=deep is not None)
             if deep:
                 stats.set_value("cascrawl/walks/deep", [*(stats.get_value("cascrawl/walks/deep") or []), section])
                 self.logger.info("section %r: deep walk, every listing page (%s)", section, deep)
@@ -118,20 +119,6 @@ class CasNewsSpider(scrapy.Spider):
     def closed(self, reason):
         self.extraction.close()
 
-    def walk_progress(self) -> list[WalkProgress]:
-        """Each section's walk so far, for the persist pipeline to record."""
-        return [walk.progress() for walk in self.walks.values() if walk.pages]
-
-    def sections_walked(self) -> int:
-        """Sections whose listing walk is over in this run (end, boundary, --max-pages, missing): for the
-        live progress display."""
-        return sum(1 for walk in self.walks.values() if walk.ended)
-
-    @staticmethod
-    def walk_progress_of(states: list[dict]) -> list[WalkProgress]:
-        """Walks shared by the workers of a distributed crawl (their furthest states), as progress."""
-        return [SectionWalk.from_state(state).progress() for state in states if state["pages"]]
-
     def _listing_request(self, section: str, number: int, page_count: int | None = None):
         walk = self._walk(section)
         walk.next_requested = number > 0
@@ -147,9 +134,7 @@ class CasNewsSpider(scrapy.Spider):
         )
 
     def _walk(self, section: str) -> SectionWalk:
-        if section not in self.walks:
-            self.walks[section] = SectionWalk(section, Boundary(None, None))
-        return self.walks[section]
+        return self.book.walk(section)
 
     # --- listing pages ---
 
@@ -159,7 +144,7 @@ class CasNewsSpider(scrapy.Spider):
         walk = self._walk(section)
         state = request.meta.get(WALK) if request is not None else None
         if state and state["pages"] > walk.pages:
-            walk = self.walks[section] = SectionWalk.from_state(state)
+            walk = self.book.walks[section] = SectionWalk.from_state(state)
         walk.next_requested = False
         return walk
 
