@@ -247,11 +247,16 @@ class Cluster:
     def queued(self) -> int:
         return int(self.server.zcard(self.queue_key))
 
-    def leave(self) -> int:
-        """Put this worker's leases back, unregister; returns how many workers are left."""
+    def hand_back(self) -> int:
+        """Put this worker's leases back into the queue; returns how many."""
         count = int(self._requeue(keys=[self.leases_key, self.queue_key]))
         if count:
             logger.info("%d unfinished request(s) put back into the shared queue", count)
+        return count
+
+    def leave(self) -> int:
+        """Put this worker's leases back, unregister; returns how many workers are left."""
+        self.hand_back()
         self.server.srem(self.workers_key, self.worker)
         self.server.delete(self.alive_key(self.worker))
         return int(self.server.scard(self.workers_key))
@@ -398,8 +403,9 @@ class LeasingScheduler(Scheduler):
         return self.outage is not None or self.given_up is not None
 
     def close(self, reason):
-        if self._heartbeat is not None and self._heartbeat.running:
-            self._heartbeat.stop()
+        """Hand the leases back; the worker stays registered (its heartbeat going) until `leave`, which
+        comes after its own row is recorded: the last worker out closes the shared run from the rows of
+        all of them."""
         unavailable = self.redis_unavailable
         self._end_outage()
         self.remaining_workers = None
@@ -407,17 +413,34 @@ class LeasingScheduler(Scheduler):
         if unavailable:
             # Its leases stay in Redis (if Redis still has them): the next workers take them back once
             # this one's heartbeat has expired.
+            self._stop_heartbeat()
             self.leases.clear()
             return
         try:
             self.cluster.reclaim_dead()
-            self.remaining_workers = self.cluster.leave()
+            self.cluster.hand_back()
             self.queued_at_close = self.cluster.queued()
         except REDIS_OUTAGE_ERRORS as error:
             logger.warning("could not hand this worker's requests back to Redis (%s): the next workers take "
                            "them back once its heartbeat has expired", _error_line(error))
         self.leases.clear()
         self.stats.set_value("cascrawl/redis/queued_at_close", self.queued_at_close)
+
+    def _stop_heartbeat(self) -> None:
+        if self._heartbeat is not None and self._heartbeat.running:
+            self._heartbeat.stop()
+
+    def leave(self) -> None:
+        """Unregister from the shared crawl (once this worker's row is recorded); idempotent."""
+        self._stop_heartbeat()
+        if self.redis_unavailable or self.remaining_workers is not None:
+            return
+        try:
+            self.remaining_workers = self.cluster.leave()
+        except REDIS_OUTAGE_ERRORS as error:
+            self.remaining_workers = -1
+            logger.warning("could not leave the shared crawl (%s): the other workers forget this one once its "
+                           "heartbeat has expired", _error_line(error))
 
     # --- Redis outages ---
 

@@ -374,6 +374,8 @@ class PersistPipeline:
         """After close_spider (every batch written): record the walks, then close the run with its status
         and the crawler's stats."""
         if self.database is None or self.run_id is None:
+            if self.shared is not None:
+                self.shared.leave()
             return
         if self.failure:
             status, reason = "failed", self.failure
@@ -425,6 +427,8 @@ class PersistPipeline:
             await maybe_deferred_to_future(self._in_thread(
                 self.database.finish_worker, self.worker_row, status=status, reason=reason[:100],
                 stats=json_safe(self.crawler.stats.get_stats())))
+            # Only now, with its row recorded, does this worker leave: whoever closes the run sums every row.
+            self.shared.leave()
             # Workers that stopped answering are forgotten once their heartbeat expires; a worker that
             # still holds requests will close the run itself.
             deadline = time.monotonic() + cluster.timeout + 2
@@ -442,6 +446,7 @@ class PersistPipeline:
         except Exception as error:
             logger.error("could not record the end of crawl run %s: %s", self.run_id, self.database.error_line(error))
         finally:
+            self.shared.leave()
             self._let_go()
 
     async def _close_without_redis(self, status: str, reason: str) -> None:
@@ -464,6 +469,7 @@ class PersistPipeline:
         except Exception as error:
             logger.error("could not record the end of crawl run %s: %s", self.run_id, self.database.error_line(error))
         finally:
+            self.shared.leave()
             self._let_go()
 
     def _close_shared_run(self, cluster: Cluster, status: str, reason: str) -> None:
