@@ -2,7 +2,8 @@
 
 `extract` is the whole of what the spider does with an article page's bytes — decode, the size
 guard, the layout parsers — as one pure function: bytes + Content-Type + URL in, plain data out. The
-crawl runs it in worker processes (`ExtractionWorkers`, CASCRAWL_EXTRACT_PROCESSES, default 1), so
+crawl runs it in worker processes (`ExtractionWorkers`, an extension of the crawler found with
+`extraction_of(crawler)`; CASCRAWL_EXTRACT_PROCESSES, default 1), so
 parsing runs on another core while the reactor thread goes on downloading and storing: in one
 thread, parsing was the largest cost a crawl adds to what bare Scrapy does (README, "Performance").
 The workers take a second job the same way, given with `set_task`: the item pipelines' cleaning
@@ -204,6 +205,10 @@ class _Worker:
 
 
 class ExtractionWorkers:
+    """The crawl's extraction workers, an extension (EXTENSIONS) owned by the crawler: built with it, started
+    when the spider opens (the workers import the parsers while the first listing pages download), closed
+    when it closes. The spider and the item processor find it with `extraction_of(crawler)`."""
+
     def __init__(self, processes: int, queue_limit: int = 32):
         self.processes = max(0, processes)
         self.queue_limit = max(1, queue_limit)  # requests waiting at one worker; more are done in this thread
@@ -211,6 +216,19 @@ class ExtractionWorkers:
         self._workers: list[_Worker] = []
         self._turns = None
         self._task: tuple[str, object] | None = None  # (factory path, config) of the workers' task runner
+
+    @classmethod
+    def from_crawler(cls, crawler) -> ExtractionWorkers:
+        from scrapy import signals
+
+        settings = crawler.settings
+        # 0: twice what the downloader takes in at once (a burst of responses, two jobs each, fits)
+        queue = settings.getint("CASCRAWL_EXTRACT_QUEUE") or 2 * settings.getint("CONCURRENT_REQUESTS")
+        workers = cls(settings.getint("CASCRAWL_EXTRACT_PROCESSES"), queue)
+        crawler.signals.connect(workers.start, signal=signals.spider_opened)
+        crawler.signals.connect(workers.close, signal=signals.spider_closed)
+        crawler.cascrawl_extraction = workers
+        return workers
 
     def start(self) -> None:
         """Start the workers (they import the parsers meanwhile: pages sent before are answered after)."""
@@ -260,6 +278,15 @@ class ExtractionWorkers:
         self.closing = True
         for worker in self._workers:
             worker.close()
+
+
+def extraction_of(crawler) -> ExtractionWorkers:
+    """The crawl's extraction workers (the extension); a crawler without the extension (a tool's, a test's
+    stand-in) gets none: its pages are parsed and cleaned in its own thread."""
+    workers = getattr(crawler, "cascrawl_extraction", None)
+    if workers is None:
+        workers = crawler.cascrawl_extraction = ExtractionWorkers(0)
+    return workers
 
 
 if __name__ == "__main__":  # a worker: run the module's own copy, so answers pickle as cascrawl.extraction.Extracted

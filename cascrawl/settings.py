@@ -196,6 +196,7 @@ FEED_EXPORT_ENCODING = "utf-8"
 EXTENSIONS = {
     # Scrapy's remote-control HTTP endpoint: a scheduled crawler should not open ports it does not need.
     "scrapy.extensions.remote_control.RemoteControl": None,
+    "cascrawl.extraction.ExtractionWorkers": 400,  # the worker processes that parse and clean article pages
     "cascrawl.extensions.RunHealth": 500,
     "cascrawl.extensions.LiveProgress": 510,
     "cascrawl.drift.DriftReport": 520,

@@ -1,9 +1,10 @@
 """One page, as a crawl would store it: bytes + Content-Type + URL + settings in, the cleaned item out.
 
 No engine, no database, no network. The same steps as a crawl, by the crawl's own code:
-- the spider's article callback (`CasNewsSpider.parse_article`: the binary-body check, then
-  `cascrawl.extraction.extract` — decoding, the tag limit, `cascrawl.parsers.parse_article` — and the
-  item built from the page);
+- the spider's article callback, the one a crawl's requests go to (`CasNewsSpider.fetch_article`: the
+  binary-body check, then `cascrawl.extraction.extract` — decoding, the tag limit,
+  `cascrawl.parsers.parse_article` — and the item built from the page), run to its end in this thread
+  by `callback_items` (no extraction workers here: nothing it awaits waits);
 - the item pipelines that run before persistence, in the order ITEM_PIPELINES gives them (text,
   boilerplate, copies, dates, fields, validate; an operator's own pipelines placed before persistence
   too), built the way the extraction workers build them (pipelines/processor.py: the crawl's settings
@@ -93,7 +94,7 @@ class PageExtractor:
         if not isinstance(settings, BaseSettings):
             settings = project_settings(settings)
         self.crawler = _PageCrawler(settings)
-        self.spider = CasNewsSpider.from_crawler(self.crawler)  # its extraction workers are never started
+        self.spider = CasNewsSpider.from_crawler(self.crawler)  # no extraction workers: pages parsed here
         self.crawler.spider = self.spider
         self.pipelines = cleaning_pipelines(self.crawler)
 
@@ -108,13 +109,29 @@ class PageExtractor:
         root = logging.getLogger()
         root.addHandler(records)  # the warnings the spider and the pipelines log about this page
         try:
-            (item,) = self.spider.parse_article(response, section="", listing_date=listing_date)
+            (item,) = callback_items(self.spider.fetch_article(response, section="", listing_date=listing_date))
             for pipeline in self.pipelines:
                 item = pipeline.process_item(item)
         finally:
             root.removeHandler(records)
         return StoredPage(item=dict(ItemAdapter(item)), stats=_totals(stats.calls),
                           log=[message for _, level, message in records.records if level >= logging.WARNING])
+
+
+def callback_items(results) -> list:
+    """What an asynchronous spider callback yields, run to its end in this thread: for a crawler without
+    extraction workers (`cascrawl.extraction.extraction_of`), where nothing the callback awaits has to wait."""
+
+    async def collect() -> list:
+        return [item async for item in results]
+
+    running = collect()
+    try:
+        running.send(None)
+    except StopIteration as done:
+        return done.value
+    running.close()
+    raise RuntimeError("the callback waited (on an extraction worker?): run it in a crawl instead")
 
 
 def extract_page(body: bytes, content_type: str | bytes | None, url: str, settings: BaseSettings | dict | None = None,

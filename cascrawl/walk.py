@@ -25,6 +25,10 @@ from datetime import date, datetime, timedelta
 from enum import Enum
 from typing import Protocol
 
+# The request.meta key of a listing page's request: its section's walk so far (`SectionWalk.shared_state`), so
+# whichever process reads the page goes on with the walk (spiders/cas_news.py; the distributed mode's middlewares).
+WALK = "cascrawl_walk"
+
 
 @dataclass(frozen=True, slots=True)
 class Boundary:

@@ -28,6 +28,8 @@ from scrapy.utils.defer import ensure_awaitable
 from scrapy.utils.misc import build_from_crawler, load_object
 from scrapy.utils.python import global_object_name
 
+from cascrawl.extraction import extraction_of
+
 logger = logging.getLogger(__name__)
 
 _RUNNER = f"{__name__}.WorkerCleaning"
@@ -56,8 +58,8 @@ class OffloadingItemProcessor(ItemPipelineManager):
 
     async def open_spider_async(self) -> None:
         await super().open_spider_async()
-        workers = getattr(self.crawler.spider, "extraction", None)  # the spider's pool (spiders/cas_news.py)
-        if self._offloadable and workers is not None and workers.processes:
+        workers = extraction_of(self.crawler)
+        if self._offloadable and workers.processes:
             paths = [global_object_name(type(pipeline)) for pipeline in self._offloadable]
             workers.set_task(_RUNNER, (paths, _picklable(self.crawler.settings), _log_level()))
             self._workers = workers

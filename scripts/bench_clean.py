@@ -28,6 +28,7 @@ from scrapy.http import HtmlResponse  # noqa: E402
 from scrapy.utils.test import get_crawler  # noqa: E402
 
 from pipelines import cleaning_pipelines  # noqa: E402
+from cascrawl.single_page import callback_items  # noqa: E402
 from spiders.cas_news import CasNewsSpider  # noqa: E402
 
 SITE = REPO / "fixtures" / "site"
@@ -50,7 +51,7 @@ def main() -> int:
     items = []
     for round_number in range(args.rounds + 1):
         started = time.perf_counter()
-        items = [next(iter(spider.parse_article(response, section="?"))) for response in responses]
+        items = [callback_items(spider.fetch_article(response, section="?"))[0] for response in responses]
         if round_number:
             extraction.append(time.perf_counter() - started)
 

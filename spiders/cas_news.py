@@ -7,15 +7,14 @@ from datetime import datetime, timezone
 import scrapy
 from scrapy.http import TextResponse
 
-from cascrawl.distributed import WALK
 from cascrawl.encoding import decode_html, looks_binary
-from cascrawl.extraction import Extracted, ExtractionWorkers, extract
+from cascrawl.extraction import Extracted, extraction_of
 from cascrawl.hosts import count_offsite, fetch_failure
 from cascrawl.items import ArticleItem
 from cascrawl.parsers import GENERIC, parse_listing
 from cascrawl.sections import parse_sections
 from cascrawl.urls import listing_page_url, normalize_base_url, parse_article_url, section_url, site_link
-from cascrawl.walk import Boundary, SectionWalk, Step, deep_walk_reason, walks_of
+from cascrawl.walk import WALK, Boundary, SectionWalk, Step, deep_walk_reason, walks_of
 
 # Handled by the callbacks instead of being filtered out by HttpErrorMiddleware.
 _HANDLED_STATUSES = [404, 410]
@@ -50,15 +49,12 @@ class CasNewsSpider(scrapy.Spider):
         spider.base_url = normalize_base_url(spider._base_url_arg or settings.get("CASCRAWL_BASE_URL"))
         max_pages = spider._max_pages_arg if spider._max_pages_arg is not None else settings.getint("CASCRAWL_MAX_PAGES")
         spider.max_pages = int(max_pages)  # 0 = no limit
-        spider.incremental = settings.getbool("CASCRAWL_INCREMENTAL", True)
-        spider.overlap_pages = max(1, settings.getint("CASCRAWL_OVERLAP_PAGES", 1))
-        spider.deep_walk_days = settings.getfloat("CASCRAWL_DEEP_WALK_DAYS", 7.0)  # 0 = never
-        spider.refresh_days = max(0, settings.getint("CASCRAWL_REFRESH_DAYS", 0))
+        spider.incremental = settings.getbool("CASCRAWL_INCREMENTAL")
+        spider.overlap_pages = max(1, settings.getint("CASCRAWL_OVERLAP_PAGES"))
+        spider.deep_walk_days = settings.getfloat("CASCRAWL_DEEP_WALK_DAYS")  # 0 = never
+        spider.refresh_days = max(0, settings.getint("CASCRAWL_REFRESH_DAYS"))
         spider.database_url = settings.get("CASCRAWL_DATABASE_URL")
-        spider.max_page_tags = settings.getint("CASCRAWL_MAX_PAGE_TAGS", 100_000) or 10**12  # 0 = no limit
-        # 0: twice what the downloader takes in at once (a burst of responses, two jobs each, fits)
-        queue = settings.getint("CASCRAWL_EXTRACT_QUEUE", 0) or 2 * settings.getint("CONCURRENT_REQUESTS", 16)
-        spider.extraction = ExtractionWorkers(settings.getint("CASCRAWL_EXTRACT_PROCESSES", 1), queue)
+        spider.max_page_tags = settings.getint("CASCRAWL_MAX_PAGE_TAGS") or 10**12  # 0 = no limit
         spider.known_urls = set()
         spider.book = walks_of(crawler)
         spider.book.sections = list(spider.sections)
@@ -67,7 +63,6 @@ class CasNewsSpider(scrapy.Spider):
     # --- requests ---
 
     async def start(self):
-        self.extraction.start()  # the workers import the parsers while the first listing pages download
         refresh, due = self._load_history()
         for section in self.sections:
             yield self._listing_request(section, 0)
@@ -115,9 +110,6 @@ class CasNewsSpider(scrapy.Spider):
         stats.set_value("cascrawl/refetch/due", len(history.due))
         stats.set_value("cascrawl/refresh/requested", len(history.refresh))
         return history.refresh, history.due
-
-    def closed(self, reason):
-        self.extraction.close()
 
     def _listing_request(self, section: str, number: int, page_count: int | None = None):
         walk = self._walk(section)
@@ -255,22 +247,13 @@ class CasNewsSpider(scrapy.Spider):
 
     # --- article pages ---
 
-    def parse_article(self, response, section, listing_date=None):
-        """The item of an article page, parsed in this thread (tests and tools call it directly); the
-        crawl's requests go to fetch_article, which parses in the extraction workers."""
-        item = self._article_item(response, section, listing_date)
-        if item is not None and self._to_extract(item, response):
-            self._fill_from_page(item, response, extract(
-                response.body, response.headers.get("Content-Type"), response.url, self.max_page_tags))
-        if item is not None:
-            yield item
-
     async def fetch_article(self, response, section, listing_date=None):
-        """parse_article with the parsing in a worker process (cascrawl.extraction): the reactor thread
-        goes on downloading meanwhile."""
+        """The item of an article page, parsed by the crawl's extraction workers (cascrawl.extraction: in
+        a worker process while the reactor thread goes on downloading, or in this thread when there is
+        none). Tests and tools take the same path (cascrawl.single_page.callback_items)."""
         item = self._article_item(response, section, listing_date)
         if item is not None and self._to_extract(item, response):
-            self._fill_from_page(item, response, await self.extraction.extract(
+            self._fill_from_page(item, response, await extraction_of(self.crawler).extract(
                 response.body, response.headers.get("Content-Type"), response.url, self.max_page_tags))
         if item is not None:
             yield item

@@ -18,6 +18,7 @@ from cascrawl.parsers import parse_article, parse_listing
 from cascrawl.parsers.article import headings_agree
 from cascrawl.text import html_to_text, remove_pinyin_glosses, to_simplified
 from pipelines import cleaning_pipelines
+from cascrawl.single_page import callback_items
 from spiders.cas_news import CasNewsSpider
 
 from .conftest import SITE
@@ -103,7 +104,8 @@ def test_the_article_parser_never_raises(body):
 def test_a_fetched_page_always_becomes_an_article_or_a_reject(body, listing_date):
     """The spider's callback and every cleaning pipeline, on any body, as HTML or as an untyped response."""
     for response_class in (HtmlResponse, Response):
-        (item,) = SPIDER.parse_article(response_class(ARTICLE_URL, body=body), section="yw", listing_date=listing_date)
+        (item,) = callback_items(SPIDER.fetch_article(response_class(ARTICLE_URL, body=body), section="yw",
+                                                    listing_date=listing_date))
         for pipeline in CHAIN:
             item = pipeline.process_item(item)
         adapter = ItemAdapter(item)

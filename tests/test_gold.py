@@ -5,17 +5,13 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import pytest
-from itemadapter import ItemAdapter
-from scrapy.http import HtmlResponse
-from scrapy.utils.test import get_crawler
 
 from cascrawl.encoding import decode_html
 from cascrawl.evaluation import PINYIN_GLOSS, boilerplate_in, char_f1
 from cascrawl.parsers import ARTICLE_PARSERS, parse_listing
 from cascrawl.parsers.listing import LISTING_PARSERS
 from cascrawl.export import _iso
-from pipelines import cleaning_pipelines
-from spiders.cas_news import CasNewsSpider
+from cascrawl.single_page import PageExtractor
 
 from .conftest import SITE, expected_articles, expected_listings
 
@@ -47,17 +43,12 @@ def _served_url(page) -> str:
 
 @pytest.fixture(scope="module")
 def process():
-    """The spider's article callback and the cleaning pipelines, wired by a real crawler's settings and stats."""
-    crawler = get_crawler(CasNewsSpider, {"CASCRAWL_BASE_URL": BASE})
-    crawler.spider = spider = CasNewsSpider.from_crawler(crawler)
-    pipelines = cleaning_pipelines(crawler)
+    """What a crawl makes of a page: the spider's article callback, the one the crawl's requests go to
+    (parsing as the extraction workers do it), then the cleaning pipelines, from the project's settings."""
+    extract = PageExtractor({"CASCRAWL_BASE_URL": BASE})
 
-    def run(page, listing_date: date | None = None) -> ItemAdapter:
-        response = HtmlResponse(_served_url(page), body=page.read_bytes())
-        (item,) = spider.parse_article(response, section="?", listing_date=listing_date)
-        for pipeline in pipelines:
-            item = pipeline.process_item(item)
-        return ItemAdapter(item)
+    def run(page, listing_date: date | None = None) -> dict:
+        return extract(page.read_bytes(), None, _served_url(page), listing_date=listing_date).item
 
     return run
 

@@ -19,6 +19,7 @@ from pipelines import cleaning_pipelines
 from pipelines.boilerplate import BoilerplatePipeline
 from pipelines.copies import ReservedCopyPipeline
 from pipelines.text import TextPipeline
+from cascrawl.single_page import callback_items
 from spiders.cas_news import CasNewsSpider
 
 from .conftest import FAST, REPO, SITE, run_cascrawl
@@ -40,7 +41,7 @@ def through_spider_and_pipelines(url: str, crawler=None) -> ItemAdapter:
     crawler = crawler or get_crawler(CasNewsSpider, SETTINGS)
     crawler.spider = spider = CasNewsSpider.from_crawler(crawler)
     response = HtmlResponse(url, body=PAGE.read_bytes())
-    (item,) = spider.parse_article(response, section="gzdt", listing_date=date(2020, 11, 22))
+    (item,) = callback_items(spider.fetch_article(response, section="gzdt", listing_date=date(2020, 11, 22)))
     for pipeline in cleaning_pipelines(crawler):
         item = pipeline.process_item(item)
     return ItemAdapter(item)

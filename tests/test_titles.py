@@ -13,6 +13,7 @@ from scrapy.utils.test import get_crawler
 from cascrawl.parsers import parse_article
 from cascrawl.parsers.article import headings_agree
 from pipelines import cleaning_pipelines
+from cascrawl.single_page import callback_items
 from spiders.cas_news import CasNewsSpider
 
 URL = "http://127.0.0.1:8000/zjs/202203/t20220318_4830127.shtml"
@@ -36,7 +37,7 @@ def stored_title():
     pipelines = cleaning_pipelines(crawler)
 
     def run(html: str) -> str:
-        (item,) = spider.parse_article(HtmlResponse(URL, body=html.encode("utf-8")), section="zjs")
+        (item,) = callback_items(spider.fetch_article(HtmlResponse(URL, body=html.encode("utf-8")), section="zjs"))
         for pipeline in pipelines:
             item = pipeline.process_item(item)
         adapter = ItemAdapter(item)
