@@ -12,7 +12,7 @@ import pytest
 from cascrawl.db.frontier import incomplete_line
 from cascrawl.db.models import SectionWalk as WalkRecord
 from cascrawl.health import degraded_because, unread_listing_problems
-from cascrawl.walk import Boundary, SectionWalk, Step, deep_walk_due, deep_walk_reason
+from cascrawl.walk import Boundary, SectionWalk, Step, WalkBook, deep_walk_due, deep_walk_reason, walks_of
 
 NEVER = Boundary(None, None)
 
@@ -294,6 +294,84 @@ def test_a_full_run_never_stops_at_the_boundary():
     assert asked == list(range(10)) and step is Step.END and walk.progress().to_end
 
 
+def test_max_pages_at_the_last_page_ends_the_walk_complete():
+    """The listing's end comes before the cut: a walk that read every page is complete whatever --max-pages."""
+    walk = SectionWalk("syky", NEVER)
+    asked, step = walk_site(walk, site(listing(30)), max_pages=3)
+    assert asked == [0, 1, 2] and step is Step.END and walk.complete and walk.progress().to_end
+
+
+def test_an_unread_page_at_the_max_pages_cut_ends_the_walk_incomplete():
+    walk = SectionWalk("syky", NEVER)
+    asked, step = walk_site(walk, site(listing(100), p2="HTTP 503 after retries"), max_pages=3)
+    assert asked == [0, 1, 2] and step is Step.MAX_PAGES and walk.ended and not walk.complete
+    assert walk.unread == [f"{page_url(2)} (HTTP 503 after retries)"] and walk.pages == 3
+
+
+def test_a_first_page_that_fails_in_a_section_never_read_is_a_hole_not_a_missing_section():
+    """Only 404/410 say the site has no such section; a 5xx says nothing of the sort."""
+    walk = SectionWalk("syky", NEVER)
+    asked, step = walk_site(walk, site(listing(50), p0="HTTP 503 after retries"))
+    assert asked == [0] and step is Step.END and walk.ended
+    assert not walk.missing and not walk.complete and walk.unread == [f"{page_url(0)} (HTTP 503 after retries)"]
+
+
+def test_an_unread_page_answers_the_request_for_it():
+    walk = SectionWalk("syky", NEVER)
+    walk.page_read(0, listing(30)[0], 3, False, set().__contains__, incremental=True, url=page_url(0))
+    walk.next_requested = True
+    assert walk.page_unread(1, page_url(1), "HTTP 404", 3, not_there=True) is Step.NEXT
+    assert not walk.next_requested and walk.pages == 2 and not walk.missing and not walk.ended
+
+
+def test_a_page_read_again_moves_nothing_back():
+    """A listing page read twice (a distributed crawl's worker died holding it): the walk keeps how far it got,
+    and the first page's top entry comes from the first page only."""
+    pages = listing(30)
+    walk = SectionWalk("syky", NEVER)
+    walk_site(walk, site(pages))
+    assert walk.pages == 3 and walk.top_url == entry(30).canonical_url
+    walk.page_read(1, pages[1], 3, False, set().__contains__, incremental=True, url=page_url(1))
+    assert walk.pages == 3 and walk.top_url == entry(30).canonical_url
+
+
+def test_a_page_without_a_pager_keeps_the_count_an_earlier_page_announced():
+    pages = site(listing(30))
+    pages[1].page_count = None
+    walk = SectionWalk("syky", NEVER)
+    asked, step = walk_site(walk, pages)
+    assert asked == [0, 1, 2] and step is Step.END and walk.pages_total == 3 and walk.complete
+
+
+def test_the_boundary_entry_last_on_its_page_stops_the_walk_there():
+    old = listing(200)
+    now = listing(209)  # the boundary is the last entry of page 0
+    walk = SectionWalk("syky", boundary_of(old))
+    asked, step = walk_site(walk, site(now), urls(old))
+    assert asked == [0] and step is Step.BOUNDARY and walk.pages_at_boundary == 1 and walk.complete
+
+
+@pytest.mark.parametrize("first_page", [
+    [Entry("https://www.cas.cn/syky/undated.shtml", None)],  # an entry without a date may be newer
+    [entry(250), entry(5)],  # one entry newer than the boundary
+])
+def test_the_boundary_gone_a_page_not_wholly_older_does_not_meet_it(first_page):
+    old = listing(50)
+    walk = SectionWalk("syky", boundary_of(old))
+    pages = [first_page, *listing(50)[1:]]
+    asked, step = walk_site(walk, site(pages), urls(old))
+    # page 0 does not meet the boundary; page 1 (entries 40..31, all older than entry 50) does
+    assert asked == [0, 1] and step is Step.BOUNDARY and walk.pages_at_boundary == 1
+
+
+def test_a_deep_walk_goes_past_the_boundary_and_is_complete_to_the_end():
+    old = listing(50)
+    walk = SectionWalk("syky", boundary_of(old), deep=True)
+    asked, step = walk_site(walk, site(old), urls(old))
+    assert asked == list(range(5)) and step is Step.END and walk.pages_at_boundary == 5
+    assert walk.progress().complete and walk.progress().to_end
+
+
 # --- the deep walk's schedule ---
 
 NOW = datetime(2026, 12, 1, 12, tzinfo=timezone.utc)
@@ -351,6 +429,36 @@ def test_the_walk_state_goes_through_json_and_comes_back_the_same():
     walk_site(walk, site(listing(105), p2="HTTP 404"), urls(old))
     state = json.loads(json.dumps(walk.shared_state()))
     assert SectionWalk.from_state(state) == walk
+
+
+def test_a_walk_state_from_a_worker_without_the_later_fields_takes_their_defaults():
+    """States carried by requests queued by an older worker (before late entries, unread pages, missing
+    sections and the deep flag were shared) still make a walk."""
+    state = SectionWalk("syky", NEVER).shared_state()
+    for key in ("deep_walked_at", "listed", "boundary_unread", "deep", "late_entries", "unread", "missing", "ended"):
+        del state[key]
+    assert SectionWalk.from_state(state) == SectionWalk("syky", NEVER)
+
+
+def test_the_walk_book_makes_a_walk_on_first_use_and_reports_the_begun_ones():
+    book = WalkBook()
+    assert book.get("syky") is None and book.get(None) is None
+    walk = book.walk("syky")
+    assert book.walk("syky") is walk and book.get("syky") is walk and walk.boundary == NEVER
+    book.walk("yw")  # not begun: no progress, not walked
+    assert book.progress() == [] and book.sections_walked() == 0
+    walk_site(walk, site(listing(20)))
+    assert book.progress() == [walk.progress()] and book.sections_walked() == 1
+    states = [walk.shared_state(), book.walk("yw").shared_state()]
+    assert WalkBook.progress_of(json.loads(json.dumps(states))) == [walk.progress()]
+
+
+def test_each_crawler_has_one_walk_book():
+    class Crawler:
+        pass
+
+    one, other = Crawler(), Crawler()
+    assert walks_of(one) is walks_of(one) and walks_of(one) is not walks_of(other)
 
 
 # --- what the operator reads ---
