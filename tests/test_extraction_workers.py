@@ -148,3 +148,20 @@ def test_a_worker_killed_in_the_middle_costs_no_page(tmp_path):
     stats = _stats(db_url)
     assert 0 < int(stats["cascrawl/extract/in_worker"]) < len(urls) == int(stats["cascrawl/coverage/pages"])
     assert 0 < int(stats["cascrawl/clean/in_worker"]) < len(urls)  # the rest was cleaned in the crawler's thread
+
+
+def test_the_extraction_workers_belong_to_the_crawler():
+    """The extension (EXTENSIONS) is the crawl's pool, found through the crawler by the spider and the item
+    processor; its size and queue come from the settings (the queue's 0: twice CONCURRENT_REQUESTS)."""
+    from scrapy.utils.test import get_crawler
+
+    from cascrawl.extraction import ExtractionWorkers, extraction_of
+
+    extension = {"EXTENSIONS": {"cascrawl.extraction.ExtractionWorkers": 0}}
+    crawler = get_crawler(settings_dict={**extension, "CASCRAWL_EXTRACT_PROCESSES": 2, "CONCURRENT_REQUESTS": 5})
+    workers = crawler.get_extension(ExtractionWorkers)
+    assert extraction_of(crawler) is workers and (workers.processes, workers.queue_limit) == (2, 10)
+    queued = get_crawler(settings_dict={**extension, "CASCRAWL_EXTRACT_QUEUE": 3})
+    assert extraction_of(queued).queue_limit == 3
+    bare = get_crawler()  # no extension: pages are parsed in the crawler's thread
+    assert extraction_of(bare).processes == 0 and extraction_of(bare) is extraction_of(bare)

@@ -4,16 +4,19 @@ error), and that the spider's item object is the one that goes on."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from datetime import datetime, timezone
 
 import pytest
 from scrapy.settings import Settings
+from scrapy.utils.test import get_crawler
 
 import cascrawl.settings as project_settings
+from cascrawl.extraction import extraction_of
 from cascrawl.items import ArticleItem
-from pipelines.processor import Cleaned, WorkerCleaning, _adopt, _leading_worker_pipelines, _picklable
+from pipelines.processor import Cleaned, OffloadingItemProcessor, WorkerCleaning, _adopt, _leading_worker_pipelines, _picklable
 
 CLEANING = ["pipelines.text.TextPipeline", "pipelines.boilerplate.BoilerplatePipeline",
             "pipelines.copies.ReservedCopyPipeline", "pipelines.dates.PublishedDatePipeline",
@@ -124,5 +127,25 @@ def test_settings_that_do_not_pickle_stay_behind(value):
     assert sent["CASCRAWL_SCRIPT"] == "keep" and "SOMETHING" not in sent
 
 
-def test_an_answer_without_a_worker_is_marked_as_such():
-    assert Cleaned(item=1).in_worker is False
+def test_with_no_worker_alive_the_cleaning_runs_here_once_and_is_not_counted_as_a_workers():
+    """A crawl whose extraction workers are all gone (here: never started) cleans each item in the
+    crawler's thread: the offloaded pipelines run once (not again in the chain after them), they count
+    into the crawl's stats directly, and nothing is counted as cleaned in a worker."""
+    settings = Settings()
+    settings.setmodule(project_settings)
+    cascrawl = {name: value for name, value in _picklable(settings).items() if name.startswith("CASCRAWL_")}
+    crawler = get_crawler(settings_dict={**cascrawl, "ITEM_PIPELINES": {path: n for n, path in enumerate(CLEANING)}})
+    workers = extraction_of(crawler)
+    workers.processes = 1  # a pool with a worker to offload to, none of them alive
+    processor = OffloadingItemProcessor.from_crawler(crawler)
+
+    async def clean(item):
+        await processor.open_spider_async()
+        return await processor.process_item_async(item)
+
+    item = _item()
+    assert asyncio.run(clean(item)) is item
+    assert item.text == "当前，研究取得进展。"  # gloss out, Simplified, the widget line gone
+    stats = crawler.stats.get_stats()
+    assert stats["cascrawl/clean/text/articles"] == stats["cascrawl/validated"] == 1
+    assert "cascrawl/clean/in_worker" not in stats
