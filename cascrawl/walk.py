@@ -235,6 +235,29 @@ class WalkBook:
             self.walks[section] = SectionWalk(section, Boundary(None, None))
         return self.walks[section]
 
+    def begin(self, section: str, boundary: Boundary, deep: bool = False) -> SectionWalk:
+        """The section's walk of this run, from what the database knows of its listing."""
+        walk = self.walks[section] = SectionWalk(section, boundary, deep=deep)
+        return walk
+
+    def asking(self, section: str, number: int) -> dict:
+        """The walk as the request for its listing page `number` carries it (its WALK meta). A page after
+        the first is asked for now and not handled yet: until it is, the walk is not complete."""
+        walk = self.walk(section)
+        walk.next_requested = number > 0
+        return walk.shared_state()
+
+    def carried(self, section: str, state: dict | None) -> SectionWalk:
+        """The walk a listing page's answer goes on with: the section's walk as the page's request carried it
+        (`state`, its WALK meta), unless this process has it as far already (it read that page before): a
+        distributed crawl's workers hand walks to each other that way. The page asked for is here: the walk
+        waits for no page now."""
+        walk = self.walk(section)
+        if state and state["pages"] > walk.pages:
+            walk = self.walks[section] = SectionWalk.from_state(state)
+        walk.next_requested = False
+        return walk
+
     def get(self, section: str | None) -> SectionWalk | None:
         return self.walks.get(section) if section is not None else None
 

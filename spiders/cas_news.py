@@ -97,7 +97,7 @@ class CasNewsSpider(scrapy.Spider):
         for section in self.sections:
             boundary = history.boundaries.get(section, Boundary(None, None))
             deep = deep_walk_reason(boundary, now, self.deep_walk_days) if self.incremental else None
-            self.book.walks[section] = SectionWalk(section, boundary, deep=deep is not None)
+            self.book.begin(section, boundary, deep=deep is not None)
             if deep:
                 stats.set_value("cascrawl/walks/deep", [*(stats.get_value("cascrawl/walks/deep") or []), section])
                 self.logger.info("section %r: deep walk, every listing page (%s)", section, deep)
@@ -112,37 +112,22 @@ class CasNewsSpider(scrapy.Spider):
         return history.refresh, history.due
 
     def _listing_request(self, section: str, number: int, page_count: int | None = None):
-        walk = self._walk(section)
-        walk.next_requested = number > 0
         return scrapy.Request(
             listing_page_url(section_url(self.base_url, section), number),
             callback=self.parse_listing,
             errback=self.listing_failed,
             cb_kwargs={"section": section, "number": number, "page_count": page_count},
-            meta={"handle_httpstatus_list": _HANDLED_STATUSES, WALK: walk.shared_state()},
+            meta={"handle_httpstatus_list": _HANDLED_STATUSES, WALK: self.book.asking(section, number)},
             # Listing pages before articles: the walk reaches its end (and its boundary) early, and
             # a stop leaves fewer listed-but-unfetched articles behind.
             priority=10,
         )
 
-    def _walk(self, section: str) -> SectionWalk:
-        return self.book.walk(section)
-
     # --- listing pages ---
-
-    def _walk_of(self, request, section: str) -> SectionWalk:
-        """The section's walk as this listing page's request carries it, unless this process has it
-        already (it read the page before): a distributed crawl's workers hand walks to each other."""
-        walk = self._walk(section)
-        state = request.meta.get(WALK) if request is not None else None
-        if state and state["pages"] > walk.pages:
-            walk = self.book.walks[section] = SectionWalk.from_state(state)
-        walk.next_requested = False
-        return walk
 
     def parse_listing(self, response, section, number=0, page_count=None):
         stats = self.crawler.stats
-        walk = self._walk_of(response.request, section)
+        walk = self.book.carried(section, response.request.meta.get(WALK) if response.request else None)
         if response.status != 200:
             stats.inc_value("cascrawl/sections_missing" if number == 0 else "cascrawl/listing_pages_missing")
             yield from self._unread(walk, response.url, number, page_count, f"HTTP {response.status}",
@@ -241,7 +226,7 @@ class CasNewsSpider(scrapy.Spider):
         if stats.get_value("cascrawl/first_fetch_error") is None:
             stats.set_value("cascrawl/first_fetch_error", failure.getErrorMessage())
         section, number = request.cb_kwargs.get("section", ""), request.cb_kwargs.get("number", 0)
-        walk = self._walk_of(request, section)
+        walk = self.book.carried(section, request.meta.get(WALK))
         yield from self._unread(walk, request.url, number, request.cb_kwargs.get("page_count"),
                                 _failure_reason(failure))
 

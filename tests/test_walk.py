@@ -453,6 +453,34 @@ def test_the_walk_book_makes_a_walk_on_first_use_and_reports_the_begun_ones():
     assert WalkBook.progress_of(json.loads(json.dumps(states))) == [walk.progress()]
 
 
+def test_a_walk_handed_on_by_a_request_is_taken_up_unless_this_process_is_further():
+    """A distributed crawl's workers hand walks on through the listing requests (their WALK meta): the worker
+    that reads page 2 goes on with the walk page 1's reader left in the request, not with its own older copy."""
+    pages = listing(50)
+    reader = WalkBook()
+    reader.begin("syky", NEVER)
+    state = reader.asking("syky", 0)
+    assert state["next_requested"] is False  # the first page: nothing asked for yet
+    walk = reader.carried("syky", state)
+    walk.page_read(0, pages[0], 5, False, set().__contains__, incremental=True, url=page_url(0))
+    state = json.loads(json.dumps(reader.asking("syky", 1)))
+    assert state["next_requested"] is True and not reader.walk("syky").complete
+
+    other = WalkBook()
+    stale = other.begin("syky", NEVER)
+    taken = other.carried("syky", state)
+    assert taken is not stale and taken is other.get("syky")
+    assert taken.pages == 1 and taken.top_url == entry(50).canonical_url and not taken.next_requested
+    assert other.carried("syky", SectionWalk("syky", NEVER).shared_state()) is taken  # an older state: kept
+    assert other.carried("syky", None) is taken and not taken.next_requested
+
+
+def test_a_deep_walk_begins_deep():
+    book = WalkBook()
+    walk = book.begin("syky", boundary_of(listing(20)), deep=True)
+    assert book.walk("syky") is walk and walk.deep and walk.boundary.listed
+
+
 def test_each_crawler_has_one_walk_book():
     class Crawler:
         pass
