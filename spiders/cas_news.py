@@ -7,13 +7,13 @@ from datetime import datetime, timezone
 import scrapy
 from scrapy.http import TextResponse
 
-from cascrawl.encoding import decode_html, looks_binary
-from cascrawl.extraction import Extracted, extraction_of
-from cascrawl.hosts import count_offsite, fetch_failure
-from cascrawl.items import ArticleItem
-from cascrawl.parsers import GENERIC, parse_listing
+from cascrawl.article_page import failed_fetch_item, fill_from_page, response_item, to_extract
+from cascrawl.encoding import decode_html
+from cascrawl.extraction import extraction_of
+from cascrawl.hosts import count_offsite
+from cascrawl.parsers import parse_listing
 from cascrawl.sections import parse_sections
-from cascrawl.urls import listing_page_url, normalize_base_url, parse_article_url, section_url, site_link
+from cascrawl.urls import listing_page_url, normalize_base_url, section_url, site_link
 from cascrawl.walk import WALK, Boundary, SectionWalk, Step, deep_walk_reason, walks_of
 
 # Handled by the callbacks instead of being filtered out by HttpErrorMiddleware.
@@ -236,93 +236,18 @@ class CasNewsSpider(scrapy.Spider):
         """The item of an article page, parsed by the crawl's extraction workers (cascrawl.extraction: in
         a worker process while the reactor thread goes on downloading, or in this thread when there is
         none). Tests and tools take the same path (cascrawl.single_page.callback_items)."""
-        item = self._article_item(response, section, listing_date)
-        if item is not None and self._to_extract(item, response):
-            self._fill_from_page(item, response, await extraction_of(self.crawler).extract(
-                response.body, response.headers.get("Content-Type"), response.url, self.max_page_tags))
+        stats = self.crawler.stats
+        item = response_item(response, section, listing_date, stats)
+        if item is not None and to_extract(item, response, stats):
+            extracted = await extraction_of(self.crawler).extract(
+                response.body, response.headers.get("Content-Type"), response.url, self.max_page_tags)
+            fill_from_page(item, response.url, extracted, self.max_page_tags, stats, self.logger)
         if item is not None:
             yield item
 
-    def _article_item(self, response, section, listing_date) -> ArticleItem | None:
-        if response.status == 304:  # revalidated and unchanged: nothing to extract
-            self.crawler.stats.inc_value("cascrawl/refresh/not_modified")
-            return None
-        if response.request is not None and response.request.meta.get("cascrawl_refresh"):
-            self.crawler.stats.inc_value("cascrawl/refresh/refetched")
-        item = self._new_item(response.url, section, listing_date, response.status)
-        item.etag, item.last_modified = _header(response, "ETag"), _header(response, "Last-Modified")
-        return item
-
-    def _to_extract(self, item: ArticleItem, response) -> bool:
-        if response.status != 200:
-            return False
-        if looks_binary(response.body):  # an image, an archive, random bytes: never a page
-            content_type = _header(response, "Content-Type")
-            item.reject_reason, item.reject_detail = "not_html", f"binary body ({content_type or 'no Content-Type'})"
-            self.crawler.stats.inc_value("cascrawl/extract/not_html")
-            return False
-        return True
-
     def article_failed(self, failure):
-        """An article that could not be fetched (after retries) becomes a recorded rejection, filed under
-        the URL the listing gave (before any redirect): fetch_failed, too_large (over DOWNLOAD_MAXSIZE),
-        offsite_redirect / offsite_refresh / offsite_link (refused by the host policy)."""
-        request = failure.request
-        self.crawler.stats.inc_value("cascrawl/article_fetch_failed")
-        origin = (request.meta.get("redirect_urls") or [request.url])[0]
-        item = self._new_item(origin, request.cb_kwargs.get("section", ""), request.cb_kwargs.get("listing_date"), 0)
-        message = failure.getErrorMessage()
-        reason = fetch_failure(failure.value, message, request.meta)
-        if reason == "too_large" and not message:
-            message = f"response cut off after {request.meta.get('cascrawl_too_large')} bytes (DOWNLOAD_MAXSIZE)"
-        item.reject_reason, item.reject_detail = reason, message[:500]
-        yield item
-
-    @staticmethod
-    def _new_item(url, section, listing_date, status) -> ArticleItem:
-        ref = parse_article_url(url)
-        return ArticleItem(
-            url=ref.canonical_url if ref else url,
-            fetched_url=url,
-            docid=ref.docid if ref else 0,
-            section=ref.section if ref else section,
-            fetched_at=datetime.now(timezone.utc),
-            http_status=status,
-            listing_date=listing_date,
-            url_date=ref.url_date if ref else None,
-        )
-
-    def _fill_from_page(self, item: ArticleItem, response, extracted: Extracted) -> None:
-        stats = self.crawler.stats
-        encoding, page = extracted.encoding, extracted.page
-        if extracted.in_worker:
-            stats.inc_value("cascrawl/extract/in_worker")
-        if extracted.tags:
-            item.reject_reason = "too_large"
-            item.reject_detail = f"{extracted.tags} tags, over CASCRAWL_MAX_PAGE_TAGS ({self.max_page_tags}): not parsed"
-            stats.inc_value("cascrawl/extract/too_many_tags")
-            return
-        if page is None:
-            self.logger.error("extraction failed on %s:\n%s", response.url, extracted.trace)
-            item.reject_reason, item.reject_detail = "extraction_error", (extracted.error or "")[:500]
-            stats.inc_value("cascrawl/extract/errors")
-            return
-        stats.inc_value(f"cascrawl/extract/parser/{page.parser}")
-        # Field coverage over every extracted article page, rejected or not: the layout-change alarm's input.
-        stats.inc_value("cascrawl/coverage/pages")
-        for name, value in (("title", page.title), ("date", page.date_text), ("body", page.body_html),
-                            ("source", page.source)):
-            if value:
-                stats.inc_value(f"cascrawl/coverage/{name}")
-        if page.parser == GENERIC.id:
-            stats.inc_value("cascrawl/extract/generic_fallback")
-            self.logger.warning("no CAS layout matched %s: body from the generic extractor", response.url)
-        item.template, item.title, item.source = page.parser, page.title, page.source
-        item.author, item.editor = page.author, page.editor
-        item.date_text, item.date_origin = page.date_text, page.date_origin
-        item.html, item.attachments, item.images = page.body_html, page.attachments, page.images
-        item.videos = page.videos
-        item.provenance = {**page.provenance, "encoding": encoding}
+        """An article that could not be fetched (after retries): a recorded rejection (cascrawl.article_page)."""
+        yield failed_fetch_item(failure, self.crawler.stats)
 
 
 def _failure_reason(failure) -> str:
@@ -331,8 +256,3 @@ def _failure_reason(failure) -> str:
     if response is not None:
         return f"HTTP {response.status} after retries"
     return failure.getErrorMessage()[:200] or type(failure.value).__name__
-
-
-def _header(response, name: str) -> str | None:
-    value = response.headers.get(name)
-    return value.decode("latin-1") if value else None

@@ -16,8 +16,7 @@ from scrapy.utils.test import get_crawler
 import cascrawl.settings as project_settings
 from cascrawl.extraction import extraction_of
 from cascrawl.items import ArticleItem
-from pipelines.processor import (Cleaned, OffloadingItemProcessor, WorkerCleaning, _adopt, _leading_worker_pipelines,
-                                 _picklable)
+from pipelines.processor import OffloadingItemProcessor, WorkerCleaning, _adopt, _leading_worker_pipelines, _picklable
 
 CLEANING = ["pipelines.text.TextPipeline", "pipelines.boilerplate.BoilerplatePipeline",
             "pipelines.copies.ReservedCopyPipeline", "pipelines.dates.PublishedDatePipeline",
