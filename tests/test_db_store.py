@@ -137,7 +137,7 @@ CONTRACT_METADATA_CHANGES = {
 
 
 def test_every_metadata_key_of_the_export_contract_is_one_that_moves_updated_at():
-    from cascrawl.db.store import CONTRACT_METADATA_COLUMNS
+    from cascrawl.db.articles import CONTRACT_METADATA_COLUMNS
     from cascrawl.export import EXPORT_KEYS
 
     identity_content_and_timestamps = {"url", "title", "text", "content_hash", "first_seen_at", "updated_at"}
