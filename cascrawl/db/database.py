@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from cascrawl.db import articles, runs, schema, search
 from cascrawl.db.articles import UpsertResult
-from cascrawl.db.engine import acquire_engine, error_line, normalize_url, release_engine
+from cascrawl.db.engine import acquire_engine, error_line, normalize_url
 from cascrawl.db.migrate import SchemaState
 from cascrawl.db.models import Article
 
@@ -29,7 +29,8 @@ class Database:
     def __init__(self, url: str, *, read_only: bool = False):
         self.url = normalize_url(url)
         self.read_only = read_only
-        self.engine: Engine = acquire_engine(self.url, read_only)  # DatabaseError for an unusable URL
+        self._shared = acquire_engine(self.url, read_only)  # DatabaseError for an unusable URL
+        self.engine: Engine = self._shared.engine
         self._held = True
 
     def __repr__(self) -> str:
@@ -44,7 +45,7 @@ class Database:
     def close(self) -> None:
         """Done with it. Closing twice, or using it after close (its engine still works, with new
         connections) and closing again, is harmless."""
-        release_engine(self.engine, held=self._held)
+        self._shared.release(held=self._held)
         self._held = False
 
     def __enter__(self) -> Database:

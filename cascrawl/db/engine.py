@@ -3,8 +3,8 @@ process (SQLite pragmas, read-only connections), and what a database error means
 
 Engines are shared: every `Database` of one URL in a process uses one engine, so one pool (a `cascrawl
 crawl` used to build four: the pre-flight check, the persist pipeline, the spider's history, the health
-check). Each holder releases it (`release_engine`); the last one out closes the pool's connections, and a
-later holder gets the same engine with a fresh pool. A forked child never uses its parent's connections:
+check). Each holder releases it (`SharedEngine.release`); the last one out closes the pool's connections,
+and a later holder gets the same engine with a fresh pool; an engine no Database refers to any more goes. A forked child never uses its parent's connections:
 at fork, the child's engines drop their pools without closing them (the parent still uses them).
 """
 
@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import os
 import threading
+import weakref
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
@@ -24,8 +24,8 @@ from sqlalchemy.exc import (
 
 from cascrawl.redact import safe_url, without_password
 
-__all__ = ["DatabaseError", "acquire_engine", "error_kind", "error_line", "in_chunks", "normalize_url",
-           "release_engine", "safe_url"]
+__all__ = ["DatabaseError", "SharedEngine", "acquire_engine", "error_kind", "error_line", "in_chunks",
+           "normalize_url", "safe_url"]
 
 # SQLite allows 32766 bound parameters per statement (999 before 3.32): IN lists go in chunks.
 CHUNK = 500
@@ -61,18 +61,31 @@ def error_line(error: BaseException, url: str) -> str:
 
 # --- one engine per database per process ---
 
-@dataclass
-class _Shared:
-    engine: Engine
-    holders: int = 0
+class SharedEngine:
+    """The engine of one URL, and how many Databases hold it (the last one out closes its connections)."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self.holders = 0
+
+    def release(self, held: bool = True) -> None:
+        """One holder fewer (held=False: a holder that had released it already, and used it since); when
+        nobody holds it, the pool's connections are closed (the engine stays usable, with a fresh pool)."""
+        with _engines_lock:
+            self.holders = max(self.holders - held, 0)
+            if self.holders:
+                return
+        self.engine.dispose()
 
 
-_engines: dict[tuple[str, bool], _Shared] = {}
+# Weak values: an engine lives as long as a Database refers to it (as before, when each Database had
+# its own), so connections a caller forgot to close still go with the garbage collector.
+_engines: weakref.WeakValueDictionary[tuple[str, bool], SharedEngine] = weakref.WeakValueDictionary()
 _engines_lock = threading.Lock()
 
 
-def acquire_engine(url: str, read_only: bool = False) -> Engine:
-    """The process's engine of `url` (normalised), made on first use; release it with `release_engine`.
+def acquire_engine(url: str, read_only: bool = False) -> SharedEngine:
+    """The process's engine of `url` (normalised), made on first use; `release()` it when done.
 
     read_only: an engine of its own whose connections refuse writes (SQLite `query_only`, PostgreSQL
     read-only transactions), so that a reader's engine never turns a writer of the same process read-only.
@@ -81,23 +94,11 @@ def acquire_engine(url: str, read_only: bool = False) -> Engine:
     with _engines_lock:
         shared = _engines.get(key)
         if shared is None:
-            shared = _Shared(_create_engine(url, read_only))
+            shared = SharedEngine(_create_engine(url, read_only))
             if not _in_memory(shared.engine):
                 _engines[key] = shared
         shared.holders += 1
-        return shared.engine
-
-
-def release_engine(engine: Engine, held: bool = True) -> None:
-    """One holder fewer (held=False: a holder that had released it already, and used it since); when
-    nobody holds it, the pool's connections are closed (the engine stays, with a fresh pool)."""
-    with _engines_lock:
-        shared = next((shared for shared in _engines.values() if shared.engine is engine), None)
-        if shared is not None:
-            shared.holders = max(shared.holders - held, 0)
-            if shared.holders:
-                return
-    engine.dispose()
+        return shared
 
 
 def engines_held() -> dict[tuple[str, bool], int]:
@@ -162,9 +163,8 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 def _forget_pools_in_child() -> None:
     """In a forked child: new pools, the inherited connections left to the parent (closing them here
     would end the parent's sessions: https://docs.sqlalchemy.org/en/20/core/pooling.html#pooling-multiprocessing)."""
-    for shared in _engines.values():
+    for shared in list(_engines.values()):
         shared.engine.dispose(close=False)
-        shared.holders = 0
 
 
 os.register_at_fork(after_in_child=_forget_pools_in_child)
