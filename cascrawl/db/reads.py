@@ -21,12 +21,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import Engine, func, literal, or_, select, tuple_
+from sqlalchemy import func, literal, or_, select, tuple_
 from sqlalchemy.orm import Session, defer
 
 from cascrawl.db import frontier
 from cascrawl.db.database import Database
-from cascrawl.db.engine import listen_read_only
 from cascrawl.db.models import Article, ArticleRevision, AwareDateTime, CrawlRun, Refetch, Reject
 from cascrawl.db.search import search_conditions
 
@@ -287,16 +286,6 @@ def ping(database: Database) -> None:
     """Raises (SQLAlchemyError) unless the database answers."""
     with database.engine.connect() as connection:
         connection.exec_driver_sql("SELECT 1")
-
-
-# --- read-only connections ---
-
-def make_read_only(engine: Engine) -> None:
-    """Every new connection of `engine` refuses writes (its pooled ones are closed first). Engines are
-    shared by every Database of a URL in a process: prefer `Database(url, read_only=True)`, an engine of
-    its own, to turning a shared one read-only under its writers."""
-    listen_read_only(engine)
-    engine.dispose()
 
 
 def _moment(value: datetime):
