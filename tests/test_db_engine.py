@@ -128,3 +128,29 @@ def test_database_implements_the_article_store_seam():
     for name in methods:
         expected = inspect.signature(getattr(ArticleStore, name)).parameters
         assert list(inspect.signature(getattr(Database, name)).parameters) == list(expected), name
+
+
+_COUNTING_CRAWL = """
+import sys
+from cascrawl.db import engine
+made = []
+create = engine._create_engine
+engine._create_engine = lambda url, read_only: made.append(engine.safe_url(url)) or create(url, read_only)
+from cascrawl.cli import main
+code = main(sys.argv[1:])
+print(f"engines made: {made}", file=sys.stderr)
+sys.exit(code)
+"""
+
+
+def test_cascrawl_crawl_builds_one_engine(site_url, tmp_path):
+    import subprocess
+    import sys
+
+    from .conftest import FAST, REPO
+
+    db = f"sqlite:///{tmp_path / 'one.db'}"
+    result = subprocess.run([sys.executable, "-c", _COUNTING_CRAWL, "crawl", "--base-url", site_url, "--db", db,
+                             "--section", "syky", *FAST], capture_output=True, text=True, timeout=180, cwd=REPO)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stderr.strip().splitlines()[-1] == f"engines made: [{safe_url(db)!r}]"

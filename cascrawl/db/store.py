@@ -1,6 +1,6 @@
 """The seam where another store could go: `ArticleStore`, what a crawl needs from the place it stores
 into, which `Database` implements. Also, until their callers move, the names this module used to define
-(now in engine.py, articles.py, search.py, schema.py): import them from there, or from cascrawl.db.
+(error kinds: engine.py; safe_url: cascrawl/redact.py): import them from there.
 
 A crawl also records, through the same object: walks and the re-fetch schedule (frontier.py), media
 (media.py), the run lock (lock.py) and what earlier runs stored (history.py). Those take the `Database`
@@ -13,21 +13,12 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
-from cascrawl.db.articles import CONTRACT_METADATA_COLUMNS, UpsertResult
-from cascrawl.db.database import Database
-from cascrawl.db.engine import (
-    LOCKED, OUTAGE, REFUSED, STORAGE, DatabaseError, error_kind, in_chunks, normalize_url, safe_url,
-)
-from cascrawl.db.schema import SCHEMA_LOCK_KEY as _SCHEMA_LOCK_KEY
-from cascrawl.db.search import search_conditions
+from cascrawl.db.articles import UpsertResult
+# Moved to engine.py; kept here for the modules not converted yet (pipelines/persist.py, cascrawl/spool.py,
+# cascrawl/cli/__init__.py, tests/test_storage_faults_kinds.py). safe_url's home: cascrawl/redact.py.
+from cascrawl.db.engine import LOCKED, OUTAGE, REFUSED, STORAGE, error_kind, safe_url
 
-__all__ = [
-    "ArticleStore",
-    # Moved; kept here for modules not converted yet (pipelines/persist.py, cascrawl/spool.py,
-    # cascrawl/cli/__init__.py, tests/test_storage_faults_kinds.py):
-    "CONTRACT_METADATA_COLUMNS", "Database", "DatabaseError", "LOCKED", "OUTAGE", "REFUSED", "STORAGE", "UpsertResult",
-    "_SCHEMA_LOCK_KEY", "error_kind", "in_chunks", "normalize_url", "safe_url", "search_conditions",
-]
+__all__ = ["ArticleStore", "LOCKED", "OUTAGE", "REFUSED", "STORAGE", "error_kind", "safe_url"]
 
 
 @runtime_checkable
