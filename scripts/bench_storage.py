@@ -35,7 +35,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from cascrawl.db import Database, safe_url  # noqa: E402
+from cascrawl.db import Database  # noqa: E402
+from cascrawl.redact import safe_url  # noqa: E402
 from cascrawl.text import content_hash  # noqa: E402
 
 BEIJING = timezone(timedelta(hours=8))

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from cascrawl.db import Article, ArticleRevision, CrawlRun, Database, Reject
+from cascrawl.db import Article, ArticleRevision, CrawlRun, Database, Reject, articles
 from cascrawl.text import content_hash
 
 from .db_backends import db_url, postgres_server  # noqa: F401  (fixtures)
@@ -137,7 +137,7 @@ CONTRACT_METADATA_CHANGES = {
 
 
 def test_every_metadata_key_of_the_export_contract_is_one_that_moves_updated_at():
-    from cascrawl.db.store import CONTRACT_METADATA_COLUMNS
+    from cascrawl.db.articles import CONTRACT_METADATA_COLUMNS
     from cascrawl.export import EXPORT_KEYS
 
     identity_content_and_timestamps = {"url", "title", "text", "content_hash", "first_seen_at", "updated_at"}
@@ -251,7 +251,7 @@ def test_postgresql_array_insert_stores_what_the_row_by_row_insert_stores(db_url
     other_url = postgres_server.create_database()
     try:
         plain = Database(other_url).open()
-        monkeypatch.setattr(Database, "_insert_pg_arrays", lambda self, session, rows: None)  # SQLAlchemy's VALUES
+        monkeypatch.setattr(articles, "_insert_pg_arrays", lambda session, rows: None)  # SQLAlchemy's VALUES
         assert plain.upsert_articles(_varied_articles(), seen_at=seen_at).inserted == 4
         assert rows(arrays, Article) == rows(plain, Article)
         plain.close()

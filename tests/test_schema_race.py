@@ -10,7 +10,7 @@ import threading
 from sqlalchemy import text
 
 from cascrawl.db import Database, migrate
-from cascrawl.db.store import _SCHEMA_LOCK_KEY
+from cascrawl.db.schema import SCHEMA_LOCK_KEY
 
 from .db_backends import postgres_server  # noqa: F401  (fixture)
 
@@ -20,7 +20,7 @@ def test_a_database_opened_while_another_worker_creates_the_schema_waits_and_use
     first, second = Database(url), Database(url)
     try:
         with first.engine.connect() as creating:  # the first worker, in the middle of creating the schema
-            creating.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _SCHEMA_LOCK_KEY})
+            creating.execute(text("SELECT pg_advisory_lock(:key)"), {"key": SCHEMA_LOCK_KEY})
             outcome: list[str] = []
 
             def open_second():
@@ -35,7 +35,7 @@ def test_a_database_opened_while_another_worker_creates_the_schema_waits_and_use
             opener.join(timeout=1.5)
             assert opener.is_alive() and outcome == []  # it waits for the first worker ...
             migrate.upgrade(first.engine)
-            creating.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _SCHEMA_LOCK_KEY})
+            creating.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": SCHEMA_LOCK_KEY})
             creating.commit()
             opener.join(timeout=30)
         assert outcome == ["opened"]  # ... then finds the schema made, at head

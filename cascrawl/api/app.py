@@ -1,7 +1,7 @@
 """The read-only HTTP API (FastAPI): articles with cursor paging, sections, runs, health. docs/api.md.
 
 Read-only three times over: only GET routes exist, a middleware answers 405 to every other method
-before any route runs, and the database connections themselves refuse writes (reads.make_read_only).
+before any route runs, and the database connections themselves refuse writes (a read-only Database).
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from contextlib import asynccontextmanager
 from pathlib import Path as FilePath
 from typing import Annotated
 
@@ -112,14 +113,26 @@ def database(request: Request) -> Database:
 Db = Annotated[Database, Depends(database)]
 
 
-def create_app(db: Database, media_store: str | None = None) -> FastAPI:
-    """The app over an opened Database (`Database(url).open(create=False)`); its engine is made read-only.
-    `media_store`: the media archive's folder (CASCRAWL_MEDIA_STORE), whose files GET /media/{checksum} serves."""
-    reads.make_read_only(db.engine)
+def create_app(database: Database, media_store: str | None = None) -> FastAPI:
+    """The app over an opened Database (`Database(url).open(create=False)`), read through a read-only
+    Database of the same URL (an engine of its own: a writer of the same process is not turned read-only),
+    which the app closes when it shuts down. `media_store`: the media archive's folder
+    (CASCRAWL_MEDIA_STORE), whose files GET /media/{checksum} serves."""
+    db = database if database.read_only else database.reader()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        try:
+            yield
+        finally:
+            if db is not database:
+                db.close()
+
     # Swagger UI at /docs from the assets fastapi-offline ships (served under /docs/assets), not from a CDN:
     # the docs work without internet.
     app = FastAPIOffline(title="cascrawl read API", version=__version__, description=DESCRIPTION,
-                         docs_url="/docs", redoc_url=None, openapi_url="/openapi.json", static_url="/docs/assets")
+                         docs_url="/docs", redoc_url=None, openapi_url="/openapi.json", static_url="/docs/assets",
+                         lifespan=lifespan)
     app.state.database = db
 
     app.add_middleware(ReadOnly)

@@ -13,9 +13,12 @@ EXIT_NOT_FOUND = 3
 
 
 def database_url(args) -> str:
+    """--db, else CASCRAWL_DATABASE_URL, else the default of cascrawl/settings.py."""
     import os
 
-    return args.db or os.environ.get("CASCRAWL_DATABASE_URL", "sqlite:///cascrawl.db")
+    from cascrawl import settings
+
+    return args.db or os.environ.get("CASCRAWL_DATABASE_URL", settings.CASCRAWL_DATABASE_URL)
 
 
 def positive(value: str) -> int:

@@ -28,7 +28,8 @@ def add_commands(commands) -> None:
 
 
 def _db_upgrade_command(args, parser) -> int:
-    from cascrawl.db import Database, DatabaseError, safe_url
+    from cascrawl.db import Database, DatabaseError
+    from cascrawl.redact import safe_url
 
     try:
         database = Database(database_url(args))
@@ -49,7 +50,8 @@ def _db_upgrade_command(args, parser) -> int:
 
 def _db_current_command(args, parser) -> int:
     """Exit 0 when the schema is at head, 3 when it is behind or empty, 1 when it cannot be read."""
-    from cascrawl.db import Database, DatabaseError, safe_url
+    from cascrawl.db import Database, DatabaseError
+    from cascrawl.redact import safe_url
 
     try:
         database = Database(database_url(args))

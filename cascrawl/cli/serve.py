@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import sys
 
+from cascrawl import settings
 from cascrawl.cli.common import DB_HELP, open_for_reading
 
 
@@ -13,7 +13,7 @@ def add_commands(commands) -> None:
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
     serve.add_argument("--db", metavar="URL", help=DB_HELP)
-    serve.add_argument("--media", metavar="DIR", default=os.environ.get("CASCRAWL_MEDIA_STORE") or None,
+    serve.add_argument("--media", metavar="DIR", default=settings.CASCRAWL_MEDIA_STORE or None,
                        help="the media archive's folder, served at /media/{checksum} (default: CASCRAWL_MEDIA_STORE)")
     serve.set_defaults(handler=_serve_command)
 
@@ -22,7 +22,7 @@ def _serve_command(args, parser) -> int:
     import uvicorn
 
     from cascrawl.api.app import create_app
-    from cascrawl.db import safe_url
+    from cascrawl.redact import safe_url
 
     if not 0 <= args.port <= 65535:
         parser.error(f"--port: expected 0 to 65535, got {args.port}")

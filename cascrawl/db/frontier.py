@@ -1,5 +1,6 @@
 """The crawl frontier kept between runs: per section, how far its listing is known to be complete
-(`section_walks`); per rejected page, when to try it again (`refetch_schedule`)."""
+(`section_walks`); per rejected page, when to try it again (`refetch_schedule`). Every function that
+reads or writes takes the `Database` first (cascrawl/db/__init__.py says why)."""
 
 from __future__ import annotations
 
@@ -8,15 +9,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from cascrawl.db.models import CrawlRun, Refetch, SectionWalk
-from cascrawl.db.store import Database, in_chunks
+from cascrawl.db.database import Database
+from cascrawl.db.engine import in_chunks
+from cascrawl.db.models import Refetch, SectionWalk
+from cascrawl.db.runs import interrupt_stale_runs
 from cascrawl.walk import Boundary, WalkProgress
 
-__all__ = ["Boundary", "WalkProgress"]  # the walk's own types (cascrawl/walk.py), stored here
+# The walk's own types (cascrawl/walk.py), stored here; interrupt_stale_runs is runs.py's (its old home).
+__all__ = ["Boundary", "WalkProgress", "interrupt_stale_runs"]
 
 # Rejections that may go away by themselves: tried again at the next run. Everything else is
 # permanent (404/410, no body, not an article, refused by the database, …) and waits a growing back-off.
@@ -47,25 +51,27 @@ class DueRefetch:
     reason: str
 
 
-def load_boundaries(session: Session, sections: Iterable[str]) -> dict[str, Boundary]:
+def load_boundaries(database: Database, sections: Iterable[str]) -> dict[str, Boundary]:
     query = select(SectionWalk.section, SectionWalk.boundary_url, SectionWalk.boundary_date,
                    SectionWalk.deep_walked_at, SectionWalk.pages_unread).where(SectionWalk.section.in_(list(sections)))
-    return {row.section: Boundary(row.boundary_url, row.boundary_date, row.deep_walked_at, listed=True,
-                                  unread=tuple(row.pages_unread or ()))
-            for row in session.execute(query)}
+    with Session(database.engine) as session:
+        return {row.section: Boundary(row.boundary_url, row.boundary_date, row.deep_walked_at, listed=True,
+                                      unread=tuple(row.pages_unread or ()))
+                for row in session.execute(query)}
 
 
-def scheduled(session: Session, sections: Iterable[str], now: datetime) -> tuple[set[str], list[DueRefetch]]:
+def scheduled(database: Database, sections: Iterable[str], now: datetime) -> tuple[set[str], list[DueRefetch]]:
     """(every URL on the schedule, the ones of these sections due now). All of them count as known:
     the due ones are requested directly, the others wait for their time."""
     urls: set[str] = set()
     due: list[DueRefetch] = []
     wanted = set(sections)
     query = select(Refetch.url, Refetch.section, Refetch.reason, Refetch.next_try_at)
-    for row in session.execute(query.order_by(Refetch.id)):
-        urls.add(row.url)
-        if row.section in wanted and row.next_try_at <= now:
-            due.append(DueRefetch(row.url, row.section, row.reason))
+    with Session(database.engine) as session:
+        for row in session.execute(query.order_by(Refetch.id)):
+            urls.add(row.url)
+            if row.section in wanted and row.next_try_at <= now:
+                due.append(DueRefetch(row.url, row.section, row.reason))
     return urls, due
 
 
@@ -147,17 +153,10 @@ def clear_refetches(database: Database, urls: Iterable[str]) -> None:
             session.execute(delete(Refetch).where(Refetch.url.in_(chunk)))
 
 
-def interrupt_stale_runs(database: Database, before_run_id: int) -> int:
-    """Runs still `running` when a new run holds the lock were killed (SIGKILL, power cut): say so."""
-    with Session(database.engine) as session, session.begin():
-        result = session.execute(
-            update(CrawlRun).where(CrawlRun.status == "running", CrawlRun.id < before_run_id)
-            .values(status="interrupted", reason="the process ended without closing the run (killed?)"))
-        return result.rowcount or 0
-
-
-def walk_states(session: Session) -> list[SectionWalk]:
-    return list(session.scalars(select(SectionWalk).order_by(SectionWalk.section)))
+def walk_states(database: Database) -> list[SectionWalk]:
+    """Every section's walk record, by section (detached rows: read their columns, not relations)."""
+    with Session(database.engine, expire_on_commit=False) as session:
+        return list(session.scalars(select(SectionWalk).order_by(SectionWalk.section)))
 
 
 def incomplete_line(walk: SectionWalk) -> str | None:

@@ -17,7 +17,8 @@ from pathlib import Path
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from cascrawl.db.store import Database, safe_url
+from cascrawl.db.database import Database
+from cascrawl.redact import safe_url
 
 # pg_advisory_lock key: "cascrawl" as a number, so other applications' locks do not collide with ours.
 _ADVISORY_KEY = int.from_bytes(b"cascrawl", "big") & 0x7FFFFFFFFFFFFFFF

@@ -1,4 +1,5 @@
-"""The media archive's records (`article_media`): per article, each file it links and what became of it."""
+"""The media archive's records (`article_media`): per article, each file it links and what became of it.
+Both functions take the `Database` first."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from cascrawl.db.database import Database
+from cascrawl.db.engine import in_chunks
 from cascrawl.db.models import Article, ArticleMedia
-from cascrawl.db.store import Database, in_chunks
+
 
 def record_media(database: Database, media: Iterable[tuple[str, list[dict[str, Any]]]],
                  now: datetime | None = None) -> set[str]:

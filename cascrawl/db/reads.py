@@ -1,8 +1,8 @@
 """Read queries for operators and downstream readers: the inspection CLI and the HTTP API.
 
-Read-only: nothing here writes. `make_read_only(engine)` goes further and makes every connection of
-an engine refuse writes (SQLite `PRAGMA query_only`, PostgreSQL read-only transactions), which is
-what `cascrawl serve` does.
+Read-only: nothing here writes. `Database(url, read_only=True)` (or `database.reader()`) goes further:
+an engine whose every connection refuses writes (SQLite `PRAGMA query_only`, PostgreSQL read-only
+transactions), which is what `cascrawl serve` reads through. Every function takes the `Database` first.
 
 Paging follows the export order, `(updated_at, id)`. A `Cursor` is a position in that order; the
 next page is everything strictly after it. `updated_at` moves only when what the export contract
@@ -21,12 +21,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import Engine, event, func, literal, or_, select, tuple_
+from sqlalchemy import func, literal, or_, select, tuple_
 from sqlalchemy.orm import Session, defer
 
 from cascrawl.db import frontier
+from cascrawl.db.database import Database
 from cascrawl.db.models import Article, ArticleRevision, AwareDateTime, CrawlRun, Refetch, Reject
-from cascrawl.db.store import Database, search_conditions
+from cascrawl.db.search import search_conditions
 
 _CURSOR_VERSION = 1
 
@@ -251,17 +252,16 @@ def section_stats(database: Database, runs_scanned: int = 1000) -> list[SectionS
                 if stats.last_run is None:
                     stats.last_run = {"id": run.id, "status": run.status, "started_at": run.started_at,
                                       "finished_at": run.finished_at}
-        for walk in frontier.walk_states(session):
-            stats = found.setdefault(walk.section, SectionStats(walk.section))
-            stats.listing_complete_at = _aware(walk.completed_at)
-            stats.incomplete = frontier.incomplete_line(walk)
+    for walk in frontier.walk_states(database):
+        stats = found.setdefault(walk.section, SectionStats(walk.section))
+        stats.listing_complete_at = _aware(walk.completed_at)
+        stats.incomplete = frontier.incomplete_line(walk)
     return sorted(found.values(), key=lambda stats: (-stats.articles, stats.section))
 
 
 def incomplete_sections(database: Database, sections: list[str]) -> dict[str, str]:
     """The sections (of these) whose latest walk did not complete, with what is left, in words."""
-    with Session(database.engine) as session:
-        lines = {walk.section: frontier.incomplete_line(walk) for walk in frontier.walk_states(session)}
+    lines = {walk.section: frontier.incomplete_line(walk) for walk in frontier.walk_states(database)}
     return {section: lines[section] for section in sections if lines.get(section)}
 
 
@@ -286,28 +286,6 @@ def ping(database: Database) -> None:
     """Raises (SQLAlchemyError) unless the database answers."""
     with database.engine.connect() as connection:
         connection.exec_driver_sql("SELECT 1")
-
-
-# --- read-only connections ---
-
-def make_read_only(engine: Engine) -> None:
-    """Every new connection of `engine` refuses writes: SQLite `query_only`, PostgreSQL read-only transactions.
-
-    Call before the engine's first connection (or dispose it after), so that no pooled connection escapes.
-    """
-    dialect = engine.dialect.name
-
-    def _on_connect(dbapi_connection, _record) -> None:
-        if dialect == "postgresql":
-            # psycopg 3: a plain attribute; every transaction of this connection is READ ONLY.
-            dbapi_connection.read_only = True
-        else:
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA query_only = ON")
-            cursor.close()
-
-    event.listen(engine, "connect", _on_connect)
-    engine.dispose()
 
 
 def _moment(value: datetime):

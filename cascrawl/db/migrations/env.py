@@ -17,7 +17,7 @@ from sqlalchemy import create_engine, pool
 
 from cascrawl.db.migrate import include_name
 from cascrawl.db.models import Base
-from cascrawl.db.store import normalize_url
+from cascrawl.db.engine import normalize_url
 
 config = context.config
 if config.config_file_name is not None:  # the `alembic` command: log as alembic.ini says

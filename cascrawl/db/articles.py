@@ -1,0 +1,245 @@
+"""Storing articles: the upsert engine (insert, revise with an archived copy, refresh, or only see again),
+by canonical URL, a batch per transaction; a row the database refuses is recorded in `rejects`."""
+
+from __future__ import annotations
+
+import logging
+import re
+import weakref
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import literal, select, update
+from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from cascrawl.db.engine import in_chunks, row_error
+from cascrawl.db.models import Article, ArticleRevision, AwareDateTime
+from cascrawl.db.runs import add_rejects
+
+if TYPE_CHECKING:
+    from cascrawl.db.database import Database
+
+logger = logging.getLogger(__name__)
+
+# What an article row is made of, besides its identity (id, url) and its timestamps.
+_CONTENT_COLUMNS = (
+    "fetched_url", "docid", "section", "title", "published_date", "published_at", "source", "author", "editor",
+    "text", "html", "attachments", "images", "videos", "content_hash", "script", "template", "provenance",
+)
+# HTTP validators of the last fetch: kept current on the row, not archived with revisions.
+_VALIDATOR_COLUMNS = ("etag", "last_modified")
+# Compared one by one to tell a refresh from an unchanged row; title and text are covered by content_hash.
+_COMPARED_COLUMNS = tuple(column for column in _CONTENT_COLUMNS if column not in ("title", "text")) + _VALIDATOR_COLUMNS
+# What the export contract (docs/export.md) carries besides url, title and text (content_hash) and the timestamps:
+# a change to one of these alone moves updated_at, so that a downstream client following the change cursor sees it.
+CONTRACT_METADATA_COLUMNS = (
+    "section", "published_date", "published_at", "source", "author", "editor", "attachments", "images", "videos",
+)
+# Copied into article_revisions when the content changes.
+_ARCHIVED_COLUMNS = ("url", *_CONTENT_COLUMNS, "updated_at", "last_seen_at")
+
+
+@dataclass
+class UpsertResult:
+    """What one upsert did, row by row."""
+
+    inserted: int = 0  # new articles
+    revised: int = 0  # content changed: revision + 1, the previous version archived
+    refreshed: int = 0  # same content, other fields changed (editor, images, fetched_url, html, …): updated in place
+    unchanged: int = 0  # only last_seen_at moved
+    rejected: list[tuple[str, str, str]] = field(default_factory=list)  # (url, reason code, detail)
+
+    @property
+    def stored(self) -> int:
+        return self.inserted + self.revised + self.refreshed + self.unchanged
+
+    def add(self, other: UpsertResult) -> None:
+        self.inserted += other.inserted
+        self.revised += other.revised
+        self.refreshed += other.refreshed
+        self.unchanged += other.unchanged
+        self.rejected.extend(other.rejected)
+
+
+def upsert_articles(database: Database, rows: Iterable[dict[str, Any]], seen_at: datetime | None = None,
+                    run_id: int | None = None) -> UpsertResult:
+    """Store a batch of articles by canonical url, in one transaction.
+
+    New url: inserted (revision 1). Same content_hash: the row keeps its revision; other changed fields
+    are refreshed in place, and updated_at moves when one of them is in the export contract (source,
+    author, editor, images, …); last_seen_at always moves. Different content_hash: the stored version
+    is copied to article_revisions, then replaced; revision + 1, updated_at moves.
+    A row the database refuses (constraint, bad value) is retried alone, recorded in `rejects`
+    (with run_id) and left out; the rest of the batch is stored.
+    """
+    seen_at = seen_at or datetime.now(timezone.utc)
+    by_url = {row.get("url"): row for row in rows}  # the last one wins within a batch
+    values = [_article_values(row) for row in by_url.values()]
+    if not values:
+        return UpsertResult()
+    try:
+        with Session(database.engine) as session, session.begin():
+            return _upsert(session, values, seen_at)
+    except SQLAlchemyError as error:
+        if row_error(error) is None:
+            raise
+    # One row spoiled the batch statement: store row by row, each in its own transaction.
+    result = UpsertResult()
+    for value in values:
+        try:
+            with Session(database.engine) as session, session.begin():
+                result.add(_upsert(session, [value], seen_at))
+        except SQLAlchemyError as error:
+            found = row_error(error)
+            if found is None:
+                raise
+            result.rejected.append((value.get("url") or value.get("fetched_url") or "", *found))
+    if result.rejected:
+        logger.warning("%d article(s) refused by the database, recorded in rejects: %s", len(result.rejected),
+                       "; ".join(f"{url}: {detail}" for url, _, detail in result.rejected[:3]))
+        add_rejects(database, [{"url": url, "reason": reason, "detail": detail, "seen_at": seen_at}
+                               for url, reason, detail in result.rejected], run_id=run_id)
+    return result
+
+
+def _upsert(session: Session, values: list[dict[str, Any]], seen_at: datetime) -> UpsertResult:
+    result = UpsertResult()
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    existing = _existing_rows(session, [value["url"] for value in values], postgresql)
+    _update_existing(session, [value for value in values if value["url"] in existing], existing, seen_at, result)
+    new = [value for value in values if value["url"] not in existing]
+    if new:
+        # PostgreSQL: one array per column (_insert_pg_arrays). SQLite: RETURNING makes SQLAlchemy send
+        # multi-row INSERTs ("insertmanyvalues", SQL compiled once) instead of one statement per row:
+        # SQLite's FTS5 flushes its index at every statement that fires the sync trigger, so one statement
+        # per row was 2.5x slower (scripts/bench_storage.py).
+        rows = [{**value, "first_seen_at": seen_at, "last_seen_at": seen_at, "updated_at": seen_at, "revision": 1}
+                for value in new]
+        inserted = _insert_pg_arrays(session, rows) if postgresql else None
+        if inserted is None:
+            statement = _insert_statement(postgresql).returning(Article.__table__.c.url)
+            inserted = set(session.execute(statement, rows).scalars())
+        result.inserted = len(inserted)
+        # Another crawl inserted some of these URLs between our SELECT and our INSERT: they are existing
+        # rows now, and get the same treatment as any other (archive, revision, updated_at rules).
+        raced = [value for value in new if value["url"] not in inserted]
+        if raced:
+            logger.info("%d article(s) were inserted by another writer meanwhile: updated instead", len(raced))
+            again = _existing_rows(session, [value["url"] for value in raced], postgresql)
+            _update_existing(session, raced, again, seen_at, result)
+    return result
+
+
+def _existing_rows(session: Session, urls: list[str], postgresql: bool) -> dict[str, Any]:
+    """The stored rows of these URLs (what the upsert compares), locked on PostgreSQL."""
+    existing = {}
+    for chunk in in_chunks(urls):
+        query = select(Article.id, Article.url, Article.revision, *(getattr(Article, name) for name in _COMPARED_COLUMNS))
+        query = query.where(Article.url.in_(chunk))
+        if postgresql:
+            query = query.with_for_update()  # a concurrent crawl waits instead of racing the revision
+        existing.update((row.url, row) for row in session.execute(query))
+    return existing
+
+
+def _update_existing(session: Session, values: list[dict[str, Any]], existing: dict[str, Any],
+                     seen_at: datetime, result: UpsertResult) -> None:
+    """Rows whose URL is stored: revised (archived first), refreshed in place (updated_at moved when the
+    export contract sees the change), or only seen again."""
+    revised, refreshed, refreshed_quietly, unchanged = [], [], [], []
+    for value in values:
+        old = existing[value["url"]]
+        if old.content_hash != value["content_hash"]:
+            revised.append({"id": old.id, **value, "revision": old.revision + 1,
+                            "updated_at": seen_at, "last_seen_at": seen_at})
+        elif any(getattr(old, name) != value[name] for name in CONTRACT_METADATA_COLUMNS):
+            refreshed.append({"id": old.id, **value, "updated_at": seen_at, "last_seen_at": seen_at})
+        elif any(getattr(old, name) != value[name] for name in _COMPARED_COLUMNS):
+            # fetched_url, html, template, provenance, validators: not in the contract, the cursor stays
+            refreshed_quietly.append({"id": old.id, **value, "last_seen_at": seen_at})
+        else:
+            unchanged.append(old.id)
+
+    if revised:
+        # The stored version goes to the archive first, in this same transaction.
+        archived = [getattr(Article, name) for name in _ARCHIVED_COLUMNS]
+        for chunk in in_chunks([row["id"] for row in revised]):
+            session.execute(
+                ArticleRevision.__table__.insert().from_select(
+                    ["article_id", "revision", *_ARCHIVED_COLUMNS, "replaced_at"],
+                    select(Article.id, Article.revision, *archived, literal(seen_at, AwareDateTime()))
+                    .where(Article.id.in_(chunk)),
+                )
+            )
+        session.execute(update(Article), revised)  # ORM bulk UPDATE by primary key
+    for batch in (refreshed, refreshed_quietly):  # one key set per executemany
+        if batch:
+            session.execute(update(Article), batch)
+    for chunk in in_chunks(unchanged):
+        session.execute(update(Article).where(Article.id.in_(chunk)).values(last_seen_at=seen_at))
+    result.revised += len(revised)
+    result.refreshed += len(refreshed) + len(refreshed_quietly)
+    result.unchanged += len(unchanged)
+
+
+def _insert_pg_arrays(session: Session, rows: list[dict[str, Any]]) -> set[str] | None:
+    """PostgreSQL: the rows as one array per column, unnested by one short statement (INSERT … SELECT FROM
+    unnest(…) ON CONFLICT (url) DO NOTHING RETURNING url); the URLs inserted. The multi-row VALUES that
+    SQLAlchemy sends instead has 25 placeholders per row, which psycopg parses again for every batch
+    (too long for its cache): measured 0.1 ms per article of a first insert. Each value goes through the
+    column type's own bind processing (JSON, aware datetimes), as with the ORM; a value that processing
+    refuses (a naive datetime) returns None, and the caller's usual statement reports it."""
+    statement, processors = _pg_array_insert(session.get_bind().dialect)
+    try:
+        columns = {name: [process(row[name]) for row in rows] if process else [row[name] for row in rows]
+                   for name, process in processors.items()}
+    except (ValueError, TypeError):
+        return None
+    return set(session.connection().exec_driver_sql(statement, columns).scalars())
+
+
+# The array insert of a dialect (statement, bind processors): made once per engine's dialect.
+_pg_array_inserts: weakref.WeakKeyDictionary[Dialect, tuple[str, dict[str, Any]]] = weakref.WeakKeyDictionary()
+
+
+def _pg_array_insert(dialect: Dialect) -> tuple[str, dict[str, Any]]:
+    found = _pg_array_inserts.get(dialect)
+    if found is None:
+        table_ = Article.__table__
+        names = [c.name for c in table_.columns if c.name != "id"]
+        # Arrays of the base type, without the length: a cast to varchar(500) would cut a longer value,
+        # where the insert into the column refuses it (a db_constraint reject, as before).
+        casts = ", ".join(f"%({name})b::{re.sub(r'[(][0-9]+[)]', '', table_.c[name].type.compile(dialect))}[]"
+                          for name in names)
+        listed = ", ".join(names)
+        statement = (f"INSERT INTO articles ({listed}) SELECT {listed} FROM unnest({casts}) WITH ORDINALITY "
+                     f"AS v({listed}, n) ORDER BY n ON CONFLICT (url) DO NOTHING RETURNING url")
+        processors = {name: table_.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names}
+        found = _pg_array_inserts[dialect] = statement, processors
+    return found
+
+
+def _insert_statement(postgresql: bool):
+    """INSERT … ON CONFLICT (url) DO NOTHING: a row another crawl inserted meanwhile is neither duplicated
+    nor overwritten here; its URL is missing from RETURNING, and _upsert updates it like any stored row
+    (archiving the version it replaces)."""
+    if postgresql:
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    statement = insert(Article.__table__)  # Core: the ORM bulk path costs ~40% more per row
+    return statement.on_conflict_do_nothing(index_elements=[Article.url])
+
+
+def _article_values(row: dict[str, Any]) -> dict[str, Any]:
+    values = {name: row.get(name) for name in _CONTENT_COLUMNS + _VALIDATOR_COLUMNS}
+    values["url"] = row.get("url")
+    values["attachments"] = list(row.get("attachments") or [])
+    values["images"] = list(row.get("images") or [])
+    values["videos"] = list(row.get("videos") or [])
+    values["provenance"] = dict(row.get("provenance") or {})
+    return values

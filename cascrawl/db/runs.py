@@ -1,0 +1,119 @@
+"""The records of crawl runs: a run's row (started, finished, interrupted), the workers of a distributed
+run, and the rejects a run recorded."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from cascrawl.db.models import CrawlRun, Reject, RunWorker
+
+if TYPE_CHECKING:
+    from cascrawl.db.database import Database
+
+
+def start_run(database: Database, *, base_url: str | None, sections: list[str], settings: dict[str, Any],
+              started_at: datetime | None = None, log_file: str | None = None) -> int:
+    with Session(database.engine) as session, session.begin():
+        run = CrawlRun(started_at=started_at or datetime.now(timezone.utc), status="running",
+                       base_url=base_url, sections=list(sections), settings=settings, log_file=log_file)
+        session.add(run)
+        session.flush()
+        return run.id
+
+
+def finish_run(database: Database, run_id: int, *, status: str, reason: str | None, stats: dict[str, Any] | None,
+               coverage: dict[str, Any] | None = None, finished_at: datetime | None = None) -> None:
+    with Session(database.engine) as session, session.begin():
+        session.execute(
+            update(CrawlRun).where(CrawlRun.id == run_id).values(
+                status=status, reason=reason, stats=stats, coverage=coverage,
+                finished_at=finished_at or datetime.now(timezone.utc))
+        )
+
+
+def interrupt_stale_runs(database: Database, before_run_id: int) -> int:
+    """Runs still `running` when a new run holds the lock were killed (SIGKILL, power cut): say so."""
+    with Session(database.engine) as session, session.begin():
+        result = session.execute(
+            update(CrawlRun).where(CrawlRun.status == "running", CrawlRun.id < before_run_id)
+            .values(status="interrupted", reason="the process ended without closing the run (killed?)"))
+        return result.rowcount or 0
+
+
+def get_run(database: Database, run_id: int) -> dict[str, Any] | None:
+    """The run's row, every column (reads.get_run adds its rejects)."""
+    with Session(database.engine) as session:
+        run = session.get(CrawlRun, run_id)
+        return None if run is None else {c.key: getattr(run, c.key) for c in CrawlRun.__table__.columns}
+
+
+def previous_run_stats(database: Database, before_run_id: int | None, limit: int = 10) -> list[dict]:
+    """The stats of the last `limit` finished runs before this one (for layout-change alarms)."""
+    with Session(database.engine) as session:
+        query = select(CrawlRun.stats).where(CrawlRun.status.in_(("finished", "degraded")), CrawlRun.stats.is_not(None))
+        if before_run_id is not None:
+            query = query.where(CrawlRun.id < before_run_id)
+        return [stats for stats in session.scalars(query.order_by(CrawlRun.id.desc()).limit(limit)) if stats]
+
+
+# --- distributed runs: one run record, several workers ---
+
+def rejoin_run(database: Database, run_id: int) -> bool:
+    """A worker joins a distributed run (False: no such run here). A run that all workers had left
+    (stopped, or interrupted when they were killed) is running again."""
+    with Session(database.engine) as session, session.begin():
+        run = session.get(CrawlRun, run_id)
+        if run is None:
+            return False
+        if run.status != "running":
+            run.status, run.finished_at, run.reason = "running", None, None
+        return True
+
+
+def add_worker(database: Database, run_id: int, worker: str) -> int:
+    with Session(database.engine) as session, session.begin():
+        row = RunWorker(run_id=run_id, worker=worker[:200], started_at=datetime.now(timezone.utc), status="running")
+        session.add(row)
+        session.flush()
+        return row.id
+
+
+def finish_worker(database: Database, worker_id: int, *, status: str, reason: str | None,
+                  stats: dict[str, Any] | None) -> None:
+    with Session(database.engine) as session, session.begin():
+        session.execute(update(RunWorker).where(RunWorker.id == worker_id).values(
+            status=status, reason=reason, stats=stats, finished_at=datetime.now(timezone.utc)))
+
+
+def interrupt_workers(database: Database, run_id: int) -> int:
+    """Workers of a run still `running` when its last worker closes it were killed."""
+    with Session(database.engine) as session, session.begin():
+        result = session.execute(update(RunWorker).where(RunWorker.run_id == run_id, RunWorker.status == "running")
+                                 .values(status="interrupted", reason="the process ended without closing (killed?)"))
+        return result.rowcount or 0
+
+
+def run_workers(database: Database, run_id: int) -> list[dict[str, Any]]:
+    with Session(database.engine) as session:
+        rows = session.scalars(select(RunWorker).where(RunWorker.run_id == run_id).order_by(RunWorker.id))
+        return [{"worker": row.worker, "status": row.status, "reason": row.reason, "started_at": row.started_at,
+                 "finished_at": row.finished_at, "stats": row.stats} for row in rows]
+
+
+# --- rejects ---
+
+def add_rejects(database: Database, rows: list[dict[str, Any]], run_id: int | None = None) -> None:
+    """Rows of url, reason (code), detail, seen_at (aware)."""
+    if not rows:
+        return
+    with Session(database.engine) as session, session.begin():
+        session.add_all(Reject(run_id=run_id, **row) for row in rows)
+
+
+def count_rejects(database: Database) -> int:
+    with Session(database.engine) as session:
+        return session.scalar(select(func.count()).select_from(Reject)) or 0
