@@ -87,6 +87,32 @@ for i = 1, #held, 2 do redis.call('ZADD', KEYS[2], held[i + 1], held[i]) end
 redis.call('DEL', KEYS[1])
 return #held / 2
 """
+# A worker whose heartbeat expired: its leases back into the queue and the worker forgotten, in one step
+# (checked and done apart, a worker re-registering in between would be forgotten while alive). -1: alive.
+_RECLAIM = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return -1 end
+local held = redis.call('ZRANGE', KEYS[2], 0, -1, 'WITHSCORES')
+for i = 1, #held, 2 do redis.call('ZADD', KEYS[3], held[i + 1], held[i]) end
+redis.call('DEL', KEYS[2])
+redis.call('SREM', KEYS[4], ARGV[1])
+return #held / 2
+"""
+# The leases of a worker that it does not hold (ARGV: the ones it does) back into the queue, atomically: a
+# pop that Redis ran but whose answer never arrived (Redis stopped under it) left the request there.
+_REQUEUE_UNHELD = """
+local held = {}
+for i = 1, #ARGV do held[ARGV[i]] = true end
+local leased = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
+local moved = 0
+for i = 1, #leased, 2 do
+  if not held[leased[i]] then
+    redis.call('ZREM', KEYS[1], leased[i])
+    redis.call('ZADD', KEYS[2], leased[i + 1], leased[i])
+    moved = moved + 1
+  end
+end
+return moved
+"""
 # The per-host rate: 0 if a request may go now (and the time is taken), else milliseconds to wait.
 _RATE = """
 local now = redis.call('TIME')
@@ -106,6 +132,7 @@ return 0
 
 
 _REDIS_CALL_SECONDS = 5  # the longest one Redis call may block the reactor thread
+_PROBE_MAX_DELAY = 5.0  # while Redis is away it is tried again at least this often
 # A failure of the connection, not of the command: worth waiting out (BusyLoadingError: a server still
 # loading its data after a restart is a ConnectionError too).
 REDIS_OUTAGE_ERRORS = (redis.ConnectionError, redis.TimeoutError)
@@ -206,6 +233,8 @@ class Cluster:
         self._pop = server.register_script(_POP)
         self._enqueue = server.register_script(_ENQUEUE)
         self._requeue = server.register_script(_REQUEUE)
+        self._reclaim = server.register_script(_RECLAIM)
+        self._requeue_unheld = server.register_script(_REQUEUE_UNHELD)
         self._rate = server.register_script(_RATE)
         self._unlock = server.register_script(_UNLOCK)
 
@@ -218,12 +247,22 @@ class Cluster:
     # --- workers ---
 
     def register(self) -> None:
-        self.server.sadd(self.workers_key, self.worker)
         self.heartbeat()
 
     def heartbeat(self) -> None:
-        self.server.set(self.alive_key(self.worker), f"{socket.gethostname()} pid {os.getpid()}",
-                        px=int(self.timeout * 1000))
+        """Alive for `timeout` seconds more; registered again if another worker forgot this one (its
+        heartbeat lapsed: a stalled process), so that nobody takes the run for finished while it works."""
+        pipe = self.server.pipeline(transaction=True)
+        pipe.sadd(self.workers_key, self.worker)
+        pipe.set(self.alive_key(self.worker), f"{socket.gethostname()} pid {os.getpid()}", px=int(self.timeout * 1000))
+        pipe.execute()
+
+    def presume_alive(self, seconds: float) -> None:
+        """Redis was away: nobody's heartbeat could be renewed, so every worker's clock starts again now. The
+        others get `seconds` to come back (their probe) before their leases are taken back."""
+        for name in self.workers():
+            if name != self.worker:
+                self.server.set(self.alive_key(name), "presumed alive: Redis was away", px=int(seconds * 1000), nx=True)
 
     def workers(self) -> list[str]:
         return sorted(name.decode() if isinstance(name, bytes) else name for name in self.server.smembers(self.workers_key))
@@ -232,14 +271,25 @@ class Cluster:
         """Put back the leases of workers whose heartbeat expired (killed, host gone); forget them."""
         moved = 0
         for name in self.workers():
-            if name == self.worker or self.server.exists(self.alive_key(name)):
+            if name == self.worker:
                 continue
-            count = int(self._requeue(keys=[self.leases_of(name), self.queue_key]))
-            self.server.srem(self.workers_key, name)
+            count = int(self._reclaim(keys=[self.alive_key(name), self.leases_of(name), self.queue_key,
+                                            self.workers_key], args=[name]))
+            if count < 0:
+                continue
             if count:
                 logger.warning("worker %s stopped answering: its %d request(s) put back into the queue", name, count)
             moved += count
         return moved
+
+    def requeue_unheld(self, held) -> int:
+        """Put back into the queue what this worker's lease set holds beyond `held` (the leases it knows
+        of); returns how many."""
+        count = int(self._requeue_unheld(keys=[self.leases_key, self.queue_key], args=list(held)))
+        if count:
+            logger.warning("%d request(s) leased to this worker without its knowing (Redis stopped under a pop, or "
+                           "an earlier worker of this name) put back into the shared queue", count)
+        return count
 
     def others_hold_leases(self) -> bool:
         return any(self.server.zcard(self.leases_of(name)) for name in self.workers() if name != self.worker)
@@ -380,6 +430,7 @@ class LeasingScheduler(Scheduler):
         self.cluster.dupefilter_key = self.df.key
         self.queue.cluster = self.cluster
         self.cluster.register()
+        self.cluster.requeue_unheld(())  # what an earlier worker of this name was killed holding
         self.cluster.reclaim_dead()
         self._heartbeat = task.LoopingCall(self._beat)
         self._heartbeat.start(self.cluster.timeout / 3, now=False)
@@ -480,13 +531,18 @@ class LeasingScheduler(Scheduler):
             if state_kept:
                 self._send_backlog()
                 self.cluster.register()
+                # A pop Redis ran as it stopped left a request leased to this worker that it knows nothing of:
+                # it would never be released, and the others would wait for it for ever (spider_idle).
+                self.cluster.requeue_unheld(self.leases)
+                # Nobody's heartbeat was renewed while Redis was away: none of the workers is dead for that.
+                self.cluster.presume_alive(self.cluster.timeout + _PROBE_MAX_DELAY)
         except REDIS_OUTAGE_ERRORS as error:
             if waited >= self.outage_seconds:
                 self._end_outage()
                 self._give_up("redis_outage", f"Redis still unreachable after {waited:.0f} s ({_error_line(error)}): "
                               "this worker stops; the run is left unfinished for the next run")
                 return
-            delay = min(delay * 2, 5.0)
+            delay = min(delay * 2, _PROBE_MAX_DELAY)
             self.outage = [started, delay, reactor.callLater(min(delay, max(0.1, self.outage_seconds - waited)),
                                                               self._probe)]
             return

@@ -45,6 +45,19 @@ def big_site(tmp_path):
     return root, build_large_section(root, SECTION, count=ARTICLES, per_page=20)
 
 
+_started: list[Worker] = []  # every worker process of the running test (workers_stopped ends the ones left)
+
+
+@pytest.fixture(autouse=True)
+def workers_stopped():
+    """After each test, no worker left running (one that hung would go on crawling into the next test)."""
+    yield
+    while _started:
+        worker = _started.pop()
+        if worker.process.poll() is None:
+            worker.kill()
+
+
 class Worker:
     """`python -m cascrawl crawl --redis …` in a child process, its output in files."""
 
@@ -60,6 +73,7 @@ class Worker:
         with open(self.out, "w") as out, open(self.err, "w") as err:
             self.process = subprocess.Popen([sys.executable, "-m", "cascrawl", *args], stdout=out, stderr=err,
                                             cwd=REPO, env=os.environ.copy())
+        _started.append(self)
 
     def wait(self, timeout: float = 180) -> int:
         return self.process.wait(timeout=timeout)
