@@ -1,8 +1,13 @@
 """The Redis side of a distributed run (cascrawl.distributed Cluster) on its own, against a real Redis
-(tests/redis_server.py): leases, heartbeats, forgetting and reclaiming workers, and the repairs made when
-Redis comes back from an outage. Fast: no crawl."""
+(tests/redis_server.py): leases, heartbeats, forgetting and reclaiming workers, the repairs made when
+Redis comes back from an outage, and the run's mutex. Fast: no crawl."""
 
 from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
 
 from cascrawl.distributed import Cluster
 
@@ -66,3 +71,49 @@ def test_a_worker_whose_heartbeat_expired_is_forgotten_and_its_leases_requeued_a
     redis_run.client.delete(one.alive_key("one"))
     assert two.reclaim_dead() == 2 and two.workers() == ["two"] and two.queued() == 2
     assert redis_run.client.exists(one.leases_key) == 0
+
+
+def test_the_run_mutex_admits_one_worker_at_a_time(redis_run):
+    one, two = _pair(redis_run)
+    with one.mutex():
+        with pytest.raises(TimeoutError):
+            with two.mutex(wait=0.3):
+                pass
+    with two.mutex(wait=0.3):  # let go: the next worker takes it at once
+        assert redis_run.client.exists(two.mutex_key)
+    assert not redis_run.client.exists(two.mutex_key)
+
+
+def test_a_run_mutex_whose_holder_was_killed_frees_itself_after_its_timeout(redis_run):
+    one, two = _pair(redis_run)
+    killed = one.mutex(wait=0.5)
+    killed.__enter__()  # never left: its worker was killed holding it
+    started = time.monotonic()
+    with two.mutex(wait=5):
+        waited = time.monotonic() - started
+    assert 0.2 < waited < 3
+    del killed
+
+
+def test_the_async_run_mutex_lets_other_work_run_while_it_waits(redis_run):
+    """mutex_async does not block its thread (the reactor's) while another worker holds the mutex."""
+    one, two = _pair(redis_run)
+    events = []
+
+    async def crawl():
+        held = one.mutex_async(wait=5, sleep=asyncio.sleep)
+        await held.__aenter__()
+
+        async def closing_worker():
+            async with two.mutex_async(wait=5, sleep=asyncio.sleep):
+                events.append("two took it")
+
+        waiting = asyncio.ensure_future(closing_worker())
+        await asyncio.sleep(0.3)
+        events.append("the loop ran while two waited")
+        await held.__aexit__(None, None, None)
+        await waiting
+
+    asyncio.run(crawl())
+    assert events == ["the loop ran while two waited", "two took it"]
+    assert not redis_run.client.exists(one.mutex_key)
