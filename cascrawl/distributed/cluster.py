@@ -77,8 +77,9 @@ class Cluster:
         pipe.execute()
 
     def presume_alive(self, seconds: float) -> None:
-        """Redis was away: nobody's heartbeat could be renewed, so every worker's clock starts again now. The
-        others get `seconds` to come back (their probe) before their leases are taken back."""
+        """Redis was away: nobody's heartbeat could be renewed, so every other worker's clock starts again
+        now (its alive key set for `seconds` unless it has one): they get that long to come back (their
+        probe) before their leases are taken back."""
         for name in self.workers():
             if name != self.worker:
                 self.server.set(self.alive_key(name), "presumed alive: Redis was away", px=int(seconds * 1000), nx=True)

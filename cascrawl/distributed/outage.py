@@ -70,7 +70,9 @@ class RidingOutages:
                 # it would never be released, and the others would wait for it for ever (spider_idle).
                 self.cluster.requeue_unheld(self.leases)
                 # Nobody's heartbeat was renewed while Redis was away: none of the workers is dead for that.
-                self.cluster.presume_alive(self.cluster.timeout + _PROBE_MAX_DELAY)
+                # Their clock starts again now, for one worker timeout (a closing worker waits that long and
+                # 2 s more for the dead to be forgotten: pipelines/persist.py).
+                self.cluster.presume_alive(self.cluster.timeout)
         except REDIS_OUTAGE_ERRORS as error:
             if waited >= self.outage_seconds:
                 self._end_outage()
