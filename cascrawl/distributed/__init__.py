@@ -35,10 +35,10 @@ The package, one piece per module (each imports only those above it in this list
 `meta` (request meta keys), `scripts` (the Lua), `preflight` (refusal: can distributed mode start?),
 `addon` (Distributed: the settings), `cluster` (Cluster: the Redis side of one run, its mutex a redis-py
 Lock), `queue` (LeasingQueue and the one adapter over scrapy-redis's private request encoding),
-`scheduler` (LeasingScheduler: leases, heartbeats, outages), `middlewares` and `handler` (what the
-scheduler is told; the shared per-host rate). The names other modules use are importable from here;
-importing this package loads only `meta` until one of the others is asked for (the spider needs WALK,
-not redis-py).
+`outage` (RidingOutages: the scheduler's outage handling), `scheduler` (LeasingScheduler: leases,
+heartbeats, idling), `middlewares` and `handler` (what the scheduler is told; the shared per-host
+rate). The names other modules use are importable from here; importing this package loads only `meta`
+until one of the others is asked for (the spider needs WALK, not redis-py).
 """
 
 from __future__ import annotations
