@@ -47,23 +47,30 @@ def redis_run():
     client.close()
 
 
+def _free_port() -> int:
+    import socket
+
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    return port
+
+
 class OwnRedis:
     """A Redis server of the test's own on a free port of 127.0.0.1 (`redis-server` from PATH), for outages:
     `stop()` shuts it down (keeping its data in an append-only file, as a server restarted by systemd would),
     `start()` starts it again on the same port; `start(empty=True)` starts it with its data gone (a server
-    without persistence, or a new host). Never the shared server on 6379."""
+    without persistence, or a new host); `edit_offline(edit)` changes its data while it is stopped. Never the
+    shared server on 6379."""
 
     def __init__(self, directory):
         import shutil
-        import socket
 
         self.binary = shutil.which("redis-server")
         self.directory = directory
         self.directory.mkdir(parents=True, exist_ok=True)
-        probe = socket.socket()
-        probe.bind(("127.0.0.1", 0))
-        self.port = probe.getsockname()[1]
-        probe.close()
+        self.port = _free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.prefix = "cascrawl"
         self.process = None
@@ -96,6 +103,24 @@ class OwnRedis:
                 time.sleep(0.05)
         client.close()
         return self
+
+    def edit_offline(self, edit) -> None:
+        """While stopped: start the server on another free port (its data kept), run `edit(client)` on it and
+        stop it again, so that what `edit` changed is there when `start()` brings the server back, before any
+        worker could see it."""
+        assert self.process is None, "edit_offline needs the server stopped"
+        port = self.port
+        self.port = _free_port()
+        try:
+            self.start()
+            client = self.client
+            try:
+                edit(client)
+            finally:
+                client.close()
+            self.stop()
+        finally:
+            self.port = port
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
