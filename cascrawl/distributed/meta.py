@@ -1,4 +1,7 @@
-"""The request meta keys of a distributed crawl. Imports nothing."""
+"""The request meta keys of a distributed crawl. Imports only cascrawl.walk (pure)."""
+
+from cascrawl.walk import WALK  # on listing pages: the section's walk so far, the walk module's own key
 
 LEASE = "cascrawl_lease"  # the lease a popped request is held under (its queue member, bytes)
-WALK = "cascrawl_walk"  # on listing pages: the section's walk so far (see spiders/cas_news.py)
+
+__all__ = ["LEASE", "WALK"]
