@@ -9,8 +9,8 @@ import os
 from cascrawl.sections import DEFAULT_SECTIONS
 
 BOT_NAME = "cascrawl"
-SPIDER_MODULES = ["spiders"]
-NEWSPIDER_MODULE = "spiders"
+SPIDER_MODULES = ["cascrawl.spiders"]
+NEWSPIDER_MODULE = "cascrawl.spiders"
 
 # --- cascrawl ---
 CASCRAWL_DATABASE_URL = os.environ.get("CASCRAWL_DATABASE_URL", "sqlite:///cascrawl.db")
@@ -111,16 +111,16 @@ SCRAPER_SLOT_MAX_ACTIVE_SIZE = 500_000
 # Cleaning, in this order: text -> boilerplate -> re-served copies -> dates -> fields -> validate -> persist.
 # The leading pipelines that declare `runs_in_worker` (text to validate) run in the extraction worker
 # processes, beside the parsing (pipelines/processor.py); the others here, in the crawler's thread.
-ITEM_PROCESSOR = "pipelines.processor.OffloadingItemProcessor"
+ITEM_PROCESSOR = "cascrawl.pipelines.processor.OffloadingItemProcessor"
 ITEM_PIPELINES = {
-    "pipelines.text.TextPipeline": 100,
-    "pipelines.boilerplate.BoilerplatePipeline": 200,
-    "pipelines.copies.ReservedCopyPipeline": 300,
-    "pipelines.dates.PublishedDatePipeline": 400,
-    "pipelines.fields.FieldsPipeline": 500,
-    "pipelines.validate.ValidatePipeline": 800,
-    "pipelines.media.MediaArchivePipeline": 850,  # off unless CASCRAWL_MEDIA_STORE is set
-    "pipelines.persist.PersistPipeline": 900,
+    "cascrawl.pipelines.text.TextPipeline": 100,
+    "cascrawl.pipelines.boilerplate.BoilerplatePipeline": 200,
+    "cascrawl.pipelines.copies.ReservedCopyPipeline": 300,
+    "cascrawl.pipelines.dates.PublishedDatePipeline": 400,
+    "cascrawl.pipelines.fields.FieldsPipeline": 500,
+    "cascrawl.pipelines.validate.ValidatePipeline": 800,
+    "cascrawl.pipelines.media.MediaArchivePipeline": 850,  # off unless CASCRAWL_MEDIA_STORE is set
+    "cascrawl.pipelines.persist.PersistPipeline": 900,
 }
 
 # --- politeness for the live site (tests and the demo turn these down) ---

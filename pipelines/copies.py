@@ -10,7 +10,7 @@ from itemadapter import ItemAdapter
 
 from cascrawl.text import count_pinyin_glosses, detect_script, remove_pinyin_glosses, to_simplified
 from cascrawl.urls import parse_article_url
-from pipelines import setting
+from cascrawl.pipelines import setting
 
 SCRIPT_MODES = ("simplified", "keep")
 TEXT_FIELDS = ("title", "text", "source", "author", "editor")

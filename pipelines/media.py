@@ -26,7 +26,7 @@ from scrapy.exceptions import NotConfigured
 from scrapy.pipelines import files as scrapy_files
 from scrapy.pipelines import media as scrapy_media
 
-from pipelines import setting
+from cascrawl.pipelines import setting
 
 from cascrawl.hosts import HostPolicy, fetch_failure
 from cascrawl.urls import site_link

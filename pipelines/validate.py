@@ -13,7 +13,7 @@ from datetime import date
 
 from itemadapter import ItemAdapter
 
-from pipelines import StatsPipeline
+from cascrawl.pipelines import StatsPipeline
 
 from cascrawl.dates import implausibility
 from cascrawl.urls import parse_article_url
