@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from itemadapter import ItemAdapter
 
+from cascrawl.pipelines import setting
 from cascrawl.text import count_pinyin_glosses, detect_script, remove_pinyin_glosses, to_simplified
 from cascrawl.urls import parse_article_url
-from cascrawl.pipelines import setting
 
 SCRIPT_MODES = ("simplified", "keep")
 TEXT_FIELDS = ("title", "text", "source", "author", "editor")

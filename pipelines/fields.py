@@ -5,7 +5,6 @@ from __future__ import annotations
 from itemadapter import ItemAdapter
 
 from cascrawl.pipelines import StatsPipeline
-
 from cascrawl.text import clean_person, clean_source, content_hash
 
 

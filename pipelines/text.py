@@ -5,7 +5,6 @@ from __future__ import annotations
 from itemadapter import ItemAdapter
 
 from cascrawl.pipelines import StatsPipeline
-
 from cascrawl.text import html_to_text, normalize_lines, one_line
 
 ONE_LINE_FIELDS = ("title", "source", "author", "editor")

@@ -13,9 +13,8 @@ from datetime import date
 
 from itemadapter import ItemAdapter
 
-from cascrawl.pipelines import StatsPipeline
-
 from cascrawl.dates import implausibility
+from cascrawl.pipelines import StatsPipeline
 from cascrawl.urls import parse_article_url
 
 logger = logging.getLogger(__name__)

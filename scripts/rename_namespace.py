@@ -7,6 +7,7 @@ Idempotent (a rewritten file is left as it is). Rewrites, in .py, .cfg, .toml an
 - `import pipelines`        -> `from cascrawl import pipelines`; `import pipelines.x [as y]` -> `import cascrawl.pipelines.x [as y]`
 - `"pipelines.…"` (a quoted dotted name: settings, logger names, patch targets) -> `"cascrawl.pipelines.…"`,
   and `SPIDER_MODULES = ["spiders"]`, `NEWSPIDER_MODULE = "spiders"` -> `"cascrawl.spiders"`
+- `\[pipelines\.` in a regex over log lines (a logger name) -> `\[cascrawl\.pipelines\.`
 - `cascrawl.fixture_site`, `cascrawl.evaluation`, `cascrawl.procmem` -> `tests.support.…`
 Paths (`pipelines/persist.py`) and prose are left alone.
 
@@ -35,6 +36,8 @@ _IMPORT = re.compile(rf"(?m){_STATEMENT}import (?P<name>{PACKAGES})(?P<dotted>(?
 _QUOTED = re.compile(rf"(?P<quote>[\"'])(?P<name>{PACKAGES})(?=\.\w)")
 # The bare package name in quotes only where Scrapy takes a module name (not `REPO / "pipelines"`, a folder).
 _SPIDER_MODULES = re.compile(r"(?m)^(?P<head>[ \t]*(?:NEW)?SPIDER_MODULES?[ \t]*=.*?)(?P<quote>[\"'])spiders(?P=quote)")
+# A logger name in a regex over log lines: `\[pipelines\.` (the module's __name__ is the logger's name).
+_ESCAPED = re.compile(rf"(?<=\\\[)(?P<name>{PACKAGES})(?=\\\.)")
 _MOVED = re.compile(r"\b(?<![\w.])(" + "|".join(map(re.escape, MOVED)) + r")\b")
 
 
@@ -50,6 +53,7 @@ def rewrite(text: str) -> str:
     text = _IMPORT.sub(_import, text)
     text = _QUOTED.sub(lambda m: f"{m['quote']}cascrawl.{m['name']}", text)
     text = _SPIDER_MODULES.sub(lambda m: f"{m['head']}{m['quote']}cascrawl.spiders{m['quote']}", text)
+    text = _ESCAPED.sub(lambda m: f"cascrawl\\.{m['name']}", text)
     return _MOVED.sub(lambda m: MOVED[m[1]], text)
 
 
