@@ -6,6 +6,7 @@ environment variable CASCRAWL_DATABASE_URL, so secrets stay out of command lines
 
 import os
 
+from cascrawl.dates import CAS_DATE as _CAS_DATE  # lower case: not a setting (Settings.setmodule takes upper case)
 from cascrawl.sections import DEFAULT_SECTIONS
 
 BOT_NAME = "cascrawl"
@@ -56,7 +57,7 @@ _label = r"\s*[:：]\s*"
 _value = r"[^\s。！？；，,;!?:：]"  # one character of a short value: no space, no sentence punctuation, no colon
 _next_label = r"(?:作者|来源|稿源|发布|时间|日期|责任编辑|浏览|点击|字号|【)"
 _field = rf"(?:(?!{_next_label}){_value})*"  # an info-line value, which stops where the next label starts
-_date = r"\d{4}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?(?:\s*\d{1,2}[:：]\d{2}(?:[:：]\d{2})?)?"
+_date = _CAS_DATE  # 2020-11-22 17:30, 2014年09月22日 (cascrawl.dates)
 _time = rf"【?(?:发布时间|发布日期|时间|日期){_label}{_date}】?"
 _source = rf"【?(?:文章来源|信息来源|来源|稿源){_label}{_field}"  # a closing 】 is part of the value
 _author = rf"【?作者{_label}{_field}"
