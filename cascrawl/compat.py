@@ -8,7 +8,8 @@ changes one breaks in this module and in tests/test_compat.py, not in the middle
   settings to the file store classes; FilesPipeline.from_crawler calls it, and so must a subclass that
   builds itself differently (pipelines/media.py).
 - `QuietFileException`: `scrapy.pipelines.media._MediaRequestFiltered` (Scrapy 2.18+), the FileException
-  a media pipeline logs in one DEBUG line instead of an ERROR with a traceback; FileException before that.
+  a media pipeline logs in one DEBUG line instead of an ERROR with a traceback; FileException before that
+  (whose home moved in 2.18: `FileException`).
 
 (scrapy-redis's private `_encode_request` has its adapter with the distributed mode.)
 Imports only Scrapy."""
@@ -17,13 +18,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from scrapy.pipelines import files as _scrapy_files
 from scrapy.pipelines import media as _scrapy_media
 from scrapy.pipelines.files import FilesPipeline
 from scrapy.settings import BaseSettings
 from scrapy.utils.defer import ensure_awaitable
 from scrapy.utils.python import global_object_name
 
-QuietFileException: type[Exception] = getattr(_scrapy_media, "_MediaRequestFiltered", _scrapy_media.FileException)
+# Scrapy 2.18 moved FileException from scrapy.pipelines.files to scrapy.pipelines.media (files keeps a private alias).
+FileException: type[Exception] = getattr(_scrapy_media, "FileException", None) or _scrapy_files.FileException
+QuietFileException: type[Exception] = getattr(_scrapy_media, "_MediaRequestFiltered", FileException)
 
 
 async def process_item_chain(manager, item: Any, start: int = 0) -> Any:

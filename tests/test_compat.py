@@ -88,14 +88,15 @@ def test_the_store_credentials_reach_the_file_stores():
 
 
 def test_a_failed_media_file_is_the_kind_scrapy_logs_quietly():
-    assert issubclass(MediaFetchFailed, scrapy_media.FileException)
+    assert issubclass(MediaFetchFailed, compat.FileException)
+    assert compat.FileException.__name__ == "FileException" and issubclass(compat.FileException, Exception)
     if Version(scrapy.__version__) >= Version("2.18"):
         # From 2.18 Scrapy logs its own "filtered" FileException in one line: losing it would log every 404
         # image of a crawl as an ERROR with a traceback.
         assert compat.QuietFileException is scrapy_media._MediaRequestFiltered
         assert scrapy_media._media_request_filtered(_failure(MediaFetchFailed("http_404", "gone")))
     else:
-        assert compat.QuietFileException is scrapy_media.FileException
+        assert compat.QuietFileException is compat.FileException
 
 
 def _failure(error):
