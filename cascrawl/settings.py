@@ -195,9 +195,10 @@ CASCRAWL_PROGRESS_INTERVAL = 0.5  # seconds between two redraws of the progress 
 WARN_ON_GENERATOR_RETURN_VALUE = False
 TELNETCONSOLE_ENABLED = False  # scheduled runs should not open a console port
 FEED_EXPORT_ENCODING = "utf-8"
+# Scrapy's remote-control HTTP endpoint (2.19+): a scheduled crawler should not open ports it does not need.
+# Its switch, not its path in EXTENSIONS: a release without the extension ignores the setting.
+REMOTE_CONTROL_ENABLED = False
 EXTENSIONS = {
-    # Scrapy's remote-control HTTP endpoint: a scheduled crawler should not open ports it does not need.
-    "scrapy.extensions.remote_control.RemoteControl": None,
     "cascrawl.extensions.RunHealth": 500,
     "cascrawl.extensions.LiveProgress": 510,
     "cascrawl.drift.DriftReport": 520,

@@ -30,7 +30,9 @@ DEFAULT_TESTS = ["tests/test_compat.py", "tests/test_urls.py", "tests/test_dates
                  "tests/test_api.py", "-x", "-q", "-p", "no:cacheprovider"]
 # What the selected tests need besides cascrawl (not the whole test extra: schemathesis and playwright pin
 # their own floors of rich, httpx and others, which would decide the check instead of cascrawl's floors).
-TEST_TOOLS = ["pytest", "hypothesis", "httpx2"]
+# The API tests' client: Starlette's TestClient asks for httpx2 in current releases, for httpx in those of the
+# FastAPI floor.
+TEST_TOOLS = ["pytest", "hypothesis", "httpx2", "httpx"]
 _FLOOR = re.compile(r"^(?P<name>[A-Za-z0-9_.-]+)(?P<extras>\[[^\]]*\])?\s*>=\s*(?P<version>[^,;\s]+)")
 
 
