@@ -18,7 +18,6 @@ from pathlib import Path
 
 import trafilatura
 
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests.support: the repository's, not installed
 from cascrawl.encoding import decode_html  # noqa: E402
 from cascrawl.parsers import parse_article  # noqa: E402

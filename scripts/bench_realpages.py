@@ -18,7 +18,6 @@ import sys
 import time
 from pathlib import Path
 
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests.support: the repository's, not installed
 from cascrawl.dates import parse_datetime  # noqa: E402
 from cascrawl.encoding import decode_html  # noqa: E402

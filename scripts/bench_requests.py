@@ -18,7 +18,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests.support: the repository's, not installed
 from cascrawl.crawl import request_counts  # noqa: E402
 from cascrawl.db import Database, reads  # noqa: E402

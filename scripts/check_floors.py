@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import subprocess
 import sys
 import tempfile
 import tomllib
@@ -65,8 +66,6 @@ def main(argv: list[str] | None = None) -> int:
         installed = run([python, "-m", "pip", "freeze"]).stdout
         print("installed:", " ".join(line for line in installed.splitlines()
                                       if line.split("==")[0].lower() in {n.split("[")[0].lower() for n in pins}))
-        import subprocess
-
         return subprocess.call([str(python), "-m", "pytest", *(args.pytest_args or DEFAULT_TESTS)], cwd=REPO)
 
 
