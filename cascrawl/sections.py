@@ -20,18 +20,19 @@ SECTIONS: dict[str, str] = {
 DEFAULT_SECTIONS: tuple[str, ...] = ("yw", "sygz", "yx", "syky", "cm", "gzdt")
 
 
-def parse_sections(value: str | list[str] | tuple[str, ...] | None) -> list[str]:
-    """Turn `"yw,syky"` or `["yw", "syky"]` into a clean list of slugs (no slashes at the ends).
+def split_sections(value: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """The one reading of a list of section slugs: `"yw, syky/"` or `["yw", "syky"]` -> ("yw", "syky"):
+    comma-separated (a string), spaces and slashes at the ends stripped, each slug once, in order. A part
+    that is only slashes gives "" (for a caller that refuses it); empty parts are left out."""
+    parts = value.split(",") if isinstance(value, str) else list(value)
+    return tuple(dict.fromkeys(part.strip().strip("/") for part in parts if part.strip()))
 
-    Unknown slugs are allowed (the site has more columns than the catalogue knows); an empty
-    value gives the defaults.
+
+def parse_sections(value: str | list[str] | tuple[str, ...] | None) -> list[str]:
+    """The sections a crawl walks: `split_sections(value)`, the defaults when that is empty.
+
+    Unknown slugs are allowed (the site has more columns than the catalogue knows). (A filter of stored
+    articles by section is read by `cascrawl.api.records.parse_section_filter`, which refuses empty.)
     """
-    if value is None:
-        return list(DEFAULT_SECTIONS)
-    items = value.split(",") if isinstance(value, str) else list(value)
-    slugs = []
-    for item in items:
-        slug = item.strip().strip("/")
-        if slug and slug not in slugs:
-            slugs.append(slug)
+    slugs = [slug for slug in split_sections(value or ()) if slug]
     return slugs or list(DEFAULT_SECTIONS)

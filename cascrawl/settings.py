@@ -6,11 +6,12 @@ environment variable CASCRAWL_DATABASE_URL, so secrets stay out of command lines
 
 import os
 
+from cascrawl.dates import CAS_DATE as _CAS_DATE  # lower case: not a setting (Settings.setmodule takes upper case)
 from cascrawl.sections import DEFAULT_SECTIONS
 
 BOT_NAME = "cascrawl"
-SPIDER_MODULES = ["spiders"]
-NEWSPIDER_MODULE = "spiders"
+SPIDER_MODULES = ["cascrawl.spiders"]
+NEWSPIDER_MODULE = "cascrawl.spiders"
 
 # --- cascrawl ---
 CASCRAWL_DATABASE_URL = os.environ.get("CASCRAWL_DATABASE_URL", "sqlite:///cascrawl.db")
@@ -56,7 +57,7 @@ _label = r"\s*[:：]\s*"
 _value = r"[^\s。！？；，,;!?:：]"  # one character of a short value: no space, no sentence punctuation, no colon
 _next_label = r"(?:作者|来源|稿源|发布|时间|日期|责任编辑|浏览|点击|字号|【)"
 _field = rf"(?:(?!{_next_label}){_value})*"  # an info-line value, which stops where the next label starts
-_date = r"\d{4}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?(?:\s*\d{1,2}[:：]\d{2}(?:[:：]\d{2})?)?"
+_date = _CAS_DATE  # 2020-11-22 17:30, 2014年09月22日 (cascrawl.dates)
 _time = rf"【?(?:发布时间|发布日期|时间|日期){_label}{_date}】?"
 _source = rf"【?(?:文章来源|信息来源|来源|稿源){_label}{_field}"  # a closing 】 is part of the value
 _author = rf"【?作者{_label}{_field}"
@@ -111,16 +112,16 @@ SCRAPER_SLOT_MAX_ACTIVE_SIZE = 500_000
 # Cleaning, in this order: text -> boilerplate -> re-served copies -> dates -> fields -> validate -> persist.
 # The leading pipelines that declare `runs_in_worker` (text to validate) run in the extraction worker
 # processes, beside the parsing (pipelines/processor.py); the others here, in the crawler's thread.
-ITEM_PROCESSOR = "pipelines.processor.OffloadingItemProcessor"
+ITEM_PROCESSOR = "cascrawl.pipelines.processor.OffloadingItemProcessor"
 ITEM_PIPELINES = {
-    "pipelines.text.TextPipeline": 100,
-    "pipelines.boilerplate.BoilerplatePipeline": 200,
-    "pipelines.copies.ReservedCopyPipeline": 300,
-    "pipelines.dates.PublishedDatePipeline": 400,
-    "pipelines.fields.FieldsPipeline": 500,
-    "pipelines.validate.ValidatePipeline": 800,
-    "pipelines.media.MediaArchivePipeline": 850,  # off unless CASCRAWL_MEDIA_STORE is set
-    "pipelines.persist.PersistPipeline": 900,
+    "cascrawl.pipelines.text.TextPipeline": 100,
+    "cascrawl.pipelines.boilerplate.BoilerplatePipeline": 200,
+    "cascrawl.pipelines.copies.ReservedCopyPipeline": 300,
+    "cascrawl.pipelines.dates.PublishedDatePipeline": 400,
+    "cascrawl.pipelines.fields.FieldsPipeline": 500,
+    "cascrawl.pipelines.validate.ValidatePipeline": 800,
+    "cascrawl.pipelines.media.MediaArchivePipeline": 850,  # off unless CASCRAWL_MEDIA_STORE is set
+    "cascrawl.pipelines.persist.PersistPipeline": 900,
 }
 
 # --- politeness for the live site (tests and the demo turn these down) ---
@@ -187,16 +188,23 @@ CASCRAWL_LOG_KEEP = 100  # log files kept per database, the oldest removed first
 # A live progress display on standard error (rich): `cascrawl crawl` turns it on when stderr is a terminal
 # and the log is not streamed there.
 CASCRAWL_PROGRESS = False
+CASCRAWL_PROGRESS_INTERVAL = 0.5  # seconds between two redraws of the progress display
 # Scrapy's check for a `return value` in generator callbacks re-reads and parses the callback's source on every
 # response (its cache holds bound methods weakly, so it never hits): 4% of a crawl's samples. Off; a code check,
 # not a crawl's.
 WARN_ON_GENERATOR_RETURN_VALUE = False
 TELNETCONSOLE_ENABLED = False  # scheduled runs should not open a console port
 FEED_EXPORT_ENCODING = "utf-8"
+# Scrapy's remote-control HTTP endpoint (2.19+): a scheduled crawler should not open ports it does not need.
+# Its switch, not its path in EXTENSIONS: a release without the extension ignores the setting.
+REMOTE_CONTROL_ENABLED = False
 EXTENSIONS = {
+<<<<<<< HEAD
     # Scrapy's remote-control HTTP endpoint: a scheduled crawler should not open ports it does not need.
     "scrapy.extensions.remote_control.RemoteControl": None,
     "cascrawl.extraction.ExtractionWorkers": 400,  # the worker processes that parse and clean article pages
+=======
+>>>>>>> h21-pack
     "cascrawl.extensions.RunHealth": 500,
     "cascrawl.extensions.LiveProgress": 510,
     "cascrawl.drift.DriftReport": 520,

@@ -152,37 +152,32 @@ def clean_person(value: str | None) -> str | None:
 
 HAN = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"  # CJK unified ideographs (+ ext. A, compatibility)
 TONE_MARKS = "āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜńňǹḿ"  # what tells a pinyin gloss from (CAS) or (2020)
-_SYLLABLE = rf"[(（]([a-zü{TONE_MARKS}]{{1,7}})[)）]"
-# A gloss: one tone-marked pinyin syllable in half- or full-width parentheses right after a Han
-# character, e.g. 當(dāng). (CAS), (2020) and (Nature) have no tone mark and stay. A run of
-# parenthesized syllables is taken as a whole, so that removal is idempotent (`當(dāng)(dāng)`
-# loses both glosses at once, not one per pass).
-_GLOSS_RUN = re.compile(rf"(?<=[{HAN}])(?:{_SYLLABLE})+")
-_GLOSS = re.compile(_SYLLABLE)
+# The one definition of a pinyin gloss, used by the cleaning (here), the page parsers' labels
+# (cascrawl/parsers/base.py) and the re-served-copy detection (cascrawl/parsers/layouts.py): one pinyin
+# syllable of 1 to 7 letters, at least one of them tone-marked (a mark is a letter here), in half- or full-width parentheses, e.g. (dāng).
+# (CAS), (2020) and (Nature) have no tone mark and are no glosses.
+PINYIN_GLOSS = rf"[(（](?=[a-zü]*[{TONE_MARKS}])[a-zü{TONE_MARKS}]{{1,7}}[)）]"
+# A gloss where a copy puts one: right after a Han character (當(dāng)).
+GLOSSED_HAN = re.compile(rf"[{HAN}]{PINYIN_GLOSS}")
+# Glosses are removed as a run (`當(dāng)(dāng)` loses both at once, not one per pass: removal is idempotent),
+# up to the first parenthesized syllable without a tone mark: what follows a kept `(dang)` no longer sits
+# right after a Han character.
+_GLOSS_RUN = re.compile(rf"(?<=[{HAN}])(?:{PINYIN_GLOSS})+")
+_GLOSS = re.compile(PINYIN_GLOSS)
 
 
 def remove_pinyin_glosses(text: str) -> str:
     """Drop the tone-marked pinyin glosses that follow Han characters; text without them is unchanged."""
     if "(" not in text and "（" not in text:
         return text
-
-    def replace(match: re.Match[str]) -> str:
-        run = match.group(0)
-        position = 0
-        # Glosses are removed from the start of the run up to the first toneless syllable:
-        # what follows a kept `(dang)` no longer sits right after a Han character.
-        for syllable in _GLOSS.finditer(run):
-            if not any(ch in TONE_MARKS for ch in syllable.group(1)):
-                break
-            position = syllable.end()
-        return run[position:]
-
-    return _GLOSS_RUN.sub(replace, text)
+    return _GLOSS_RUN.sub("", text)
 
 
 def count_pinyin_glosses(text: str) -> int:
     """How many glosses `remove_pinyin_glosses` takes out of `text`."""
-    return len(_GLOSS.findall(text)) - len(_GLOSS.findall(remove_pinyin_glosses(text)))
+    if "(" not in text and "（" not in text:
+        return 0
+    return sum(len(_GLOSS.findall(run)) for run in _GLOSS_RUN.findall(text))
 
 
 @lru_cache(maxsize=2)

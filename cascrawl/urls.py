@@ -2,7 +2,8 @@
 
 The same article is reachable as http/https, on www.cas.cn and www.cas.ac.cn, and on copies of the
 site (mirrors, re-serving domains, our fixture server). It is stored under one canonical URL:
-``https://www.cas.cn/<section>/<YYYYMM>/t<YYYYMMDD>_<docid>.shtml``.
+``https://www.cas.cn/<section>/<YYYYMM>/t<YYYYMMDD>_<docid>.shtml``, which `parse_article_url` alone decides
+(the spider, the copies step and `cascrawl extract` ask it: `stored_url`, `article_ref`).
 """
 
 from __future__ import annotations
@@ -53,6 +54,17 @@ def parse_article_url(url: str) -> ArticleRef | None:
 def canonical_article_url(url: str) -> str | None:
     ref = parse_article_url(url)
     return ref.canonical_url if ref else None
+
+
+def stored_url(url: str) -> str:
+    """The URL an article fetched from `url` is stored under: its canonical URL, or `url` itself when its
+    path is no article path (validation then rejects the article for it)."""
+    return canonical_article_url(url) or url
+
+
+def article_ref(url: str | None, fetched_url: str | None = None) -> ArticleRef | None:
+    """What an article's URLs say: its stored URL's reference, else that of the URL it was fetched from."""
+    return parse_article_url(url or "") or parse_article_url(fetched_url or "")
 
 
 def normalize_base_url(base_url: str) -> str:

@@ -20,8 +20,8 @@ from scrapy.utils.misc import build_from_crawler, load_object
 
 import cascrawl.settings as project_settings
 
-PERSIST = "pipelines.persist.PersistPipeline"
-MEDIA = "pipelines.media.MediaArchivePipeline"
+PERSIST = "cascrawl.pipelines.persist.PersistPipeline"
+MEDIA = "cascrawl.pipelines.media.MediaArchivePipeline"
 
 
 class StatsPipeline:

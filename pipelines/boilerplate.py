@@ -16,7 +16,7 @@ import re
 from itemadapter import ItemAdapter
 
 from cascrawl.boilerplate import BoilerplateFilter, matching_key, parse_patterns
-from pipelines import reject, setting
+from cascrawl.pipelines import reject, setting
 
 logger = logging.getLogger(__name__)
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from itemadapter import ItemAdapter
 
+from cascrawl.pipelines import setting
 from cascrawl.text import count_pinyin_glosses, detect_script, remove_pinyin_glosses, to_simplified
-from cascrawl.urls import parse_article_url
-from pipelines import setting
+from cascrawl.urls import article_ref
 
 SCRIPT_MODES = ("simplified", "keep")
 TEXT_FIELDS = ("title", "text", "source", "author", "editor")
@@ -55,7 +55,7 @@ class ReservedCopyPipeline:
 
     def _canonical_url(self, adapter: ItemAdapter) -> None:
         """The spider already files an article under its canonical URL; this makes sure of it."""
-        ref = parse_article_url(adapter.get("url") or "") or parse_article_url(adapter.get("fetched_url") or "")
+        ref = article_ref(adapter.get("url"), adapter.get("fetched_url"))
         if ref is None or adapter.get("url") == ref.canonical_url:
             return
         adapter["url"], adapter["docid"], adapter["section"] = ref.canonical_url, ref.docid, ref.section

@@ -16,7 +16,7 @@ import logging
 from itemadapter import ItemAdapter
 
 from cascrawl.dates import resolve
-from pipelines import StatsPipeline, reject
+from cascrawl.pipelines import StatsPipeline, reject
 
 logger = logging.getLogger(__name__)
 

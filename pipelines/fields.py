@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from itemadapter import ItemAdapter
 
-from pipelines import StatsPipeline
-
+from cascrawl.pipelines import StatsPipeline
 from cascrawl.text import clean_person, clean_source, content_hash
 
 

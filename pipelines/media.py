@@ -24,24 +24,22 @@ from itemadapter import ItemAdapter
 from scrapy import Request
 from scrapy.exceptions import NotConfigured
 from scrapy.pipelines import files as scrapy_files
-from scrapy.pipelines import media as scrapy_media
 
-from pipelines import setting
-
+from cascrawl.compat import QuietFileException, update_file_stores
 from cascrawl.hosts import HostPolicy, fetch_failure
+from cascrawl.pipelines import setting
 from cascrawl.urls import site_link
 
 logger = logging.getLogger(__name__)
 
-# Scrapy logs a failed media download at ERROR with a traceback unless the exception is its own
-# "filtered" kind (2.14+); a 404 image is an expected event here, recorded and logged in one line.
-_QuietFileException = getattr(scrapy_media, "_MediaRequestFiltered", None) or scrapy_media.FileException
 
 # What a page answers instead of a file (an error or login page behind a file link).
 _PAGE_TYPES = ("text/html", "application/xhtml+xml")
 
 
-class MediaFetchFailed(_QuietFileException):
+# Scrapy logs a failed media download at ERROR with a traceback unless the exception is its own "filtered"
+# kind (cascrawl.compat); a 404 image is an expected event here, recorded and logged in one line.
+class MediaFetchFailed(QuietFileException):
     """A file that could not be stored; `reason` is a code (http_404, too_large, not_a_file, …)."""
 
     def __init__(self, reason: str, detail: str):
@@ -82,7 +80,7 @@ class MediaArchivePipeline(scrapy_files.FilesPipeline):
         store = setting(crawler.settings, "CASCRAWL_MEDIA_STORE")
         if not store:
             raise NotConfigured()  # no message: Scrapy logs a warning for a NotConfigured that has one
-        cls._update_stores(crawler.settings)  # S3/GCS/FTP credentials, as FilesPipeline.from_crawler does
+        update_file_stores(cls, crawler.settings)  # S3/GCS/FTP credentials, as FilesPipeline.from_crawler does
         return cls(str(store), crawler=crawler)
 
     def base_url(self) -> str:

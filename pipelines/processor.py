@@ -24,10 +24,10 @@ from inspect import iscoroutinefunction
 from itemadapter import ItemAdapter
 from scrapy.pipelines import ItemPipelineManager
 from scrapy.settings import BaseSettings, Settings
-from scrapy.utils.defer import ensure_awaitable
 from scrapy.utils.misc import build_from_crawler, load_object
 from scrapy.utils.python import global_object_name
 
+from cascrawl.compat import process_item_chain
 from cascrawl.extraction import extraction_of
 
 logger = logging.getLogger(__name__)
@@ -79,22 +79,13 @@ class OffloadingItemProcessor(ItemPipelineManager):
             if cleaned.trace:
                 logger.debug("in an extraction worker:\n%s", cleaned.trace)
             raise cleaned.error
-        return await self._chain(self.methods["process_item"], _adopt(item, cleaned.item), start=len(self._offloadable))
+        return await process_item_chain(self, _adopt(item, cleaned.item), start=len(self._offloadable))
 
     def _clean_here(self, item) -> Cleaned:
         """The offloaded pipelines, in this thread (no worker alive): they count into the stats directly."""
         for pipeline in self._offloadable:
             item = pipeline.process_item(item)
         return Cleaned(item=item)
-
-    async def _chain(self, methods, item, start: int):
-        """Scrapy's pipeline chain (MiddlewareManager._process_chain) from the `start`th method on."""
-        for index, method in enumerate(methods):
-            if index < start:
-                continue
-            args = (item, self._spider) if method in self._mw_methods_requiring_spider else (item,)
-            item = await ensure_awaitable(method(*args), _warn=global_object_name(method))
-        return item
 
 
 def _adopt(item, cleaned):

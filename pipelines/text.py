@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from itemadapter import ItemAdapter
 
-from pipelines import StatsPipeline
-
+from cascrawl.pipelines import StatsPipeline
 from cascrawl.text import html_to_text, normalize_lines, one_line
 
 ONE_LINE_FIELDS = ("title", "source", "author", "editor")

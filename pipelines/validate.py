@@ -13,9 +13,9 @@ from datetime import date
 
 from itemadapter import ItemAdapter
 
-from pipelines import StatsPipeline
-
+from cascrawl import stats_keys
 from cascrawl.dates import implausibility
+from cascrawl.pipelines import StatsPipeline
 from cascrawl.urls import parse_article_url
 
 logger = logging.getLogger(__name__)
@@ -64,6 +64,6 @@ class ValidatePipeline(StatsPipeline):
             return item
         reason, detail = found
         adapter["reject_reason"], adapter["reject_detail"] = reason, detail
-        self.stats.inc_value(f"cascrawl/rejected/{reason}")
+        self.stats.inc_value(stats_keys.rejected(reason))
         logger.warning("rejected %s: %s (%s)", adapter.get("fetched_url") or adapter.get("url"), reason, detail)
         return item

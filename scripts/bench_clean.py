@@ -27,9 +27,9 @@ import scrapy  # noqa: E402
 from scrapy.http import HtmlResponse  # noqa: E402
 from scrapy.utils.test import get_crawler  # noqa: E402
 
-from pipelines import cleaning_pipelines  # noqa: E402
+from cascrawl.pipelines import cleaning_pipelines  # noqa: E402
 from cascrawl.single_page import callback_items  # noqa: E402
-from spiders.cas_news import CasNewsSpider  # noqa: E402
+from cascrawl.spiders.cas_news import CasNewsSpider  # noqa: E402
 
 SITE = REPO / "fixtures" / "site"
 BASE = "http://127.0.0.1:8000"

@@ -3,7 +3,7 @@
     make bench-crawl                                   # 3,000 articles, two rounds each, RSS at 500 and 5,000
     .venv/bin/python scripts/bench_crawl.py --articles 1000 --rounds 1 --rss-sizes 300,1000
 
-Generates a CAS-shaped section of N articles (cascrawl.fixture_site.build_large_section, 20 to a
+Generates a CAS-shaped section of N articles (tests.support.fixture_site.build_large_section, 20 to a
 listing page, every date in the past), serves it on 127.0.0.1, then runs, alternately and each in a
 process of its own: the bare spider (scripts/bare_spider.py: the same listing and article URLs,
 nothing done with the pages), the full `cascrawl crawl` into a fresh SQLite file (extraction,
@@ -36,9 +36,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from cascrawl.db import Database, reads  # noqa: E402
-from cascrawl.fixture_site import build_large_section, serve_site  # noqa: E402
+from tests.support.fixture_site import build_large_section, serve_site  # noqa: E402
 import cascrawl.settings as project_settings  # noqa: E402
-from cascrawl.procmem import PeakMemory  # noqa: E402
+from tests.support.procmem import PeakMemory  # noqa: E402
 
 SECTION = "syky"
 POLITENESS_OFF = ["-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "ROBOTSTXT_OBEY=True",

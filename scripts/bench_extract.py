@@ -18,10 +18,11 @@ from pathlib import Path
 
 import trafilatura
 
-from cascrawl.encoding import decode_html
-from cascrawl.evaluation import char_f1
-from cascrawl.parsers import parse_article
-from cascrawl.text import detect_script, html_to_text, remove_pinyin_glosses, to_simplified
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests.support: the repository's, not installed
+from cascrawl.encoding import decode_html  # noqa: E402
+from cascrawl.parsers import parse_article  # noqa: E402
+from cascrawl.text import detect_script, html_to_text, remove_pinyin_glosses, to_simplified  # noqa: E402
+from tests.support.evaluation import char_f1  # noqa: E402
 
 SITE = Path(__file__).resolve().parent.parent / "fixtures" / "site"
 

@@ -18,12 +18,13 @@ import sys
 import time
 from pathlib import Path
 
-from cascrawl.dates import parse_datetime
-from cascrawl.encoding import decode_html
-from cascrawl.evaluation import realpage_body_f1, realpage_date_ok, realpage_leaks, realpage_title_ok
-from cascrawl.parsers import parse_article
-from cascrawl.single_page import extract_page
-from cascrawl.text import html_to_text
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests.support: the repository's, not installed
+from cascrawl.dates import parse_datetime  # noqa: E402
+from cascrawl.encoding import decode_html  # noqa: E402
+from cascrawl.parsers import parse_article  # noqa: E402
+from cascrawl.single_page import extract_page  # noqa: E402
+from cascrawl.text import html_to_text  # noqa: E402
+from tests.support.evaluation import realpage_body_f1, realpage_date_ok, realpage_leaks, realpage_title_ok  # noqa: E402
 
 DEFAULT_PAGES = Path(__file__).resolve().parent.parent.parent / "shared" / "realpages"
 

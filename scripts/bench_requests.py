@@ -18,9 +18,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from cascrawl.crawl import request_counts
-from cascrawl.db import Database, reads
-from cascrawl.fixture_site import BUNDLED_SITE, add_new_articles, serve_site, site_sections
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests.support: the repository's, not installed
+from cascrawl.crawl import request_counts  # noqa: E402
+from cascrawl.db import Database, reads  # noqa: E402
+from tests.support.fixture_site import BUNDLED_SITE, add_new_articles, serve_site, site_sections  # noqa: E402
 
 FAST = ["-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "CASCRAWL_RETRY_BACKOFF_BASE=0",
         "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=8", "-s", "LOG_LEVEL=WARNING"]

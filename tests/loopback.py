@@ -13,7 +13,7 @@ from functools import partial
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 
-from cascrawl.fixture_site import _SiteHandler
+from cascrawl.site_server import SiteHandler
 
 _ARTICLE = re.compile(r"/t\d{8}_\d+\.shtml$")
 
@@ -22,7 +22,7 @@ class CountingSite:
     """Serve a site copy on 127.0.0.1; count requests per path (and note when each arrived, `arrivals`);
     delay article pages by `article_delay` s; answer 503 for the paths in `failing`, and `answers[path]`
     (404, 410, …) for those in `answers`; `routes` as in
-    `cascrawl.fixture_site.serve_site`."""
+    `cascrawl.site_server.serve_site`."""
 
     def __init__(self, root: Path, article_delay: float = 0.0, routes: dict | None = None):
         self.root, self.article_delay = root, article_delay
@@ -33,7 +33,7 @@ class CountingSite:
         self._lock = threading.Lock()
         site = self
 
-        class Handler(_SiteHandler):
+        class Handler(SiteHandler):
             def do_GET(self):
                 path = self.path.split("?", 1)[0]
                 with site._lock:

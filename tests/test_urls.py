@@ -2,7 +2,8 @@ from datetime import date
 
 import pytest
 
-from cascrawl.urls import listing_page_number, listing_page_url, normalize_base_url, parse_article_url, site_link
+from cascrawl.urls import (article_ref, listing_page_number, listing_page_url, normalize_base_url, parse_article_url, site_link,
+                           stored_url)
 
 BASE = "http://127.0.0.1:8000"
 
@@ -54,3 +55,16 @@ def test_base_url_must_have_a_scheme():
     assert normalize_base_url("https://www.cas.cn/") == "https://www.cas.cn"
     with pytest.raises(ValueError, match="base URL"):
         normalize_base_url("www.cas.cn")
+
+
+def test_an_article_is_stored_under_its_canonical_url_and_anything_else_under_itself():
+    assert stored_url("http://127.0.0.1:8000/syky/202506/t20250614_5073157.html") == \
+        "https://www.cas.cn/syky/202506/t20250614_5073157.shtml"
+    assert stored_url("http://127.0.0.1:8000/syky/index.shtml") == "http://127.0.0.1:8000/syky/index.shtml"
+
+
+def test_an_articles_reference_comes_from_its_url_else_from_where_it_was_fetched():
+    copy = "https://example.org/gzdt/202011/t20201123_4767746.html"
+    assert article_ref("https://www.cas.cn/yw/202506/t20250614_1.shtml", copy).docid == 1
+    assert article_ref("file:///tmp/page.html", copy).canonical_url == "https://www.cas.cn/gzdt/202011/t20201123_4767746.shtml"
+    assert article_ref(None, None) is None and article_ref("https://www.cas.cn/yw/", None) is None

@@ -52,7 +52,7 @@ class ArticlesQuery(BaseModel):
 
     model_config = {"extra": "forbid"}
 
-    # The pattern is checked by records.parse_sections (with a message that says what a slug is).
+    # The pattern is checked by records.parse_section_filter (with a message that says what a slug is).
     section: str | None = Field(None, max_length=500, json_schema_extra={"pattern": records.SECTIONS_PATTERN},
                                 description="section slug, or several comma-separated: `syky`, `yw,cm`, `djcx/gz`")
     since: str | None = Field(None, json_schema_extra=MOMENT_SCHEMA,
@@ -236,7 +236,7 @@ def create_app(database: Database, media_store: str | None = None) -> FastAPI:
 
 def _filters(query: ArticlesQuery) -> reads.ArticleFilter:
     try:
-        sections = records.parse_sections(query.section, strict=True)
+        sections = records.parse_section_filter(query.section, strict=True)
     except ValueError as error:
         raise _invalid("section", str(error), query.section) from None
     bounds = {}

@@ -95,7 +95,7 @@ def mount_pages(app: FastAPI) -> None:
         db = request.app.state.database
         error = None
         try:
-            sections = records.parse_sections(section or None)
+            sections = records.parse_section_filter(section or None)
             after = reads.Cursor.decode(cursor) if cursor else None
         except ValueError as problem:
             error, sections, after = str(problem), (), None

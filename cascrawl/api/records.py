@@ -17,6 +17,7 @@ from cascrawl.db import Article, ArticleRevision
 from cascrawl.drift import drift_groups
 from cascrawl.export import article_record
 from cascrawl.health import coverage_record
+from cascrawl.sections import split_sections
 
 _SECTION = re.compile(r"^[a-z0-9_-]+(/[a-z0-9_-]+)*$")
 # What the API's `section` accepts (its OpenAPI pattern): slugs, comma-separated, nothing else.
@@ -227,14 +228,15 @@ def parse_moment(value: str, name: str, end_of_day: bool = False) -> datetime:
         return _FIRST_MOMENT if moment.year == 1 else _LAST_MOMENT
 
 
-def parse_sections(value: str | None, name: str = "section", strict: bool = False) -> tuple[str, ...]:
-    """Comma-separated section slugs (`yw,syky`, `djcx/gz`); ValueError for anything else. strict (the API):
-    exactly SECTIONS_PATTERN, no spaces or stray commas and slashes (the CLI and the operator page forgive them)."""
+def parse_section_filter(value: str | None, name: str = "section", strict: bool = False) -> tuple[str, ...]:
+    """A filter of stored articles by section: comma-separated slugs (`yw,syky`, `djcx/gz`), read by
+    `cascrawl.sections.split_sections`; () for none; ValueError for anything else. strict (the API): exactly
+    SECTIONS_PATTERN, no spaces or stray commas and slashes (the CLI and the operator page forgive them)."""
     if value is None:
         return ()
     if strict and not re.fullmatch(SECTIONS_PATTERN, value):
         raise ValueError(f"{name}: expected section slugs such as yw or djcx/gz, comma-separated, got {value!r}")
-    slugs = tuple(dict.fromkeys(part.strip().strip("/") for part in value.split(",") if part.strip()))
+    slugs = split_sections(value)
     bad = [slug for slug in slugs if not _SECTION.match(slug)]
     if bad or not slugs:
         raise ValueError(f"{name}: expected section slugs such as yw or djcx/gz, comma-separated, got {value!r}")

@@ -90,18 +90,23 @@ DEMO_DATABASE_URL = "sqlite:///cascrawl-demo.db"
 
 
 def _demo_command(args, parser) -> int:
-    from cascrawl.fixture_site import BUNDLED_SITE, serve_site, site_sections
+    from cascrawl.site_server import demo_site, serve_site, site_sections
 
+    try:
+        site = demo_site()
+    except FileNotFoundError as error:
+        print(f"cascrawl: error: {error}", file=sys.stderr)
+        return 1
     # The copy is on loopback: no need to be polite to ourselves. Every section the copy holds.
     # Its own database: the fixture articles carry real www.cas.cn URLs with invented text, and an
     # incremental crawl of the real site into the same database would take them as already known.
     settings = _settings(args, parser, {
         "DOWNLOAD_DELAY": 0, "AUTOTHROTTLE_ENABLED": False, "CASCRAWL_RETRY_BACKOFF_BASE": 0,
         "CONCURRENT_REQUESTS_PER_DOMAIN": 8, "CASCRAWL_DATABASE_URL": DEMO_DATABASE_URL,
-        "CASCRAWL_SECTIONS": ",".join(site_sections(BUNDLED_SITE)) if BUNDLED_SITE.is_dir() else None,
+        "CASCRAWL_SECTIONS": ",".join(site_sections(site)),
     })
     try:
-        with serve_site() as base_url:
+        with serve_site(site) as base_url:
             print(f"serving the bundled fixture copy of www.cas.cn at {base_url}")
             settings.set("CASCRAWL_BASE_URL", base_url, priority="cmdline")
             code = _run(settings, verbose=args.verbose)

@@ -244,12 +244,12 @@ def _runs_show_command(args, parser) -> int:
 
 
 def _articles_list_command(args, parser) -> int:
-    from cascrawl.api.records import article_json, iso, parse_moment, parse_sections
+    from cascrawl.api.records import article_json, iso, parse_moment, parse_section_filter
     from cascrawl.db import reads
 
     try:
         filters = reads.ArticleFilter(
-            sections=parse_sections(args.section, "--section"),
+            sections=parse_section_filter(args.section, "--section"),
             since=parse_moment(args.since, "--since") if args.since else None,
             until=parse_moment(args.until, "--until", end_of_day=True) if args.until else None,
         )

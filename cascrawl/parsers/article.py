@@ -16,9 +16,9 @@ import lxml.html
 from lxml import etree
 
 from cascrawl.boilerplate import matching_key
-from cascrawl.dates import complete_date, dated_text, parse_datetime, timestamp_text
+from cascrawl.dates import CAS_DATE, complete_date, dated_text, parse_datetime, timestamp_text
 from cascrawl.parsers.base import (
-    ANY_DATE, AUTHOR_LABEL, DATE, DATE_LABEL, EDITOR_LABEL, LABELLED_DATE, SOURCE_LABEL, ArticleData, Found, Page, label,
+    ANY_DATE, AUTHOR_LABEL, DATE_LABEL, EDITOR_LABEL, LABELLED_DATE, SOURCE_LABEL, ArticleData, Found, Page, label,
     labelled_value, visible_text,
 )
 from cascrawl.parsers.pruning import drop_keeping_tail
@@ -76,7 +76,7 @@ _STANDALONE_DATE = re.compile(
 )
 _PUBLISHED_DATE = re.compile(
     rf"{label('发布时间', '發布時間', '发布日期', '發布日期', '发表时间', '發表時間', '发表日期', '出版时间', '发稿时间')}"
-    rf"\s*[:：]\s*(?P<value>{DATE})"
+    rf"\s*[:：]\s*(?P<value>{CAS_DATE})"
 )
 _NOT_PUBLISHED = ("更新", "修改", "修订")
 _DATE_ENDS = frozenset(" |·/]）)】")

@@ -16,19 +16,13 @@ import lxml.html
 from lxml import etree
 from lxml.cssselect import CSSSelector
 
-from cascrawl.text import TONE_MARKS, parseable
+from cascrawl.dates import CAS_DATE
+from cascrawl.text import PINYIN_GLOSS, parseable
 from cascrawl.urls import parse_article_url
 
 Found = tuple[str, str] | None  # (value, provenance path) or nothing
 
-# A date as CAS pages write it: 2020-11-22, 2016/04/20, 2014年09月22日, optionally with a time.
-DATE = (
-    r"(?:19|20)\d{2}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}(?:\s*日)?"
-    r"(?:\s*\d{1,2}[:：]\d{2}(?:[:：]\d{2})?)?"
-)
 # Labels in Simplified and Traditional; re-served copies write them with pinyin glosses (時間(jiān)).
-# A tone-marked pinyin syllable in half- or full-width parentheses: the gloss of a re-served copy.
-PINYIN_GLOSS = rf"[(（][a-zü]*[{TONE_MARKS}][a-zü]*[)）]"
 _GLOSS = rf"(?:{PINYIN_GLOSS})?"
 
 
@@ -41,8 +35,8 @@ DATE_LABEL = label("发布时间", "發布時間", "发布日期", "發布日期
 SOURCE_LABEL = label("文章来源", "文章來源", "来源", "來源", "稿源")
 AUTHOR_LABEL = label("作者")
 EDITOR_LABEL = label("责任编辑", "責任編輯", "责编", "責編", "编辑", "編輯")
-LABELLED_DATE = re.compile(rf"{DATE_LABEL}\s*[:：]\s*(?P<value>{DATE})")
-ANY_DATE = re.compile(DATE)
+LABELLED_DATE = re.compile(rf"{DATE_LABEL}\s*[:：]\s*(?P<value>{CAS_DATE})")
+ANY_DATE = re.compile(CAS_DATE)
 # A label's value ends at white space, a bracket or the next label.
 _VALUE_STOP = r"\s|｜\]】\)）"
 NEXT_LABEL = rf"(?:{DATE_LABEL}|{SOURCE_LABEL}|{AUTHOR_LABEL}|{EDITOR_LABEL}|字号)\s*[:：]"

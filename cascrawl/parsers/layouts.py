@@ -9,8 +9,8 @@ from __future__ import annotations
 import re
 
 from cascrawl.parsers.article import ArticleParser
-from cascrawl.parsers.base import PINYIN_GLOSS, Page, label
-from cascrawl.text import HAN
+from cascrawl.parsers.base import Page, label
+from cascrawl.text import GLOSSED_HAN
 
 
 class CurrentArticle(ArticleParser):
@@ -44,7 +44,6 @@ class OldArticle(ArticleParser):
 
 # Traditional-script labels a re-served copy keeps from the page it copied (with or without glosses).
 _COPY_MARKS = re.compile(label("當前位置", "來源", "時間", "首頁"))
-_GLOSSED = re.compile(rf"[{HAN}]{PINYIN_GLOSS}")
 
 
 class ReservedCopy(ArticleParser):
@@ -64,4 +63,4 @@ class ReservedCopy(ArticleParser):
         if body is None:
             return False
         header = page.text_before(body)
-        return bool(_COPY_MARKS.search(header) or _GLOSSED.search(header))
+        return bool(_COPY_MARKS.search(header) or GLOSSED_HAN.search(header))

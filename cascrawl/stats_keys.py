@@ -1,0 +1,71 @@
+"""The crawl stats keys that more than one module writes or reads, each spelled once.
+
+A stats key is an interface: the spider, the pipelines and the extensions write them; the exit summary
+(cascrawl/crawl.py), the run record (persist), the health check, the API's run pages and the distributed
+mode read them back, in this process or from a stored run's stats. A key spelled as a string in two places
+can drift apart without a test noticing; a constant cannot. Keys only one module uses stay in that module.
+The values are part of the stored runs' stats: never change one.
+
+Imports nothing."""
+
+from __future__ import annotations
+
+# --- Scrapy's own ---
+FINISH_REASON = "finish_reason"
+REQUEST_COUNT = "downloader/request_count"
+
+# --- the run ---
+RUN_ID = "cascrawl/db/run_id"  # the id of the run's row in `runs`, set when the run is recorded
+RUN_LOCKED = "cascrawl/run_locked"  # another crawl holds the database's run lock: this one stopped at once
+FIRST_FETCH_ERROR = "cascrawl/first_fetch_error"  # why the first request failed (the site unreachable)
+HEALTH_STATUS = "cascrawl/health/status"  # the run's health verdict (cascrawl/health.py)
+HEALTH_PROBLEMS = "cascrawl/health/problems"  # what made it so
+
+# --- the walk of the listing pages ---
+LISTING_PAGES = "cascrawl/listing_pages"
+LISTING_FETCH_FAILED = "cascrawl/listing_fetch_failed"
+SECTIONS_MISSING = "cascrawl/sections_missing"  # sections whose first listing page does not exist
+WALKS_INCOMPLETE = "cascrawl/walks/incomplete"  # sections not walked to where they should end
+WALKS_UNREAD_PAGES = "cascrawl/walks/unread_pages"  # listing pages a walk could not read
+
+# --- extraction ---
+COVERAGE_PAGES = "cascrawl/coverage/pages"  # article pages parsed: the base of the coverage shares
+GENERIC_FALLBACK = "cascrawl/extract/generic_fallback"  # pages no CAS layout parsed (a redesign shows here)
+
+# --- storage ---
+ARTICLES_INSERTED = "cascrawl/db/articles_inserted"
+ARTICLES_REVISED = "cascrawl/db/articles_revised"
+ARTICLES_UNCHANGED = "cascrawl/db/articles_unchanged"
+ARTICLES_REFRESHED = "cascrawl/db/articles_refreshed"
+ARTICLES_UPSERTED = "cascrawl/db/articles_upserted"
+ARTICLES_SPOOLED = "cascrawl/db/articles_spooled"  # written to the spool during a database outage
+ARTICLES_REFUSED = "cascrawl/db/articles_refused"
+ARTICLES_LOST = "cascrawl/db/articles_lost"  # neither stored nor spooled
+SPOOLED = "cascrawl/db/spooled"
+
+# --- the distributed mode ---
+REDIS_WORKER = "cascrawl/redis/worker"  # this worker's name in the shared run
+REDIS_STOPPED = "cascrawl/redis/stopped"  # the worker gave up on Redis
+REDIS_OUTAGE_SECONDS = "cascrawl/redis/outage_seconds"
+
+# --- keys with a part that varies ---
+REJECTED_PREFIX = "cascrawl/rejected/"  # + the reject reason: items rejected, by reason
+
+
+def rejected(reason: str) -> str:
+    """Items rejected for `reason` (missing_body, http_404, …)."""
+    return f"{REJECTED_PREFIX}{reason}"
+
+
+def coverage(field: str) -> str:
+    """Article pages on which `field` (title, date, body, source, …) was found."""
+    return f"cascrawl/coverage/{field}"
+
+
+def section_listing_pages(section: str) -> str:
+    return f"cascrawl/section/{section}/listing_pages"
+
+
+def section_entries(section: str) -> str:
+    """Listing entries a section's walk read."""
+    return f"cascrawl/section/{section}/entries"
