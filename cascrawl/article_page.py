@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+from cascrawl import stats_keys
 from cascrawl.encoding import looks_binary
 from cascrawl.extraction import Extracted
 from cascrawl.hosts import fetch_failure
@@ -71,13 +72,13 @@ def fill_from_page(item: ArticleItem, url: str, extracted: Extracted, max_tags: 
         return
     stats.inc_value(f"cascrawl/extract/parser/{page.parser}")
     # Field coverage over every extracted article page, rejected or not: the layout-change alarm's input.
-    stats.inc_value("cascrawl/coverage/pages")
+    stats.inc_value(stats_keys.COVERAGE_PAGES)
     for name, value in (("title", page.title), ("date", page.date_text), ("body", page.body_html),
                         ("source", page.source)):
         if value:
-            stats.inc_value(f"cascrawl/coverage/{name}")
+            stats.inc_value(stats_keys.coverage(name))
     if page.parser == GENERIC.id:
-        stats.inc_value("cascrawl/extract/generic_fallback")
+        stats.inc_value(stats_keys.GENERIC_FALLBACK)
         logger.warning("no CAS layout matched %s: body from the generic extractor", url)
     item.template, item.title, item.source = page.parser, page.title, page.source
     item.author, item.editor = page.author, page.editor

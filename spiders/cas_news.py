@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 import scrapy
 from scrapy.http import TextResponse
 
+from cascrawl import stats_keys
 from cascrawl.article_page import failed_fetch_item, fill_from_page, response_item, to_extract
 from cascrawl.encoding import decode_html
 from cascrawl.extraction import extraction_of
@@ -129,7 +130,7 @@ class CasNewsSpider(scrapy.Spider):
         stats = self.crawler.stats
         walk = self.book.carried(section, response.request.meta.get(WALK) if response.request else None)
         if response.status != 200:
-            stats.inc_value("cascrawl/sections_missing" if number == 0 else "cascrawl/listing_pages_missing")
+            stats.inc_value(stats_keys.SECTIONS_MISSING if number == 0 else "cascrawl/listing_pages_missing")
             yield from self._unread(walk, response.url, number, page_count, f"HTTP {response.status}",
                                     not_there=True)
             return
@@ -143,10 +144,10 @@ class CasNewsSpider(scrapy.Spider):
             yield from self._unread(walk, response.url, number, page_count,
                                     f"over CASCRAWL_MAX_PAGE_TAGS ({self.max_page_tags}) tags, not parsed")
             return
-        stats.inc_value("cascrawl/listing_pages")
-        stats.inc_value(f"cascrawl/section/{section}/listing_pages")
+        stats.inc_value(stats_keys.LISTING_PAGES)
+        stats.inc_value(stats_keys.section_listing_pages(section))
         listing = parse_listing(html, response.url, self.base_url)
-        stats.inc_value(f"cascrawl/section/{section}/entries", len(listing.entries))
+        stats.inc_value(stats_keys.section_entries(section), len(listing.entries))
         if listing.offsite_links:
             stats.inc_value("cascrawl/offsite_links_ignored", listing.offsite_links)
             self._log_offsite_hosts(listing.offsite_hosts, response.url)
@@ -195,9 +196,9 @@ class CasNewsSpider(scrapy.Spider):
     def _note_unread(self, walk: SectionWalk, message: str, *args) -> None:
         stats = self.crawler.stats
         self.logger.warning(message, *args)
-        unread = list(stats.get_value("cascrawl/walks/unread_pages") or [])
+        unread = list(stats.get_value(stats_keys.WALKS_UNREAD_PAGES) or [])
         unread.append(f"section {walk.section}: {walk.unread[-1]}")
-        stats.set_value("cascrawl/walks/unread_pages", unread)
+        stats.set_value(stats_keys.WALKS_UNREAD_PAGES, unread)
 
     def _onwards(self, walk: SectionWalk, step: Step, number: int):
         if step is Step.NEXT:
@@ -220,11 +221,11 @@ class CasNewsSpider(scrapy.Spider):
         """A listing page that could not be fetched (after retries): unread; the walk goes on past it."""
         stats = self.crawler.stats
         request = failure.request
-        stats.inc_value("cascrawl/listing_fetch_failed")
+        stats.inc_value(stats_keys.LISTING_FETCH_FAILED)
         # every attempt was a request to the site: counted as listing requests in the summary
         stats.inc_value("cascrawl/listing_fetch_attempts_failed", request.meta.get("retry_times", 0) + 1)
-        if stats.get_value("cascrawl/first_fetch_error") is None:
-            stats.set_value("cascrawl/first_fetch_error", failure.getErrorMessage())
+        if stats.get_value(stats_keys.FIRST_FETCH_ERROR) is None:
+            stats.set_value(stats_keys.FIRST_FETCH_ERROR, failure.getErrorMessage())
         section, number = request.cb_kwargs.get("section", ""), request.cb_kwargs.get("number", 0)
         walk = self.book.carried(section, request.meta.get(WALK))
         yield from self._unread(walk, request.url, number, request.cb_kwargs.get("page_count"),

@@ -11,6 +11,7 @@ from typing import Any
 
 import pygal
 from pygal.style import DefaultStyle
+from cascrawl import stats_keys
 
 MONTHS_SHOWN = 36  # the archive chart: the latest months with articles
 RUNS_SHOWN = 20  # the run charts: the latest runs
@@ -48,7 +49,7 @@ def runs_chart(runs: list[dict[str, Any]]) -> bytes:
                       secondary_range=(0, max(longest * 1.1, 1)), value_formatter=lambda value: f"{value:.3g}",
                       **_CONFIG)
     chart.x_labels = [f"#{run['id']}" for run in shown]
-    chart.add("new articles", [_count(run, "cascrawl/db/articles_inserted") for run in shown])
+    chart.add("new articles", [_count(run, stats_keys.ARTICLES_INSERTED) for run in shown])
     chart.add("rejects", [int(run.get("rejects") or 0) for run in shown])
     chart.add("duration (minutes, right axis)", minutes, secondary=True)
     return _svg(chart)

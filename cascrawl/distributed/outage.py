@@ -11,6 +11,7 @@ import time
 
 from scrapy.utils.defer import deferred_from_coro
 
+from cascrawl import stats_keys
 from cascrawl.distributed.cluster import REDIS_OUTAGE_ERRORS
 from cascrawl.engine import engine_of
 
@@ -33,7 +34,7 @@ class RidingOutages:
     def _state_kept(self) -> bool:
         """Redis still holds this run (its marker, `…:run`): else it lost the crawl's state (restarted
         empty, flushed) and this worker stops rather than take an empty queue for a finished crawl."""
-        run_id = self.stats.get_value("cascrawl/db/run_id")
+        run_id = self.stats.get_value(stats_keys.RUN_ID)
         if run_id is None or self.cluster.run_id() == run_id:
             return True
         self._give_up("redis_state_lost",
@@ -84,7 +85,7 @@ class RidingOutages:
                                                               self._probe)]
             return
         self._end_outage()
-        self.stats.inc_value("cascrawl/redis/outage_seconds", round(waited, 1))
+        self.stats.inc_value(stats_keys.REDIS_OUTAGE_SECONDS, round(waited, 1))
         if not state_kept:
             return
         logger.warning("Redis back after %.1f s: fetching resumes", waited)
@@ -120,7 +121,7 @@ class RidingOutages:
         from twisted.internet import reactor
 
         self.given_up = reason
-        self.stats.set_value("cascrawl/redis/stopped", reason)
+        self.stats.set_value(stats_keys.REDIS_STOPPED, reason)
         self.stats.set_value("cascrawl/redis/stopped_because", message)
         logger.error("%s", message)
         engine = engine_of(self.crawler)

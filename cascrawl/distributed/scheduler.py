@@ -13,6 +13,7 @@ from scrapy import signals
 from scrapy.exceptions import DontCloseSpider
 from scrapy_redis.scheduler import Scheduler
 
+from cascrawl import stats_keys
 from cascrawl.distributed.cluster import REDIS_OUTAGE_ERRORS, Cluster, worker_name
 from cascrawl.distributed.meta import LEASE, WALK
 from cascrawl.distributed.outage import REDIS_GIVE_UP_REASONS, RidingOutages, error_line
@@ -74,7 +75,7 @@ class LeasingScheduler(RidingOutages, Scheduler):
         self.cluster.reclaim_dead()
         self._heartbeat = task.LoopingCall(self._beat)
         self._heartbeat.start(self.cluster.timeout / 3, now=False)
-        self.stats.set_value("cascrawl/redis/worker", self.worker)
+        self.stats.set_value(stats_keys.REDIS_WORKER, self.worker)
         logger.info("worker %s joined the shared crawl (%d requests queued)", self.worker, len(self.queue))
 
     def _beat(self) -> None:
