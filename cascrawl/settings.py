@@ -199,12 +199,7 @@ FEED_EXPORT_ENCODING = "utf-8"
 # Its switch, not its path in EXTENSIONS: a release without the extension ignores the setting.
 REMOTE_CONTROL_ENABLED = False
 EXTENSIONS = {
-<<<<<<< HEAD
-    # Scrapy's remote-control HTTP endpoint: a scheduled crawler should not open ports it does not need.
-    "scrapy.extensions.remote_control.RemoteControl": None,
     "cascrawl.extraction.ExtractionWorkers": 400,  # the worker processes that parse and clean article pages
-=======
->>>>>>> h21-pack
     "cascrawl.extensions.RunHealth": 500,
     "cascrawl.extensions.LiveProgress": 510,
     "cascrawl.drift.DriftReport": 520,

@@ -16,6 +16,7 @@ from lxml import etree
 
 from cascrawl.parsers import density, pruning
 from cascrawl.parsers.article import ArticleParser
+from cascrawl.parsers.body_parts import is_inside
 from cascrawl.parsers.base import Page
 
 _HEADINGS = ("h1", "h2", "h3")
@@ -70,7 +71,7 @@ def _untable_layout_cells(body: etree._Element) -> None:
 
 
 def _holds(ancestor: etree._Element, element: etree._Element) -> bool:
-    return any(node is ancestor for node in element.iterancestors()) or element is ancestor
+    return element is ancestor or is_inside(element, ancestor)
 
 
 def _after_header(container: etree._Element, headline: etree._Element, stats: dict) -> etree._Element:
