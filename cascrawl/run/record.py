@@ -200,7 +200,10 @@ class RunRecord:
         6. the database thread, the run lock and the connections let go."""
         if self.writer is not None:
             await self.writer.closed()
-        self.health.check()
+        try:
+            self.health.check()
+        except Exception:  # a bug in a check must not leave the run's row open and its lock held
+            logger.exception("the end-of-run health check failed")
         if self.database is None or self.run_id is None:  # the run never started: nothing to record
             if self.shared is not None:
                 self.shared.leave()
