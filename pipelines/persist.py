@@ -105,7 +105,8 @@ class PersistPipeline:
         finally:
             if self._thread is not None:
                 self._thread.stop()
-            self._closed.callback(None)
+            if not self._closed.called:
+                self._closed.callback(None)
 
     async def closed(self) -> None:
         """Until close_spider has written everything (or spooled it): the run record's first step at the end."""
