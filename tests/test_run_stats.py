@@ -11,8 +11,9 @@ from cascrawl.run.snapshot import json_safe
 
 def test_stats_as_json_keep_numbers_and_lists_and_spell_out_the_rest():
     moment = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
-    assert json_safe({"start_time": moment, "count": 3, "share": 0.5, "sections": ("yw",), "odd": object}) == {"start_time": "2026-01-02T03:04:05+00:00", "count": 3, "share": 0.5, "sections": ["yw"],
-            "odd": str(object)}
+    stats = {"start_time": moment, "count": 3, "share": 0.5, "sections": ("yw",), "odd": object}
+    assert json_safe(stats) == {"start_time": "2026-01-02T03:04:05+00:00", "count": 3, "share": 0.5,
+                                "sections": ["yw"], "odd": str(object)}
 
 
 def test_a_distributed_run_sums_every_count_over_the_workers_but_not_maxima_ids_or_flags():
