@@ -15,7 +15,7 @@ from scrapy.settings import Settings
 from scrapy.utils.defer import deferred_from_coro
 from scrapy.utils.ossignal import install_shutdown_handlers
 
-from cascrawl.health import degraded_because
+from cascrawl.run.verdict import Verdict, verdict
 from cascrawl.runlog import guard_log_files
 from cascrawl.spool import summary_lines as spool_summary_lines
 from spiders.cas_news import CasNewsSpider
@@ -68,28 +68,20 @@ class CrawlOutcome:
         return self.stats.get("cascrawl/run_locked")
 
     @property
-    def problems(self) -> list[str]:
-        return list(self.stats.get("cascrawl/health/problems") or [])
+    def verdict(self) -> Verdict:
+        """How the run went (cascrawl/run/verdict.py, the one home of those rules): the exit code, the
+        summary's headline, the health problems."""
+        return verdict(self.stats, stop_signal=self.stop_signal, stopped_at_once=self.stopped_at_once)
 
     @property
-    def stopped(self) -> bool:
-        return self.stats.get("finish_reason") == "shutdown"
+    def problems(self) -> list[str]:
+        return list(self.verdict.problems)
 
     @property
     def exit_code(self) -> int:
         """0 ok; 2 finished with failures (layout alarm, listing pages not fetched, callback errors); 1 failed;
         128 + the signal's number when stopped by SIGTERM (143) or SIGINT (130), everything fetched written."""
-        if self.locked or self._count("cascrawl/db/articles_lost") or self.stats.get("cascrawl/db/spooled"):
-            return 1
-        if self.stats.get("cascrawl/redis/stopped"):  # Redis away too long, or back without the run
-            return 1
-        if self.stopped or self.stopped_at_once:
-            return 128 + (self.stop_signal or signal.SIGTERM)
-        if self.stats.get("finish_reason") != "finished":
-            return 1
-        if self.problems or self._count("cascrawl/listing_fetch_failed") or self._count("spider_exceptions/count"):
-            return 2
-        return 0
+        return self.verdict.exit_code
 
     def rejects(self) -> dict[str, int]:
         prefix = "cascrawl/rejected/"
@@ -99,11 +91,7 @@ class CrawlOutcome:
         """One screen: what was fetched, what was stored, what was rejected, how complete, what is wrong."""
         count = self._count
         rejects = self.rejects()
-        status = {0: "ok", 2: "finished with failures", 1: "failed"}.get(self.exit_code, "stopped")
-        if self.stopped_at_once and self.exit_code != 1:
-            status = "stopped at once"
-        if self.problems:
-            status = f"degraded ({degraded_because(self.problems)})"
+        status = self.verdict.headline
         requests = request_counts(self.stats)
         statuses = sorted((key.rsplit("/", 1)[1], int(value)) for key, value in self.stats.items()
                           if key.startswith("downloader/response_status_count/"))

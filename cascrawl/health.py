@@ -1,5 +1,6 @@
 """Is this run healthy? Layout-change alarms from a run's stats and the runs before it, and the listing
-pages the walks could not read. Pure functions.
+pages the walks could not read. Pure functions: the run record runs them at the end of every run
+(cascrawl/run/healthcheck.py), and the verdict (cascrawl/run/verdict.py) decides what the problems make of it.
 
 A redesign of www.cas.cn rarely crashes a crawler; it makes fields go missing, sections list
 nothing, or every page fall to the generic extractor. These checks read the coverage the spider

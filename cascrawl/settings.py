@@ -188,7 +188,7 @@ CASCRAWL_LOG_KEEP = 100  # log files kept per database, the oldest removed first
 # A live progress display on standard error (rich): `cascrawl crawl` turns it on when stderr is a terminal
 # and the log is not streamed there.
 CASCRAWL_PROGRESS = False
-CASCRAWL_PROGRESS_INTERVAL = 0.5  # seconds between two redraws of the progress display
+CASCRAWL_PROGRESS_INTERVAL = 0.5  # seconds between two redraws of the live progress display
 # Scrapy's check for a `return value` in generator callbacks re-reads and parses the callback's source on every
 # response (its cache holds bound methods weakly, so it never hits): 4% of a crawl's samples. Off; a code check,
 # not a crawl's.
@@ -200,7 +200,8 @@ FEED_EXPORT_ENCODING = "utf-8"
 REMOTE_CONTROL_ENABLED = False
 EXTENSIONS = {
     "cascrawl.extraction.ExtractionWorkers": 400,  # the worker processes that parse and clean article pages
-    "cascrawl.extensions.RunHealth": 500,
+    # The run's record, lock, health check and verdict (cascrawl/run/record.py); the persist pipeline needs it.
+    "cascrawl.run.record.RunRecord": 500,
     "cascrawl.extensions.LiveProgress": 510,
     "cascrawl.drift.DriftReport": 520,
 }

@@ -146,7 +146,10 @@ def test_the_lock_of_a_crashed_run_is_released(tmp_path):
 
 # --- every run recorded; a changed template is a degraded run ---
 
-def test_a_changed_article_template_makes_a_degraded_run_that_says_why(tmp_path):
+@pytest.mark.parametrize("record_order", [None, "0", "1000"])
+def test_a_changed_article_template_makes_a_degraded_run_that_says_why(tmp_path, record_order):
+    """Whatever the run record's place among the extensions (its end is one handler, its steps in order), the
+    health check comes before the verdict and the run's row."""
     site = tmp_path / "site"
     shutil.copytree(SITE, site)
     for page in site.rglob("t*.shtml"):  # the redesign: the body containers get new names
@@ -155,7 +158,8 @@ def test_a_changed_article_template_makes_a_degraded_run_that_says_why(tmp_path)
         page.write_bytes(html.encode("utf-8", errors="surrogateescape"))
     db_url = f"sqlite:///{tmp_path / 'degraded.db'}"
     with serve_site(site) as base:
-        result = run_cascrawl("crawl", "--base-url", base, "--db", db_url, "--section", "syky,cm,yw", *FAST)
+        order = () if record_order is None else ("-s", f'EXTENSIONS={{"cascrawl.run.record.RunRecord": {record_order}}}')
+        result = run_cascrawl("crawl", "--base-url", base, "--db", db_url, "--section", "syky,cm,yw", *FAST, *order)
     assert result.returncode == 2, result.stderr[-2000:]
     assert "degraded (layout alarm)" in result.stdout
     assert re.search(r"alarm: \d+ of \d+ article pages matched no CAS layout", result.stdout)

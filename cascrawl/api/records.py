@@ -17,6 +17,7 @@ from cascrawl.db import Article, ArticleRevision
 from cascrawl.drift import drift_groups
 from cascrawl.export import article_record
 from cascrawl.health import coverage_record
+from cascrawl.run.verdict import recorded_problems
 from cascrawl.sections import split_sections
 
 _SECTION = re.compile(r"^[a-z0-9_-]+(/[a-z0-9_-]+)*$")
@@ -72,16 +73,6 @@ RUN_COUNTS = (
     ("refreshed", "cascrawl/db/articles_refreshed"),
     ("unchanged", "cascrawl/db/articles_unchanged"),
 )
-# Stats that make a run degraded, with what each means.
-RUN_PROBLEMS = (
-    ("cascrawl/listing_fetch_failed", "listing page(s) could not be fetched"),
-    ("cascrawl/sections_missing", "section(s) answered 404"),
-    ("spider_exceptions/count", "spider exception(s)"),
-    ("cascrawl/db/articles_lost", "article(s) lost: the database failed"),
-    ("cascrawl/db/articles_spooled", "article(s) kept in the spool: the database stayed away (the next run writes them)"),
-    ("cascrawl/db/articles_refused", "article(s) refused by the database"),
-    ("log_count/ERROR", "error(s) logged"),
-)
 _RUN_FIELDS = ("id", "status", "reason", "started_at", "finished_at", "base_url", "sections", "settings", "stats",
                "rejects", "coverage", "log_file")
 
@@ -94,31 +85,8 @@ def _count(stats: dict, key: str) -> int:
 
 
 def run_problems(run: dict[str, Any]) -> list[str]:
-    """Why a run is degraded, in words; empty for a clean run.
-
-    From the status and the crawler's stats; a `degraded` or `problems` column, once the run record
-    has one, is taken as it is.
-    """
-    problems = []
-    if run.get("status") not in ("finished", "running"):
-        problems.append(f"status {run.get('status')}: {run.get('reason') or 'no reason recorded'}")
-    stats = run.get("stats") or {}
-    for key, meaning in RUN_PROBLEMS:
-        if _count(stats, key):
-            problems.append(f"{_count(stats, key)} {meaning}")
-    incomplete = stats.get("cascrawl/walks/incomplete")
-    if isinstance(incomplete, list) and incomplete:
-        problems.append(f"not walked to the end (the next run goes on): {', '.join(map(str, incomplete))}")
-    unread = stats.get("cascrawl/walks/unread_pages")  # set by the spider: "section S: URL (reason)"
-    if isinstance(unread, list):
-        problems.extend(f"listing page not read: {line}" for line in unread)
-    for name in ("degraded", "problems", "degraded_reasons"):
-        value = run.get(name)
-        if isinstance(value, list):
-            problems.extend(str(item) for item in value)
-        elif isinstance(value, str) and value:
-            problems.append(value)
-    return problems
+    """Why a run is degraded, in words; empty for a clean run (the verdict's rules: cascrawl/run/verdict.py)."""
+    return recorded_problems(run)
 
 
 def run_json(run: dict[str, Any]) -> dict[str, Any]:
