@@ -15,9 +15,11 @@ from scrapy.settings import Settings
 from scrapy.utils.defer import deferred_from_coro
 from scrapy.utils.ossignal import install_shutdown_handlers
 
+from cascrawl import stats_keys
 from cascrawl.run.verdict import Verdict, verdict
 from cascrawl.runlog import guard_log_files
 from cascrawl.spool import summary_lines as spool_summary_lines
+from cascrawl.walk import walks_of
 from spiders.cas_news import CasNewsSpider
 
 logger = logging.getLogger(__name__)
@@ -33,7 +35,7 @@ class RequestCounts:
 
 def request_counts(stats: dict) -> RequestCounts:
     """Where a run's requests went, from its stats: the figure users feel on the live site."""
-    total = int(stats.get("downloader/request_count", 0) or 0)
+    total = int(stats.get(stats_keys.REQUEST_COUNT, 0) or 0)
     robots = int(stats.get("robotstxt/request_count", 0) or 0)
     # every listing request: read, a section answering 404, unread (404/410, not HTML, too large), or each
     # attempt at one that failed after retries
@@ -59,13 +61,13 @@ class CrawlOutcome:
     def unreachable(self) -> bool:
         """No listing page answered and fetching them failed, and nothing answered at all (a 503 is an answer:
         the site is there, and the run is degraded, not unreachable): the site is not there."""
-        answered = self._count("cascrawl/listing_pages") + self._count("cascrawl/sections_missing")
-        return (answered == 0 and self._count("cascrawl/listing_fetch_failed") > 0
+        answered = self._count(stats_keys.LISTING_PAGES) + self._count(stats_keys.SECTIONS_MISSING)
+        return (answered == 0 and self._count(stats_keys.LISTING_FETCH_FAILED) > 0
                 and self._count("downloader/response_count") == 0)
 
     @property
     def locked(self) -> str | None:
-        return self.stats.get("cascrawl/run_locked")
+        return self.stats.get(stats_keys.RUN_LOCKED)
 
     @property
     def verdict(self) -> Verdict:
@@ -84,7 +86,7 @@ class CrawlOutcome:
         return self.verdict.exit_code
 
     def rejects(self) -> dict[str, int]:
-        prefix = "cascrawl/rejected/"
+        prefix = stats_keys.REJECTED_PREFIX
         return {key[len(prefix):]: int(value) for key, value in self.stats.items() if key.startswith(prefix)}
 
     def summary(self, database: str) -> str:
@@ -96,7 +98,7 @@ class CrawlOutcome:
         statuses = sorted((key.rsplit("/", 1)[1], int(value)) for key, value in self.stats.items()
                           if key.startswith("downloader/response_status_count/"))
         elapsed = self.stats.get("elapsed_time_seconds")
-        run_id = self.stats.get("cascrawl/db/run_id")
+        run_id = self.stats.get(stats_keys.RUN_ID)
         lines = [
             f"crawl run {run_id if run_id is not None else '-'}: {status}"
             + (f" in {float(elapsed):.1f} s" if elapsed is not None else "")
@@ -110,29 +112,29 @@ class CrawlOutcome:
             f"{count('cascrawl/db/articles_upserted')} articles stored, {sum(rejects.values())} rejected"
             + (f" ({', '.join(f'{k}: {v}' for k, v in sorted(rejects.items()))})" if rejects else ""),
         ]
-        pages = count("cascrawl/coverage/pages")
+        pages = count(stats_keys.COVERAGE_PAGES)
         if pages:
             shares = ", ".join(f"{name} {float(self.stats.get(f'cascrawl/coverage/share/{name}', 0)):.0%}"
                                for name in ("title", "date", "body", "source"))
             lines.append(f"coverage: {shares} of {pages} article pages"
                          + (f"; {count('cascrawl/extract/generic_fallback')} by the generic extractor"
-                            if count("cascrawl/extract/generic_fallback") else ""))
+                            if count(stats_keys.GENERIC_FALLBACK) else ""))
         lines.append(f"database: {database}")
-        if self.stats.get("cascrawl/redis/worker"):
+        if self.stats.get(stats_keys.REDIS_WORKER):
             lines.append(f"distributed: worker {self.stats['cascrawl/redis/worker']} took {count('cascrawl/redis/leased')} "
                          f"requests from the shared queue; {count('cascrawl/redis/queued_at_close')} left in it at its end")
         lines.extend(spool_summary_lines(self.stats))  # the spool, database outages and failures
-        if self.stats.get("cascrawl/redis/outage_seconds") is not None and not self.stats.get("cascrawl/redis/stopped"):
+        if self.stats.get(stats_keys.REDIS_OUTAGE_SECONDS) is not None and not self.stats.get(stats_keys.REDIS_STOPPED):
             lines.append(f"Redis outage ridden out: fetching paused {float(self.stats.get('cascrawl/redis/outage_seconds', 0)):.1f} s "
                          f"({count('cascrawl/redis/outages')} time(s))")
-        if self.stats.get("cascrawl/redis/stopped"):
+        if self.stats.get(stats_keys.REDIS_STOPPED):
             lines.append(f"error: {self.stats.get('cascrawl/redis/stopped_because')}")
-        incomplete = self.stats.get("cascrawl/walks/incomplete") or []
+        incomplete = self.stats.get(stats_keys.WALKS_INCOMPLETE) or []
         if incomplete:
             lines.append(f"incomplete: sections {','.join(incomplete)} were not walked to their end; the next run goes on")
-        if count("cascrawl/sections_missing"):
+        if count(stats_keys.SECTIONS_MISSING):
             lines.append(f"warning: {count('cascrawl/sections_missing')} section(s) answered 404 (see the log)")
-        if count("cascrawl/listing_fetch_failed"):
+        if count(stats_keys.LISTING_FETCH_FAILED):
             lines.append(f"warning: {count('cascrawl/listing_fetch_failed')} listing page(s) could not be fetched")
         if self.stopped_at_once:
             name = signal.Signals(self.stop_signal or signal.SIGTERM).name
@@ -222,10 +224,10 @@ def run_crawl(settings: Settings) -> CrawlOutcome:
     process.start(install_signal_handlers=False)
     stats = crawler.stats.get_stats()
     return CrawlOutcome(
-        base_url=getattr(crawler.spider, "base_url", settings.get("CASCRAWL_BASE_URL")),
-        sections=list(getattr(crawler.spider, "sections", [])),
+        base_url=walks_of(crawler).base_url or settings.get("CASCRAWL_BASE_URL"),
+        sections=list(walks_of(crawler).sections),
         stats=stats,
-        first_error=stats.get("cascrawl/first_fetch_error"),
+        first_error=stats.get(stats_keys.FIRST_FETCH_ERROR),
         stop_signal=shutdown.received[0] if shutdown.received else None,
         stopped_at_once=shutdown.at_once,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from scrapy import signals
 
+from cascrawl import stats_keys
 from cascrawl.walk import walks_of
 
 class LiveProgress:
@@ -81,8 +82,8 @@ def progress_lines(stats: dict, walked: int, total: int, now=None) -> tuple[str,
     def count(key: str) -> int:
         return int(stats.get(key, 0) or 0)
 
-    rejected = sum(int(value or 0) for key, value in stats.items() if key.startswith("cascrawl/rejected/"))
-    unchanged = count("cascrawl/db/articles_unchanged") + count("cascrawl/db/articles_refreshed")
+    rejected = sum(int(value or 0) for key, value in stats.items() if key.startswith(stats_keys.REJECTED_PREFIX))
+    unchanged = count(stats_keys.ARTICLES_UNCHANGED) + count(stats_keys.ARTICLES_REFRESHED)
     sections = f"{walked}/{total} · listing pages {count('cascrawl/listing_pages')}"
     articles = (f"articles {count('cascrawl/coverage/pages')} fetched · stored {count('cascrawl/db/articles_inserted')} "
                 f"new, {count('cascrawl/db/articles_revised')} updated, {unchanged} unchanged · {rejected} rejected")

@@ -13,16 +13,17 @@ the pages a layout change makes fail validation never reach it; the checks here 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from cascrawl import stats_keys
 
 COVERED_FIELDS = ("title", "date", "body", "source")
 
 
 def coverage(stats: dict) -> tuple[int, dict[str, float]]:
     """(article pages extracted, share of them with each field)."""
-    pages = int(stats.get("cascrawl/coverage/pages", 0) or 0)
+    pages = int(stats.get(stats_keys.COVERAGE_PAGES, 0) or 0)
     if not pages:
         return 0, {}
-    return pages, {name: int(stats.get(f"cascrawl/coverage/{name}", 0) or 0) / pages for name in COVERED_FIELDS}
+    return pages, {name: int(stats.get(stats_keys.coverage(name), 0) or 0) / pages for name in COVERED_FIELDS}
 
 
 def coverage_record(stats: dict) -> dict | None:
@@ -31,7 +32,7 @@ def coverage_record(stats: dict) -> dict | None:
     pages, shares = coverage(stats)
     if not pages:
         return None
-    generic = int(stats.get("cascrawl/extract/generic_fallback", 0) or 0) / pages
+    generic = int(stats.get(stats_keys.GENERIC_FALLBACK, 0) or 0) / pages
     return {"pages": pages, **{name: round(share, 4) for name, share in shares.items()},
             "generic_fallback": round(generic, 4)}
 
@@ -54,15 +55,15 @@ def assess(stats: dict, sections: Iterable[str], previous: list[dict], *, min_co
             share = shares.get(name, 0.0)
             if share < floor:
                 problems.append(f"{name} found on {share:.0%} of {pages} article pages (alarm below {floor:.0%})")
-        generic = int(stats.get("cascrawl/extract/generic_fallback", 0) or 0)
+        generic = int(stats.get(stats_keys.GENERIC_FALLBACK, 0) or 0)
         if generic / pages > max_generic_share:
             problems.append(f"{generic} of {pages} article pages matched no CAS layout (generic extractor): "
                             "the article template has probably changed")
     for section in sections:
-        entries = int(stats.get(f"cascrawl/section/{section}/entries", 0) or 0)
+        entries = int(stats.get(stats_keys.section_entries(section), 0) or 0)
         if entries:
             continue
-        earlier = max((int(run.get(f"cascrawl/section/{section}/entries", 0) or 0) for run in previous), default=0)
+        earlier = max((int(run.get(stats_keys.section_entries(section), 0) or 0) for run in previous), default=0)
         if earlier >= section_min_entries:
             problems.append(f"section {section} listed no articles, where an earlier run found {earlier}: "
                             "the listing template or the section's address has probably changed")
@@ -76,7 +77,7 @@ def unread_listing_problems(stats: dict) -> list[str]:
     """One line per listing page the walks could not read (`cascrawl/walks/unread_pages`, set by the
     spider): its section's walk stays unfinished, and the next run reads the page again."""
     return [f"{UNREAD_LISTING}: {line}; the section's walk stays unfinished and the next run reads it again"
-            for line in stats.get("cascrawl/walks/unread_pages") or []]
+            for line in stats.get(stats_keys.WALKS_UNREAD_PAGES) or []]
 
 
 def degraded_because(problems: Iterable[str]) -> str:

@@ -13,6 +13,7 @@ from twisted.internet.task import deferLater
 
 from cascrawl.engine import engine_of
 from cascrawl.hosts import HostPolicy, OffsiteRequest, count_offsite, host_of, offsite_reason
+from cascrawl.walk import walks_of
 
 logger = logging.getLogger(__name__)
 
@@ -73,8 +74,7 @@ class HostPolicyMiddleware:
 
     def _policy(self) -> HostPolicy:
         if self.policy is None:
-            spider = self.crawler.spider
-            base_url = getattr(spider, "base_url", None) or self.crawler.settings.get("CASCRAWL_BASE_URL")
+            base_url = walks_of(self.crawler).base_url or self.crawler.settings.get("CASCRAWL_BASE_URL")
             self.policy = HostPolicy.for_base_url(base_url, self.site_hosts)
         return self.policy
 

@@ -40,7 +40,8 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
-from cascrawl.db.store import safe_url
+from cascrawl import stats_keys
+from cascrawl.redact import safe_url
 
 _PREFIX = b"S1"
 REJECTED_SUFFIX = ".rejected"
@@ -321,7 +322,7 @@ def summary_lines(stats: dict) -> list[str]:
         lines.append(f"warning: spool {line}")
     if count("cascrawl/db/start_waits"):
         lines.append(f"database busy at the start: waited {float(stats.get('cascrawl/db/start_wait_seconds', 0)):.1f} s")
-    lost, spooled = count("cascrawl/db/articles_lost"), count("cascrawl/db/spooled")
+    lost, spooled = count(stats_keys.ARTICLES_LOST), count(stats_keys.SPOOLED)
     if count("cascrawl/db/outages"):
         what = "locked by another writer" if stats.get("cascrawl/db/outage_locked") else "unreachable"
         line = (f"database outage ({what}): fetching paused {float(stats.get('cascrawl/db/outage_seconds', 0)):.1f} s "

@@ -228,6 +228,7 @@ class WalkBook:
 
     def __init__(self) -> None:
         self.sections: list[str] = []  # the sections this crawl walks, in order
+        self.base_url: str | None = None  # the site they are on (www.cas.cn or a copy), as the spider resolved it
         self.walks: dict[str, SectionWalk] = {}
 
     def walk(self, section: str) -> SectionWalk:

@@ -29,6 +29,7 @@ from cascrawl.compat import QuietFileException, update_file_stores
 from cascrawl.hosts import HostPolicy, fetch_failure
 from cascrawl.pipelines import setting
 from cascrawl.urls import site_link
+from cascrawl.walk import walks_of
 
 logger = logging.getLogger(__name__)
 
@@ -84,8 +85,7 @@ class MediaArchivePipeline(scrapy_files.FilesPipeline):
         return cls(str(store), crawler=crawler)
 
     def base_url(self) -> str:
-        spider = self.crawler.spider
-        return getattr(spider, "base_url", None) or self.crawler.settings.get("CASCRAWL_BASE_URL")
+        return walks_of(self.crawler).base_url or self.crawler.settings.get("CASCRAWL_BASE_URL")
 
     def policy(self) -> HostPolicy:
         if self._policy is None:

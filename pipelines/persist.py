@@ -34,8 +34,9 @@ from scrapy.exceptions import DropItem
 from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
 from twisted.internet import defer, task
 
+from cascrawl import stats_keys
 from cascrawl.db import UpsertResult
-from cascrawl.db.store import LOCKED, OUTAGE, STORAGE, error_kind
+from cascrawl.db.engine import LOCKED, OUTAGE, STORAGE, error_kind
 from cascrawl.engine import engine_of
 from cascrawl.run.outage import Outage, tell
 from cascrawl.run.record import RunRecord, run_record_of
@@ -127,7 +128,7 @@ class PersistPipeline:
             await self._thread.run(lambda: None)
             stats = self.stats
             logger.error("in all: %d articles and %d rejects kept in the spool at %s; %d articles to fetch again%s",
-                         stats.get_value("cascrawl/db/articles_spooled", 0), stats.get_value("cascrawl/db/rejects_spooled", 0),
+                         stats.get_value(stats_keys.ARTICLES_SPOOLED, 0), stats.get_value("cascrawl/db/rejects_spooled", 0),
                          ", ".join(self.spool_files) or "(none)", len(self.lost_urls),
                          (": " + " ".join(self.lost_urls)) if self.lost_urls else "")
         else:  # the full-text index takes this run's new articles in one go (search scanned them meanwhile)
@@ -280,7 +281,7 @@ class PersistPipeline:
         except SpoolUnwritable as error:  # nowhere to keep them: lost here, and said so with their URLs
             urls = [row.get("url") or row.get("fetched_url") or "?" for row in batch]
             self.lost_urls.extend(urls)
-            self.stats.inc_value("cascrawl/db/articles_lost", len(batch))
+            self.stats.inc_value(stats_keys.ARTICLES_LOST, len(batch))
             self.stats.inc_value("cascrawl/db/rejects_lost", len(rejects))
             self.stats.set_value("cascrawl/db/lost_urls", list(self.lost_urls))
             self.stats.set_value("cascrawl/db/spool_refusals", error.refusals)
@@ -293,9 +294,9 @@ class PersistPipeline:
             self.spool_files.append(str(path))
         self.spooled += len(batch) + len(rejects)
         self._written(batch, rejects)  # kept on this host's disk: the next run here writes them
-        self.stats.inc_value("cascrawl/db/articles_spooled", len(batch))
+        self.stats.inc_value(stats_keys.ARTICLES_SPOOLED, len(batch))
         self.stats.inc_value("cascrawl/db/rejects_spooled", len(rejects))
-        self.stats.set_value("cascrawl/db/spooled", self.spooled)
+        self.stats.set_value(stats_keys.SPOOLED, self.spooled)
         self.stats.set_value("cascrawl/db/spool_file", str(path))
         self.stats.set_value("cascrawl/db/spool_files", list(self.spool_files))
 

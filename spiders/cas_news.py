@@ -59,6 +59,7 @@ class CasNewsSpider(scrapy.Spider):
         spider.known_urls = set()
         spider.book = walks_of(crawler)
         spider.book.sections = list(spider.sections)
+        spider.book.base_url = spider.base_url
         return spider
 
     # --- requests ---

@@ -13,9 +13,6 @@ from cascrawl import stats_keys
 
 REPO = Path(__file__).resolve().parent.parent
 PACKAGE_DIRS = ("cascrawl", "pipelines", "spiders")
-# Still spelling shared keys as strings (issue 21: to be moved onto cascrawl.stats_keys).
-NOT_YET_MOVED = {"cascrawl/crawl.py", "cascrawl/extensions.py", "cascrawl/health.py",
-                 "cascrawl/spool.py", "cascrawl/api/records.py", "pipelines/persist.py"}
 SHARED = {value for name, value in vars(stats_keys).items() if name.isupper() and isinstance(value, str)}
 
 
@@ -42,15 +39,8 @@ def _modules():
 
 @pytest.mark.parametrize("name,path", list(_modules()), ids=lambda value: value if isinstance(value, str) else "")
 def test_no_module_spells_a_shared_stats_key_again(name, path):
-    if name in NOT_YET_MOVED:
-        pytest.skip("not yet moved onto cascrawl.stats_keys")
     assert _spelled_keys(path) == set()
 
-
-def test_the_modules_not_yet_moved_still_exist_and_still_need_moving():
-    # An entry that no longer spells a key (moved, or the module gone) must leave the list.
-    stale = sorted(name for name in NOT_YET_MOVED if not (REPO / name).is_file() or not _spelled_keys(REPO / name))
-    assert stale == []
 
 
 def test_the_keys_are_distinct_and_the_varying_ones_extend_their_heads():

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from cascrawl.db.store import LOCKED, OUTAGE, REFUSED, STORAGE, error_kind
+from cascrawl.db.engine import LOCKED, OUTAGE, REFUSED, STORAGE, error_kind
 
 from .db_backends import postgres_server  # noqa: F401  (fixture)
 from .test_storage_faults import small_disk  # noqa: F401  (fixture)

@@ -12,6 +12,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from cascrawl import stats_keys
 from cascrawl.dates import BEIJING
 from cascrawl.db import Article, ArticleRevision
 from cascrawl.drift import drift_groups
@@ -66,12 +67,12 @@ def revision_json(revision: ArticleRevision) -> dict[str, Any]:
 
 # Crawler stats worth a column, as (label, key).
 RUN_COUNTS = (
-    ("listing_pages", "cascrawl/listing_pages"),
-    ("articles_stored", "cascrawl/db/articles_upserted"),
-    ("inserted", "cascrawl/db/articles_inserted"),
-    ("revised", "cascrawl/db/articles_revised"),
-    ("refreshed", "cascrawl/db/articles_refreshed"),
-    ("unchanged", "cascrawl/db/articles_unchanged"),
+    ("listing_pages", stats_keys.LISTING_PAGES),
+    ("articles_stored", stats_keys.ARTICLES_UPSERTED),
+    ("inserted", stats_keys.ARTICLES_INSERTED),
+    ("revised", stats_keys.ARTICLES_REVISED),
+    ("refreshed", stats_keys.ARTICLES_REFRESHED),
+    ("unchanged", stats_keys.ARTICLES_UNCHANGED),
 )
 _RUN_FIELDS = ("id", "status", "reason", "started_at", "finished_at", "base_url", "sections", "settings", "stats",
                "rejects", "coverage", "log_file")

@@ -29,7 +29,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         return _reader_left()
     except (OperationalError, InterfaceError) as error:  # the database went away mid-command: one line
-        from cascrawl.db.store import safe_url
+        from cascrawl.redact import safe_url
 
         detail = str(getattr(error, "orig", None) or error).strip().splitlines()
         database = safe_url(args.db) if getattr(args, "db", None) else "the database"

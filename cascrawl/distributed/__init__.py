@@ -51,7 +51,6 @@ from cascrawl.distributed.meta import LEASE, WALK
 _HOMES = {
     "Distributed": "addon",
     "refusal": "preflight",
-    "safe_redis_url": "preflight",
     "Cluster": "cluster",
     "REDIS_OUTAGE_ERRORS": "cluster",
     "worker_name": "cluster",

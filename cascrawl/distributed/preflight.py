@@ -1,11 +1,11 @@
 """The pre-flight check of distributed mode (`refusal`): what the CLI and `scrapy crawl` say in one line
-before any engine starts. Imports only redis-py."""
+before any engine starts. Imports redis-py and cascrawl.redact."""
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 import redis
+
+from cascrawl.redact import safe_url
 
 
 def refusal(settings) -> str | None:
@@ -20,13 +20,6 @@ def refusal(settings) -> str | None:
     try:
         redis.Redis.from_url(url, socket_connect_timeout=5).ping()
     except (redis.RedisError, ValueError) as error:
-        return f"cannot reach Redis at {safe_redis_url(url)}: {error}"
+        return f"cannot reach Redis at {safe_url(url)}: {error}"
     return None
 
-
-def safe_redis_url(url: str) -> str:
-    """`url` with its password masked."""
-    parts = urlsplit(url)
-    if parts.password:
-        return url.replace(f":{parts.password}@", ":***@", 1)
-    return url

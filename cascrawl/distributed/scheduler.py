@@ -17,9 +17,9 @@ from cascrawl import stats_keys
 from cascrawl.distributed.cluster import REDIS_OUTAGE_ERRORS, Cluster, worker_name
 from cascrawl.distributed.meta import LEASE, WALK
 from cascrawl.distributed.outage import REDIS_GIVE_UP_REASONS, RidingOutages, error_line
-from cascrawl.distributed.preflight import safe_redis_url
 from cascrawl.distributed.queue import encode_request
 from cascrawl.engine import engine_of
+from cascrawl.redact import safe_url
 
 logger = logging.getLogger("cascrawl.distributed")  # the package's one logger
 
@@ -48,7 +48,7 @@ class LeasingScheduler(RidingOutages, Scheduler):
         scheduler.worker = worker_name(settings)
         scheduler.timeout = settings.getfloat("CASCRAWL_REDIS_WORKER_TIMEOUT")
         scheduler.outage_seconds = max(0.0, settings.getfloat("CASCRAWL_REDIS_OUTAGE_SECONDS"))
-        scheduler.redis_url = safe_redis_url(settings.get("CASCRAWL_REDIS_URL") or "")
+        scheduler.redis_url = safe_url(settings.get("CASCRAWL_REDIS_URL") or "")
         scheduler.outage = None  # (monotonic start, next delay, the pending probe) while Redis is away
         scheduler.given_up: str | None = None  # redis_outage / redis_state_lost: the worker stops
         scheduler._backlog: list[tuple] = []  # Redis writes waiting for Redis: ("enqueue", …) / ("release", …)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 
+from cascrawl import stats_keys
 from cascrawl.health import UNREAD_LISTING, assess, coverage
 from cascrawl.run.verdict import health_status
 from cascrawl.walk import walks_of
@@ -33,19 +34,19 @@ class RunHealth:
         stats = self.crawler.stats
         values = stats.get_stats()
         try:
-            previous = previous_run_stats(self.database_url, values.get("cascrawl/db/run_id"))
+            previous = previous_run_stats(self.database_url, values.get(stats_keys.RUN_ID))
         except Exception as error:  # no history is no reason to lose the other checks
             logger.warning("could not read earlier runs for the layout checks: %s", error)
             previous = []
         sections = list(walks_of(self.crawler).sections)
-        if values.get("cascrawl/redis/worker"):  # a worker of a distributed crawl judges the listings it read
-            sections = [section for section in sections if values.get(f"cascrawl/section/{section}/listing_pages")]
+        if values.get(stats_keys.REDIS_WORKER):  # a worker of a distributed crawl judges the listings it read
+            sections = [section for section in sections if values.get(stats_keys.section_listing_pages(section))]
         problems = assess(values, sections, previous, **self.thresholds)
         pages, shares = coverage(values)
         for name, share in shares.items():
             stats.set_value(f"cascrawl/coverage/share/{name}", round(share, 4))
-        stats.set_value("cascrawl/health/status", health_status(problems))
-        stats.set_value("cascrawl/health/problems", problems)
+        stats.set_value(stats_keys.HEALTH_STATUS, health_status(problems))
+        stats.set_value(stats_keys.HEALTH_PROBLEMS, problems)
         for problem in problems:  # a listing page not read is the spider's word, not a layout alarm
             logger.error("%s: %s", "run degraded" if problem.startswith(UNREAD_LISTING) else "layout alarm", problem)
         return problems

@@ -16,7 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from twisted.internet import defer, task
 
 from cascrawl.db import Database, RunLocked, safe_url
-from cascrawl.db.store import LOCKED, OUTAGE, error_kind
+from cascrawl.db.engine import LOCKED, OUTAGE, error_kind
 from cascrawl.engine import engine_of
 
 logger = logging.getLogger(__name__)

@@ -16,6 +16,7 @@ from pathlib import Path
 from scrapy import signals
 from scrapy.exceptions import CloseSpider
 
+from cascrawl import stats_keys
 import cascrawl
 from cascrawl.db import Database, RunLock, RunLocked, frontier
 from cascrawl.distributed import LeasingScheduler, scheduler_of
@@ -90,7 +91,7 @@ class RunRecord:
         self.shared = scheduler_of(self.crawler)
         if self.shared is not None and self.database_url.startswith("sqlite"):
             message = ("distributed crawling needs PostgreSQL: several workers cannot share a SQLite file safely")
-            self.stats.set_value("cascrawl/run_locked", message)
+            self.stats.set_value(stats_keys.RUN_LOCKED, message)
             raise RunLocked(message)
         self.database = Database(self.database_url).open(auto_upgrade=self.auto_upgrade)
         # A distributed crawl's workers share the lock (and the run); a lone run holds it alone.
@@ -98,19 +99,19 @@ class RunRecord:
         try:
             self.lock.acquire()
         except RunLocked as error:
-            self.stats.set_value("cascrawl/run_locked", str(error))
+            self.stats.set_value(stats_keys.RUN_LOCKED, str(error))
             self.database.close()
             self.database = None
             raise
         try:
             if self.shared is not None:
-                self.run_id, self.worker_row = join_shared_run(self.shared, self.database, self.stats, self._start_run)
+                self.run_id, self.worker_row = await join_shared_run(self.shared, self.database, self.stats, self._start_run)
             else:
                 await wait_at_start(self.database, self.outage_seconds, self.stats, "starting the run", self._start_run)
             writer = BatchWriter(self.database, self.run_id, self.stats, self.reject_retry_max_days)
             await replay_spool(self.spool, writer, self.outage_seconds, self.stats)  # before the spider reads what is known
         except StartRefused as error:
-            self.stats.set_value("cascrawl/run_locked", str(error))
+            self.stats.set_value(stats_keys.RUN_LOCKED, str(error))
             logger.error("%s", error)
             self._close_refused_run(str(error))
             raise
@@ -135,12 +136,12 @@ class RunRecord:
             recorded["distributed"] = True
         if self.run_id is None:  # not made yet (wait_at_start may call this again after the row was made)
             self.run_id = self.database.start_run(
-                base_url=getattr(self.crawler.spider, "base_url", settings.get("CASCRAWL_BASE_URL")),
+                base_url=walks_of(self.crawler).base_url or settings.get("CASCRAWL_BASE_URL"),
                 sections=list(walks_of(self.crawler).sections or settings.getlist("CASCRAWL_SECTIONS")),
                 settings=json_safe(recorded),
                 log_file=str(Path(settings["LOG_FILE"]).resolve()) if settings.get("LOG_FILE") else None,
             )
-        self.stats.set_value("cascrawl/db/run_id", self.run_id)
+        self.stats.set_value(stats_keys.RUN_ID, self.run_id)
         interrupted = frontier.interrupt_stale_runs(self.database, self.run_id)
         if interrupted:
             self.stats.set_value("cascrawl/db/runs_interrupted", interrupted)
@@ -219,9 +220,9 @@ class RunRecord:
         walks = walks_of(self.crawler).progress()
         incomplete = sorted(walk.section for walk in walks if not (final and walk.complete))
         self.stats.set_value("cascrawl/walks/complete", sorted(walk.section for walk in walks if final and walk.complete))
-        self.stats.set_value("cascrawl/walks/incomplete", incomplete)
+        self.stats.set_value(stats_keys.WALKS_INCOMPLETE, incomplete)
         stats = json_safe(self.stats.get_stats())
-        stats.setdefault("finish_reason", reason)
+        stats.setdefault(stats_keys.FINISH_REASON, reason)
         try:
             if not failure:
                 await self._thread.run(frontier.record_walks, self.database, walks, self.run_id, final=final)

@@ -9,6 +9,7 @@ import logging
 import time
 from dataclasses import replace
 
+from cascrawl import stats_keys
 from cascrawl.db import Database, frontier
 from cascrawl.distributed import REDIS_GIVE_UP_REASONS, Cluster, LeasingScheduler
 from cascrawl.run.outage import sleep as _sleep
@@ -18,16 +19,17 @@ from cascrawl.walk import WalkBook
 logger = logging.getLogger(__name__)
 
 
-def join_shared_run(shared: LeasingScheduler, database: Database, stats, start_run) -> tuple[int, int]:
+async def join_shared_run(shared: LeasingScheduler, database: Database, stats, start_run) -> tuple[int, int]:
     """(the shared run's id, this worker's row): the run Redis names, rejoined, or a new one made by
-    `start_run()` (which returns its id) when there is none (or the database does not have it)."""
-    with shared.cluster.mutex():
+    `start_run()` (which returns its id) when there is none (or the database does not have it). The run's
+    mutex is waited for without blocking the reactor."""
+    async with shared.cluster.mutex_async():
         run_id = shared.cluster.run_id()
         if run_id is None or not database.rejoin_run(run_id):
             run_id = start_run()
             shared.cluster.set_run(run_id)
         else:
-            stats.set_value("cascrawl/db/run_id", run_id)
+            stats.set_value(stats_keys.RUN_ID, run_id)
             logger.info("joined the shared crawl run %d", run_id)
         worker_row = database.add_worker(run_id, shared.worker)
     return run_id, worker_row
@@ -70,7 +72,7 @@ class SharedRunClose:
             while cluster.reclaim_dead() == 0 and cluster.workers() and not cluster.others_hold_leases() \
                     and time.monotonic() < deadline:
                 await _sleep(0.5)
-            with cluster.mutex():
+            async with cluster.mutex_async():
                 if cluster.run_id() != self.run_id:
                     logger.info("crawl run %s was closed by another worker", self.run_id)
                     return
@@ -96,8 +98,8 @@ class SharedRunClose:
                 self.database.finish_worker, self.worker_row, status=status, reason=reason[:100], stats=own)
             workers = await self.in_thread(self.database.run_workers, self.run_id)
             stats = json_safe(summed_stats(workers, self.stats.get_stats()))
-            stats["cascrawl/walks/incomplete"] = sorted(walk.section for walk in self.walks())
-            self.stats.set_value("cascrawl/walks/incomplete", stats["cascrawl/walks/incomplete"])
+            stats[stats_keys.WALKS_INCOMPLETE] = sorted(walk.section for walk in self.walks())
+            self.stats.set_value(stats_keys.WALKS_INCOMPLETE, stats[stats_keys.WALKS_INCOMPLETE])
             await self.in_thread(
                 self.database.finish_run, self.run_id, status="stopped", reason=why, stats=stats)
             logger.warning("crawl run %s left unfinished (%s): the next run goes on", self.run_id, why)
@@ -111,7 +113,7 @@ class SharedRunClose:
         queued = cluster.queued()
         done = queued == 0 and status in ("finished", "degraded")
         workers = self.database.run_workers(self.run_id)
-        if done and any((row.get("stats") or {}).get("cascrawl/health/status") == "degraded" for row in workers):
+        if done and any((row.get("stats") or {}).get(stats_keys.HEALTH_STATUS) == "degraded" for row in workers):
             status = "degraded"
         if not done and status in ("finished", "degraded"):
             status, reason = "stopped", f"{queued} requests left in the shared queue"
@@ -129,8 +131,8 @@ class SharedRunClose:
                 status, reason = "degraded", f"worker {', '.join(gave_up)} lost Redis: listings walked again next run"
         stats = json_safe(summed_stats(workers, self.stats.get_stats()))
         stats["cascrawl/walks/complete"] = sorted(walk.section for walk in walks if done and walk.complete)
-        stats["cascrawl/walks/incomplete"] = sorted(walk.section for walk in walks if not (done and walk.complete))
-        self.stats.set_value("cascrawl/walks/incomplete", stats["cascrawl/walks/incomplete"])
+        stats[stats_keys.WALKS_INCOMPLETE] = sorted(walk.section for walk in walks if not (done and walk.complete))
+        self.stats.set_value(stats_keys.WALKS_INCOMPLETE, stats[stats_keys.WALKS_INCOMPLETE])
         if not self.failure:
             frontier.record_walks(self.database, walks, self.run_id, final=done)
         self.database.finish_run(self.run_id, status=status, reason=reason[:100], stats=stats)
@@ -155,7 +157,7 @@ def summed_stats(workers: list[dict], own: dict) -> dict:
                 numbers[key] = numbers.get(key, 0) + value
     totals.update(numbers)
     totals["cascrawl/workers"] = {row["worker"]: {"status": row["status"],
-                                                  "stored": int((row.get("stats") or {}).get("cascrawl/db/articles_upserted", 0)),
-                                                  "requests": int((row.get("stats") or {}).get("downloader/request_count", 0))}
+                                                  "stored": int((row.get("stats") or {}).get(stats_keys.ARTICLES_UPSERTED, 0)),
+                                                  "requests": int((row.get("stats") or {}).get(stats_keys.REQUEST_COUNT, 0))}
                                   for row in workers}
     return totals

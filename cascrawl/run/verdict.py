@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from cascrawl import stats_keys
 from cascrawl.health import degraded_because
 
 FINISHED, DEGRADED, STOPPED, FAILED, RUNNING = "finished", "degraded", "stopped", "failed", "running"
@@ -43,8 +44,8 @@ def verdict(stats: dict, reason: str | None = None, failure: str | None = None, 
     `failure`: why storing failed, if it did (the persist pipeline's short text); `stop_signal` and
     `stopped_at_once`: the SIGTERM / SIGINT that stopped it, and whether a second one stopped it at once."""
     if reason is None:
-        reason = stats.get("finish_reason")
-    problems = tuple(stats.get("cascrawl/health/problems") or [])
+        reason = stats.get(stats_keys.FINISH_REASON)
+    problems = tuple(stats.get(stats_keys.HEALTH_PROBLEMS) or [])
     if failure:
         status, why = FAILED, failure
     else:
@@ -69,27 +70,27 @@ def _count(stats: dict, key: str) -> int:
 
 def _exit_code(stats: dict, reason: str | None, problems: tuple[str, ...], stop_signal: int | None,
                stopped_at_once: bool) -> int:
-    if stats.get("cascrawl/run_locked") or _count(stats, "cascrawl/db/articles_lost") or stats.get("cascrawl/db/spooled"):
+    if stats.get(stats_keys.RUN_LOCKED) or _count(stats, stats_keys.ARTICLES_LOST) or stats.get(stats_keys.SPOOLED):
         return 1
-    if stats.get("cascrawl/redis/stopped"):  # Redis away too long, or back without the run
+    if stats.get(stats_keys.REDIS_STOPPED):  # Redis away too long, or back without the run
         return 1
     if reason == "shutdown" or stopped_at_once:
         return 128 + (stop_signal or signal.SIGTERM)
     if reason != "finished":
         return 1
-    if problems or _count(stats, "cascrawl/listing_fetch_failed") or _count(stats, "spider_exceptions/count"):
+    if problems or _count(stats, stats_keys.LISTING_FETCH_FAILED) or _count(stats, "spider_exceptions/count"):
         return 2
     return 0
 
 
 # Stats that make a stored run degraded, with what each means.
 RUN_PROBLEMS = (
-    ("cascrawl/listing_fetch_failed", "listing page(s) could not be fetched"),
-    ("cascrawl/sections_missing", "section(s) answered 404"),
+    (stats_keys.LISTING_FETCH_FAILED, "listing page(s) could not be fetched"),
+    (stats_keys.SECTIONS_MISSING, "section(s) answered 404"),
     ("spider_exceptions/count", "spider exception(s)"),
-    ("cascrawl/db/articles_lost", "article(s) lost: the database failed"),
-    ("cascrawl/db/articles_spooled", "article(s) kept in the spool: the database stayed away (the next run writes them)"),
-    ("cascrawl/db/articles_refused", "article(s) refused by the database"),
+    (stats_keys.ARTICLES_LOST, "article(s) lost: the database failed"),
+    (stats_keys.ARTICLES_SPOOLED, "article(s) kept in the spool: the database stayed away (the next run writes them)"),
+    (stats_keys.ARTICLES_REFUSED, "article(s) refused by the database"),
     ("log_count/ERROR", "error(s) logged"),
 )
 
@@ -107,10 +108,10 @@ def recorded_problems(run: dict[str, Any]) -> list[str]:
     for key, meaning in RUN_PROBLEMS:
         if _count(stats, key):
             problems.append(f"{_count(stats, key)} {meaning}")
-    incomplete = stats.get("cascrawl/walks/incomplete")
+    incomplete = stats.get(stats_keys.WALKS_INCOMPLETE)
     if isinstance(incomplete, list) and incomplete:
         problems.append(f"not walked to the end (the next run goes on): {', '.join(map(str, incomplete))}")
-    unread = stats.get("cascrawl/walks/unread_pages")  # set by the spider: "section S: URL (reason)"
+    unread = stats.get(stats_keys.WALKS_UNREAD_PAGES)  # set by the spider: "section S: URL (reason)"
     if isinstance(unread, list):
         problems.extend(f"listing page not read: {line}" for line in unread)
     for name in ("degraded", "problems", "degraded_reasons"):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import time
 
+from cascrawl import stats_keys
 from cascrawl.db import Database, UpsertResult, frontier
 from cascrawl.db.media import record_media
 
@@ -81,14 +82,14 @@ class BatchWriter:
         stats = self.stats
         stats.inc_value("cascrawl/db/flushes")
         stats.max_value("cascrawl/db/flush_seconds_max", round(seconds, 4))
-        stats.inc_value("cascrawl/db/articles_upserted", result.stored)
+        stats.inc_value(stats_keys.ARTICLES_UPSERTED, result.stored)
         for name in ("inserted", "revised", "refreshed", "unchanged"):
             if getattr(result, name):
                 stats.inc_value(f"cascrawl/db/articles_{name}", getattr(result, name))
         if result.rejected:
-            stats.inc_value("cascrawl/db/articles_refused", len(result.rejected))
+            stats.inc_value(stats_keys.ARTICLES_REFUSED, len(result.rejected))
             for _, reason, _ in result.rejected:
-                stats.inc_value(f"cascrawl/rejected/{reason}")
+                stats.inc_value(stats_keys.rejected(reason))
         if rejects:
             stats.inc_value("cascrawl/db/rejects_written", rejects)
         logger.info("stored %d articles (%d new, %d revised, %d refreshed, %d unchanged) in %.3f s",
