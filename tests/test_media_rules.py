@@ -18,6 +18,7 @@ import cascrawl.settings as project_settings
 from cascrawl.db.frontier import media_retry_reason
 from cascrawl.hosts import OffsiteRequest
 from cascrawl.items import ArticleItem
+from cascrawl.walk import walks_of
 from pipelines.media import MediaArchivePipeline, MediaFetchFailed, extension, media_of
 
 BASE = "http://127.0.0.1:8123"
@@ -84,15 +85,14 @@ def test_requests_go_to_the_crawled_copy_with_the_file_cap_and_the_skipped_say_w
     assert [entry.get("status") for entry in article.media] == [None, "skipped", "skipped", "skipped", None, "skipped"]
 
 
-def test_the_base_url_is_the_spiders_else_the_settings_and_extensions_are_normalised(tmp_path):
-    archive = pipeline(tmp_path, CASCRAWL_MEDIA_EXTENSIONS=[".PDF", "Jpg"])
-    archive.crawler.spider = type("Spider", (), {})()  # no base_url of its own
+def test_the_base_url_is_the_crawls_else_the_settings_and_extensions_are_normalised(tmp_path):
+    archive = pipeline(tmp_path, CASCRAWL_MEDIA_EXTENSIONS=[".PDF", "Jpg"])  # the crawl has no base URL yet
     article = item(attachments=[{"url": "https://www.cas.cn/kj/r.pdf"}, {"url": "https://www.cas.cn/kj/t.doc"}],
                    images=[{"url": "https://www.cas.cn/kj/a.JPG"}])
     requests = archive.get_media_requests(article, archive.spiderinfo)
     assert [r.url for r in requests] == [f"{BASE}/kj/a.JPG", f"{BASE}/kj/r.pdf"]
     assert [entry.get("failure") for entry in article.media] == [None, None, "type_not_allowed"]
-    archive.crawler.spider = type("Spider", (), {"base_url": "http://127.0.0.1:9"})()  # the spider's wins
+    walks_of(archive.crawler).base_url = "http://127.0.0.1:9"  # the one the spider resolved wins
     assert archive.base_url() == "http://127.0.0.1:9"
 
 
