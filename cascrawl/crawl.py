@@ -106,10 +106,10 @@ class CrawlOutcome:
             f"requests: {requests.total} (robots.txt {requests.robots}, listing pages {requests.listing}, "
             f"articles {requests.articles})"
             + (f"; responses {', '.join(f'{code}: {n}' for code, n in statuses)}" if statuses else ""),
-            f"articles: {count('cascrawl/db/articles_inserted')} new, {count('cascrawl/db/articles_revised')} updated, "
-            f"{count('cascrawl/db/articles_unchanged') + count('cascrawl/db/articles_refreshed')} unchanged, "
+            f"articles: {count(stats_keys.ARTICLES_INSERTED)} new, {count(stats_keys.ARTICLES_REVISED)} updated, "
+            f"{count(stats_keys.ARTICLES_UNCHANGED) + count(stats_keys.ARTICLES_REFRESHED)} unchanged, "
             f"{count('cascrawl/refresh/not_modified')} not modified (304); "
-            f"{count('cascrawl/db/articles_upserted')} articles stored, {sum(rejects.values())} rejected"
+            f"{count(stats_keys.ARTICLES_UPSERTED)} articles stored, {sum(rejects.values())} rejected"
             + (f" ({', '.join(f'{k}: {v}' for k, v in sorted(rejects.items()))})" if rejects else ""),
         ]
         pages = count(stats_keys.COVERAGE_PAGES)
@@ -117,15 +117,15 @@ class CrawlOutcome:
             shares = ", ".join(f"{name} {float(self.stats.get(f'cascrawl/coverage/share/{name}', 0)):.0%}"
                                for name in ("title", "date", "body", "source"))
             lines.append(f"coverage: {shares} of {pages} article pages"
-                         + (f"; {count('cascrawl/extract/generic_fallback')} by the generic extractor"
+                         + (f"; {count(stats_keys.GENERIC_FALLBACK)} by the generic extractor"
                             if count(stats_keys.GENERIC_FALLBACK) else ""))
         lines.append(f"database: {database}")
         if self.stats.get(stats_keys.REDIS_WORKER):
-            lines.append(f"distributed: worker {self.stats['cascrawl/redis/worker']} took {count('cascrawl/redis/leased')} "
+            lines.append(f"distributed: worker {self.stats[stats_keys.REDIS_WORKER]} took {count('cascrawl/redis/leased')} "
                          f"requests from the shared queue; {count('cascrawl/redis/queued_at_close')} left in it at its end")
         lines.extend(spool_summary_lines(self.stats))  # the spool, database outages and failures
         if self.stats.get(stats_keys.REDIS_OUTAGE_SECONDS) is not None and not self.stats.get(stats_keys.REDIS_STOPPED):
-            lines.append(f"Redis outage ridden out: fetching paused {float(self.stats.get('cascrawl/redis/outage_seconds', 0)):.1f} s "
+            lines.append(f"Redis outage ridden out: fetching paused {float(self.stats.get(stats_keys.REDIS_OUTAGE_SECONDS, 0)):.1f} s "
                          f"({count('cascrawl/redis/outages')} time(s))")
         if self.stats.get(stats_keys.REDIS_STOPPED):
             lines.append(f"error: {self.stats.get('cascrawl/redis/stopped_because')}")
@@ -133,15 +133,15 @@ class CrawlOutcome:
         if incomplete:
             lines.append(f"incomplete: sections {','.join(incomplete)} were not walked to their end; the next run goes on")
         if count(stats_keys.SECTIONS_MISSING):
-            lines.append(f"warning: {count('cascrawl/sections_missing')} section(s) answered 404 (see the log)")
+            lines.append(f"warning: {count(stats_keys.SECTIONS_MISSING)} section(s) answered 404 (see the log)")
         if count(stats_keys.LISTING_FETCH_FAILED):
-            lines.append(f"warning: {count('cascrawl/listing_fetch_failed')} listing page(s) could not be fetched")
+            lines.append(f"warning: {count(stats_keys.LISTING_FETCH_FAILED)} listing page(s) could not be fetched")
         if self.stopped_at_once:
             name = signal.Signals(self.stop_signal or signal.SIGTERM).name
             lines.append(f"stopped at once by a second {name}: the requests in flight and the items not yet written "
                          f"were dropped; the next run fetches them again (and records this run as interrupted)")
         lines.extend(f"alarm: {problem}" for problem in self.problems)
-        lines.append(f"finish reason: {self.stats.get('finish_reason')}")
+        lines.append(f"finish reason: {self.stats.get(stats_keys.FINISH_REASON)}")
         return "\n".join(lines)
 
 

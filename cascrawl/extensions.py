@@ -84,9 +84,9 @@ def progress_lines(stats: dict, walked: int, total: int, now=None) -> tuple[str,
 
     rejected = sum(int(value or 0) for key, value in stats.items() if key.startswith(stats_keys.REJECTED_PREFIX))
     unchanged = count(stats_keys.ARTICLES_UNCHANGED) + count(stats_keys.ARTICLES_REFRESHED)
-    sections = f"{walked}/{total} · listing pages {count('cascrawl/listing_pages')}"
-    articles = (f"articles {count('cascrawl/coverage/pages')} fetched · stored {count('cascrawl/db/articles_inserted')} "
-                f"new, {count('cascrawl/db/articles_revised')} updated, {unchanged} unchanged · {rejected} rejected")
+    sections = f"{walked}/{total} · listing pages {count(stats_keys.LISTING_PAGES)}"
+    articles = (f"articles {count(stats_keys.COVERAGE_PAGES)} fetched · stored {count(stats_keys.ARTICLES_INSERTED)} "
+                f"new, {count(stats_keys.ARTICLES_REVISED)} updated, {unchanged} unchanged · {rejected} rejected")
     start = stats.get("start_time")
     seconds = max(0.0, ((now or datetime.now(timezone.utc)) - start).total_seconds()) if start else 0.0
     minutes, second = divmod(int(seconds), 60)

@@ -333,7 +333,7 @@ def summary_lines(stats: dict) -> list[str]:
     failure = stats.get("cascrawl/db/failure") or "the database failed"
     if spooled:
         files = stats.get("cascrawl/db/spool_files") or [stats.get("cascrawl/db/spool_file")]
-        lines.append(f"error: {failure}: {count('cascrawl/db/articles_spooled')} articles "
+        lines.append(f"error: {failure}: {count(stats_keys.ARTICLES_SPOOLED)} articles "
                      f"({count('cascrawl/db/rejects_spooled')} rejects) kept in the spool at {', '.join(map(str, files))}; "
                      "the next run writes them first")
     if lost:
