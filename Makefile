@@ -33,8 +33,11 @@ serve: $(INSTALLED)
 	$(BIN)/cascrawl serve $(ARGS)
 
 ## run the test suite (offline; PostgreSQL tests need 127.0.0.1:5432, the browser test /usr/bin/chromium; see README)
+## in TEST_WORKERS processes (pytest-xdist): most tests wait on crawls in child processes, so more workers than
+## cores pay; tests sharing a module's fixture stay in one worker (loadgroup). One process: TEST_WORKERS=0.
+TEST_WORKERS ?= 4
 test: $(INSTALLED)
-	$(BIN)/python -m pytest $(ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup $(ARGS)
 
 ## the fast subset, after every change: no child process, no PostgreSQL, Redis or browser (markers: pyproject.toml)
 test-fast: $(INSTALLED)
