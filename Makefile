@@ -34,10 +34,10 @@ serve: $(INSTALLED)
 
 ## run the test suite (offline; PostgreSQL tests need 127.0.0.1:5432, the browser test /usr/bin/chromium; see README)
 ## in TEST_WORKERS processes (pytest-xdist): most tests wait on crawls in child processes, so more workers than
-## cores pay; tests sharing a module's fixture stay in one worker (loadgroup). One process: TEST_WORKERS=0.
+## cores pay; worksteal: an idle worker takes tests queued at a busy one. One process: TEST_WORKERS=0.
 TEST_WORKERS ?= 4
 test: $(INSTALLED)
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup $(ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal $(ARGS)
 
 ## the fast subset, after every change: no child process, no PostgreSQL, Redis or browser (markers: pyproject.toml)
 test-fast: $(INSTALLED)

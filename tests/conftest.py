@@ -11,10 +11,12 @@ import sqlite3
 import subprocess
 import sys
 import types
+from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
 from cascrawl.fixture_site import serve_site
 
@@ -35,25 +37,21 @@ SERVICE_FIXTURES = {
 }
 
 
-def pytest_collection_modifyitems(config, items):
-    for item in items:
-        used = set(item.fixturenames)
-        for marker, fixtures in SERVICE_FIXTURES.items():
-            if used & fixtures:
-                item.add_marker(marker)
-        if "postgres" not in item.keywords and _asks_for_postgresql(item):
-            item.add_marker("postgres")
-        if "slow" not in item.keywords and _starts_a_process(item):
-            item.add_marker("slow")
-        # A module-scoped fixture (one crawl shared by the module's tests) is built once only if every test
-        # of the module runs in the same xdist worker (`make test` runs with --dist loadgroup).
-        if any(definition.scope == "module" and definition.func.__module__ == item.module.__name__
-               for definition in _fixture_definitions(item)):
-            item.add_marker(pytest.mark.xdist_group(item.module.__name__))
+def pytest_itemcollected(item):
+    if not isinstance(item, pytest.Function):
+        return
+    used = set(item.fixturenames)
+    for marker, fixtures in SERVICE_FIXTURES.items():
+        if used & fixtures:
+            item.add_marker(marker)
+    if "postgres" not in item.keywords and _asks_for_postgresql(item):
+        item.add_marker("postgres")
+    if "slow" not in item.keywords and _starts_a_process(item):
+        item.add_marker("slow")
 
 
 def _fixture_definitions(item) -> list:
-    """The definitions of the fixtures the test uses (pytest's FixtureDef: .func, .scope, .baseid)."""
+    """The definitions of the fixtures the test uses (pytest's FixtureDef: .func, .scope)."""
     return [definitions[-1] for definitions in item._fixtureinfo.name2fixturedefs.values() if definitions]
 
 
@@ -148,6 +146,23 @@ def run_cascrawl(*args: str, env: dict | None = None, timeout: float = 180) -> s
         capture_output=True, text=True, timeout=timeout, cwd=REPO,
         env={**os.environ, **(env or {})},
     )
+
+
+def once_per_session(tmp_path_factory, name: str, make: Callable[[Path], dict]) -> dict:
+    """`make(folder)` done once in the test session, also when pytest-xdist runs it in several worker processes
+    (`make test`): the first worker to ask does it, the others wait and read its result (which must be JSON,
+    and whatever files it names in `folder`). For a costly setup that module-scoped fixtures would repeat in
+    every worker that runs one of the module's tests."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the session's folder, holding each worker's own
+    folder = root / name
+    with FileLock(f"{folder}.lock"):
+        done = root / f"{name}.json"
+        if not done.exists():
+            folder.mkdir()
+            done.write_text(json.dumps(make(folder)), encoding="utf-8")
+        return json.loads(done.read_text(encoding="utf-8"))
 
 
 @pytest.fixture(scope="session")
