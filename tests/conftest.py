@@ -51,7 +51,8 @@ def pytest_itemcollected(item):
 
 
 def _fixture_definitions(item) -> list:
-    """The definitions of the fixtures the test uses (pytest's FixtureDef: .func, .scope)."""
+    """The definitions of the fixtures the test uses (pytest's FixtureDef, .func the fixture's function).
+    item._fixtureinfo and session._fixturemanager are pytest's own: renamed, every collection fails at once."""
     return [definitions[-1] for definitions in item._fixtureinfo.name2fixturedefs.values() if definitions]
 
 
@@ -160,7 +161,7 @@ def once_per_session(tmp_path_factory, name: str, make: Callable[[Path], dict]) 
     with FileLock(f"{folder}.lock"):
         done = root / f"{name}.json"
         if not done.exists():
-            folder.mkdir()
+            folder.mkdir(exist_ok=True)  # left by a worker whose `make` failed: this one tries again
             done.write_text(json.dumps(make(folder)), encoding="utf-8")
         return json.loads(done.read_text(encoding="utf-8"))
 
