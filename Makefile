@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: setup crawl demo test export serve bench bench-crawl bench-realpages api-contract mutation clean
+.PHONY: setup crawl demo test test-fast export serve bench bench-crawl bench-realpages api-contract mutation clean
 
 # Old pips (23.x) cannot resolve the lxml[html-clean] extras scrapy pulls in: upgrade pip first.
 $(INSTALLED): pyproject.toml
@@ -33,8 +33,15 @@ serve: $(INSTALLED)
 	$(BIN)/cascrawl serve $(ARGS)
 
 ## run the test suite (offline; PostgreSQL tests need 127.0.0.1:5432, the browser test /usr/bin/chromium; see README)
+## in TEST_WORKERS processes (pytest-xdist): most tests wait on crawls in child processes, so more workers than
+## cores pay; worksteal: an idle worker takes tests queued at a busy one. One process: TEST_WORKERS=0.
+TEST_WORKERS ?= 4
 test: $(INSTALLED)
-	$(BIN)/python -m pytest $(ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal $(ARGS)
+
+## the fast subset, after every change: no child process, no PostgreSQL, Redis or browser (markers: pyproject.toml)
+test-fast: $(INSTALLED)
+	$(BIN)/python -m pytest -m "not slow and not postgres and not redis and not browser" $(ARGS)
 
 ## storage throughput on SQLite and PostgreSQL (10,000 synthetic articles; extra options: ARGS="--batch-size 1000")
 bench: $(INSTALLED)

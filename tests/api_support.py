@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import socket
-import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.error
 import urllib.request
-from contextlib import closing
 from datetime import datetime, timezone
 
 import pytest
@@ -25,7 +23,7 @@ from sqlalchemy.engine import make_url
 
 from cascrawl.db import Database
 
-from .conftest import FAST, REPO, expected_articles, run_cascrawl
+from .conftest import FAST, REPO, copy_sqlite, expected_articles, run_cascrawl
 from .db_backends import PostgresServer
 
 BACKENDS = ["sqlite", "postgresql"]
@@ -84,12 +82,7 @@ def crawled_database(backend: str, request, tmp_path) -> str:
     """A database of `backend` holding the crawl of the fixture copy, for this test alone."""
     if backend == "sqlite":
         source, _ = request.getfixturevalue("crawled")
-        target = tmp_path / "crawled.db"
-        # SQLite's backup API: a consistent copy whatever sits in the write-ahead log (WAL mode).
-        with closing(sqlite3.connect(source.removeprefix("sqlite:///"))) as origin, \
-                closing(sqlite3.connect(target)) as copy:
-            origin.backup(copy)
-        return f"sqlite:///{target}"
+        return copy_sqlite(source, tmp_path / "crawled.db")
     template: _Template = request.getfixturevalue("postgres_crawled_template")
     url = template.copy()
     request.addfinalizer(lambda: template.server.drop_database(url))

@@ -1,14 +1,22 @@
-"""Shared test fixtures: the fixture copy of the site served on loopback, and a real crawl of it."""
+"""Shared test fixtures: the fixture copy of the site served on loopback, and a real crawl of it; and the
+markers (`slow`, `postgres`, `redis`, `browser`) each test gets from what it uses, so `make test-fast` can
+leave out what needs a child process, a server or a browser without any test file having to say so."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import sqlite3
 import subprocess
 import sys
+import types
+from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
 from cascrawl.fixture_site import serve_site
 
@@ -17,6 +25,84 @@ SITE = REPO / "fixtures" / "site"
 # Loopback copy: no politeness delay, a few requests at once.
 FAST = ["-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "CASCRAWL_RETRY_BACKOFF_BASE=0",
         "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=8", "-s", "LOG_LEVEL=INFO"]
+
+# --- markers ---------------------------------------------------------------------------------------------
+
+# A test needs PostgreSQL, Redis or Chromium when it uses one of these fixtures (or, for PostgreSQL, runs
+# with the backend parameter "postgresql", or asks for a database of it by name: fresh_database("postgresql", …)).
+SERVICE_FIXTURES = {
+    "postgres": {"postgres_server", "postgres_crawled_template"},
+    "redis": {"redis_run", "own_redis"},
+    "browser": {"chromium", "browser_page"},
+}
+
+
+def pytest_itemcollected(item):
+    if not isinstance(item, pytest.Function):
+        return
+    used = set(item.fixturenames)
+    for marker, fixtures in SERVICE_FIXTURES.items():
+        if used & fixtures:
+            item.add_marker(marker)
+    if "postgres" not in item.keywords and _asks_for_postgresql(item):
+        item.add_marker("postgres")
+    if "slow" not in item.keywords and _starts_a_process(item):
+        item.add_marker("slow")
+
+
+def _fixture_definitions(item) -> list:
+    """The definitions of the fixtures the test uses (pytest's FixtureDef, .func the fixture's function).
+    item._fixtureinfo and session._fixturemanager are pytest's own: renamed, every collection fails at once."""
+    return [definitions[-1] for definitions in item._fixtureinfo.name2fixturedefs.values() if definitions]
+
+
+def _codes(function) -> list[types.CodeType]:
+    """The code of a function and of the functions, lambdas and comprehensions written inside it."""
+    found, todo = [], [function.__code__]
+    while todo:
+        code = todo.pop()
+        found.append(code)
+        todo.extend(constant for constant in code.co_consts if isinstance(constant, types.CodeType))
+    return found
+
+
+def _asks_for_postgresql(item) -> bool:
+    params = getattr(item, "callspec", None)
+    if params is not None and "postgresql" in params.params.values():
+        return True
+    functions = [item.obj, *(definition.func for definition in _fixture_definitions(item))]
+    return any("postgresql" in code.co_consts for function in functions for code in _codes(function))
+
+
+def _starts_a_process(item) -> bool:
+    """Whether the test starts a child process (a crawl, `cascrawl serve`, redis-server, a script): its code,
+    a fixture it uses (also by `request.getfixturevalue("name")`), or a function or class of tests/ that
+    they name refers to the subprocess module."""
+    manager = item.session._fixturemanager
+    todo = [item.obj, *(definition.func for definition in _fixture_definitions(item))]
+    seen: set[int] = set()
+    while todo:
+        thing = todo.pop()
+        if id(thing) in seen:
+            continue
+        seen.add(id(thing))
+        if isinstance(thing, type):  # a helper class: its methods
+            todo.extend(vars(thing).values())
+            continue
+        thing = getattr(thing, "__func__", thing)  # staticmethod, classmethod
+        if not isinstance(thing, types.FunctionType):
+            continue
+        for code in _codes(thing):
+            if "subprocess" in code.co_names:
+                return True
+            for name in code.co_names:
+                value = thing.__globals__.get(name)
+                if str(getattr(value, "__module__", None)).startswith("tests."):
+                    todo.append(value)
+            for constant in code.co_consts:
+                if isinstance(constant, str) and constant.isidentifier():
+                    todo.extend(definition.func for definition in manager.getfixturedefs(constant, item) or ())
+    return False
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -63,6 +149,23 @@ def run_cascrawl(*args: str, env: dict | None = None, timeout: float = 180) -> s
     )
 
 
+def once_per_session(tmp_path_factory, name: str, make: Callable[[Path], dict]) -> dict:
+    """`make(folder)` done once in the test session, also when pytest-xdist runs it in several worker processes
+    (`make test`): the first worker to ask does it, the others wait and read its result (which must be JSON,
+    and whatever files it names in `folder`). For a costly setup that module-scoped fixtures would repeat in
+    every worker that runs one of the module's tests."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the session's folder, holding each worker's own
+    folder = root / name
+    with FileLock(f"{folder}.lock"):
+        done = root / f"{name}.json"
+        if not done.exists():
+            folder.mkdir(exist_ok=True)  # left by a worker whose `make` failed: this one tries again
+            done.write_text(json.dumps(make(folder)), encoding="utf-8")
+        return json.loads(done.read_text(encoding="utf-8"))
+
+
 @pytest.fixture(scope="session")
 def site_url():
     with serve_site(SITE) as url:
@@ -71,10 +174,37 @@ def site_url():
 
 @pytest.fixture(scope="session")
 def crawled(site_url, tmp_path_factory):
-    """One real crawl of the whole fixture copy (all sections) into a fresh SQLite file."""
+    """One real crawl of the whole fixture copy (all sections) into a fresh SQLite file, (url, the finished
+    process). Every test of the session reads the same file, so none may write it: a test that writes takes a
+    copy of its own (`crawled_copy`). The session checks at its end that the file holds what the crawl left."""
     database = tmp_path_factory.mktemp("crawl") / "cascrawl.db"
     db_url = f"sqlite:///{database}"
     sections = ",".join(sorted({e["section"] for e in expected_articles()}))
     result = run_cascrawl("crawl", "--base-url", site_url, "--db", db_url, "--section", sections, *FAST)
     assert result.returncode == 0, result.stderr[-3000:]
-    return db_url, result
+    crawl = _contents(database)
+    yield db_url, result
+    assert _contents(database) == crawl, (
+        "a test wrote into the session's crawled database: a test that writes must use crawled_copy")
+
+
+@pytest.fixture
+def crawled_copy(crawled, tmp_path):
+    """A copy of the session's crawled SQLite database for this test alone, to write into: (url, the crawl's
+    finished process)."""
+    source, result = crawled
+    return copy_sqlite(source, tmp_path / "crawled.db"), result
+
+
+def copy_sqlite(db_url: str, target: Path) -> str:
+    """Copy a SQLite database to `target` with SQLite's backup API (consistent whatever sits in the write-ahead
+    log); the copy's URL."""
+    with closing(sqlite3.connect(db_url.removeprefix("sqlite:///"))) as origin, closing(sqlite3.connect(target)) as copy:
+        origin.backup(copy)
+    return f"sqlite:///{target}"
+
+
+def _contents(database: Path) -> str:
+    """A digest of every row of every table of a SQLite file (not of its bytes: a reader may checkpoint the log)."""
+    with closing(sqlite3.connect(database)) as connection:
+        return hashlib.sha256("\n".join(connection.iterdump()).encode()).hexdigest()

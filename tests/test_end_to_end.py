@@ -48,8 +48,8 @@ def test_export_prints_the_contract(crawled):
         assert record["first_seen_at"].endswith("+08:00") and len(record["content_hash"]) == 64
 
 
-def test_a_second_full_crawl_changes_nothing_but_last_seen(crawled, site_url):
-    db_url, _ = crawled
+def test_a_second_full_crawl_changes_nothing_but_last_seen(crawled_copy, site_url):
+    db_url, _ = crawled_copy
     before = _rows(db_url)
     result = run_cascrawl("crawl", "--full", "--base-url", site_url, "--db", db_url, "--section", "syky,cm", *FAST)
     assert result.returncode == 0, result.stderr[-3000:]

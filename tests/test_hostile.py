@@ -14,13 +14,14 @@ import threading
 import time
 import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
 from cascrawl.fixture_site import serve_site
 from cascrawl.procmem import PeakMemory
 
-from .conftest import FAST, REPO, SITE, expected_articles
+from .conftest import FAST, REPO, SITE, expected_articles, once_per_session
 
 SECTIONS = ("yw", "cm")
 MONTH = "202601"
@@ -174,8 +175,12 @@ def _run_measured(args: list[str], output, timeout: float) -> tuple[int, str, st
 
 @pytest.fixture(scope="module")
 def hostile_crawl(tmp_path_factory):
-    """One crawl of sections yw and cm of the fixture copy, whose yw listing also links the hostile pages."""
-    tmp = tmp_path_factory.mktemp("hostile")
+    """One crawl of sections yw and cm of the fixture copy, whose yw listing also links the hostile pages (one
+    for the whole session, however many pytest-xdist workers run these tests)."""
+    return once_per_session(tmp_path_factory, "hostile", _crawl_the_hostile_copy)
+
+
+def _crawl_the_hostile_copy(tmp: Path) -> dict:
     site = tmp / "site"
     shutil.copytree(SITE, site)
     bomb = _gzip_bomb(GZIP_BOMB_INFLATED)
@@ -195,9 +200,10 @@ def hostile_crawl(tmp_path_factory):
             code, stdout, stderr, peak_kb = _run_measured(
                 ["crawl", "--base-url", url, "--db", f"sqlite:///{database}", "--section", ",".join(SECTIONS),
                  *FAST, "-s", "DOWNLOAD_TIMEOUT=3"], tmp, timeout=120)
-        yield {"url": url, "code": code, "stdout": stdout, "stderr": stderr, "peak_kb": peak_kb,
-               "database": database, "foreign": foreign, "same_host_foreign": same_host_foreign,
-               "foreign_requests": list(foreign_requests), "same_host_requests": list(same_host_requests)}
+        return {"url": url, "code": code, "stdout": stdout, "stderr": stderr, "peak_kb": peak_kb,
+                "database": str(database), "foreign": foreign, "same_host_foreign": same_host_foreign,
+                "foreign_requests": [list(request) for request in foreign_requests],
+                "same_host_requests": [list(request) for request in same_host_requests]}
 
 
 def _query(database, sql: str) -> list[tuple]:

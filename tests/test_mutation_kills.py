@@ -52,8 +52,14 @@ def test_each_rejection_reason_and_its_detail(changes, expected):
     assert rejection(ItemAdapter(valid(**changes))) == expected
 
 
-def test_max_title_is_200():
-    assert MAX_TITLE == 200
+def test_a_title_of_200_characters_is_kept_and_one_of_201_is_refused():
+    # The limit the README states ("`implausible_title` (over 200 characters)"), written out rather than read
+    # from MAX_TITLE: the parametrized cases above follow MAX_TITLE, so only this one fails when it moves.
+    pipeline = ValidatePipeline.from_crawler(get_crawler())
+    assert ItemAdapter(pipeline.process_item(valid(title="题" * 200))).get("reject_reason") is None
+    refused = ItemAdapter(pipeline.process_item(valid(title="题" * 201)))
+    assert refused["reject_reason"] == "implausible_title"
+    assert refused["reject_detail"].startswith("title of 201 characters: ")
 
 
 def test_the_validate_step_counts_marks_and_logs(caplog):

@@ -35,9 +35,10 @@ def test_script_detection_and_conversion():
     assert detect_script("中国科学院广东省全面战略合作领导小组会议在穗召开") == "simplified"
 
 
-def test_content_hash_changes_with_content_only():
-    assert content_hash("标题", "正文") == content_hash("标题", "正文")
-    assert content_hash("标题", "正文") != content_hash("标题", "正文。")
+def test_content_hash_changes_with_any_change_of_title_or_text_and_with_where_the_title_ends():
+    variants = [("标题", "正文"), ("标题", "正文。"), ("标题。", "正文"), ("正文", "标题"), ("标题正", "文"),
+                ("标", "题正文"), ("标题", ""), ("", "标题")]
+    assert len({content_hash(title, text) for title, text in variants}) == len(variants)
 
 
 def test_a_source_line_break_is_no_paragraph_and_vanishes_between_chinese_characters():
