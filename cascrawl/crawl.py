@@ -20,7 +20,7 @@ from cascrawl.run.verdict import Verdict, verdict
 from cascrawl.runlog import guard_log_files
 from cascrawl.spool import summary_lines as spool_summary_lines
 from cascrawl.walk import walks_of
-from spiders.cas_news import CasNewsSpider
+from cascrawl.spiders.cas_news import CasNewsSpider
 
 logger = logging.getLogger(__name__)
 

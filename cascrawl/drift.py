@@ -63,7 +63,7 @@ class DriftReport:
     def from_crawler(cls, crawler):
         from scrapy import signals
 
-        from pipelines import setting
+        from cascrawl.pipelines import setting
 
         settings = crawler.settings
         report = cls(crawler.stats, int(setting(settings, "CASCRAWL_DRIFT_MAX_GROUPS")),

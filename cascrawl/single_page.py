@@ -24,8 +24,8 @@ from itemadapter import ItemAdapter
 from scrapy.settings import BaseSettings, Settings
 from scrapy.signalmanager import SignalManager
 
-from pipelines import cleaning_pipelines
-from pipelines.processor import _Records, _WorkerCrawler
+from cascrawl.pipelines import cleaning_pipelines
+from cascrawl.pipelines.processor import _Records, _WorkerCrawler
 
 # What `record()` gives, in this order: the export contract's keys (docs/export.md) that a single page
 # has (not the database's media records and times), then what says how the page was read.
@@ -89,7 +89,7 @@ class PageExtractor:
     """Built once from settings (the spider and the pipelines); called once per page. Not thread-safe."""
 
     def __init__(self, settings: BaseSettings | dict | None = None):
-        from spiders.cas_news import CasNewsSpider
+        from cascrawl.spiders.cas_news import CasNewsSpider
 
         if not isinstance(settings, BaseSettings):
             settings = project_settings(settings)

@@ -59,7 +59,7 @@ def build_site(root: Path, count: int) -> Path:
 def run_measured(command: list[str], log: Path) -> tuple[int, float, int, float, float]:
     """(exit code, wall seconds, peak RSS in kB of the child and its own children — the extraction workers —,
     CPU seconds of the child and its children, CPU seconds of this process — the site's server — meanwhile).
-    The CPU times come from wait4, whose ru_maxrss is not used (see cascrawl/procmem.py)."""
+    The CPU times come from wait4, whose ru_maxrss is not used (see tests/support/procmem.py)."""
     started = time.perf_counter()
     server_cpu = time.process_time()
     with open(log, "w") as output:

@@ -161,7 +161,7 @@ def reactor_stalls(targets: list[tuple[str, str]], rows: list[dict], batch_size:
     from scrapy.utils.test import get_crawler
     from twisted.internet import reactor, task
 
-    from pipelines.persist import PersistPipeline
+    from cascrawl.pipelines.persist import PersistPipeline
 
     results: list[str] = []
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from filelock import FileLock
 
-from cascrawl.fixture_site import serve_site
+from tests.support.fixture_site import serve_site
 
 REPO = Path(__file__).resolve().parent.parent
 SITE = REPO / "fixtures" / "site"

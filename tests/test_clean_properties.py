@@ -19,10 +19,10 @@ from scrapy.utils.test import get_crawler
 from cascrawl.dates import BEIJING, EARLIEST, parse_datetime, parse_with_dateparser, resolve, today_in_beijing
 from cascrawl.items import ArticleItem
 from cascrawl.text import normalize_lines, remove_pinyin_glosses
-from pipelines import cleaning_pipelines
-from pipelines.boilerplate import BoilerplatePipeline
-from pipelines.text import TextPipeline
-from spiders.cas_news import CasNewsSpider
+from cascrawl.pipelines import cleaning_pipelines
+from cascrawl.pipelines.boilerplate import BoilerplatePipeline
+from cascrawl.pipelines.text import TextPipeline
+from cascrawl.spiders.cas_news import CasNewsSpider
 
 from .test_clean_boilerplate import BOILERPLATE
 

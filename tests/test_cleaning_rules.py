@@ -191,7 +191,7 @@ def stats_of(crawler, prefix: str) -> dict:
 
 
 def test_an_earlier_rejection_is_kept():
-    from pipelines import reject
+    from cascrawl.pipelines import reject
 
     adapter = ItemAdapter(item())
     assert reject(adapter, "first", "why first") is True
@@ -200,18 +200,18 @@ def test_an_earlier_rejection_is_kept():
 
 
 def test_cleaning_pipelines_follow_the_crawlers_own_item_pipelines():
-    from pipelines import cleaning_pipelines
-    from pipelines.text import TextPipeline
-    from pipelines.validate import ValidatePipeline
+    from cascrawl.pipelines import cleaning_pipelines
+    from cascrawl.pipelines.text import TextPipeline
+    from cascrawl.pipelines.validate import ValidatePipeline
 
     crawler = get_crawler(settings_dict={"ITEM_PIPELINES": {
-        "pipelines.validate.ValidatePipeline": 900, "pipelines.text.TextPipeline": 100,
-        "pipelines.persist.PersistPipeline": 950}})
+        "cascrawl.pipelines.validate.ValidatePipeline": 900, "cascrawl.pipelines.text.TextPipeline": 100,
+        "cascrawl.pipelines.persist.PersistPipeline": 950}})
     assert [type(p) for p in cleaning_pipelines(crawler)] == [TextPipeline, ValidatePipeline]
 
 
 def test_the_text_step_normalizes_text_given_without_html_and_counts_empty_bodies():
-    from pipelines.text import TextPipeline
+    from cascrawl.pipelines.text import TextPipeline
 
     crawler = get_crawler()
     pipeline = TextPipeline.from_crawler(crawler)
@@ -223,11 +223,11 @@ def test_the_text_step_normalizes_text_given_without_html_and_counts_empty_bodie
 
 
 def test_the_boilerplate_step_counts_and_logs_what_it_removed(caplog):
-    from pipelines.boilerplate import BoilerplatePipeline
+    from cascrawl.pipelines.boilerplate import BoilerplatePipeline
 
     crawler = get_crawler()
     pipeline = BoilerplatePipeline.from_crawler(crawler)
-    with caplog.at_level(logging.DEBUG, logger="pipelines.boilerplate"):
+    with caplog.at_level(logging.DEBUG, logger="cascrawl.pipelines.boilerplate"):
         cleaned = ItemAdapter(pipeline.process_item(item(text="【打印本页】\n正文。\n【关闭窗口】", title="【打印本页】")))
         pipeline.process_item(item(text="正文。"))
     assert cleaned["text"] == "正文。" and cleaned["reject_reason"] == "boilerplate_title"
@@ -237,7 +237,7 @@ def test_the_boilerplate_step_counts_and_logs_what_it_removed(caplog):
 
 
 def test_the_copies_step_counts_glossed_articles():
-    from pipelines.copies import ReservedCopyPipeline
+    from cascrawl.pipelines.copies import ReservedCopyPipeline
 
     crawler = get_crawler()
     pipeline = ReservedCopyPipeline.from_crawler(crawler)
@@ -253,7 +253,7 @@ def test_the_copies_step_counts_glossed_articles():
     ("", MIRROR),
 ])
 def test_the_copies_step_files_an_article_under_its_canonical_url(url, fetched_url):
-    from pipelines.copies import ReservedCopyPipeline
+    from cascrawl.pipelines.copies import ReservedCopyPipeline
 
     crawler = get_crawler()
     adapter = ItemAdapter(ReservedCopyPipeline.from_crawler(crawler).process_item(
@@ -264,7 +264,7 @@ def test_the_copies_step_files_an_article_under_its_canonical_url(url, fetched_u
 
 
 def test_the_copies_step_keeps_a_url_date_already_set():
-    from pipelines.copies import ReservedCopyPipeline
+    from cascrawl.pipelines.copies import ReservedCopyPipeline
 
     adapter = ItemAdapter(ReservedCopyPipeline.from_crawler(get_crawler()).process_item(
         item(url=MIRROR, url_date=date(2025, 6, 9))))
@@ -272,7 +272,7 @@ def test_the_copies_step_keeps_a_url_date_already_set():
 
 
 def test_the_fields_step_counts_each_field_it_changed_and_missing_sources():
-    from pipelines.fields import FieldsPipeline
+    from cascrawl.pipelines.fields import FieldsPipeline
 
     crawler = get_crawler()
     pipeline = FieldsPipeline.from_crawler(crawler)
@@ -284,9 +284,9 @@ def test_the_fields_step_counts_each_field_it_changed_and_missing_sources():
 
 
 def test_a_rejection_is_logged_with_the_url_when_nothing_was_fetched(caplog):
-    from pipelines.validate import ValidatePipeline
+    from cascrawl.pipelines.validate import ValidatePipeline
 
-    with caplog.at_level(logging.WARNING, logger="pipelines.validate"):
+    with caplog.at_level(logging.WARNING, logger="cascrawl.pipelines.validate"):
         ValidatePipeline.from_crawler(get_crawler()).process_item(item(fetched_url=None, title=""))
     assert [r.getMessage() for r in caplog.records] == [
         f"rejected {URL}: missing_title (no title in meta, page heading or <title>)"]

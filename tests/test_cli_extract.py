@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from cascrawl.fixture_site import serve_site
+from tests.support.fixture_site import serve_site
 
 from .conftest import SITE, expected_articles, run_cascrawl
 

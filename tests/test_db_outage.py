@@ -14,7 +14,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from cascrawl.db import Article, CrawlRun
-from cascrawl.fixture_site import build_large_section
+from tests.support.fixture_site import build_large_section
 from cascrawl.spool import Spool
 
 from .conftest import FAST, REPO, run_cascrawl

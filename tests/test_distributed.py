@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from cascrawl.db import Article, CrawlRun
 from cascrawl.db.models import RunWorker, SectionWalk
 from cascrawl.distributed import Cluster
-from cascrawl.fixture_site import build_large_section
+from tests.support.fixture_site import build_large_section
 
 from .conftest import REPO, run_cascrawl
 from .db_backends import fresh_database, postgres_server  # noqa: F401

@@ -11,7 +11,7 @@ import pytest
 from scrapy.utils.test import get_crawler
 
 from cascrawl.drift import GROUPS, PAGES, DriftReport, describe_group, drift_groups, signature, signature_key
-from cascrawl.fixture_site import serve_site
+from tests.support.fixture_site import serve_site
 from cascrawl.single_page import extract_page
 
 from .conftest import FAST, SITE, run_cascrawl

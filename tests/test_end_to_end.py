@@ -101,7 +101,7 @@ def test_scrapy_crawl_from_the_repository_root_works_too(site_url, tmp_path):
 def test_an_article_that_is_gone_is_a_recorded_rejection_not_a_silent_loss(tmp_path):
     import shutil
 
-    from cascrawl.fixture_site import serve_site
+    from tests.support.fixture_site import serve_site
 
     site = tmp_path / "site"
     shutil.copytree(SITE / "cm", site / "cm")

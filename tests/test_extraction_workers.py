@@ -13,8 +13,8 @@ import time
 from pathlib import Path
 
 from cascrawl.db import Database, reads
-from cascrawl.fixture_site import build_large_section
-from cascrawl.procmem import children
+from tests.support.fixture_site import build_large_section
+from tests.support.procmem import children
 
 from .conftest import FAST, REPO, expected_articles, run_cascrawl
 from .loopback import CountingSite
@@ -48,7 +48,7 @@ CLEANING_STATS = ("cascrawl/clean/", "cascrawl/dates/", "cascrawl/validated", "c
 def _pipeline_log(stderr: str) -> list[str]:
     """The cleaning pipelines' log lines at INFO and above, without their time stamps."""
     lines = [line.split(" ", 2)[2] for line in stderr.splitlines()
-             if re.match(r"\d{4}-\d\d-\d\d \S+ \[pipelines\.(text|boilerplate|copies|dates|fields|validate)\] ", line)]
+             if re.match(r"\d{4}-\d\d-\d\d \S+ \[cascrawl\.pipelines\.(text|boilerplate|copies|dates|fields|validate)\] ", line)]
     return sorted(lines)
 
 

@@ -8,7 +8,7 @@ from itemadapter import ItemAdapter
 from scrapy.utils.test import get_crawler
 
 from cascrawl.parsers import parse_article
-from pipelines.boilerplate import BoilerplatePipeline, credit_line_editor, without_credit_lines
+from cascrawl.pipelines.boilerplate import BoilerplatePipeline, credit_line_editor, without_credit_lines
 
 CAS_URL = "https://www.cas.cn/yw/202506/t20250601_5000000.shtml"
 GENERIC_URL = "http://news.example.com/a/12345.html"
@@ -103,7 +103,7 @@ def test_the_media_archive_never_fetches_a_player_page(tmp_path):
     from datetime import datetime, timezone
 
     from cascrawl.items import ArticleItem
-    from pipelines.media import MediaArchivePipeline
+    from cascrawl.pipelines.media import MediaArchivePipeline
 
     crawler = get_crawler(settings_dict={"CASCRAWL_MEDIA_STORE": str(tmp_path), "CASCRAWL_MEDIA_VIDEO": True,
                                          "CASCRAWL_BASE_URL": "https://www.cas.cn"})

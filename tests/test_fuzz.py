@@ -17,9 +17,9 @@ from cascrawl.items import ArticleItem
 from cascrawl.parsers import parse_article, parse_listing
 from cascrawl.parsers.article import headings_agree
 from cascrawl.text import html_to_text, remove_pinyin_glosses, to_simplified
-from pipelines import cleaning_pipelines
+from cascrawl.pipelines import cleaning_pipelines
 from cascrawl.single_page import callback_items
-from spiders.cas_news import CasNewsSpider
+from cascrawl.spiders.cas_news import CasNewsSpider
 
 from .conftest import SITE
 

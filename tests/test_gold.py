@@ -7,7 +7,7 @@ from datetime import date, datetime
 import pytest
 
 from cascrawl.encoding import decode_html
-from cascrawl.evaluation import PINYIN_GLOSS, boilerplate_in, char_f1
+from tests.support.evaluation import PINYIN_GLOSS, boilerplate_in, char_f1
 from cascrawl.parsers import ARTICLE_PARSERS, parse_listing
 from cascrawl.parsers.listing import LISTING_PARSERS
 from cascrawl.export import _iso

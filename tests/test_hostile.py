@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from cascrawl.fixture_site import serve_site
-from cascrawl.procmem import PeakMemory
+from tests.support.fixture_site import serve_site
+from tests.support.procmem import PeakMemory
 
 from .conftest import FAST, REPO, SITE, expected_articles, once_per_session
 
@@ -154,7 +154,7 @@ def _run_measured(args: list[str], output, timeout: float) -> tuple[int, str, st
     """Run `cascrawl` in a child process; (exit code, stdout, stderr, the peak RSS in kB of the child and of its
     extraction worker, added up).
 
-    The peak is read from /proc (cascrawl.procmem), not from wait4's ru_maxrss, which in a long pytest
+    The peak is read from /proc (tests.support.procmem), not from wait4's ru_maxrss, which in a long pytest
     session reported the size of pytest itself (460 MB), not the crawl's."""
     out, err = output / "stdout.txt", output / "stderr.txt"
     with open(out, "w") as stdout, open(err, "w") as stderr:

@@ -14,7 +14,7 @@ from cascrawl.crawl import request_counts
 from cascrawl.dates import BEIJING
 from cascrawl.db import Article, ArticleRevision, Database, reads
 from cascrawl.db.history import crawl_history
-from cascrawl.fixture_site import add_new_articles, serve_site
+from tests.support.fixture_site import add_new_articles, serve_site
 
 from .conftest import FAST, SITE, expected_articles, run_cascrawl
 from .db_backends import db_url, postgres_server  # noqa: F401  (fixtures)

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from cascrawl.crawl import request_counts
 from cascrawl.db import Article, Database, reads
 from cascrawl.db.models import Refetch, SectionWalk
-from cascrawl.fixture_site import build_large_section
+from tests.support.fixture_site import build_large_section
 
 from .conftest import FAST, REPO, run_cascrawl
 from .loopback import CountingSite

@@ -16,11 +16,11 @@ from scrapy.utils.test import get_crawler
 import cascrawl.settings as project_settings
 from cascrawl.extraction import extraction_of
 from cascrawl.items import ArticleItem
-from pipelines.processor import OffloadingItemProcessor, WorkerCleaning, _adopt, _leading_worker_pipelines, _picklable
+from cascrawl.pipelines.processor import OffloadingItemProcessor, WorkerCleaning, _adopt, _leading_worker_pipelines, _picklable
 
-CLEANING = ["pipelines.text.TextPipeline", "pipelines.boilerplate.BoilerplatePipeline",
-            "pipelines.copies.ReservedCopyPipeline", "pipelines.dates.PublishedDatePipeline",
-            "pipelines.fields.FieldsPipeline", "pipelines.validate.ValidatePipeline"]
+CLEANING = ["cascrawl.pipelines.text.TextPipeline", "cascrawl.pipelines.boilerplate.BoilerplatePipeline",
+            "cascrawl.pipelines.copies.ReservedCopyPipeline", "cascrawl.pipelines.dates.PublishedDatePipeline",
+            "cascrawl.pipelines.fields.FieldsPipeline", "cascrawl.pipelines.validate.ValidatePipeline"]
 URL = "https://www.cas.cn/syky/202401/t20240105_6000005.shtml"
 
 
@@ -82,13 +82,13 @@ def test_the_worker_side_cleans_and_sends_back_what_the_pipelines_counted_and_lo
     assert ("inc_value", "cascrawl/clean/text/articles", 1) in answer.stats
     assert ("inc_value", "cascrawl/clean/boilerplate/lines_removed", 1) in answer.stats
     assert ("inc_value", "cascrawl/validated", 1) in answer.stats
-    assert ("pipelines.boilerplate", logging.DEBUG, f"boilerplate removed from {URL}: ['【打印本頁】']") in answer.logs
+    assert ("cascrawl.pipelines.boilerplate", logging.DEBUG, f"boilerplate removed from {URL}: ['【打印本頁】']") in answer.logs
 
 
 def test_log_lines_below_the_crawl_log_level_stay_in_the_worker():
     answer = _cleaning(level=logging.INFO)(_item(html=None, text=None))
     assert answer.item.reject_reason == "missing_body"
-    assert [(name, level) for name, level, _ in answer.logs] == [("pipelines.validate", logging.WARNING)]
+    assert [(name, level) for name, level, _ in answer.logs] == [("cascrawl.pipelines.validate", logging.WARNING)]
     assert answer.logs[0][2].startswith(f"rejected {URL}: missing_body")
     again = _cleaning(level=logging.INFO)(_item())  # each answer carries its own item's lines and counts only
     assert again.logs == [] and ("inc_value", "cascrawl/clean/text/articles", 1) in again.stats

@@ -19,7 +19,7 @@ from cascrawl.db.frontier import media_retry_reason
 from cascrawl.hosts import OffsiteRequest
 from cascrawl.items import ArticleItem
 from cascrawl.walk import walks_of
-from pipelines.media import MediaArchivePipeline, MediaFetchFailed, extension, media_of
+from cascrawl.pipelines.media import MediaArchivePipeline, MediaFetchFailed, extension, media_of
 
 BASE = "http://127.0.0.1:8123"
 PAGE = "https://www.cas.cn/kj/202507/t20250718_5077345.shtml"
@@ -184,7 +184,7 @@ def test_each_file_gets_its_record_and_the_stats_count_them(tmp_path, caplog):
         (False, Failure(MediaFetchFailed("http_404", "the file answered HTTP 404"))),
         (False, Failure(RuntimeError("boom" * 200))),
     ]
-    with caplog.at_level("WARNING", logger="pipelines.media"):
+    with caplog.at_level("WARNING", logger="cascrawl.pipelines.media"):
         archive.item_completed(results, article, archive.spiderinfo)
     assert [record.getMessage() for record in caplog.records][0] == (
         f"attachment https://www.cas.cn/kj/d.pdf of {PAGE} not stored (the file answered HTTP 404); the article "

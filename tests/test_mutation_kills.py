@@ -13,7 +13,7 @@ from scrapy.utils.test import get_crawler
 from cascrawl.items import ArticleItem
 from cascrawl.parsers.listing import parse_listing
 from cascrawl.text import content_hash
-from pipelines.validate import MAX_TITLE, ValidatePipeline, rejection
+from cascrawl.pipelines.validate import MAX_TITLE, ValidatePipeline, rejection
 
 URL = "https://www.cas.cn/syky/202506/t20250610_5072001.shtml"
 
@@ -67,7 +67,7 @@ def test_the_validate_step_counts_marks_and_logs(caplog):
     pipeline = ValidatePipeline.from_crawler(crawler)
     kept = pipeline.process_item(valid())
     assert ItemAdapter(kept).get("reject_reason") is None
-    with caplog.at_level(logging.WARNING, logger="pipelines.validate"):
+    with caplog.at_level(logging.WARNING, logger="cascrawl.pipelines.validate"):
         refused = ItemAdapter(pipeline.process_item(valid(title="", fetched_url="http://mirror/x.shtml")))
     assert (refused["reject_reason"], refused["reject_detail"]) == ("missing_title", "no title in meta, page heading or <title>")
     assert crawler.stats.get_value("cascrawl/validated") == 1
@@ -164,7 +164,7 @@ def dated(**fields) -> ArticleItem:
      ("implausible_date", "no plausible date: meta '1900-01-01' is before 1949; listing '1800-01-01' is before 1949")),
 ])
 def test_the_dates_step_counts_and_records_where_the_date_came_from(fields, stats, provenance, published, reject):
-    from pipelines.dates import PublishedDatePipeline
+    from cascrawl.pipelines.dates import PublishedDatePipeline
 
     crawler = get_crawler()
     item = ItemAdapter(PublishedDatePipeline.from_crawler(crawler).process_item(dated(**fields)))
@@ -177,16 +177,16 @@ def test_the_dates_step_counts_and_records_where_the_date_came_from(fields, stat
 
 
 def test_a_passed_over_date_is_logged_with_the_url_and_the_winner(caplog):
-    from pipelines.dates import PublishedDatePipeline
+    from cascrawl.pipelines.dates import PublishedDatePipeline
 
-    with caplog.at_level(logging.WARNING, logger="pipelines.dates"):
+    with caplog.at_level(logging.WARNING, logger="cascrawl.pipelines.dates"):
         PublishedDatePipeline.from_crawler(get_crawler()).process_item(dated(date_origin="dom", date_text="1900-01-01"))
     assert [r.getMessage() for r in caplog.records] == [
         f"{URL}: date from the url, passed over: page '1900-01-01' is before 1949"]
 
 
 def test_the_page_time_of_day_is_kept_in_beijing_time():
-    from pipelines.dates import PublishedDatePipeline
+    from cascrawl.pipelines.dates import PublishedDatePipeline
 
     item = ItemAdapter(PublishedDatePipeline.from_crawler(get_crawler()).process_item(dated()))
     assert item["published_at"].isoformat() == "2025-06-09T21:40:00+08:00"

@@ -16,7 +16,7 @@ from sqlalchemy import create_engine, select, text
 from sqlalchemy.orm import Session
 
 from cascrawl.db import Article, ArticleRevision, CrawlRun, Reject
-from cascrawl.fixture_site import serve_site
+from tests.support.fixture_site import serve_site
 
 from .conftest import FAST, SITE, expected_articles, run_cascrawl
 from .db_backends import BACKENDS, fresh_database, postgres_server  # noqa: F401  (fixture)

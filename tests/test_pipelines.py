@@ -16,11 +16,11 @@ from scrapy.utils.test import get_crawler
 
 import cascrawl.settings as project
 from cascrawl.dates import BEIJING, today_in_beijing
-from cascrawl.fixture_site import serve_site
+from tests.support.fixture_site import serve_site
 from cascrawl.items import ArticleItem
-from pipelines import cleaning_pipelines
-from pipelines.copies import ReservedCopyPipeline
-from spiders.cas_news import CasNewsSpider
+from cascrawl.pipelines import cleaning_pipelines
+from cascrawl.pipelines.copies import ReservedCopyPipeline
+from cascrawl.spiders.cas_news import CasNewsSpider
 
 from .conftest import FAST, SITE, expected_articles, run_cascrawl
 
@@ -50,7 +50,7 @@ def test_the_configured_order_is_the_issues_order():
     names = [type(p).__name__ for p in cleaning_pipelines(make_crawler())]
     assert names == ["TextPipeline", "BoilerplatePipeline", "ReservedCopyPipeline", "PublishedDatePipeline",
                      "FieldsPipeline", "ValidatePipeline"]
-    assert list(project.ITEM_PIPELINES)[-1] == "pipelines.persist.PersistPipeline"
+    assert list(project.ITEM_PIPELINES)[-1] == "cascrawl.pipelines.persist.PersistPipeline"
 
 
 def test_a_clean_article_passes_every_step_and_each_step_counts():

@@ -16,7 +16,7 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
 from cascrawl.db import CrawlRun, Database, RunLock, RunLocked
-from cascrawl.fixture_site import serve_site
+from tests.support.fixture_site import serve_site
 from cascrawl.health import assess
 
 from .conftest import FAST, SITE, run_cascrawl

@@ -15,12 +15,12 @@ from scrapy.http import HtmlResponse
 from scrapy.utils.test import get_crawler
 
 from cascrawl.items import ArticleItem
-from pipelines import cleaning_pipelines
-from pipelines.boilerplate import BoilerplatePipeline
-from pipelines.copies import ReservedCopyPipeline
-from pipelines.text import TextPipeline
+from cascrawl.pipelines import cleaning_pipelines
+from cascrawl.pipelines.boilerplate import BoilerplatePipeline
+from cascrawl.pipelines.copies import ReservedCopyPipeline
+from cascrawl.pipelines.text import TextPipeline
 from cascrawl.single_page import callback_items
-from spiders.cas_news import CasNewsSpider
+from cascrawl.spiders.cas_news import CasNewsSpider
 
 from .conftest import FAST, REPO, SITE, run_cascrawl
 

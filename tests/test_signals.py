@@ -18,8 +18,8 @@ import pytest
 from sqlalchemy import create_engine
 
 from cascrawl.settings import CASCRAWL_STOP_AT_ONCE_SECONDS as STOP_AT_ONCE_SECONDS
-from cascrawl.fixture_site import build_large_section
-from cascrawl.procmem import children
+from tests.support.fixture_site import build_large_section
+from tests.support.procmem import children
 
 from .conftest import FAST, REPO, run_cascrawl
 from .db_backends import fresh_database, postgres_server  # noqa: F401

@@ -6,7 +6,7 @@ import pytest
 from itemadapter import ItemAdapter
 
 from cascrawl.single_page import RECORD_KEYS, PageExtractor, extract_page, project_settings
-from pipelines import cleaning_pipeline_paths
+from cascrawl.pipelines import cleaning_pipeline_paths
 
 from .conftest import SITE, expected_articles
 
@@ -84,13 +84,13 @@ def test_settings_reach_the_pipelines():
 
 def test_the_pipelines_before_persistence_run_in_the_settings_order():
     pipelines = {
-        "pipelines.text.TextPipeline": 100, "pipelines.validate.ValidatePipeline": 800,
-        "tests.test_single_page.Marking": 600, "pipelines.media.MediaArchivePipeline": 850,
-        "pipelines.persist.PersistPipeline": 900, "tests.test_single_page.AfterPersist": 950,
+        "cascrawl.pipelines.text.TextPipeline": 100, "cascrawl.pipelines.validate.ValidatePipeline": 800,
+        "tests.test_single_page.Marking": 600, "cascrawl.pipelines.media.MediaArchivePipeline": 850,
+        "cascrawl.pipelines.persist.PersistPipeline": 900, "tests.test_single_page.AfterPersist": 950,
     }
     settings = project_settings({"ITEM_PIPELINES": pipelines, "MARK": "by the operator"})
     assert cleaning_pipeline_paths(settings) == [
-        "pipelines.text.TextPipeline", "tests.test_single_page.Marking", "pipelines.validate.ValidatePipeline"]
+        "cascrawl.pipelines.text.TextPipeline", "tests.test_single_page.Marking", "cascrawl.pipelines.validate.ValidatePipeline"]
     page = SITE / "syky" / "202506" / "t20250614_5073157.shtml"
     stored = PageExtractor(settings)(page.read_bytes(), None, "https://www.cas.cn/syky/202506/t20250614_5073157.shtml")
     assert stored.item["provenance"]["marked"] == "by the operator"

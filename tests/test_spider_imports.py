@@ -23,9 +23,9 @@ def _run_time_modules_after(imports: str) -> list[str]:
 
 
 def test_importing_the_spider_pulls_in_no_database_or_redis_module():
-    assert _run_time_modules_after("import spiders.cas_news") == []
+    assert _run_time_modules_after("import cascrawl.spiders.cas_news") == []
 
 
 def test_the_check_sees_a_module_that_is_imported():
     """The same check names a module the code did import: the test above can fail."""
-    assert _run_time_modules_after("import spiders.cas_news, sqlalchemy") == ["sqlalchemy"]
+    assert _run_time_modules_after("import cascrawl.spiders.cas_news, sqlalchemy") == ["sqlalchemy"]

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from cascrawl.db import Database
-from cascrawl.fixture_site import build_large_section
+from tests.support.fixture_site import build_large_section
 from cascrawl.spool import Spool, encode_record, rejected_path
 
 from .conftest import FAST, REPO

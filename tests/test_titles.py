@@ -12,9 +12,9 @@ from scrapy.utils.test import get_crawler
 
 from cascrawl.parsers import parse_article
 from cascrawl.parsers.article import headings_agree
-from pipelines import cleaning_pipelines
+from cascrawl.pipelines import cleaning_pipelines
 from cascrawl.single_page import callback_items
-from spiders.cas_news import CasNewsSpider
+from cascrawl.spiders.cas_news import CasNewsSpider
 
 URL = "http://127.0.0.1:8000/zjs/202203/t20220318_4830127.shtml"
 HEADING = "讓(ràng)更多科研成果走出實(shí)驗(yàn)室——訪(fǎng)中國(guó)科學(xué)院研究所所長(zhǎng)李某某"

@@ -14,7 +14,7 @@ from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
 from cascrawl.db.models import Article, SectionWalk
-from cascrawl.fixture_site import build_large_section
+from tests.support.fixture_site import build_large_section
 
 from .conftest import FAST, run_cascrawl
 from .loopback import CountingSite
