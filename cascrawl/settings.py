@@ -33,7 +33,7 @@ CASCRAWL_REJECT_RETRY_MAX_DAYS = 32.0  # a permanently rejected page is tried ag
 CASCRAWL_EXTRACT_PROCESSES = 1  # worker processes parsing and cleaning article pages beside the crawler's thread; 0 = in that thread
 CASCRAWL_EXTRACT_QUEUE = 0  # jobs (a page's parsing, an item's cleaning) waiting at one worker, more done in the crawler's thread; 0 = twice CONCURRENT_REQUESTS
 
-# --- distributed crawling (cascrawl/distributed.py, docs/operations.md): several workers, one crawl ---
+# --- distributed crawling (cascrawl/distributed/, docs/operations.md): several workers, one crawl ---
 # A Redis URL switches it on (`cascrawl crawl --redis URL`; also from the environment variable): the
 # scheduler queue and duplicate filter are scrapy-redis's, shared by every worker given the same URL and
 # prefix; the database must be PostgreSQL, shared too.

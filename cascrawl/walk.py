@@ -191,7 +191,7 @@ class SectionWalk:
 
     def shared_state(self) -> dict:
         """The walk as plain data: carried by its next listing request, so that whichever worker of a
-        distributed crawl reads that page goes on with it (cascrawl/distributed.py)."""
+        distributed crawl reads that page goes on with it (cascrawl/distributed/)."""
         boundary = self.boundary
         return {"section": self.section, "boundary_url": boundary.url, "boundary_date": _iso(boundary.date),
                 "deep_walked_at": _iso(boundary.deep_walked_at), "listed": boundary.listed,

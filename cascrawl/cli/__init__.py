@@ -1,6 +1,6 @@
 """The `cascrawl` command: crawl, demo, export, db; runs, articles, search, rejects, stats, serve; extract.
 
-One module per command group: crawl (crawl, demo), inspect (export, runs, articles, search, rejects, stats),
+One module per command group: crawl (crawl, demo), export, inspect (runs, articles, search, rejects, stats),
 db (upgrade, current; search, an alias of `cascrawl search`), serve, extract (one page, no database); what they
 share is in common."""
 
@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from cascrawl import __version__
-from cascrawl.cli import crawl, db, extract, inspect, serve
+from cascrawl.cli import crawl, db, export, extract, inspect, serve
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -57,7 +57,7 @@ def _build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"cascrawl {__version__}")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     crawl.add_commands(commands)            # crawl, demo
-    inspect.add_export_command(commands)    # export
+    export.add_export_command(commands)     # export
     db.add_commands(commands)               # db upgrade, db current, db search
     inspect.add_commands(commands)          # runs, articles, search, rejects, stats
     serve.add_commands(commands)            # serve

@@ -41,7 +41,7 @@ class Command(ScrapyCrawl):
 
 def cannot_crawl(settings) -> str | None:
     """Why a crawl into CASCRAWL_DATABASE_URL cannot start now, or None. The run takes the lock itself when
-    its persist pipeline opens; this only looks (a run starting in between is still refused there). A worker
+    its run record (cascrawl/run/record.py) opens; this only looks (a run starting in between is still refused there). A worker
     of a distributed crawl (CASCRAWL_REDIS_URL) needs PostgreSQL and Redis, and shares the lock."""
     from cascrawl.db import Database, DatabaseError, RunLock, RunLocked
     from cascrawl.distributed import refusal

@@ -3,7 +3,7 @@ the process holding it dies, so a crashed run never blocks the next one.
 
 SQLite: an exclusive `flock` on `<database file>.lock` (released when the process exits).
 PostgreSQL: a session advisory lock held by one open connection (released when it closes). The
-workers of a distributed crawl (cascrawl/distributed.py) share one run: each holds the lock in shared
+workers of a distributed crawl (cascrawl/distributed/) share one run: each holds the lock in shared
 mode, so they run side by side while a lone run (exclusive) is refused, and the other way round.
 """
 
