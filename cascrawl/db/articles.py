@@ -9,19 +9,17 @@ import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import literal, select, update
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from cascrawl.db.engine import in_chunks, row_error
+from cascrawl.db.engine import Connected, in_chunks, row_error
 from cascrawl.db.models import Article, ArticleRevision, AwareDateTime
 from cascrawl.db.runs import add_rejects
 
-if TYPE_CHECKING:
-    from cascrawl.db.database import Database
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +63,7 @@ class UpsertResult:
         self.rejected.extend(other.rejected)
 
 
-def upsert_articles(database: Database, rows: Iterable[dict[str, Any]], seen_at: datetime | None = None,
+def upsert_articles(database: Connected, rows: Iterable[dict[str, Any]], seen_at: datetime | None = None,
                     run_id: int | None = None) -> UpsertResult:
     """Store a batch of articles by canonical url, in one transaction.
 

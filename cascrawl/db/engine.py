@@ -15,6 +15,8 @@ import threading
 import weakref
 from collections.abc import Iterator
 
+from typing import Protocol
+
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import (
@@ -29,6 +31,14 @@ __all__ = ["DatabaseError", "SharedEngine", "acquire_engine", "error_kind", "err
 
 # SQLite allows 32766 bound parameters per statement (999 before 3.32): IN lists go in chunks.
 CHUNK = 500
+
+
+class Connected(Protocol):
+    """What the db package's functions need of a `Database` (cascrawl/db/database.py): its engine and URL.
+    They take the Database itself; this type keeps them from importing the module that imports them."""
+
+    url: str
+    engine: Engine
 
 
 class DatabaseError(Exception):

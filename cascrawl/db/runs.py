@@ -4,18 +4,17 @@ run, and the rejects a run recorded."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from cascrawl.db.engine import Connected
 from cascrawl.db.models import CrawlRun, Reject, RunWorker
 
-if TYPE_CHECKING:
-    from cascrawl.db.database import Database
 
 
-def start_run(database: Database, *, base_url: str | None, sections: list[str], settings: dict[str, Any],
+def start_run(database: Connected, *, base_url: str | None, sections: list[str], settings: dict[str, Any],
               started_at: datetime | None = None, log_file: str | None = None) -> int:
     with Session(database.engine) as session, session.begin():
         run = CrawlRun(started_at=started_at or datetime.now(timezone.utc), status="running",
@@ -25,7 +24,7 @@ def start_run(database: Database, *, base_url: str | None, sections: list[str], 
         return run.id
 
 
-def finish_run(database: Database, run_id: int, *, status: str, reason: str | None, stats: dict[str, Any] | None,
+def finish_run(database: Connected, run_id: int, *, status: str, reason: str | None, stats: dict[str, Any] | None,
                coverage: dict[str, Any] | None = None, finished_at: datetime | None = None) -> None:
     with Session(database.engine) as session, session.begin():
         session.execute(
@@ -35,7 +34,7 @@ def finish_run(database: Database, run_id: int, *, status: str, reason: str | No
         )
 
 
-def interrupt_stale_runs(database: Database, before_run_id: int) -> int:
+def interrupt_stale_runs(database: Connected, before_run_id: int) -> int:
     """Runs still `running` when a new run holds the lock were killed (SIGKILL, power cut): say so."""
     with Session(database.engine) as session, session.begin():
         result = session.execute(
@@ -44,14 +43,14 @@ def interrupt_stale_runs(database: Database, before_run_id: int) -> int:
         return result.rowcount or 0
 
 
-def get_run(database: Database, run_id: int) -> dict[str, Any] | None:
+def get_run(database: Connected, run_id: int) -> dict[str, Any] | None:
     """The run's row, every column (reads.get_run adds its rejects)."""
     with Session(database.engine) as session:
         run = session.get(CrawlRun, run_id)
         return None if run is None else {c.key: getattr(run, c.key) for c in CrawlRun.__table__.columns}
 
 
-def previous_run_stats(database: Database, before_run_id: int | None, limit: int = 10) -> list[dict]:
+def previous_run_stats(database: Connected, before_run_id: int | None, limit: int = 10) -> list[dict]:
     """The stats of the last `limit` finished runs before this one (for layout-change alarms)."""
     with Session(database.engine) as session:
         query = select(CrawlRun.stats).where(CrawlRun.status.in_(("finished", "degraded")), CrawlRun.stats.is_not(None))
@@ -62,7 +61,7 @@ def previous_run_stats(database: Database, before_run_id: int | None, limit: int
 
 # --- distributed runs: one run record, several workers ---
 
-def rejoin_run(database: Database, run_id: int) -> bool:
+def rejoin_run(database: Connected, run_id: int) -> bool:
     """A worker joins a distributed run (False: no such run here). A run that all workers had left
     (stopped, or interrupted when they were killed) is running again."""
     with Session(database.engine) as session, session.begin():
@@ -74,7 +73,7 @@ def rejoin_run(database: Database, run_id: int) -> bool:
         return True
 
 
-def add_worker(database: Database, run_id: int, worker: str) -> int:
+def add_worker(database: Connected, run_id: int, worker: str) -> int:
     with Session(database.engine) as session, session.begin():
         row = RunWorker(run_id=run_id, worker=worker[:200], started_at=datetime.now(timezone.utc), status="running")
         session.add(row)
@@ -82,14 +81,14 @@ def add_worker(database: Database, run_id: int, worker: str) -> int:
         return row.id
 
 
-def finish_worker(database: Database, worker_id: int, *, status: str, reason: str | None,
+def finish_worker(database: Connected, worker_id: int, *, status: str, reason: str | None,
                   stats: dict[str, Any] | None) -> None:
     with Session(database.engine) as session, session.begin():
         session.execute(update(RunWorker).where(RunWorker.id == worker_id).values(
             status=status, reason=reason, stats=stats, finished_at=datetime.now(timezone.utc)))
 
 
-def interrupt_workers(database: Database, run_id: int) -> int:
+def interrupt_workers(database: Connected, run_id: int) -> int:
     """Workers of a run still `running` when its last worker closes it were killed."""
     with Session(database.engine) as session, session.begin():
         result = session.execute(update(RunWorker).where(RunWorker.run_id == run_id, RunWorker.status == "running")
@@ -97,7 +96,7 @@ def interrupt_workers(database: Database, run_id: int) -> int:
         return result.rowcount or 0
 
 
-def run_workers(database: Database, run_id: int) -> list[dict[str, Any]]:
+def run_workers(database: Connected, run_id: int) -> list[dict[str, Any]]:
     with Session(database.engine) as session:
         rows = session.scalars(select(RunWorker).where(RunWorker.run_id == run_id).order_by(RunWorker.id))
         return [{"worker": row.worker, "status": row.status, "reason": row.reason, "started_at": row.started_at,
@@ -106,7 +105,7 @@ def run_workers(database: Database, run_id: int) -> list[dict[str, Any]]:
 
 # --- rejects ---
 
-def add_rejects(database: Database, rows: list[dict[str, Any]], run_id: int | None = None) -> None:
+def add_rejects(database: Connected, rows: list[dict[str, Any]], run_id: int | None = None) -> None:
     """Rows of url, reason (code), detail, seen_at (aware)."""
     if not rows:
         return
@@ -114,6 +113,6 @@ def add_rejects(database: Database, rows: list[dict[str, Any]], run_id: int | No
         session.add_all(Reject(run_id=run_id, **row) for row in rows)
 
 
-def count_rejects(database: Database) -> int:
+def count_rejects(database: Connected) -> int:
     with Session(database.engine) as session:
         return session.scalar(select(func.count()).select_from(Reject)) or 0

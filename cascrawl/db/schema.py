@@ -7,7 +7,6 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from alembic.util import CommandError
 from sqlalchemy import text
@@ -15,10 +14,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from cascrawl.db import migrate
-from cascrawl.db.engine import DatabaseError, error_line, safe_url
+from cascrawl.db.engine import Connected, DatabaseError, error_line, safe_url
 
-if TYPE_CHECKING:
-    from cascrawl.db.database import Database
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +26,7 @@ MIGRATION_ERRORS = (SQLAlchemyError, CommandError, RuntimeError)
 SCHEMA_LOCK_KEY = int.from_bytes(b"cascrawl-schema", "big") & 0x7FFFFFFFFFFFFFFF
 
 
-def open_schema(database: Database, create: bool = True, auto_upgrade: bool = False) -> None:
+def open_schema(database: Connected, create: bool = True, auto_upgrade: bool = False) -> None:
     """Connect once and check the schema; fails fast (DatabaseError), before any page is fetched.
 
     create=True (a crawl): an empty database gets the schema (migrations up to head); a schema
@@ -63,7 +60,7 @@ def schema_lock(engine: Engine) -> Iterator[None]:
             connection.commit()
 
 
-def _open(database: Database, create: bool, auto_upgrade: bool) -> None:
+def _open(database: Connected, create: bool, auto_upgrade: bool) -> None:
     with database.engine.connect() as connection:
         state = migrate.schema_state(connection)
     if state.up_to_date:
@@ -94,7 +91,7 @@ def refusal(url: str, state: migrate.SchemaState) -> str:
             f"(head {state.head}): it was made by a newer cascrawl")
 
 
-def require_file(database: Database) -> None:
+def require_file(database: Connected) -> None:
     """A SQLite database file that is not there is an error for a reader (never created by looking)."""
     name = database.engine.url.database
     if database.engine.dialect.name == "sqlite" and name not in (None, "", ":memory:"):
@@ -102,7 +99,7 @@ def require_file(database: Database) -> None:
             raise DatabaseError(f"no database file at {name} (run `cascrawl crawl` or `cascrawl demo` first)")
 
 
-def schema_state(database: Database) -> migrate.SchemaState:
+def schema_state(database: Connected) -> migrate.SchemaState:
     try:
         with database.engine.connect() as connection:
             return migrate.schema_state(connection)
@@ -110,7 +107,7 @@ def schema_state(database: Database) -> migrate.SchemaState:
         raise DatabaseError(f"cannot open database {safe_url(database.url)}: {error_line(error, database.url)}") from None
 
 
-def upgrade(database: Database, revision: str = "head") -> tuple[str | None, str | None]:
+def upgrade(database: Connected, revision: str = "head") -> tuple[str | None, str | None]:
     """Migrate to `revision`; returns (revision before, revision after)."""
     try:
         before = schema_state(database)

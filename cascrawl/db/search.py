@@ -3,17 +3,16 @@ search with its snippets, and bringing the full-text index up to date. The index
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import Integer, and_, any_, case, cast, column, false, func, or_, select, table, text, union_all
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, aliased
 
+from cascrawl.db.engine import Connected
 from cascrawl.db import fulltext
 from cascrawl.db.models import Article
 
-if TYPE_CHECKING:
-    from cascrawl.db.database import Database
 
 # The FTS5 table (SQLite), made by migration 0002: not a model, the ORM never writes it.
 _FTS = table(fulltext.FTS_TABLE, column("rowid"), column(fulltext.FTS_TABLE))
@@ -22,7 +21,7 @@ _FTS_PENDING = table(fulltext.PENDING_TABLE, column("id"))  # migrations 0007 (S
 _FTS_DOCUMENTS = table(fulltext.PG_DOCUMENTS_TABLE, column("id"), column("document"))
 
 
-def search(database: Database, query: str, limit: int = 20) -> list[dict[str, Any]]:
+def search(database: Connected, query: str, limit: int = 20) -> list[dict[str, Any]]:
     """Articles whose title or text contains every whitespace-separated term of `query`.
 
     Terms of three characters or more go through the trigram index (SQLite FTS5, PostgreSQL
@@ -47,7 +46,7 @@ def search(database: Database, query: str, limit: int = 20) -> list[dict[str, An
         ]
 
 
-def sync_search(database: Database) -> int:
+def sync_search(database: Connected) -> int:
     """Bring the full-text index up to date: index the articles stored (or whose title or text changed)
     since the last sync, in one statement; returns how many. Search finds them before too (it scans
     them), only slower."""
