@@ -8,7 +8,7 @@ import signal
 import pytest
 
 from cascrawl.health import UNREAD_LISTING
-from cascrawl.run.verdict import health_status, recorded_problems, verdict
+from cascrawl.run.verdict import health_status, recorded_problems, shared_run_verdict, verdict
 
 ALARM = "body found on 10% of 20 article pages (alarm below 95%)"
 UNREAD = f"{UNREAD_LISTING}: section yw: https://www.cas.cn/yw/index_3.shtml (404); the section's walk stays unfinished"
@@ -116,3 +116,25 @@ def test_every_problem_a_stored_run_can_show_in_order():
 def test_a_stored_run_without_a_reason_says_so_and_bad_counts_are_no_problem():
     assert recorded_problems({"status": "interrupted", "stats": {"log_count/ERROR": "many", "cascrawl/walks/incomplete": []}}) == [
         "status interrupted: no reason recorded"]
+
+
+# --- a distributed run, closed by its last worker ---
+
+def _worker(name: str, health: str = "ok", reason: str = "finished") -> dict:
+    return {"worker": name, "status": "finished", "reason": reason, "stats": {"cascrawl/health/status": health}}
+
+
+@pytest.mark.parametrize("status, queued, workers, gave_up, expected", [
+    ("finished", 0, [_worker("w1"), _worker("w2")], [], ("finished", "finished", True)),
+    ("finished", 0, [_worker("w1"), _worker("w2", health="degraded")], [], ("degraded", "finished", True)),
+    ("degraded", 0, [_worker("w1")], [], ("degraded", "finished", True)),
+    ("finished", 7, [_worker("w1")], [], ("stopped", "7 requests left in the shared queue", False)),
+    ("degraded", 3, [_worker("w1", health="degraded")], [], ("stopped", "3 requests left in the shared queue", False)),
+    ("stopped", 0, [_worker("w1")], [], ("stopped", "finished", False)),
+    ("failed", 0, [_worker("w1")], [], ("failed", "finished", False)),
+    ("finished", 0, [_worker("w1"), _worker("w2", reason="redis_outage")], ["w2"],
+     ("degraded", "worker w2 lost Redis: listings walked again next run", True)),
+    ("finished", 2, [_worker("w2", reason="redis_outage")], ["w2"], ("stopped", "2 requests left in the shared queue", False)),
+])
+def test_a_shared_run_closed_by_its_last_worker(status, queued, workers, gave_up, expected):
+    assert shared_run_verdict(status, "finished", queued, workers, gave_up) == expected

@@ -14,6 +14,7 @@ from cascrawl.db import Database, frontier
 from cascrawl.distributed import REDIS_GIVE_UP_REASONS, Cluster, LeasingScheduler
 from cascrawl.run.outage import sleep as _sleep
 from cascrawl.run.snapshot import json_safe
+from cascrawl.run.verdict import shared_run_verdict
 from cascrawl.walk import WalkBook
 
 logger = logging.getLogger(__name__)
@@ -111,12 +112,6 @@ class SharedRunClose:
 
     def close_shared_run(self, cluster: Cluster, status: str, reason: str) -> None:
         queued = cluster.queued()
-        done = queued == 0 and status in ("finished", "degraded")
-        workers = self.database.run_workers(self.run_id)
-        if done and any((row.get("stats") or {}).get(stats_keys.HEALTH_STATUS) == "degraded" for row in workers):
-            status = "degraded"
-        if not done and status in ("finished", "degraded"):
-            status, reason = "stopped", f"{queued} requests left in the shared queue"
         self.database.interrupt_workers(self.run_id)
         workers = self.database.run_workers(self.run_id)
         walks = self.spider_walks(cluster)
@@ -127,8 +122,7 @@ class SharedRunClose:
         if gave_up:
             lost = f"requests held by worker {', '.join(gave_up)} when it lost Redis"
             walks = [replace(walk, complete=False, to_end=False, unread=(*walk.unread, lost)) for walk in walks]
-            if done and status == "finished":
-                status, reason = "degraded", f"worker {', '.join(gave_up)} lost Redis: listings walked again next run"
+        status, reason, done = shared_run_verdict(status, reason, queued, workers, gave_up)
         stats = json_safe(summed_stats(workers, self.stats.get_stats()))
         stats["cascrawl/walks/complete"] = sorted(walk.section for walk in walks if done and walk.complete)
         stats[stats_keys.WALKS_INCOMPLETE] = sorted(walk.section for walk in walks if not (done and walk.complete))

@@ -61,6 +61,23 @@ def verdict(stats: dict, reason: str | None = None, failure: str | None = None, 
     return Verdict(status, why, problems, code, headline)
 
 
+def shared_run_verdict(status: str, reason: str, queued: int, workers: list[dict[str, Any]],
+                       gave_up: list[str]) -> tuple[str, str, bool]:
+    """(status, reason, done) of a distributed run closed by its last worker, from that worker's own status
+    and reason, the requests left in the shared queue, the workers' rows and the workers that gave up on
+    Redis. Done (the walks may be recorded complete) only with the queue empty and the closing worker
+    finished; a worker's degraded health degrades the run; requests left stop it; a worker that lost Redis
+    dropped the requests it held for Redis, so the run is degraded and its listings walked again."""
+    done = queued == 0 and status in (FINISHED, DEGRADED)
+    if done and any((row.get("stats") or {}).get(stats_keys.HEALTH_STATUS) == DEGRADED for row in workers):
+        status = DEGRADED
+    if not done and status in (FINISHED, DEGRADED):
+        status, reason = STOPPED, f"{queued} requests left in the shared queue"
+    if gave_up and done and status == FINISHED:
+        status, reason = DEGRADED, f"worker {', '.join(gave_up)} lost Redis: listings walked again next run"
+    return status, reason, done
+
+
 def _count(stats: dict, key: str) -> int:
     try:
         return int((stats or {}).get(key) or 0)
