@@ -124,7 +124,11 @@ def test_a_worker_killed_in_the_middle_costs_no_page(tmp_path):
     with CountingSite(tmp_path / "site", article_delay=0.05) as site:
         crawl = subprocess.Popen(
             [sys.executable, "-m", "cascrawl", "crawl", "--base-url", site.url, "--db", db_url, "--section", "syky",
-             *FAST, "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=4", "-s", "CASCRAWL_DB_BATCH_SIZE=10"],
+             *FAST, "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=4", "-s", "CASCRAWL_DB_BATCH_SIZE=10",
+             # A worker behind by the queue's length has its jobs done in the crawler's thread instead: on a
+             # loaded machine the first articles could all be cleaned there. With room for every page, each
+             # job goes to the worker while it lives, so the stored articles were cleaned in it.
+             "-s", "CASCRAWL_EXTRACT_QUEUE=1000"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO, env=os.environ.copy())
         try:
             deadline = time.monotonic() + 120
