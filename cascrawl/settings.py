@@ -214,3 +214,8 @@ CASCRAWL_ALARM_MIN_COVERAGE = {"title": 0.95, "date": 0.95, "body": 0.95}  # req
 CASCRAWL_ALARM_MIN_PAGES = 3  # coverage is judged only on runs that extracted at least this many article pages
 CASCRAWL_ALARM_MAX_GENERIC_SHARE = 0.5  # article pages no CAS layout recognised
 CASCRAWL_ALARM_SECTION_MIN_ENTRIES = 5  # a section listing nothing alarms when an earlier run listed this many
+
+# --- health for monitors (/healthz, `cascrawl health`; cascrawl/run/health_state.py) ---
+# The latest completed run must be `finished` and at most this old: seconds, or a duration (26h, 90m, 1d12h).
+# 26 h suits a daily timer: one missed day turns it unhealthy, a run that starts a little late does not.
+CASCRAWL_HEALTH_MAX_AGE = os.environ.get("CASCRAWL_HEALTH_MAX_AGE", "26h")

@@ -120,6 +120,9 @@ class Server:
                 with urllib.request.urlopen(self.base + "/healthz", timeout=2) as response:
                     if response.status == 200:
                         return
+            except urllib.error.HTTPError as error:  # 503: serving, and saying the crawls are not healthy
+                if error.code == 503:
+                    return
             except (urllib.error.URLError, ConnectionError, TimeoutError):
                 pass
             if time.monotonic() > deadline:

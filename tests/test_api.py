@@ -346,7 +346,7 @@ def test_no_route_writes(client):
 def test_the_openapi_document_describes_the_api(client):
     document = client.get("/openapi.json").json()
     assert set(document["paths"]) == {"/articles", "/articles/{article_id}", "/sections", "/runs", "/runs/{run_id}",
-                                      "/healthz", "/media/{checksum}"}
+                                      "/healthz", "/metrics", "/media/{checksum}"}
     assert all(set(methods) == {"get"} for methods in document["paths"].values())
     article = document["components"]["schemas"]["Article"]["properties"]
     assert list(article) == ["id", "url", "section", "title", "published_date", "published_at", "source", "author",

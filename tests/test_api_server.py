@@ -107,3 +107,60 @@ def test_serve_refuses_a_database_it_cannot_read(tmp_path):
     assert result.returncode == 1 and "no database file" in result.stderr
     result = run_cascrawl("serve", "--port", "70000", "--db", f"sqlite:///{tmp_path / 'none.db'}")
     assert result.returncode == 2 and "--port" in result.stderr
+
+
+def test_healthz_and_cascrawl_health_turn_unhealthy_on_a_missed_day_and_on_a_degraded_run(request, tmp_path, serve):
+    """A healthy daily schedule, then a missed day: /healthz 503 `stale` with since when, `cascrawl health`
+    exit 1; a longer --max-age forgives it. Then a degraded run: unhealthy with its problems named."""
+    from datetime import datetime, timedelta, timezone
+
+    from sqlalchemy import update
+
+    from cascrawl.db import Database
+    from cascrawl.db.models import CrawlRun
+
+    from .api_support import crawled_database
+
+    db_url = crawled_database("sqlite", request, tmp_path)
+    server = serve(db_url)
+    status, _, body = get(f"{server.base}/healthz")
+    health = json.loads(body)
+    assert (status, health["verdict"], health["reason"]) == (200, "healthy", "ok")
+    assert health["age_seconds"] < 3600 and health["run_id"] == health["last_run"]["id"]
+    result = run_cascrawl("health", "--db", db_url)
+    assert result.returncode == 0 and result.stdout.startswith("healthy: run ")
+
+    ended = datetime.now(timezone.utc) - timedelta(hours=30)
+    database = Database(db_url)
+    try:
+        with database.engine.begin() as connection:
+            connection.execute(update(CrawlRun).values(started_at=ended - timedelta(minutes=3), finished_at=ended))
+    finally:
+        database.close()
+    status, _, body = get(f"{server.base}/healthz")
+    health = json.loads(body)
+    assert (status, health["status"], health["verdict"], health["reason"]) == (503, "error", "unhealthy", "stale")
+    assert health["database"] == "reachable" and health["last_run"]["status"] == "finished"
+    since = datetime.fromisoformat(health["stale_since"])
+    assert abs((since - (ended + timedelta(hours=26))).total_seconds()) < 1
+    assert 30 * 3600 <= health["age_seconds"] < 30 * 3600 + 60
+    result = run_cascrawl("health", "--db", db_url, "--json")
+    assert result.returncode == 1 and json.loads(result.stdout)["reason"] == "stale"
+    assert run_cascrawl("health", "--db", db_url, "--max-age", "2d").returncode == 0
+    assert run_cascrawl("health", "--db", db_url, "--max-age", "soon").returncode == 2
+
+    database = Database(db_url)
+    try:
+        run_id = database.start_run(base_url="https://www.cas.cn", sections=["yw", "kj"], settings={})
+        problems = [{"code": "section_missing", "names": ["yw", "kj"], "text": "sections yw, kj answered 404"}]
+        database.finish_run(run_id, status="degraded", reason="finished",
+                            stats={"cascrawl/verdict/problems": problems})
+        database.start_run(base_url="https://www.cas.cn", sections=["yw"], settings={})  # running: skipped
+    finally:
+        database.close()
+    status, _, body = get(f"{server.base}/healthz")
+    health = json.loads(body)
+    assert (status, health["reason"], health["run_id"], health["problems"]) == (503, "degraded", run_id, problems)
+    assert health["last_run"]["status"] == "running" and "yw, kj" in health["detail"]
+    result = run_cascrawl("health", "--db", db_url)
+    assert result.returncode == 1 and "sections yw, kj answered 404" in result.stdout

@@ -1,4 +1,4 @@
-"""The read-only HTTP API (FastAPI): articles with cursor paging, sections, runs, health. docs/api.md.
+"""The read-only HTTP API (FastAPI): articles with cursor paging, sections, runs, health, metrics. docs/api.md.
 
 Read-only three times over: only GET routes exist, a middleware answers 405 to every other method
 before any route runs, and the database connections themselves refuse writes (a read-only Database).
@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.exc import SQLAlchemyError
 
 from cascrawl import __version__
-from cascrawl.api import models, records
+from cascrawl.api import health, metrics, models, records
 from cascrawl.db import Database
 from cascrawl.db import reads
 from cascrawl.db.media import stored_file
@@ -40,6 +40,13 @@ Article fields are those of the export contract (docs/export.md) plus `id`. `GET
 in `(updated_at, id)` order with an opaque cursor: follow `next` until it is `null`, keep `cursor`,
 and ask again later with `?cursor=` for what changed since. The operator page is at `/ui/`.
 """
+
+
+HEALTH_DESCRIPTION = """For monitors (systemd, Kubernetes probes, uptime checks; docs/operations.md). `200` only when
+the latest completed run (a `running` one is skipped) is `finished` and younger than CASCRAWL_HEALTH_MAX_AGE
+(default 26 h); otherwise `503` with `reason`: `failed`, `degraded` (see `problems`), `stopped`, `interrupted`,
+`stale` (see `stale_since`), `no_run` or `database_unreachable`. `last_run` is the newest run, running or not;
+`run_id` the one judged."""
 
 
 # since/until: a date or a date-time. Checked by records.parse_moment (which also takes a date-time without
@@ -113,12 +120,16 @@ def database(request: Request) -> Database:
 Db = Annotated[Database, Depends(database)]
 
 
-def create_app(database: Database, media_store: str | None = None) -> FastAPI:
+def create_app(database: Database, media_store: str | None = None,
+               health_max_age: str | float | None = None) -> FastAPI:
     """The app over an opened Database (`Database(url).open(create=False)`), read through a read-only
     Database of the same URL (an engine of its own: a writer of the same process is not turned read-only),
     which the app closes when it shuts down. `media_store`: the media archive's folder
-    (CASCRAWL_MEDIA_STORE), whose files GET /media/{checksum} serves."""
+    (CASCRAWL_MEDIA_STORE), whose files GET /media/{checksum} serves. `health_max_age`: how old the latest
+    completed run may be for /healthz (default CASCRAWL_HEALTH_MAX_AGE)."""
     db = database if database.read_only else database.reader()
+    max_age = health.max_age_seconds(health_max_age)
+    registry = metrics.registry(db, max_age)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -215,18 +226,21 @@ def create_app(database: Database, media_store: str | None = None) -> FastAPI:
         return records.run_detail_json(found)
 
     @app.get("/healthz", response_model=models.Health, tags=["service"],
-             summary="Database reachable (200) or not (503), with the last run's status",
-             responses={503: {"model": models.Health, "description": "The database does not answer"}})
+             summary="Healthy (200) when the latest completed run finished cleanly and recently, else 503 and why",
+             description=HEALTH_DESCRIPTION,
+             responses={503: {"model": models.Health,
+                              "description": "Unhealthy: `reason` says why (failed, degraded, stopped, interrupted, "
+                                             "stale, no_run, database_unreachable)"}})
     def healthz(db: Db):
-        try:
-            reads.ping(db)
-            state = db.schema_state()
-            last = reads.get_run(db)
-        except Exception as error:  # DatabaseError or SQLAlchemyError: either way, not healthy
-            return JSONResponse({"status": "error", "database": "unreachable", "detail": db.error_line(error)},
-                                status_code=503)
-        return {"status": "ok", "database": "reachable", "schema_revision": state.current,
-                "last_run": records.run_json(last) if last else None}
+        healthy, body = health.report(db, max_age)
+        return body if healthy else JSONResponse(body, status_code=503)
+
+    @app.get("/metrics", tags=["service"], response_class=Response,
+             summary="Prometheus metrics, read from the database at scrape time",
+             responses={200: {"content": {metrics.CONTENT_TYPE: {}},
+                              "description": "Prometheus text exposition format (docs/api.md lists the series)"}})
+    def prometheus_metrics():
+        return Response(metrics.exposition(registry), media_type=metrics.CONTENT_TYPE)
 
     from cascrawl.api.pages import mount_pages
 

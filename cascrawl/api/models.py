@@ -164,9 +164,26 @@ class RunDetail(Run):
     stats: dict[str, Any] = Field(description="the crawler's stats at close")
 
 
+class Problem(BaseModel):
+    code: str = Field(description="site_unreachable, section_missing, section_failed, section_empty, "
+                                  "listing_pages_unread, layout_alarm, storage_failed, worker_lost, …; `problem` for "
+                                  "runs recorded before problems had codes")
+    names: list[str] = Field(description="the sections, reasons or workers it concerns")
+    text: str
+
+
 class Health(BaseModel):
-    status: str = Field(description="ok, or error when the database does not answer")
+    status: str = Field(description="ok when healthy, else error")
     database: str = Field(description="reachable or unreachable")
     schema_revision: str | None = None
-    last_run: Run | None = None
-    detail: str | None = None
+    last_run: Run | None = Field(None, description="the newest run, running or not")
+    verdict: str = Field(description="healthy or unhealthy")
+    reason: str = Field(description="ok, failed, degraded, stopped, interrupted, stale, no_run or "
+                                    "database_unreachable")
+    detail: str = Field(description="the verdict in one line")
+    run_id: int | None = Field(None, description="the run judged: the latest completed (not running) one")
+    problems: list[Problem] = Field(default_factory=list, description="the judged run's problems")
+    age_seconds: float | None = Field(None, description="seconds since the judged run ended")
+    max_age_seconds: float | None = Field(None, description="CASCRAWL_HEALTH_MAX_AGE in seconds")
+    stale_since: str | None = Field(None, description="when the judged run became too old (ISO 8601); set only "
+                                                      "when reason is stale")

@@ -1,7 +1,7 @@
-"""The `cascrawl` command: crawl, demo, export, db; runs, articles, search, rejects, stats, serve; extract.
+"""The `cascrawl` command: crawl, demo, export, db; runs, articles, search, rejects, stats, serve, health; extract.
 
 One module per command group: crawl (crawl, demo), export, inspect (runs, articles, search, rejects, stats),
-db (upgrade, current; search, an alias of `cascrawl search`), serve, extract (one page, no database); what they
+db (upgrade, current; search, an alias of `cascrawl search`), serve, health, extract (one page, no database); what they
 share is in common."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from cascrawl import __version__
-from cascrawl.cli import crawl, db, export, extract, inspect, serve
+from cascrawl.cli import crawl, db, export, extract, health, inspect, serve
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -62,4 +62,5 @@ def _build_parser() -> argparse.ArgumentParser:
     inspect.add_commands(commands)          # runs, articles, search, rejects, stats
     serve.add_commands(commands)            # serve
     extract.add_commands(commands)          # extract
+    health.add_commands(commands)           # health
     return parser
