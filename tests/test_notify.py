@@ -195,3 +195,22 @@ def test_an_unreachable_site_and_a_killed_run_before_it_are_notified_as_their_st
     assert result.returncode != 0
     assert [message["status"] for message in own] == ([] if run.status == "finished" else [run.status])
     assert len(hook.received) == len(interrupted) + len(own)
+
+
+def test_the_first_finished_run_after_a_degraded_one_is_announced_as_a_recovery_when_asked(tmp_path):
+    db_url = f"sqlite:///{tmp_path / 'recovery.db'}"
+    with serve_site(redesigned_site(tmp_path)) as base:
+        degraded = run_cascrawl("crawl", "--base-url", base, "--db", db_url, "--section", "syky,cm,yw", *FAST)
+    assert degraded.returncode == 2, degraded.stderr[-2000:]
+    recovery = ("-s", "CASCRAWL_NOTIFY_RECOVERY=True")
+    with Webhook() as hook, serve_site(SITE) as base:
+        for _ in range(2):  # the recovery, then a finished run after a finished one: nothing to say
+            healthy = run_cascrawl("crawl", "--base-url", base, "--db", db_url, "--section", "syky,cm,yw", *FAST,
+                                   "-s", f"CASCRAWL_NOTIFY_URL={hook.url}", *recovery)
+            assert healthy.returncode == 0, healthy.stderr[-2000:]
+    first, second, third = _runs(db_url)
+    assert [run.status for run in (first, second, third)] == ["degraded", "finished", "finished"]
+    [message] = hook.received
+    assert message["event"] == "recovered" and message["run_id"] == second.id
+    assert message["status"] == "finished" and message["previous_status"] == "degraded"
+    assert NOTIFIED in second.stats and NOTIFIED not in third.stats
