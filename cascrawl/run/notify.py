@@ -33,7 +33,7 @@ from twisted.internet.threads import deferToThread
 
 from cascrawl import stats_keys
 from cascrawl.db import CrawlRun
-from cascrawl.run.record import run_record_of, run_recorded
+from cascrawl.run.record import RunRecord, run_recorded
 
 logger = logging.getLogger(__name__)
 
@@ -185,8 +185,9 @@ class Notify:
         return cls(crawler)
 
     def _database(self):
-        record = run_record_of(self.crawler)
-        return record.database, record.run_id
+        """The run record's database and run id; (None, None) before it opened, or without a run record."""
+        record = self.crawler.get_extension(RunRecord)
+        return (None, None) if record is None else (record.database, record.run_id)
 
     def spider_opened(self) -> None:
         """Runs killed before this one (marked interrupted as it started) are notified beside the crawl."""
