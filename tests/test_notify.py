@@ -214,3 +214,25 @@ def test_the_first_finished_run_after_a_degraded_one_is_announced_as_a_recovery_
     assert message["event"] == "recovered" and message["run_id"] == second.id
     assert message["status"] == "finished" and message["previous_status"] == "degraded"
     assert NOTIFIED in second.stats and NOTIFIED not in third.stats
+
+
+def test_a_run_whose_section_answers_404_is_notified_as_its_stored_status_says(tmp_path):
+    """The notification follows the stored status (a lost section degrades the run, issue 22): announced
+    with the section named when the run is not `finished`, not announced when it is."""
+    site = tmp_path / "site"
+    shutil.copytree(SITE, site)
+    shutil.rmtree(site / "cm")  # the section's listing answers 404
+    db_url = f"sqlite:///{tmp_path / 'missing.db'}"
+    with Webhook() as hook, serve_site(site) as base:
+        result = run_cascrawl("crawl", "--base-url", base, "--db", db_url, "--section", "syky,cm", *FAST,
+                              "-s", f"CASCRAWL_NOTIFY_URL={hook.url}")
+    [run] = _runs(db_url)
+    assert result.returncode in (0, 2), result.stderr[-2000:]
+    if run.status == "finished":
+        assert hook.received == [] and NOTIFIED not in run.stats
+        return
+    [message] = hook.received
+    assert message["status"] == run.status and message["run_id"] == run.id and message["problems"]
+    coded = [problem for problem in message["problems"] if problem["code"]]
+    assert all("cm" in problem["names"] for problem in coded if problem["code"].startswith("section"))
+    assert run.stats[NOTIFIED]["sent"][0]["ok"]
