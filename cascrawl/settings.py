@@ -204,10 +204,19 @@ EXTENSIONS = {
     "cascrawl.run.record.RunRecord": 500,
     "cascrawl.extensions.LiveProgress": 510,
     "cascrawl.drift.DriftReport": 520,
+    "cascrawl.run.notify.Notify": 530,  # notifications of runs that did not finish cleanly (off without a target)
 }
 # The drift report (cascrawl/drift.py): generic-path pages grouped by where their body and heading were found.
 CASCRAWL_DRIFT_MAX_GROUPS = 20  # groups kept per run; pages of further templates are counted together as (other)
 CASCRAWL_DRIFT_EXAMPLES = 3  # example URLs kept per group
+
+# --- notifications (cascrawl/run/notify.py): a run that ends degraded, failed or interrupted is announced ---
+CASCRAWL_NOTIFY_URL = os.environ.get("CASCRAWL_NOTIFY_URL", "")  # a webhook (Slack, Matrix, …): the JSON summary is POSTed to it, its `text` the message
+CASCRAWL_NOTIFY_COMMAND = os.environ.get("CASCRAWL_NOTIFY_COMMAND", "")  # a shell command run with the JSON summary on stdin
+CASCRAWL_NOTIFY_RECOVERY = False  # also announce the first finished run after one that was not
+CASCRAWL_NOTIFY_TIMEOUT = 30.0  # seconds all tries of one target may take together (the end of the crawl waits)
+CASCRAWL_NOTIFY_TRIES = 4  # tries per target
+CASCRAWL_NOTIFY_BACKOFF = 1.0  # seconds before the 2nd try, doubled before each next one
 
 # --- layout-change alarms (cascrawl/health.py): a run that trips one is "degraded" and exits 2 ---
 CASCRAWL_ALARM_MIN_COVERAGE = {"title": 0.95, "date": 0.95, "body": 0.95}  # required fields, share of article pages

@@ -34,6 +34,9 @@ from cascrawl.walk import walks_of
 
 logger = logging.getLogger(__name__)
 
+# Sent once the run's row is written (kwargs: run_id, status, reason, problems, stats): cascrawl/run/notify.py.
+run_recorded = object()
+
 # Settings recorded with each run: the ones that change what is fetched and how it is stored.
 RUN_SETTINGS = {
     "CASCRAWL_MAX_PAGES": "getint", "CASCRAWL_SCRIPT": "get", "CASCRAWL_DB_BATCH_SIZE": "getint",
@@ -228,6 +231,7 @@ class RunRecord:
                 await self._thread.run(frontier.record_walks, self.database, walks, self.run_id, final=final)
             await self._thread.run(self.database.finish_run, self.run_id, status=status, reason=reason[:100],
                                    stats=stats, coverage=coverage_record(stats))
+            await self.crawler.signals.send_catch_log_async(signal=run_recorded, run_id=self.run_id, status=status, reason=reason, problems=stats.get("cascrawl/verdict/problems", list(self.verdict.problems)), stats=stats)
         except Exception as error:
             logger.error("could not record the end of crawl run %s: %s", self.run_id, self.database.error_line(error))
         finally:
