@@ -252,7 +252,7 @@ def recorded_problem_entries(run: dict[str, Any]) -> list[dict]:
     status = run.get("status")
     if status == INTERRUPTED:
         found.insert(0, problem("interrupted", [], f"status interrupted: {run.get('reason') or 'the crawl ended without closing its run (killed?)'}"))
-    elif status not in (FINISHED, DEGRADED, RUNNING):
+    elif status not in (FINISHED, DEGRADED, RUNNING) and not (status == FAILED and found):  # failed: found says why
         found.insert(0, problem(str(status), [], f"status {status}: {run.get('reason') or 'no reason recorded'}"))
     return found
 
