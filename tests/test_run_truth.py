@@ -70,7 +70,7 @@ def test_an_unreachable_site_is_a_failed_run_everywhere(tmp_path):
     assert seen["shown"].startswith("run 1: failed (site unreachable: ")
     assert "(finished)" not in seen["shown"] and "problems: none" not in seen["shown"]
     assert "problems:\n  - site unreachable: no listing page could be fetched" in seen["shown"]
-    assert seen["api"]["problems"] == seen["listed"]["problems"] == [stored[0]["text"]]
+    assert seen["api"]["problems"] == seen["listed"]["problems"] and seen["api"]["problems"][0] == stored[0]["text"]
     assert 'class="badge failed">failed<' in seen["page"] and stored[0]["text"] in seen["run_page"]
 
 
@@ -94,6 +94,8 @@ def test_sections_that_answer_404_or_410_degrade_the_run_by_name(tmp_path):
     assert "problems:\n  - 2 section(s) answered 404 or 410: kj, yw" in seen["shown"]
     assert "problems: none" not in seen["shown"]
     assert 'class="badge degraded">degraded<' in seen["page"]
+    assert "<code>section_missing</code> 2 section(s) answered 404 or 410: kj, yw" in seen["run_page"]
+    assert _codes(seen["detail"]["problem_entries"])["section_missing"] == ["kj", "yw"]
 
 
 def test_a_section_failing_after_retries_degrades_the_run_by_name(tmp_path):

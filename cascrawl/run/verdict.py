@@ -250,6 +250,10 @@ def recorded_problem_entries(run: dict[str, Any]) -> list[dict]:
     found = [problem(str(entry.get("code")), entry.get("names") or [], str(entry.get("text")))
              for entry in stored if isinstance(entry, dict)]
     status = run.get("status")
+    incomplete = stats.get(stats_keys.WALKS_INCOMPLETE)
+    if status != FINISHED and isinstance(incomplete, list) and incomplete:  # a clean run cut by --max-pages is no problem
+        found.append(problem("walks_incomplete", incomplete,
+                             f"not walked to the end (the next run goes on): {', '.join(map(str, incomplete))}"))
     if status == INTERRUPTED:
         found.insert(0, problem("interrupted", [], f"status interrupted: {run.get('reason') or 'the crawl ended without closing its run (killed?)'}"))
     elif status not in (FINISHED, DEGRADED, RUNNING) and not (status == FAILED and found):  # failed: found says why
