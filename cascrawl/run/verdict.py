@@ -1,5 +1,7 @@
 """The verdict on a run, in one place: the status and reason its record stores, the problems shown for it
 (`runs show`, the API, the operator page), the headline of its summary and the exit code of `cascrawl crawl`.
+Each problem is an entry {code, names, text} (cascrawl.health.problem): the run record stores the verdict's
+under `cascrawl/verdict/problems` in the run's stats, and every reader reads them back (`recorded_problems`).
 
 Pure functions of the crawler's stats (`verdict`) or of a stored run record (`recorded_problems`); the rules
 that decide how a run went live here and nowhere else. Imports only cascrawl.health (the wording of its
@@ -86,11 +88,11 @@ def verdict(stats: dict, reason: str | None = None, failure: str | None = None, 
     if stopped_at_once and code != 1:
         headline = "stopped at once"
     if code == 2 or (status == STOPPED and code != 1 and any(p["code"] in HEALTH_CODES for p in problems)):
-        headline = f"degraded ({degraded_because(problems)})"
+        headline = f"degraded ({causes_of(problems)})"
     return Verdict(status, why, tuple(problems), code, headline)
 
 
-def degraded_because(problems: Iterable[dict]) -> str:
+def causes_of(problems: Iterable[dict]) -> str:
     """`layout alarm`, `listing pages not read`, `sections missing`, …: what made a run degraded."""
     causes: list[str] = []
     for found in problems:
