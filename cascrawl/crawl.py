@@ -16,7 +16,7 @@ from scrapy.utils.defer import deferred_from_coro
 from scrapy.utils.ossignal import install_shutdown_handlers
 
 from cascrawl import stats_keys
-from cascrawl.run.verdict import Verdict, verdict
+from cascrawl.run.verdict import Verdict, site_unreachable, verdict
 from cascrawl.runlog import guard_log_files
 from cascrawl.spool import summary_lines as spool_summary_lines
 from cascrawl.walk import walks_of
@@ -61,9 +61,7 @@ class CrawlOutcome:
     def unreachable(self) -> bool:
         """No listing page answered and fetching them failed, and nothing answered at all (a 503 is an answer:
         the site is there, and the run is degraded, not unreachable): the site is not there."""
-        answered = self._count(stats_keys.LISTING_PAGES) + self._count(stats_keys.SECTIONS_MISSING)
-        return (answered == 0 and self._count(stats_keys.LISTING_FETCH_FAILED) > 0
-                and self._count("downloader/response_count") == 0)
+        return site_unreachable(self.stats)
 
     @property
     def locked(self) -> str | None:
@@ -77,11 +75,13 @@ class CrawlOutcome:
 
     @property
     def problems(self) -> list[str]:
-        return list(self.verdict.problems)
+        """The health check's alarms, in words (the verdict's other problems have their own lines)."""
+        return self.verdict.alarms
 
     @property
     def exit_code(self) -> int:
-        """0 ok; 2 finished with failures (layout alarm, listing pages not fetched, callback errors); 1 failed;
+        """0 ok; 2 degraded (a layout alarm, a section missing or not fetched, listing pages not read, callback
+        errors); 1 failed (the site unreachable, storing failed);
         128 + the signal's number when stopped by SIGTERM (143) or SIGINT (130), everything fetched written."""
         return self.verdict.exit_code
 
@@ -132,8 +132,9 @@ class CrawlOutcome:
         incomplete = self.stats.get(stats_keys.WALKS_INCOMPLETE) or []
         if incomplete:
             lines.append(f"incomplete: sections {','.join(incomplete)} were not walked to their end; the next run goes on")
-        if count(stats_keys.SECTIONS_MISSING):
-            lines.append(f"warning: {count(stats_keys.SECTIONS_MISSING)} section(s) answered 404 (see the log)")
+        for found in self.verdict.problems:
+            if found["code"] in ("section_missing", "section_failed"):
+                lines.append(f"warning: {found['text']} (see the log)")
         if count(stats_keys.LISTING_FETCH_FAILED):
             lines.append(f"warning: {count(stats_keys.LISTING_FETCH_FAILED)} listing page(s) could not be fetched")
         if self.stopped_at_once:

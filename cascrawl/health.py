@@ -45,28 +45,44 @@ def describe_coverage(record: dict | None) -> str:
     return f"{shares.replace('generic_fallback', 'generic fallback')} of {record['pages']} article pages"
 
 
+def problem(code: str, names, text: str) -> dict:
+    """One problem of a run as stored (`cascrawl/verdict/problems`): a code, the names it concerns (sections,
+    fields, reasons, workers), and a line for people."""
+    return {"code": code, "names": [str(name) for name in names], "text": text}
+
+
 def assess(stats: dict, sections: Iterable[str], previous: list[dict], *, min_coverage: dict[str, float],
            min_pages: int, max_generic_share: float, section_min_entries: int) -> list[str]:
     """Problems found, one line each; empty when the run looks healthy."""
-    problems = unread_listing_problems(stats)
+    return [found["text"] for found in findings(stats, sections, previous, min_coverage=min_coverage,
+                                                min_pages=min_pages, max_generic_share=max_generic_share,
+                                                section_min_entries=section_min_entries)]
+
+
+def findings(stats: dict, sections: Iterable[str], previous: list[dict], *, min_coverage: dict[str, float],
+             min_pages: int, max_generic_share: float, section_min_entries: int) -> list[dict]:
+    """The problems `assess` finds, as entries (`problem`): listing_pages_unread, layout_alarm, section_empty."""
+    problems = unread_listing_findings(stats)
     pages, shares = coverage(stats)
     if pages >= min_pages:
         for name, floor in min_coverage.items():
             share = shares.get(name, 0.0)
             if share < floor:
-                problems.append(f"{name} found on {share:.0%} of {pages} article pages (alarm below {floor:.0%})")
+                problems.append(problem("layout_alarm", [name], f"{name} found on {share:.0%} of {pages} article "
+                                        f"pages (alarm below {floor:.0%})"))
         generic = int(stats.get(stats_keys.GENERIC_FALLBACK, 0) or 0)
         if generic / pages > max_generic_share:
-            problems.append(f"{generic} of {pages} article pages matched no CAS layout (generic extractor): "
-                            "the article template has probably changed")
+            problems.append(problem("layout_alarm", ["generic_fallback"], f"{generic} of {pages} article pages "
+                                    "matched no CAS layout (generic extractor): the article template has probably changed"))
     for section in sections:
         entries = int(stats.get(stats_keys.section_entries(section), 0) or 0)
         if entries:
             continue
         earlier = max((int(run.get(stats_keys.section_entries(section), 0) or 0) for run in previous), default=0)
         if earlier >= section_min_entries:
-            problems.append(f"section {section} listed no articles, where an earlier run found {earlier}: "
-                            "the listing template or the section's address has probably changed")
+            problems.append(problem("section_empty", [section], f"section {section} listed no articles, where an "
+                                    f"earlier run found {earlier}: the listing template or the section's address "
+                                    "has probably changed"))
     return problems
 
 
@@ -76,8 +92,20 @@ UNREAD_LISTING = "listing page not read"
 def unread_listing_problems(stats: dict) -> list[str]:
     """One line per listing page the walks could not read (`cascrawl/walks/unread_pages`, set by the
     spider): its section's walk stays unfinished, and the next run reads the page again."""
-    return [f"{UNREAD_LISTING}: {line}; the section's walk stays unfinished and the next run reads it again"
+    return [found["text"] for found in unread_listing_findings(stats)]
+
+
+def unread_listing_findings(stats: dict) -> list[dict]:
+    """`unread_listing_problems` as entries (code listing_pages_unread, names: the page's section)."""
+    return [problem("listing_pages_unread", [unread_section(line)],
+                    f"{UNREAD_LISTING}: {line}; the section's walk stays unfinished and the next run reads it again")
             for line in stats.get(stats_keys.WALKS_UNREAD_PAGES) or []]
+
+
+def unread_section(line: str) -> str:
+    """The section of an unread page's line (`section yw: URL (reason)`, the spider's)."""
+    head = str(line).split(":", 1)[0]
+    return head[len("section "):] if head.startswith("section ") else head
 
 
 def degraded_because(problems: Iterable[str]) -> str:

@@ -20,11 +20,15 @@ RUN_LOCKED = "cascrawl/run_locked"  # another crawl holds the database's run loc
 FIRST_FETCH_ERROR = "cascrawl/first_fetch_error"  # why the first request failed (the site unreachable)
 HEALTH_STATUS = "cascrawl/health/status"  # the run's health verdict (cascrawl/health.py)
 HEALTH_PROBLEMS = "cascrawl/health/problems"  # what made it so
+HEALTH_FINDINGS = "cascrawl/health/findings"  # the same, as {code, names, text} entries
+VERDICT_PROBLEMS = "cascrawl/verdict/problems"  # the run's problems, {code, names, text} each (cascrawl/run/verdict.py)
 
 # --- the walk of the listing pages ---
 LISTING_PAGES = "cascrawl/listing_pages"
 LISTING_FETCH_FAILED = "cascrawl/listing_fetch_failed"
 SECTIONS_MISSING = "cascrawl/sections_missing"  # sections whose first listing page does not exist
+SECTIONS_MISSING_NAMES = "cascrawl/sections_missing_names"  # which: their slugs
+SECTIONS_FAILED_NAMES = "cascrawl/sections_failed_names"  # sections whose first listing page failed after retries
 WALKS_INCOMPLETE = "cascrawl/walks/incomplete"  # sections not walked to where they should end
 WALKS_UNREAD_PAGES = "cascrawl/walks/unread_pages"  # listing pages a walk could not read
 

@@ -132,6 +132,8 @@ class CasNewsSpider(scrapy.Spider):
         walk = self.book.carried(section, response.request.meta.get(WALK) if response.request else None)
         if response.status != 200:
             stats.inc_value(stats_keys.SECTIONS_MISSING if number == 0 else "cascrawl/listing_pages_missing")
+            if number == 0:  # which sections: the run's problem names them (cascrawl/run/verdict.py)
+                _add_name(stats, stats_keys.SECTIONS_MISSING_NAMES, section)
             yield from self._unread(walk, response.url, number, page_count, f"HTTP {response.status}",
                                     not_there=True)
             return
@@ -228,6 +230,8 @@ class CasNewsSpider(scrapy.Spider):
         if stats.get_value(stats_keys.FIRST_FETCH_ERROR) is None:
             stats.set_value(stats_keys.FIRST_FETCH_ERROR, failure.getErrorMessage())
         section, number = request.cb_kwargs.get("section", ""), request.cb_kwargs.get("number", 0)
+        if number == 0:
+            _add_name(stats, stats_keys.SECTIONS_FAILED_NAMES, section)
         walk = self.book.carried(section, request.meta.get(WALK))
         yield from self._unread(walk, request.url, number, request.cb_kwargs.get("page_count"),
                                 _failure_reason(failure))
@@ -250,6 +254,11 @@ class CasNewsSpider(scrapy.Spider):
     def article_failed(self, failure):
         """An article that could not be fetched (after retries): a recorded rejection (cascrawl.article_page)."""
         yield failed_fetch_item(failure, self.crawler.stats)
+
+
+def _add_name(stats, key: str, name: str) -> None:
+    """`name` into the sorted list of names under `key`, once."""
+    stats.set_value(key, sorted({*(stats.get_value(key) or []), name}))
 
 
 def _failure_reason(failure) -> str:

@@ -111,11 +111,11 @@ def test_runs_show_tells_why_a_run_is_degraded(db):
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert out.startswith("run 2: failed (database error: disk full)")
-    assert "degraded: yes, because\n  - status failed: database error: disk full\n  - 1 section(s) answered 404" in out
+    assert "problems:\n  - status failed: database error: disk full\n  - 1 section(s) answered 404" in out
     assert "rejects by reason: http_404 1, missing_title 1" in out and "t20250102_2.shtml" in out
     assert "coverage  no article page extracted" in out
     clean = cascrawl("runs", "show", "1", "--db", db)
-    assert "degraded: no" in clean.stdout and "finish_reason: finished" in clean.stdout
+    assert "problems: none" in clean.stdout and "finish_reason: finished" in clean.stdout
     assert f"coverage  {EXPECTED_COVERAGE_LINE}\n" in clean.stdout
     detail = json_of("runs", "show", "latest", "--db", db)
     assert detail["id"] == 2 and detail["rejects_by_reason"] == {"http_404": 1, "missing_title": 1}
@@ -373,7 +373,7 @@ def _claims_runs(args, result, db, tmp_path):
 
 def _claims_run_show(args, result, db, tmp_path):
     assert result.stdout.startswith("run 2: failed (database error: disk full)")  # the latest run
-    assert "degraded: yes, because" in result.stdout and "rejects by reason:" in result.stdout
+    assert "problems:\n  - status failed" in result.stdout and "rejects by reason:" in result.stdout
 
 
 def _claims_rejects(args, result, db, tmp_path):

@@ -205,7 +205,11 @@ def test_one_worker_killed_in_the_middle_the_other_completes(big_site, pg_url, r
     assert max(listings.values()) <= 2 and len(listings) == ARTICLES // 20
     rows = {row.worker: row.status for row in _rows(pg_url, RunWorker, RunWorker.id)}
     assert rows == {"w1": "interrupted", "w2": "finished"}
-    assert [run.status for run in _rows(pg_url, CrawlRun, CrawlRun.id)] == ["finished"]
+    # every article stored, but a worker died: the run says so (issue 22)
+    [run] = _rows(pg_url, CrawlRun, CrawlRun.id)
+    assert run.status == "degraded"
+    assert {"code": "worker_lost", "names": ["w1"], "text": "worker(s) died before the end of the run: w1"} \
+        in run.stats["cascrawl/verdict/problems"]
     walk = _rows(pg_url, SectionWalk, SectionWalk.section)[0]
     assert walk.walk_complete and walk.boundary_url == urls[0]
     assert redis_run.keys() == []
@@ -264,7 +268,9 @@ def test_both_workers_killed_then_started_again_complete_the_crawl_from_the_queu
     assert all(len(paths) <= in_flight(worker.settings) for worker, paths in zip((first, second), leased.values()))
     assert max(listings.values()) <= 2
     runs = _rows(pg_url, CrawlRun, CrawlRun.id)
-    assert [run.status for run in runs] == ["finished"]  # the same run, carried on from the queue
+    # the same run, carried on from the queue; its two killed workers said (issue 22)
+    assert [run.status for run in runs] == ["degraded"]
+    assert [p["names"] for p in runs[0].stats["cascrawl/verdict/problems"] if p["code"] == "worker_lost"] == [["w1", "w2"]]
     rows = {row.worker: row.status for row in _rows(pg_url, RunWorker, RunWorker.id)}
     assert rows == {"w1": "interrupted", "w2": "interrupted", "w3": "finished", "w4": "finished"}
     assert redis_run.keys() == []

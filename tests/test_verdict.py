@@ -36,7 +36,7 @@ def stats(reason: str | None = "finished", **values) -> dict:
 def test_the_stored_status_and_reason(reason, failure, problems, status, stored_reason, proves_walks):
     judged = verdict(stats(None, cascrawl__health__problems=problems), reason, failure)
     assert (judged.status, judged.reason, judged.proves_walks) == (status, stored_reason, proves_walks)
-    assert judged.problems == tuple(problems)
+    assert judged.alarms == problems
 
 
 def test_the_reason_defaults_to_the_stats_finish_reason():
@@ -62,8 +62,10 @@ def test_the_health_status(problems, status):
     (stats(cascrawl__health__problems=[ALARM]), None, False, 2, "degraded (layout alarm)"),
     (stats(cascrawl__health__problems=[UNREAD]), None, False, 2, "degraded (listing pages not read)"),
     (stats(cascrawl__health__problems=[UNREAD, ALARM]), None, False, 2, "degraded (layout alarm; listing pages not read)"),
-    (stats(cascrawl__listing_fetch_failed=1), None, False, 2, "finished with failures"),
-    (stats(**{"spider_exceptions/count": 3}), None, False, 2, "finished with failures"),
+    (stats(cascrawl__listing_fetch_failed=1, **{"downloader/response_count": 1}), None, False, 2,
+     "degraded (listing pages not read)"),
+    (stats(cascrawl__listing_fetch_failed=6), None, False, 1, "failed"),  # nothing answered: the site unreachable
+    (stats(**{"spider_exceptions/count": 3}), None, False, 2, "degraded (spider exceptions)"),
     (stats(cascrawl__run_locked="another cascrawl run is crawling"), None, False, 1, "failed"),
     (stats(cascrawl__db__articles_lost=2), None, False, 1, "failed"),
     (stats(cascrawl__db__spooled=5), None, False, 1, "failed"),

@@ -18,7 +18,7 @@ from cascrawl.db import Article, ArticleRevision
 from cascrawl.drift import drift_groups
 from cascrawl.export import article_record
 from cascrawl.health import coverage_record
-from cascrawl.run.verdict import recorded_problems
+from cascrawl.run.verdict import recorded_problem_entries, recorded_problems
 from cascrawl.sections import split_sections
 
 _SECTION = re.compile(r"^[a-z0-9_-]+(/[a-z0-9_-]+)*$")
@@ -110,6 +110,8 @@ def run_detail_json(run: dict[str, Any]) -> dict[str, Any]:
     """Everything the run record has: the listed fields, rejects by reason, settings, stats and any newer column."""
     detail = run_json(run)
     detail["rejects_by_reason"] = run.get("rejects_by_reason", {})
+    # The same problems with their codes and the names they concern (sections, workers, reasons).
+    detail["problem_entries"] = recorded_problem_entries(run)
     # Recorded at the end of every run since schema revision 0005_run_coverage_log; for older runs, from their stats (same numbers).
     detail["coverage"] = run.get("coverage") or coverage_record(run.get("stats") or {})
     detail["log_file"] = run.get("log_file")

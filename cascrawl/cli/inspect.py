@@ -135,7 +135,9 @@ def _runs_show_command(args, parser) -> int:
     print(f"  log       {describe_log_file(run['log_file'])}")
     for section, line in incomplete.items():
         print(f"  listing   {section}: {line}")
-    print("degraded: " + ("no" if not run["problems"] else "yes, because"))
+    # The verdict's problems as stored with the run (cascrawl/run/verdict.py): the status line above and
+    # this list say one thing — a finished run has none, a degraded, failed or stopped one says why.
+    print("problems: none" if not run["problems"] else "problems:")
     for problem in run["problems"]:
         print(f"  - {problem}")
     if run["drift"]:

@@ -1,6 +1,6 @@
 """The end-of-run health check, a step of the run record's shutdown (cascrawl/run/record.py): layout-change
 alarms and listing pages not read into the stats (`cascrawl/health/status` ok|degraded,
-`cascrawl/health/problems`, `cascrawl/coverage/share/*`), from which the verdict takes them. The checks
+`cascrawl/health/problems` and, as entries, `cascrawl/health/findings`, `cascrawl/coverage/share/*`), from which the verdict takes them. The checks
 themselves are pure functions in cascrawl/health.py."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 
 from cascrawl import stats_keys
-from cascrawl.health import UNREAD_LISTING, assess, coverage
+from cascrawl.health import UNREAD_LISTING, coverage, findings
 from cascrawl.run.verdict import health_status
 from cascrawl.walk import walks_of
 
@@ -41,12 +41,14 @@ class RunHealth:
         sections = list(walks_of(self.crawler).sections)
         if values.get(stats_keys.REDIS_WORKER):  # a worker of a distributed crawl judges the listings it read
             sections = [section for section in sections if values.get(stats_keys.section_listing_pages(section))]
-        problems = assess(values, sections, previous, **self.thresholds)
+        found = findings(values, sections, previous, **self.thresholds)
+        problems = [entry["text"] for entry in found]
         pages, shares = coverage(values)
         for name, share in shares.items():
             stats.set_value(f"cascrawl/coverage/share/{name}", round(share, 4))
         stats.set_value(stats_keys.HEALTH_STATUS, health_status(problems))
         stats.set_value(stats_keys.HEALTH_PROBLEMS, problems)
+        stats.set_value(stats_keys.HEALTH_FINDINGS, found)
         for problem in problems:  # a listing page not read is the spider's word, not a layout alarm
             logger.error("%s: %s", "run degraded" if problem.startswith(UNREAD_LISTING) else "layout alarm", problem)
         return problems

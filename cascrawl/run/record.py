@@ -157,6 +157,7 @@ class RunRecord:
         try:
             if self.run_id is not None and self.shared is None:  # a shared run is the other workers' too
                 refused = verdict(self.stats.get_stats(), failure=reason)
+                self.stats.set_value(stats_keys.VERDICT_PROBLEMS, list(refused.problems))
                 self.database.finish_run(self.run_id, status=refused.status, reason=refused.reason[:100],
                                          stats=json_safe(self.stats.get_stats()))
         except Exception as error:
@@ -197,7 +198,8 @@ class RunRecord:
         """The end of the run, in this order:
         1. the persist pipeline's last flush has ended (every batch written, or spooled);
         2. the health check: layout alarms and listing pages not read, into the stats;
-        3. the verdict: the run's status and reason (cascrawl/run/verdict.py);
+        3. the verdict: the run's status, reason and problems (cascrawl/run/verdict.py), the problems into
+           the stats (`cascrawl/verdict/problems`);
         4. the walks recorded, complete only if the verdict lets the run prove it;
         5. the run's row closed with its status and stats (a distributed worker: its own row, then the
            shared run if it is the last one out, cascrawl/run/shared.py);
@@ -215,6 +217,8 @@ class RunRecord:
         failure = self.writer.failure if self.writer is not None else None
         self.verdict = verdict(self.stats.get_stats(), reason, failure)
         status, reason = self.verdict.status, self.verdict.reason
+        # The verdict's problems go with the run's stats: every reader shows these (recorded_problems).
+        self.stats.set_value(stats_keys.VERDICT_PROBLEMS, list(self.verdict.problems))
         if self.shared is not None:
             await SharedRunClose(self.shared, self.database, self.run_id, self.worker_row, self.stats, self._thread.run,
                                  lambda: walks_of(self.crawler).progress(), failure, self._let_go).close_shared(status, reason)

@@ -14,7 +14,7 @@ from cascrawl.db import Database, frontier
 from cascrawl.distributed import REDIS_GIVE_UP_REASONS, Cluster, LeasingScheduler
 from cascrawl.run.outage import sleep as _sleep
 from cascrawl.run.snapshot import json_safe
-from cascrawl.run.verdict import shared_run_verdict
+from cascrawl.run.verdict import shared_run_problems, shared_run_verdict
 from cascrawl.walk import WalkBook
 
 logger = logging.getLogger(__name__)
@@ -123,7 +123,10 @@ class SharedRunClose:
             lost = f"requests held by worker {', '.join(gave_up)} when it lost Redis"
             walks = [replace(walk, complete=False, to_end=False, unread=(*walk.unread, lost)) for walk in walks]
         status, reason, done = shared_run_verdict(status, reason, queued, workers, gave_up)
+        own = self.stats.get_value(stats_keys.VERDICT_PROBLEMS) or []
         stats = json_safe(summed_stats(workers, self.stats.get_stats()))
+        # Every worker's problems (from its row), the workers that died, the requests left: the run's.
+        stats[stats_keys.VERDICT_PROBLEMS] = json_safe(shared_run_problems(workers, own, queued, gave_up))
         stats["cascrawl/walks/complete"] = sorted(walk.section for walk in walks if done and walk.complete)
         stats[stats_keys.WALKS_INCOMPLETE] = sorted(walk.section for walk in walks if not (done and walk.complete))
         self.stats.set_value(stats_keys.WALKS_INCOMPLETE, stats[stats_keys.WALKS_INCOMPLETE])
