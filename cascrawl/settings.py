@@ -204,6 +204,7 @@ EXTENSIONS = {
     "cascrawl.run.record.RunRecord": 500,
     "cascrawl.extensions.LiveProgress": 510,
     "cascrawl.drift.DriftReport": 520,
+    "cascrawl.run.heartbeat.Heartbeat": 530,  # the running crawl's heartbeat and live counts (liveness)
 }
 # The drift report (cascrawl/drift.py): generic-path pages grouped by where their body and heading were found.
 CASCRAWL_DRIFT_MAX_GROUPS = 20  # groups kept per run; pages of further templates are counted together as (other)
@@ -214,3 +215,8 @@ CASCRAWL_ALARM_MIN_COVERAGE = {"title": 0.95, "date": 0.95, "body": 0.95}  # req
 CASCRAWL_ALARM_MIN_PAGES = 3  # coverage is judged only on runs that extracted at least this many article pages
 CASCRAWL_ALARM_MAX_GENERIC_SHARE = 0.5  # article pages no CAS layout recognised
 CASCRAWL_ALARM_SECTION_MIN_ENTRIES = 5  # a section listing nothing alarms when an earlier run listed this many
+
+# --- liveness (cascrawl/run/heartbeat.py): a running crawl's heartbeat ---
+# Seconds between two heartbeats (its row's heartbeat_at and counts so far); 0 = off. A `running` run silent
+# for three intervals while its run lock is free is read as `interrupted` (cascrawl/db/reads.py).
+CASCRAWL_HEARTBEAT_SECONDS = 5.0
