@@ -3,14 +3,16 @@ CASCRAWL_HEARTBEAT_SECONDS the run's row gets `heartbeat_at` and its counts so f
 show a live run's progress and tell a dead run (stale heartbeat, run lock free) from a live one at once.
 
 Cheap and beside the crawl: a handful of counts taken from the stats in the reactor thread, one UPDATE in a
-thread of its own; a beat still being written when the next is due is skipped, and a database that fails or
-hangs costs a debug line, never the crawl. Finds the run's id and database through the run record
+daemon thread of its own (never joined: a beat hanging on a database away cannot hold up the end of the
+crawl); a beat still being written when the next is due is skipped, and a database that fails or hangs costs
+a debug line, never the crawl. Finds the run's id and database through the run record
 (cascrawl/run/record.py), which it only reads.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
@@ -18,7 +20,6 @@ from scrapy.exceptions import NotConfigured
 from cascrawl import stats_keys
 from cascrawl.db import runs
 from cascrawl.run.record import RunRecord
-from cascrawl.run.thread import DatabaseThread
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +45,6 @@ class Heartbeat:
         self.crawler = crawler
         self.interval = interval
         self.timer = None
-        self._thread: DatabaseThread | None = None
         self._pending = False  # a beat being written: the next one waits for the one after
         crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
@@ -59,7 +59,6 @@ class Heartbeat:
     def spider_opened(self) -> None:
         from twisted.internet import task
 
-        self._thread = DatabaseThread("cascrawl-heartbeat")
         self.timer = task.LoopingCall(self.beat)
         self.timer.start(self.interval, now=True)
 
@@ -72,7 +71,8 @@ class Heartbeat:
         # A distributed run's row is every worker's: a beat says it lives, one worker's counts would mislead.
         live = {"interval": self.interval} if record.worker_row is not None else live_counts(stats, self.interval)
         self._pending = True
-        self._thread.run(self._write, record.database, record.run_id, live)
+        threading.Thread(target=self._write, args=(record.database, record.run_id, live),
+                         name="cascrawl-heartbeat", daemon=True).start()
 
     def _write(self, database, run_id: int, live: dict) -> None:
         """In the heartbeat's thread: never raises (a database away or locked now is the crawl's to ride out)."""
@@ -85,6 +85,4 @@ class Heartbeat:
 
     def spider_closed(self) -> None:
         if self.timer is not None and self.timer.running:
-            self.timer.stop()
-        if self._thread is not None:
-            self._thread.stop()
+            self.timer.stop()  # a beat being written ends on its own: a closed run's row is left alone (runs.beat)
