@@ -205,6 +205,7 @@ EXTENSIONS = {
     "cascrawl.extensions.LiveProgress": 510,
     "cascrawl.drift.DriftReport": 520,
     "cascrawl.run.notify.Notify": 530,  # notifications of runs that did not finish cleanly (off without a target)
+    "cascrawl.run.heartbeat.Heartbeat": 540,  # the running crawl's heartbeat and live counts (liveness)
 }
 # The drift report (cascrawl/drift.py): generic-path pages grouped by where their body and heading were found.
 CASCRAWL_DRIFT_MAX_GROUPS = 20  # groups kept per run; pages of further templates are counted together as (other)
@@ -228,3 +229,8 @@ CASCRAWL_ALARM_SECTION_MIN_ENTRIES = 5  # a section listing nothing alarms when 
 # The latest completed run must be `finished` and at most this old: seconds, or a duration (26h, 90m, 1d12h).
 # 26 h suits a daily timer: one missed day turns it unhealthy, a run that starts a little late does not.
 CASCRAWL_HEALTH_MAX_AGE = os.environ.get("CASCRAWL_HEALTH_MAX_AGE", "26h")
+
+# --- liveness (cascrawl/run/heartbeat.py): a running crawl's heartbeat ---
+# Seconds between two heartbeats (its row's heartbeat_at and counts so far); 0 = off. A `running` run silent
+# for three intervals while its run lock is free is read as `interrupted` (cascrawl/db/reads.py).
+CASCRAWL_HEARTBEAT_SECONDS = 5.0

@@ -5,12 +5,17 @@ SQLite: an exclusive `flock` on `<database file>.lock` (released when the proces
 PostgreSQL: a session advisory lock held by one open connection (released when it closes). The
 workers of a distributed crawl (cascrawl/distributed/) share one run: each holds the lock in shared
 mode, so they run side by side while a lone run (exclusive) is refused, and the other way round.
+
+Readers ask whether the lock is held (`run_lock_held`) to tell a dead run from a live one: on PostgreSQL
+from pg_locks, without taking it; on SQLite by a shared `flock` tried and let go at once, which a run
+starting at that instant rides over (it tries its own lock a few times over a moment before giving up).
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -22,6 +27,53 @@ from cascrawl.redact import safe_url
 
 # pg_advisory_lock key: "cascrawl" as a number, so other applications' locks do not collide with ours.
 _ADVISORY_KEY = int.from_bytes(b"cascrawl", "big") & 0x7FFFFFFFFFFFFFFF
+# A reader's probe holds the SQLite lock file for microseconds: a run starting then tries again for this long.
+_PROBE_RIDE_SECONDS = 0.25
+
+
+def _lock_path(database: str) -> Path:
+    return Path(database).with_name(Path(database).name + ".lock")
+
+
+def _flock_now(handle, mode: int) -> bool:
+    """The flock, not waiting for it (False: another process holds it), tried again over a reader's probe."""
+    deadline = time.monotonic() + _PROBE_RIDE_SECONDS
+    while True:
+        try:
+            fcntl.flock(handle, mode | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.01)
+
+
+def run_lock_held(database: Database) -> bool:
+    """Whether a run (or a distributed crawl's worker) holds this database's run lock now. Takes nothing
+    that a run needs for longer than an instant; works through a read-only Database."""
+    engine = database.engine
+    if engine.dialect.name == "sqlite":
+        name = engine.url.database
+        if not name or name == ":memory:":
+            return False  # a private in-memory database: no other process runs in it
+        try:
+            handle = open(_lock_path(name), "rb")
+        except FileNotFoundError:
+            return False  # no run ever took it
+        with handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            return False
+    # An advisory lock on a bigint key: classid the high 32 bits, objid the low ones, objsubid 1; per database.
+    with engine.connect() as connection:
+        return bool(connection.execute(text(
+            "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1"
+            " AND classid = :high AND objid = :low"
+            " AND database = (SELECT oid FROM pg_database WHERE datname = current_database()))"),
+            {"high": _ADVISORY_KEY >> 32, "low": _ADVISORY_KEY & 0xFFFFFFFF}).scalar())
 
 
 class RunLocked(Exception):
@@ -42,11 +94,8 @@ class RunLock:
             database = engine.url.database
             if not database or database == ":memory:":
                 return self  # a private in-memory database: nobody else can crawl into it
-            path = Path(database).with_name(Path(database).name + ".lock")
-            handle = open(path, "a+", encoding="utf-8")
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
+            handle = open(_lock_path(database), "a+", encoding="utf-8")
+            if not _flock_now(handle, fcntl.LOCK_EX):
                 handle.seek(0)
                 holder = handle.read().strip() or "another process"
                 handle.close()

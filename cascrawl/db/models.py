@@ -157,6 +157,10 @@ class CrawlRun(Base):
     # Field coverage over the article pages extracted: {"pages": n, "title": share, …} (cascrawl.health.coverage_record)
     coverage: Mapped[dict[str, Any] | None]
     log_file: Mapped[str | None] = mapped_column(String(1000))  # the run's full Scrapy log
+    # A running crawl's last sign of life and its counts so far ({stats key: value, "interval": seconds}):
+    # cascrawl/run/heartbeat.py writes them, cascrawl/db/reads.py reads a stale one as `interrupted`.
+    heartbeat_at: Mapped[datetime | None]
+    live: Mapped[dict[str, Any] | None]
 
     __table_args__ = (Index("ix_crawl_runs_started_at", "started_at"),)
 

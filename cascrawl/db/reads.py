@@ -24,8 +24,9 @@ from typing import Any
 from sqlalchemy import func, literal, or_, select, tuple_
 from sqlalchemy.orm import Session, defer
 
-from cascrawl.db import frontier
+from cascrawl.db import frontier, runs as run_rows
 from cascrawl.db.database import Database
+from cascrawl.db.lock import run_lock_held
 from cascrawl.db.models import Article, ArticleRevision, AwareDateTime, CrawlRun, Refetch, Reject
 from cascrawl.db.search import search_conditions
 
@@ -164,19 +165,38 @@ def _columns(row: Any, model) -> dict[str, Any]:
     return {c.key: getattr(row, c.key) for c in model.__table__.columns}
 
 
+def as_they_are(database: Database, runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Runs as they are now, not as last written: a `running` run whose heartbeat is stale while nobody holds
+    the run lock died without closing (SIGKILL, power cut) and is shown `interrupted` at once, as the next
+    run will record it; a run not closed shows its heartbeat's counts in its stats (cascrawl/db/runs.py)."""
+    if any(run_rows.heartbeat_stale(run) for run in runs) and not _lock_held(database):
+        runs = [run_rows.as_interrupted(run) if run_rows.heartbeat_stale(run) else run for run in runs]
+    return [run_rows.with_live_counts(run) for run in runs]
+
+
+def _lock_held(database: Database) -> bool:
+    """Whether a crawl holds the run lock; a lock that cannot be asked about counts as held (a run stays
+    `running` rather than be called dead on no evidence)."""
+    try:
+        return run_lock_held(database)
+    except Exception:
+        return True
+
+
 def list_runs(database: Database, limit: int = 20) -> list[dict[str, Any]]:
-    """The newest runs first, each with every column of crawl_runs and `rejects` (rows recorded for it)."""
+    """The newest runs first, each with every column of crawl_runs and `rejects` (rows recorded for it),
+    as they are now (`as_they_are`)."""
     with Session(database.engine) as session:
         runs = session.scalars(select(CrawlRun).order_by(CrawlRun.started_at.desc(), CrawlRun.id.desc()).limit(limit))
         found = [_columns(run, CrawlRun) for run in runs]
         counts = _reject_counts(session, [run["id"] for run in found])
     for run in found:
         run["rejects"] = sum(counts.get(run["id"], {}).values())
-    return found
+    return as_they_are(database, found)
 
 
 def get_run(database: Database, run_id: int | None = None) -> dict[str, Any] | None:
-    """One run (the newest when run_id is None) with `rejects_by_reason` ({code: count})."""
+    """One run (the newest when run_id is None) with `rejects_by_reason` ({code: count}), as it is now."""
     with Session(database.engine) as session:
         if run_id is None:
             run = session.scalars(select(CrawlRun).order_by(CrawlRun.started_at.desc(), CrawlRun.id.desc())
@@ -189,7 +209,7 @@ def get_run(database: Database, run_id: int | None = None) -> dict[str, Any] | N
         by_reason = _reject_counts(session, [run.id]).get(run.id, {})
     found["rejects_by_reason"] = dict(sorted(by_reason.items()))
     found["rejects"] = sum(by_reason.values())
-    return found
+    return as_they_are(database, [found])[0]
 
 
 def _reject_counts(session: Session, run_ids: list[int]) -> dict[int, dict[str, int]]:
@@ -243,15 +263,16 @@ def section_stats(database: Database, runs_scanned: int = 1000) -> list[SectionS
                  .group_by(Article.section))
         for section, count, newest, updated in session.execute(query):
             found[section] = SectionStats(section, count, newest, _aware(updated))
-        runs = session.execute(
-            select(CrawlRun.id, CrawlRun.status, CrawlRun.started_at, CrawlRun.finished_at, CrawlRun.sections)
-            .order_by(CrawlRun.started_at.desc(), CrawlRun.id.desc()).limit(runs_scanned))
-        for run in runs:
-            for section in run.sections or []:
+        runs = [row._asdict() for row in session.execute(
+            select(CrawlRun.id, CrawlRun.status, CrawlRun.started_at, CrawlRun.finished_at, CrawlRun.sections,
+                   CrawlRun.heartbeat_at, CrawlRun.live)
+            .order_by(CrawlRun.started_at.desc(), CrawlRun.id.desc()).limit(runs_scanned))]
+        for run in as_they_are(database, runs):
+            for section in run["sections"] or []:
                 stats = found.setdefault(section, SectionStats(section))
                 if stats.last_run is None:
-                    stats.last_run = {"id": run.id, "status": run.status, "started_at": run.started_at,
-                                      "finished_at": run.finished_at}
+                    stats.last_run = {"id": run["id"], "status": run["status"], "started_at": run["started_at"],
+                                      "finished_at": run["finished_at"]}
     for walk in frontier.walk_states(database):
         stats = found.setdefault(walk.section, SectionStats(walk.section))
         stats.listing_complete_at = _aware(walk.completed_at)

@@ -3,7 +3,7 @@ run, and the rejects a run recorded."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -12,7 +12,13 @@ from sqlalchemy.orm import Session
 from cascrawl.db.engine import Connected
 from cascrawl.db.models import CrawlRun, Reject, RunWorker
 
-
+# The reason a run that died without closing is given, by the next run or by a reader that finds it dead.
+INTERRUPTED_REASON = "the process ended without closing the run (killed?)"
+# A running run is presumed dead (if its lock is free too) after this many heartbeat intervals without one.
+STALE_BEATS = 3
+DEFAULT_HEARTBEAT_SECONDS = 5.0  # a run that recorded no interval: CASCRAWL_HEARTBEAT_SECONDS's default
+# A run without any heartbeat (heartbeats off, or recorded before 0011_run_heartbeat): dead this long after its start.
+NO_HEARTBEAT_GRACE = timedelta(seconds=60)
 
 def start_run(database: Connected, *, base_url: str | None, sections: list[str], settings: dict[str, Any],
               started_at: datetime | None = None, log_file: str | None = None) -> int:
@@ -39,8 +45,48 @@ def interrupt_stale_runs(database: Connected, before_run_id: int) -> int:
     with Session(database.engine) as session, session.begin():
         result = session.execute(
             update(CrawlRun).where(CrawlRun.status == "running", CrawlRun.id < before_run_id)
-            .values(status="interrupted", reason="the process ended without closing the run (killed?)"))
+            .values(status="interrupted", reason=INTERRUPTED_REASON))
         return result.rowcount or 0
+
+
+def beat(database: Connected, run_id: int, live: dict[str, Any], at: datetime | None = None) -> bool:
+    """A running run's heartbeat: its last sign of life and its counts so far. A run already closed is left
+    as it is (a late beat must not touch it); False then."""
+    with Session(database.engine) as session, session.begin():
+        result = session.execute(update(CrawlRun).where(CrawlRun.id == run_id, CrawlRun.status == "running")
+                                 .values(heartbeat_at=at or datetime.now(timezone.utc), live=live))
+        return bool(result.rowcount)
+
+
+def heartbeat_stale(run: dict[str, Any], now: datetime | None = None) -> bool:
+    """A `running` run that has not said it is alive for STALE_BEATS of its heartbeat intervals (or, with no
+    heartbeat at all, for NO_HEARTBEAT_GRACE since it started). Only a stale run whose lock is free is dead:
+    reads.py checks the lock."""
+    if run.get("status") != "running":
+        return False
+    now = now or datetime.now(timezone.utc)
+    last = run.get("heartbeat_at")
+    if last is None:
+        started = run.get("started_at")
+        return started is not None and now - started > NO_HEARTBEAT_GRACE
+    try:
+        interval = float((run.get("live") or {}).get("interval") or DEFAULT_HEARTBEAT_SECONDS)
+    except (TypeError, ValueError):
+        interval = DEFAULT_HEARTBEAT_SECONDS
+    return now - last > timedelta(seconds=STALE_BEATS * max(interval, 0.1))
+
+
+def as_interrupted(run: dict[str, Any]) -> dict[str, Any]:
+    """A run read while it is dead (stale, lock free), shown as the next run will record it."""
+    return {**run, "status": "interrupted", "reason": run.get("reason") or INTERRUPTED_REASON}
+
+
+def with_live_counts(run: dict[str, Any]) -> dict[str, Any]:
+    """A run not closed yet (no stats at close) shows its heartbeat's counts under the same stats keys."""
+    live = run.get("live")
+    if run.get("stats") or not isinstance(live, dict):
+        return run
+    return {**run, "stats": {key: value for key, value in live.items() if key != "interval"}}
 
 
 def get_run(database: Connected, run_id: int) -> dict[str, Any] | None:
