@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from cascrawl import stats_keys
 from cascrawl.run.verdict import recorded_problems
 
 # Written by the run record (the shared contract of issue #22): [{"code", "names", "text"}, …].
-PROBLEMS_KEY = "cascrawl/verdict/problems"
+PROBLEMS_KEY = stats_keys.VERDICT_PROBLEMS
 
 HEALTHY, UNHEALTHY = "healthy", "unhealthy"
 # The reason codes a monitor can match on.

@@ -235,7 +235,7 @@ class RunRecord:
                 await self._thread.run(frontier.record_walks, self.database, walks, self.run_id, final=final)
             await self._thread.run(self.database.finish_run, self.run_id, status=status, reason=reason[:100],
                                    stats=stats, coverage=coverage_record(stats))
-            await self.crawler.signals.send_catch_log_async(signal=run_recorded, run_id=self.run_id, status=status, reason=reason, problems=stats.get("cascrawl/verdict/problems", list(self.verdict.problems)), stats=stats)
+            await self.crawler.signals.send_catch_log_async(signal=run_recorded, run_id=self.run_id, status=status, reason=reason, problems=stats.get(stats_keys.VERDICT_PROBLEMS, list(self.verdict.problems)), stats=stats)
         except Exception as error:
             logger.error("could not record the end of crawl run %s: %s", self.run_id, self.database.error_line(error))
         finally:
