@@ -120,7 +120,7 @@ def _demo_command(args, parser) -> int:
 
 
 def _run(settings, verbose: bool = False) -> int:
-    """Check the database, crawl, print a summary. Exit codes: 0 ok, 2 finished with failures, 1 failed.
+    """Check the database, crawl, print a summary. Exit codes: 0 ok, 2 degraded, 1 failed.
 
     The full log goes to the run's log file; the terminal gets it too only with --verbose or an explicit
     -s LOG_LEVEL. Otherwise a terminal shows the live progress, and every run ends with the one-screen
