@@ -14,10 +14,11 @@ from __future__ import annotations
 import os
 import re
 import shutil
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+
+from tests.support.binaries import required
 
 from .api_support import crawled_database, made_up_article, serve, upsert  # noqa: F401
 from .conftest import expected_articles
@@ -35,13 +36,8 @@ HOSTILE_SOURCE = "<svg onload=\"window.__pwned = 4\">"
 
 @pytest.fixture(scope="module")
 def chromium():
-    if not Path(CHROMIUM).is_file():
-        reason = (f"no Chromium at {CHROMIUM} (Debian: apt-get install chromium; or set CASCRAWL_TEST_CHROMIUM): "
-                  "the operator page is not tested in a browser")
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI=true and {reason}", pytrace=False)
-        pytest.skip(reason)
-    return CHROMIUM
+    return required(CHROMIUM, (f"no Chromium at {CHROMIUM} (Debian: apt-get install chromium; or set CASCRAWL_TEST_CHROMIUM): "
+                  "the operator page is not tested in a browser"))
 
 
 @pytest.fixture

@@ -17,7 +17,6 @@ import urllib.parse
 import urllib.request
 from collections import Counter
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -29,6 +28,8 @@ from cascrawl.api import metrics
 from cascrawl.api.app import create_app
 from cascrawl.db import Database
 from cascrawl.db.models import Article, CrawlRun, Reject, SectionWalk
+
+from tests.support.binaries import required
 
 from .api_support import crawled_database, free_port, made_up_article, serve  # noqa: F401
 
@@ -130,13 +131,8 @@ def test_a_database_that_does_not_answer_is_database_up_0_not_a_failed_scrape(tm
 
 @pytest.fixture(scope="module")
 def prometheus():
-    if not Path(PROMETHEUS).is_file():
-        reason = (f"no Prometheus at {PROMETHEUS} (Debian: apt-get install prometheus; or set "
-                  "CASCRAWL_TEST_PROMETHEUS): /metrics is not tested with a real Prometheus")
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI=true and {reason}", pytrace=False)
-        pytest.skip(reason)
-    return PROMETHEUS
+    return required(PROMETHEUS, (f"no Prometheus at {PROMETHEUS} (Debian: apt-get install prometheus; or set "
+                  "CASCRAWL_TEST_PROMETHEUS): /metrics is not tested with a real Prometheus"))
 
 
 def query(base: str, expression: str) -> list[dict]:

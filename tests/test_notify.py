@@ -14,14 +14,12 @@ import time
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from sqlalchemy import create_engine, select
-from sqlalchemy.orm import Session
-
-from cascrawl.db import CrawlRun, Database
+from cascrawl.db import Database
 from cascrawl.run.notify import NOTIFIED, event_of, problem_list, retry_delays, shown_target, summary
 from tests.support.fixture_site import serve_site
 
 from .conftest import FAST, SITE, run_cascrawl
+from .test_run_health import _runs
 
 
 # --- pure: the summary, when to send, the retry schedule ---
@@ -106,15 +104,6 @@ class Webhook:
         self.release.set()
         self.server.shutdown()
         self.server.server_close()
-
-
-def _runs(db_url):
-    engine = create_engine(db_url)
-    try:
-        with Session(engine) as session:
-            return session.scalars(select(CrawlRun).order_by(CrawlRun.id)).all()
-    finally:
-        engine.dispose()
 
 
 def redesigned_site(tmp_path):
