@@ -41,7 +41,7 @@ from cascrawl.engine import engine_of
 from cascrawl.run.outage import Outage, tell
 from cascrawl.run.record import RunRecord, run_record_of
 from cascrawl.run.thread import DatabaseThread
-from cascrawl.run.writes import BatchWriter
+from cascrawl.run.writes import BatchWriter, StoredThenFailed
 from cascrawl.spool import Spool, SpoolUnwritable
 
 logger = logging.getLogger(__name__)
@@ -218,6 +218,7 @@ class PersistPipeline:
         try:
             outcome = await self._write_in_thread(batch, rejects)
         except Exception as error:
+            batch, error = self._stored_part(batch, error)
             self._put_back(batch, rejects)
             if self.outage.ongoing:  # a ride-out began while this write waited: one pause
                 await self.outage.wait()
@@ -235,9 +236,19 @@ class PersistPipeline:
         batch, rejects = self._take()
         try:
             return batch, rejects, await self._write_in_thread(batch, rejects)
-        except Exception:
+        except Exception as error:
+            batch, error = self._stored_part(batch, error)
             self._put_back(batch, rejects)
-            raise
+            raise error
+
+    def _stored_part(self, batch: list[dict], error: Exception) -> tuple[list[dict], Exception]:
+        """(what of `batch` is still to write, the error to act on): a write whose articles were committed
+        before a later step failed counts them as stored, and only its rejects are kept for another try."""
+        if not isinstance(error, StoredThenFailed):
+            return batch, error
+        self.writer.count(error.outcome[0], 0, error.outcome[1])
+        self._written(batch, [])
+        return [], error.error
 
     def _wrote(self, batch: list[dict], rejects: list[dict], outcome: tuple[UpsertResult, float]) -> None:
         result, seconds = outcome

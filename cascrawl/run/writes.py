@@ -21,6 +21,16 @@ logger = logging.getLogger(__name__)
 INDEX_EVERY = 1000
 
 
+class StoredThenFailed(Exception):
+    """The batch's articles were committed, then a later step of its write failed (the rejects, the
+    re-fetch schedule, the media records, the walks): the articles are stored and must not be kept again
+    as if they were not; `error` is what failed, `outcome` the articles' (result, seconds)."""
+
+    def __init__(self, error: Exception, outcome: tuple[UpsertResult, float]):
+        super().__init__(str(error))
+        self.error, self.outcome = error, outcome
+
+
 class BatchWriter:
     def __init__(self, database: Database, run_id: int | None, stats, reject_retry_max_days: float):
         self.database = database
@@ -33,10 +43,20 @@ class BatchWriter:
               walks: list[frontier.WalkProgress] | None = None) -> tuple[UpsertResult, float]:
         """The articles (one transaction), then the rejects with their re-fetch schedule and the walk
         progress. Storing an article twice is harmless (upsert by URL), so a batch whose commit was lost can
-        simply be written again. Blocking: in the database thread (or before the crawl fetches anything)."""
+        simply be written again; but a batch whose articles were committed before a later step failed raises
+StoredThenFailed, so the caller keeps only what is still unwritten (a spool never claims stored articles).
+Blocking: in the database thread (or before the crawl fetches anything)."""
         started = time.perf_counter()
         database = self.database
         result = database.upsert_articles(batch, run_id=self.run_id)
+        try:
+            self._after_articles(batch, rejects, walks, result)
+        except Exception as error:
+            raise StoredThenFailed(error, (result, time.perf_counter() - started)) from error
+        return result, time.perf_counter() - started
+
+    def _after_articles(self, batch: list[dict], rejects: list[dict], walks, result: UpsertResult) -> None:
+        database = self.database
         refused = {url for url, _, _ in result.rejected}
         stored = [row["url"] for row in batch if row.get("url") and row["url"] not in refused]
         database.add_rejects([{key: row[key] for key in ("url", "reason", "detail", "seen_at")} for row in rejects],
@@ -61,7 +81,6 @@ class BatchWriter:
         if self._unindexed >= INDEX_EVERY:  # here, in this thread, rather than all at the end of the run
             self._unindexed = 0
             self.sync_search()
-        return result, time.perf_counter() - started
 
     def sync_search(self) -> None:
         """The full-text index brought up to date; a failure only warns (search scans what is not indexed,
