@@ -234,3 +234,8 @@ CASCRAWL_HEALTH_MAX_AGE = os.environ.get("CASCRAWL_HEALTH_MAX_AGE", "26h")
 # Seconds between two heartbeats (its row's heartbeat_at and counts so far); 0 = off. A `running` run silent
 # for three intervals while its run lock is free is read as `interrupted` (cascrawl/db/reads.py).
 CASCRAWL_HEARTBEAT_SECONDS = 5.0
+
+# --- feeds (/feeds/… of `cascrawl serve`, `cascrawl export --format atom|jsonfeed`; cascrawl/feeds/) ---
+# Entries per feed document: the current feed holds the 1 to N newest, each archive page N. Changing it
+# renumbers the archive pages. A whole number from 1 to 1000.
+CASCRAWL_FEED_PAGE_SIZE = os.environ.get("CASCRAWL_FEED_PAGE_SIZE", "50")

@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.exc import SQLAlchemyError
 
 from cascrawl import __version__
-from cascrawl.api import health, metrics, models, records
+from cascrawl.api import feeds, health, metrics, models, records
 from cascrawl.db import Database
 from cascrawl.db import reads
 from cascrawl.db.media import stored_file
@@ -241,6 +241,8 @@ def create_app(database: Database, media_store: str | None = None,
                               "description": "Prometheus text exposition format (docs/api.md lists the series)"}})
     def prometheus_metrics():
         return Response(metrics.exposition(registry), media_type=metrics.CONTENT_TYPE)
+
+    app.include_router(feeds.router())  # /feeds/…: Atom and JSON Feed (cascrawl/api/feeds.py)
 
     from cascrawl.api.pages import mount_pages
 

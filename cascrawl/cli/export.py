@@ -6,21 +6,27 @@ from __future__ import annotations
 import sys
 
 from cascrawl.cli.common import open_for_reading
+from cascrawl.cli.feeds import FEED_FORMATS, add_feed_arguments, export_feeds
 
 
 def add_export_command(commands) -> None:
     export = commands.add_parser("export", help="print stored articles, one JSON object per line (or CSV)")
     export.add_argument("--db", metavar="URL", help="database URL (default: CASCRAWL_DATABASE_URL or sqlite:///cascrawl.db)")
-    export.add_argument("--format", choices=["jsonl", "csv"], default="jsonl",
-                        help="jsonl (default): one JSON object per line; csv: one row per article, with a header")
+    export.add_argument("--format", choices=["jsonl", "csv", *FEED_FORMATS], default="jsonl",
+                        help="jsonl (default): one JSON object per line; csv: one row per article, with a header; "
+                             "atom, jsonfeed: the feeds as static files in the folder --output (docs/export.md)")
     export.add_argument("--since", metavar="CURSOR",
                         help="only what changed after this cursor (the one a previous export printed, or the API's)")
-    export.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of standard output")
+    export.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of standard output "
+                        "(atom, jsonfeed: the folder to write the feeds into)")
+    add_feed_arguments(export)
     export.set_defaults(handler=_export_command)
 
 
 def _export_command(args, parser) -> int:
     """Articles in (updated_at, id) order; a live counter on a terminal's stderr; the cursor to resume at the end."""
+    if args.format in FEED_FORMATS:
+        return export_feeds(args, parser)
     from cascrawl.db import reads
     from cascrawl.export import write_csv, write_jsonl
 

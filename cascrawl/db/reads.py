@@ -18,10 +18,10 @@ import binascii
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Any
 
-from sqlalchemy import func, literal, or_, select, tuple_
+from sqlalchemy import Date, func, literal, or_, select, tuple_
 from sqlalchemy.orm import Session, defer
 
 from cascrawl.db import frontier, runs as run_rows
@@ -157,6 +157,35 @@ def article_revisions(database: Database, article_id: int) -> list[ArticleRevisi
         query = (select(ArticleRevision).options(defer(ArticleRevision.html, raiseload=True))
                  .where(ArticleRevision.article_id == article_id).order_by(ArticleRevision.revision.desc()))
         return list(session.scalars(query))
+
+
+# --- feeds ---
+
+def feed_articles(database: Database, filters: ArticleFilter = ArticleFilter(), skip: int = 0,
+                  limit: int = 50) -> list[Article]:
+    """Articles newest publication first, in (published_date, id) descending order, after skipping the `skip`
+    newest; with their HTML (a feed carries the full text). The order cascrawl/feeds pages its documents in."""
+    with Session(database.engine) as session:
+        query = (select(Article).where(*filters.conditions(session))
+                 .order_by(Article.published_date.desc(), Article.id.desc()).offset(skip).limit(limit))
+        return list(session.scalars(query))
+
+
+def latest_change_through(database: Database, filters: ArticleFilter, published_date: date,
+                          article_id: int) -> datetime | None:
+    """The latest `updated_at` of the articles at or before (published_date, id) in publication order: what
+    any document of a feed ending there last changed by (an article inserted before it shifts it too)."""
+    position = tuple_(Article.published_date, Article.id)
+    with Session(database.engine) as session:
+        query = (select(func.max(Article.updated_at)).where(*filters.conditions(session))
+                 .where(position <= tuple_(literal(published_date, Date()), article_id)))
+        return _aware(session.scalar(query))
+
+
+def article_sections(database: Database) -> list[str]:
+    """The sections that hold articles, sorted."""
+    with Session(database.engine) as session:
+        return list(session.scalars(select(Article.section).distinct().order_by(Article.section)))
 
 
 # --- runs and rejects ---

@@ -1,0 +1,138 @@
+"""The feeds of `cascrawl serve`: Atom 1.0 and JSON Feed 1.1 at /feeds/…, per section and for all, with
+RFC 5005 archive pages (JSON Feed: `next_url`) and conditional GET. The documents: cascrawl/feeds."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timezone
+from email.utils import format_datetime, parsedate_to_datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse, Response
+
+from cascrawl import settings
+from cascrawl.db import Database
+from cascrawl.feeds import build, documents
+
+logger = logging.getLogger(__name__)
+
+PAGE_SIZE_DEFAULT = 50
+
+_HEADERS = {
+    "ETag": {"description": "changes whenever the document's bytes do; send it back as If-None-Match",
+             "schema": {"type": "string"}},
+    "Last-Modified": {"description": "the latest change of any article at or before the document's newest "
+                                     "(HTTP-date); send it back as If-Modified-Since",
+                      "schema": {"type": "string"}},
+    "Cache-Control": {"description": "`no-cache`: revalidate before reuse", "schema": {"type": "string"}},
+}
+_NOT_FOUND = {"type": "object", "required": ["detail"],
+              "properties": {"detail": {"type": "string"},
+                             "sections": {"type": "array", "items": {"type": "string"},
+                                          "description": "the known section slugs (an unknown section)"},
+                             "archives": {"type": "integer",
+                                          "description": "the archive pages the feed has (an unknown page)"}}}
+
+PAGE_DESCRIPTION = ("an archive page (RFC 5005), 1 holding the oldest articles; none: the current feed, the newest. "
+                    "Follow `prev-archive` (Atom) or `next_url` (JSON Feed) rather than counting")
+
+FEED_DESCRIPTION = """Newest publication first (then the newest stored), each entry the full article: title, the body
+as HTML, source, author, editor, section, `published` (the page's time, else its date at Beijing midnight) and
+`updated` (the last change of what the export contract carries) in RFC 3339 with +08:00, images, attachments and
+videos as enclosures. The entry id is the canonical article URL: it never changes across revisions.
+
+History: the current feed holds the 1 to N newest articles (N = CASCRAWL_FEED_PAGE_SIZE, 50); older ones are
+in archive pages of N (`?page=1` the oldest), linked `prev-archive` / `next-archive` / `current`, each marked
+`fh:archive`; a feed with no archive is marked `fh:complete`. JSON Feed: `next_url` leads to the next older
+page. Walking from the current feed to the end reaches every article exactly once."""
+
+PageNumber = Annotated[int | None, Query(ge=1, le=2**31 - 1, description=PAGE_DESCRIPTION)]
+
+
+def _responses(media_type: str) -> dict:
+    return {
+        200: {"description": "The feed document", "content": {media_type: {"schema": {"type": "string"}}},
+              "headers": _HEADERS},
+        304: {"description": "Not modified: If-None-Match matched the ETag (or, without it, If-Modified-Since is "
+                             "not older than Last-Modified)", "headers": _HEADERS},
+        404: {"description": "No such section (the known slugs are listed) or no such archive page",
+              "content": {"application/json": {"schema": _NOT_FOUND}}},
+    }
+
+
+def router(page_size: int | str | None = None) -> APIRouter:
+    """The feed routes. page_size: entries per document (default CASCRAWL_FEED_PAGE_SIZE; a value that is not
+    a whole number from 1 to 1000 is logged and the default used)."""
+    size = _size(settings.CASCRAWL_FEED_PAGE_SIZE if page_size is None else page_size)
+    routes = APIRouter(tags=["feeds"])
+
+    def serve(request: Request, kind: str, section: str | None, page: int | None) -> Response:
+        database: Database = request.app.state.database
+        try:
+            documents.check_section(database, section)
+            found = documents.document(database, kind, section, page, size, _links(request, kind, section))
+        except documents.UnknownSection as error:
+            return JSONResponse({"detail": str(error), "sections": error.known}, status_code=404)
+        except documents.NoSuchPage as error:
+            return JSONResponse({"detail": str(error), "archives": error.archives}, status_code=404)
+        headers = {"ETag": found.etag, "Cache-Control": "no-cache"}
+        if found.last_modified is not None:
+            headers["Last-Modified"] = format_datetime(found.last_modified.astimezone(timezone.utc), usegmt=True)
+        if _not_modified(request, found):
+            return Response(status_code=304, headers=headers)
+        return Response(found.body, media_type=found.media_type, headers=headers)
+
+    @routes.get("/feeds/atom", response_class=Response, responses=_responses("application/atom+xml"),
+                summary="Atom feed of all sections", description=FEED_DESCRIPTION)
+    def atom_all(request: Request, page: PageNumber = None):
+        return serve(request, "atom", None, page)
+
+    @routes.get("/feeds/json", response_class=Response, responses=_responses("application/feed+json"),
+                summary="JSON Feed of all sections", description=FEED_DESCRIPTION)
+    def json_all(request: Request, page: PageNumber = None):
+        return serve(request, "json", None, page)
+
+    @routes.get("/feeds/{section:path}/atom", response_class=Response, responses=_responses("application/atom+xml"),
+                summary="Atom feed of one section", description=FEED_DESCRIPTION)
+    def atom_section(request: Request, section: str, page: PageNumber = None):
+        return serve(request, "atom", section, page)
+
+    @routes.get("/feeds/{section:path}/json", response_class=Response, responses=_responses("application/feed+json"),
+                summary="JSON Feed of one section", description=FEED_DESCRIPTION)
+    def json_section(request: Request, section: str, page: PageNumber = None):
+        return serve(request, "json", section, page)
+
+    return routes
+
+
+def _size(value: int | str) -> int:
+    try:
+        return documents.page_size(value)
+    except ValueError as error:
+        logger.error("CASCRAWL_FEED_PAGE_SIZE: %s; feeds use %d entries a page", error, PAGE_SIZE_DEFAULT)
+        return PAGE_SIZE_DEFAULT
+
+
+def _links(request: Request, kind: str, section: str | None) -> build.Links:
+    """The URLs of this feed's documents on this server (as the client reached it)."""
+    base = str(request.base_url).rstrip("/") + "/feeds/" + (f"{section}/" if section else "") + kind
+    return lambda number: base if number is None else f"{base}?page={number}"
+
+
+def _not_modified(request: Request, found: documents.Document) -> bool:
+    """RFC 9110 §13.1: If-None-Match (weak comparison, `*` any) decides when sent; else If-Modified-Since."""
+    tags = request.headers.get("if-none-match")
+    if tags is not None:
+        candidates = [tag.strip().removeprefix("W/") for tag in tags.split(",")]
+        return "*" in candidates or found.etag in candidates
+    since = request.headers.get("if-modified-since")
+    if since is None or found.last_modified is None:
+        return False
+    try:
+        moment = parsedate_to_datetime(since)
+    except (TypeError, ValueError):
+        return False  # not an HTTP-date: ignored, as RFC 9110 says
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return found.last_modified.replace(microsecond=0) <= moment
