@@ -146,7 +146,7 @@ def authors(article: ArticleLike) -> list[str]:
 
 def summary(article: ArticleLike) -> str:
     """The first paragraph of the text, at most SUMMARY_CHARS characters."""
-    first = next((line.strip() for line in article.text.splitlines() if line.strip()), "")
+    first = next((line.strip() for line in article.text.split("\n") if line.strip()), "")
     return first if len(first) <= SUMMARY_CHARS else first[:SUMMARY_CHARS - 1] + "…"
 
 
