@@ -321,3 +321,29 @@ def test_cascrawl_serve_answers_a_feed_readers_conditional_requests(crawled, ser
     assert feedparser.parse(url, modified=first.modified).status == 304
     history = walk_atom(lambda u: urllib.request.urlopen(u, timeout=30).read(), url)
     assert len(history) == 3
+
+
+def test_a_static_export_again_touches_only_the_documents_that_changed(crawled_copy, tmp_path):
+    from cascrawl.feeds import static
+
+    db_url, _ = crawled_copy
+    output = tmp_path / "feeds"
+    database = Database(db_url).open(create=False)
+    try:
+        written = static.write_feeds(database, output, ["atom"], None, PAGE)
+        assert written.feeds == len(SECTIONS_CRAWLED) + 1
+        top = {path.name: path.stat().st_mtime_ns for path in output.glob("*.xml")}
+        assert sorted(top) == ["atom-1.xml", "atom-2.xml", "atom-3.xml", "atom-4.xml", "atom-5.xml", "atom-6.xml",
+                               "atom.xml"]
+        static.write_feeds(database, output, ["atom"], None, PAGE)
+        assert {path.name: path.stat().st_mtime_ns for path in output.glob("*.xml")} == top
+        assert upsert(db_url, [dict(made_up_article(1), published_date=date(2027, 1, 1))]).inserted == 1
+        static.write_feeds(database, output, ["atom"], None, PAGE)
+        after = {path.name: path.stat().st_mtime_ns for path in output.glob("*.xml")}
+        assert [name for name in top if after[name] != top[name]] == ["atom.xml"]
+        # A larger page size: fewer archives, and the files of the others are gone.
+        static.write_feeds(database, output, ["atom"], None, 10)
+        assert sorted(path.name for path in output.glob("*.xml")) == ["atom-1.xml", "atom-2.xml", "atom.xml"]
+        assert not list(output.rglob(".*"))  # no temporary file left
+    finally:
+        database.close()

@@ -7,7 +7,8 @@ Layout of the output folder (all sections at its top, each section in its own fo
     syky/atom.xml  syky/atom-1.xml …          one section's feed, and so on for each
 
 Links between the documents are relative to the file (`atom-3.xml`), or absolute under `feed_url` when given
-(the URL the folder is published at). Archive files a feed no longer has are removed. A file is replaced whole (written beside it, then renamed), so a web
+(the URL the folder is published at). Archive files a feed no longer has are removed. A file that holds
+its document already is left as it is; any other is replaced whole (written beside it, then renamed), so a web
 server never serves half of one.
 """
 
@@ -91,6 +92,13 @@ def _remove_archives_after(folder: Path, kind: str, archives: int) -> None:
 
 
 def _replace(path: Path, body: bytes) -> None:
+    """Write body to path, unless the file holds it already (left alone: its modification time, which a web
+    server's Last-Modified and ETag come from, stays)."""
+    try:
+        if path.stat().st_size == len(body) and path.read_bytes() == body:
+            return
+    except FileNotFoundError:
+        pass
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
         with os.fdopen(handle, "wb") as stream:
