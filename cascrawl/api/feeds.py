@@ -50,9 +50,33 @@ page. Walking from the current feed to the end reaches every article exactly onc
 PageNumber = Annotated[int | None, Query(ge=1, le=2**31 - 1, description=PAGE_DESCRIPTION)]
 
 
+# JSON Feed 1.1 (https://jsonfeed.org/version/1.1): the fields it requires, and what cascrawl always sends.
+_JSON_FEED = {
+    "type": "object", "required": ["version", "title", "items", "feed_url", "home_page_url"],
+    "properties": {
+        "version": {"type": "string", "enum": [build.JSON_FEED_VERSION]},
+        "title": {"type": "string"},
+        "home_page_url": {"type": "string"},
+        "feed_url": {"type": "string", "description": "the current document's URL: the feed's identity"},
+        "next_url": {"type": "string", "description": "the next older document; absent on the oldest"},
+        "items": {"type": "array", "items": {
+            "type": "object", "required": ["id", "url", "title", "date_published", "date_modified"],
+            "properties": {"id": {"type": "string"}, "url": {"type": "string"}, "title": {"type": "string"},
+                           "content_html": {"type": "string"}, "content_text": {"type": "string"},
+                           "date_published": {"type": "string", "format": "date-time"},
+                           "date_modified": {"type": "string", "format": "date-time"},
+                           "attachments": {"type": "array", "items": {
+                               "type": "object", "required": ["url", "mime_type"],
+                               "properties": {"url": {"type": "string"}, "mime_type": {"type": "string"}}}}}}},
+    },
+}
+_SCHEMAS = {"application/atom+xml": {"type": "string", "description": "an Atom 1.0 feed document (XML)"},
+            "application/feed+json": _JSON_FEED}
+
+
 def _responses(media_type: str) -> dict:
     return {
-        200: {"description": "The feed document", "content": {media_type: {"schema": {"type": "string"}}},
+        200: {"description": "The feed document", "content": {media_type: {"schema": _SCHEMAS[media_type]}},
               "headers": _HEADERS},
         304: {"description": "Not modified: If-None-Match matched the ETag (or, without it, If-Modified-Since is "
                              "not older than Last-Modified)", "headers": _HEADERS},
