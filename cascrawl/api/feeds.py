@@ -8,7 +8,7 @@ from datetime import timezone
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from cascrawl import settings
@@ -47,6 +47,8 @@ in archive pages of N (`?page=1` the oldest), linked `prev-archive` / `next-arch
 `fh:archive`; a feed with no archive is marked `fh:complete`. JSON Feed: `next_url` leads to the next older
 page. Walking from the current feed to the end reaches every article exactly once."""
 
+Section = Annotated[str, Path(description="a section slug: `syky`, `djcx/gz` (404 for an unknown one, with the "
+                                           "known slugs)")]
 PageNumber = Annotated[int | None, Query(ge=1, le=2**31 - 1, description=PAGE_DESCRIPTION)]
 
 
@@ -119,12 +121,12 @@ def router(page_size: int | str | None = None) -> APIRouter:
 
     @routes.get("/feeds/{section:path}/atom", response_class=Response, responses=_responses("application/atom+xml"),
                 summary="Atom feed of one section", description=FEED_DESCRIPTION)
-    def atom_section(request: Request, section: str, page: PageNumber = None):
+    def atom_section(request: Request, section: Section, page: PageNumber = None):
         return serve(request, "atom", section, page)
 
     @routes.get("/feeds/{section:path}/json", response_class=Response, responses=_responses("application/feed+json"),
                 summary="JSON Feed of one section", description=FEED_DESCRIPTION)
-    def json_section(request: Request, section: str, page: PageNumber = None):
+    def json_section(request: Request, section: Section, page: PageNumber = None):
         return serve(request, "json", section, page)
 
     return routes

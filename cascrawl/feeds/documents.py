@@ -59,12 +59,11 @@ def known_sections(database: Database) -> list[str]:
 
 
 def check_section(database: Database, section: str | None) -> None:
-    """UnknownSection unless section is None (all) or a known section."""
-    if section is None:
+    """UnknownSection unless section is None (all), a section of the catalogue, or one that holds articles."""
+    if section is None or section in SECTIONS:
         return
-    known = known_sections(database)
-    if not _SLUG.match(section) or section not in known:
-        raise UnknownSection(section, known)
+    if not _SLUG.match(section) or not reads.count_articles(database, _filters(section)):
+        raise UnknownSection(section, known_sections(database))
 
 
 def archives(database: Database, section: str | None, size: int) -> int:
