@@ -347,3 +347,31 @@ def test_a_static_export_again_touches_only_the_documents_that_changed(crawled_c
         assert not list(output.rglob(".*"))  # no temporary file left
     finally:
         database.close()
+
+
+def test_the_feed_export_says_what_it_cannot_do_and_links_absolutely_when_told_where(crawled, tmp_path, capsys):
+    from cascrawl.cli import main
+
+    db_url, _ = crawled
+    output = str(tmp_path / "out")
+    refused = {("--format", "atom"): "give it with --output DIR",
+               ("--format", "jsonfeed", "--output", output, "--since", "abc"): "--since: not with --format jsonfeed",
+               ("--format", "atom", "--output", output, "--page-size", "0"): "a whole number from 1 to 1000",
+               ("--format", "atom", "--output", output, "--feed-url", "ftp://x"): "expected an http(s) URL",
+               ("--format", "atom", "--output", output, "--section", ","): "expected section slugs"}
+    for arguments, message in refused.items():
+        with pytest.raises(SystemExit) as stopped:
+            main(["export", "--db", db_url, *arguments])
+        assert stopped.value.code == 2 and message in capsys.readouterr().err, arguments
+    assert main(["export", "--db", db_url, "--format", "atom", "--output", output, "--section", "nosuch"]) == 2
+    error = capsys.readouterr().err
+    assert "no section 'nosuch': the known sections are" in error and "syky" in error and "Traceback" not in error
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").rglob("*.xml"))
+
+    assert main(["export", "--db", db_url, "--format", "atom", "--output", output, "--section", "syky",
+                 "--page-size", str(PAGE), "--feed-url", "https://news.example.org/feeds/"]) == 0
+    assert capsys.readouterr().err == f"wrote 1 atom feed (2 documents, {PAGE} entries a page) into {output}\n"
+    root = etree.fromstring((tmp_path / "out" / "syky" / "atom.xml").read_bytes())
+    links = {link.get("rel"): link.get("href") for link in root.findall(f"{A}link")}
+    assert links == {"self": "https://news.example.org/feeds/syky/atom.xml", "alternate": "https://www.cas.cn/syky/",
+                     "prev-archive": "https://news.example.org/feeds/syky/atom-1.xml"}

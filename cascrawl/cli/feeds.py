@@ -58,6 +58,7 @@ def export_feeds(args, parser) -> int:
         return 1
     finally:
         database.close()
-    print(f"wrote {written.feeds} {args.format} feeds ({written.documents} documents, {size} entries a page) "
-          f"into {output}", file=sys.stderr)
+    feeds = f"{written.feeds} {args.format} feed" + ("s" if written.feeds != 1 else "")
+    documents_written = f"{written.documents} document" + ("s" if written.documents != 1 else "")
+    print(f"wrote {feeds} ({documents_written}, {size} entries a page) into {output}", file=sys.stderr)
     return 0
