@@ -144,3 +144,15 @@ def test_a_json_feed_item_carries_the_article():
                                    {"url": "https://www.cas.cn/a.pdf", "mime_type": "application/pdf", "title": "附件"}]
     assert item["_cascrawl"] == {"section": "syky", "source": "物理研究所", "author": "张三", "editor": "王五"}
     assert item["tags"] == ["科研进展"]
+
+
+def test_the_page_size_setting_is_a_whole_number_from_1_to_1000(caplog):
+    from cascrawl.api.feeds import PAGE_SIZE_DEFAULT, _size
+    from cascrawl.feeds.documents import page_size
+
+    assert [page_size(value) for value in ("1", " 50 ", 1000)] == [1, 50, 1000]
+    for bad in ("0", "1001", "ten", "", "2.5"):
+        with pytest.raises(ValueError, match="a whole number from 1 to 1000"):
+            page_size(bad)
+    assert _size("ten") == PAGE_SIZE_DEFAULT
+    assert "CASCRAWL_FEED_PAGE_SIZE" in caplog.text and "'ten'" in caplog.text
