@@ -102,7 +102,10 @@ def problem_view(entry: dict[str, Any]) -> dict[str, Any]:
     code = str(entry.get("code") or "problem")
     names = [str(name) for name in entry.get("names") or []]
     label = _NAMES_ARE.get(code)
-    return {"code": code, "text": str(entry.get("text") or code), "severity": ERROR if code in _ERROR_CODES else WARNING,
+    text = str(entry.get("text") or code)
+    # A run stored before problems had codes: its status line (failed, stopped, interrupted) is an error.
+    severe = code in _ERROR_CODES or (code == "recorded" and text.startswith("status "))
+    return {"code": code, "text": text, "severity": ERROR if severe else WARNING,
             "names_label": label if label and names else None, "names": names if label else []}
 
 
@@ -192,6 +195,12 @@ def revision_diffs(article: dict[str, Any]) -> list[dict[str, Any]]:
                         "title": (older["title"], newer["title"]) if older["title"] != newer["title"] else None,
                         "lines": text_diff(older["text"], newer["text"])})
     return changes
+
+
+def raw_link(article: Any) -> str | None:
+    """The link to the article's archived response (GET /articles/{id}/raw) when its row has one (`warc_file`);
+    read defensively: a row of a schema without that column has no link."""
+    return f"/articles/{article.id}/raw" if getattr(article, "warc_file", None) else None
 
 
 def _text(value: str, name: str) -> str:
@@ -323,9 +332,7 @@ def mount_pages(app: FastAPI, health_max_age: float | None = None) -> None:
         if found is None:
             return render(request, "missing.html", status=404, what=f"article {article_id}")
         detail = records.article_detail_json(found, reads.article_revisions(db, found.id))
-        # The archived response (a WARC record), when the row has one: read defensively, the column is newer.
-        raw = f"/articles/{found.id}/raw" if getattr(found, "warc_file", None) else None
-        return render(request, "article.html", article=detail, changes=revision_diffs(detail), raw=raw)
+        return render(request, "article.html", article=detail, changes=revision_diffs(detail), raw=raw_link(found))
 
     @app.get("/ui/runs/{run_id}", response_class=HTMLResponse, include_in_schema=False)
     def run(request: Request, run_id: Annotated[int, PathParam(ge=1, le=MAX_ID)]):
