@@ -93,7 +93,7 @@ def test_a_degraded_run_heads_the_overview_with_its_age_and_sections_named(datab
     assert [item.classes for item in items] == [{"problem", "warning", "problem-section_missing"},
                                                 {"problem", "error", "problem-articles_refused"}]
     assert " ".join(items[0].text_content().split()) == \
-        "⚠ Warning 2 section(s) answered 404 or 410: cm, yw (sections: cm, yw)"
+        "⚠ Warning section_missing 2 section(s) answered 404 or 410: cm, yw (sections: cm, yw)"
     assert [strong.text for strong in items[0].cssselect(".names strong")] == ["cm", "yw"]
     assert items[1].text_content().split()[:2] == ["✖", "Error"]  # a refused article is worse than a missing section
     row = document.cssselect("#runs tbody tr")[0]
