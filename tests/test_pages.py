@@ -7,7 +7,6 @@ axes) have unit tests at the end; the reads under the page run on SQLite and Pos
 
 from __future__ import annotations
 
-import os
 import re
 from datetime import date, datetime, timedelta, timezone
 from types import SimpleNamespace
@@ -447,10 +446,10 @@ def test_text_diff_marks_the_changed_characters_and_keeps_a_line_of_context():
 
 def test_health_and_problem_severity_are_said_in_words_too():
     summary = pages.health_summary({"reason": "stale", "age_seconds": 30 * 3600, "detail": "run 4 ended …",
-                                    "run_id": 4, "problems": []}, NOW)
+                                    "run_id": 4, "problems": []})
     assert summary["severity"] == "warning" and summary["line"] == "Last crawl: ok, but too old, 30 h ago"
-    assert pages.health_summary({"reason": "no_run"}, NOW)["line"] == "No crawl has completed yet"
-    assert pages.health_summary({"reason": "database_unreachable"}, NOW)["severity"] == "error"
+    assert pages.health_summary({"reason": "no_run"})["line"] == "No crawl has completed yet"
+    assert pages.health_summary({"reason": "database_unreachable"})["severity"] == "error"
     assert pages.problem_view({"code": "layout_alarm", "names": ["body"], "text": "body found on 40%"})["names_label"] == "fields"
     assert pages.problem_view({"code": "articles_spooled", "names": ["articles_spooled"], "text": "x"})["names"] == []
     assert pages.SEVERITY_WORDS == {"ok": ("✓", "OK"), "warning": ("⚠", "Warning"), "error": ("✖", "Error")}

@@ -202,16 +202,27 @@ def _integer(value: float) -> str:
 
 def _svg(chart) -> bytes:
     """The chart as an SVG document without any <script> (pygal always writes its tooltips' configuration
-    as one; an image never runs it, but the page promises no JavaScript at all)."""
+    as one; an image never runs it, but the page promises no JavaScript at all), without the tooltips' data
+    (<desc>: no script shows it) and without the empty bars pygal draws for a month with nothing (a
+    continuous axis of 20 years would otherwise weigh half a megabyte)."""
     from xml.etree import ElementTree
 
     root = ElementTree.fromstring(chart.render())
     for parent in root.iter():
-        for child in [child for child in parent if str(child.tag).endswith("}script") or child.tag == "script"]:
+        for child in [child for child in parent if _dropped(child)]:
             parent.remove(child)
     ElementTree.register_namespace("", "http://www.w3.org/2000/svg")
     ElementTree.register_namespace("xlink", "http://www.w3.org/1999/xlink")
     return ElementTree.tostring(root, encoding="utf-8", xml_declaration=True)
+
+
+def _dropped(element) -> bool:
+    tag = str(element.tag).rsplit("}", 1)[-1]
+    if tag in ("script", "desc"):
+        return True
+    if tag == "g" and "bar" in (element.get("class") or "").split():
+        return all(float(rect.get("height") or 0) == 0 for rect in element if str(rect.tag).endswith("rect"))
+    return False
 
 
 def _count(run: dict[str, Any], key: str) -> int:

@@ -113,7 +113,7 @@ def status_severity(status: str | None) -> str:
     return _STATUS_SEVERITY.get(str(status), ERROR)
 
 
-def health_summary(body: dict[str, Any], now: datetime) -> dict[str, Any]:
+def health_summary(body: dict[str, Any]) -> dict[str, Any]:
     """The line at the top of the overview from /healthz's body: "Last crawl: degraded, 3 h ago", its severity,
     the detail and the problems."""
     reason = body.get("reason")
@@ -227,7 +227,10 @@ def _page_number(value: str) -> int:
 
 
 def _query(**values: Any) -> str:
-    return urlencode({name: value for name, value in values.items() if value not in (None, "", 1, "changed")})
+    """The articles page's query string, without the defaults (no filter, the first page, newest change first)."""
+    return urlencode({name: value for name, value in values.items()
+                      if value not in (None, "") and not (name == "page" and value == 1)
+                      and not (name == "sort" and value == "changed")})
 
 
 def mount_pages(app: FastAPI, health_max_age: float | None = None) -> None:
@@ -259,13 +262,13 @@ def mount_pages(app: FastAPI, health_max_age: float | None = None) -> None:
     def home(request: Request):
         db = request.app.state.database
         now = datetime.now(timezone.utc)
-        healthy, body = health.report(db, max_age, now)
+        _, body = health.report(db, max_age, now)
         listing, _, _ = runs_listing(request, "1")
         running = [run for run in listing["runs"] if run["status"] == "running"]
         sections = [records.section_json(stats) for stats in reads.section_stats(db)]
         latest = reads.list_runs(db, limit=charts.RUNS_SHOWN)
         months, by_section = charts.archive_table(reads.articles_per_month(db))
-        return render(request, "home.html", summary=health_summary(body, now), running=running, listing=listing,
+        return render(request, "home.html", summary=health_summary(body), running=running, listing=listing,
                       sections=sections, totals=reads.totals(db), run_numbers=charts.runs_table(latest),
                       archive_years=_years(months, by_section))
 
@@ -292,7 +295,7 @@ def mount_pages(app: FastAPI, health_max_age: float | None = None) -> None:
 
     @app.get("/ui/articles", response_class=HTMLResponse, include_in_schema=False)
     def articles(request: Request, q: str = "", section: str = "", published_from: str = "", published_to: str = "",
-                 sort: str = "changed", page: str = "1", cursor: str = ""):
+                 sort: str = "changed", page: str = "1"):
         db = request.app.state.database
         stored = page_reads.stored_sections(db)
         error = None
@@ -316,14 +319,14 @@ def mount_pages(app: FastAPI, health_max_age: float | None = None) -> None:
             error, query, number = str(problem), None, 1
         listing = page_reads.article_listing(db, query, number, UI_PAGE) if query else None
         pages = max(1, -(-listing.total // UI_PAGE)) if listing else 1
+        # What the header's search box sends along, so that a search keeps the filters.
         keep = {name: value for name, value in shown.items() if name != "q" and value and value != "changed"}
-        base = {**shown}
         return render(request, "articles.html", status=422 if error else 200, error=error, q=shown["q"],
                       shown=shown, keep=keep, sorts=page_reads.SORTS, stored_sections=stored,
                       articles=listing.articles if listing else [], matching=listing.total if listing else 0,
                       page=number, pages=pages,
-                      newer=_query(**base, page=number - 1) if number > 1 else None,
-                      older=_query(**base, page=number + 1) if number < pages else None)
+                      newer=_query(**shown, page=number - 1) if number > 1 else None,
+                      older=_query(**shown, page=number + 1) if number < pages else None)
 
     @app.get("/ui/articles/{article_id}", response_class=HTMLResponse, include_in_schema=False)
     def article(request: Request, article_id: Annotated[int, PathParam(ge=1, le=MAX_ID)]):
