@@ -418,11 +418,21 @@ def test_the_walk_in_words_and_the_http_summary():
     assert mode.incremental_facts({}) == []
     assert mode.incremental_facts({stats_keys.INCREMENTAL_KNOWN_ARTICLES: 0}) == [
         "no article was stored before this run: every listing entry was new"]
-    assert mode.incremental_facts({stats_keys.INCREMENTAL_LATE_ENTRIES: 1, stats_keys.WALKS_INCOMPLETE: ["yw"],
-                                   stats_keys.INCREMENTAL_CUT_BY_MAX_PAGES: 2}) == [
+    assert mode.incremental_facts({stats_keys.INCREMENTAL_KNOWN_ARTICLES: 3, stats_keys.INCREMENTAL_LATE_ENTRIES: 1,
+                                   stats_keys.WALKS_INCOMPLETE: ["yw"], stats_keys.INCREMENTAL_CUT_BY_MAX_PAGES: 2}) == [
+        "3 article(s) already stored were not fetched again",
         "1 late or back-dated entry found below that point, walked on",
         "2 section walk(s) cut by CASCRAWL_MAX_PAGES (the next run goes on)",
         "not walked to the end (the next run goes on): yw"]
+    # A full walk knows no stored article: what it counts as late is every entry, and is not told.
+    full = {stats_keys.REFRESH_REQUESTED: 0, stats_keys.INCREMENTAL_LATE_ENTRIES: 17}
+    assert mode.incremental_facts(full, {"CASCRAWL_INCREMENTAL": False}) == mode.incremental_facts(full) == [
+        "a full walk: every listing entry was fetched, stored before or not"]
+    assert mode.incremental_facts({stats_keys.INCREMENTAL_KNOWN_ARTICLES: 27, stats_keys.REFRESH_REQUESTED: 0},
+                                  {"CASCRAWL_INCREMENTAL": True, "CASCRAWL_REFRESH_DAYS": 30}) == [
+        "27 article(s) already stored were not fetched again",
+        "0 article(s) of the last 30 day(s) re-fetched to catch edits (refresh)"]
+    assert mode.incremental_facts({stats_keys.INCREMENTAL_KNOWN_ARTICLES: 2}, {"CASCRAWL_RUN_KIND": "reparse"}) == []
     assert mode.http_summary({"downloader/response_status_count/404": 2, "downloader/response_status_count/200": "9",
                               "other": 1}) == {"200": 9, "404": 2}
 

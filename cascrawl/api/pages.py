@@ -350,7 +350,7 @@ def mount_pages(app: FastAPI, health_max_age: float | None = None) -> None:
         tail, cut = runlog.read_tail(path, LOG_TAIL_BYTES) if path else ("", False)
         detail = records.run_detail_json(found)
         return render(request, "run.html", run=detail, view=run_view(found, now), rejects=rejects,
-                      incomplete=incomplete, facts=mode.incremental_facts(found.get("stats")),
+                      incomplete=incomplete, facts=mode.incremental_facts(found.get("stats"), found.get("settings")),
                       problems=[problem_view(entry) for entry in detail["problem_entries"]],
                       log={"path": path, "why": why, "tail": tail, "cut": cut, "limit": LOG_TAIL_BYTES})
 

@@ -35,11 +35,18 @@ def run_mode(settings: dict[str, Any] | None, stats: dict[str, Any] | None = Non
     return UNKNOWN
 
 
-def incremental_facts(stats: dict[str, Any] | None) -> list[str]:
-    """What the walk skipped and why, one sentence each, from the run's stats (empty: nothing to say)."""
+def incremental_facts(stats: dict[str, Any] | None, settings: dict[str, Any] | None = None) -> list[str]:
+    """What the walk skipped and why, one sentence each, from the run's stats and settings (empty: nothing
+    to say). A full walk knows no stored article: every entry it reads is fetched, none is "late"."""
     stats = stats or {}
     count = lambda key: _number(stats.get(key))  # noqa: E731
+    kind = run_mode(settings, stats)
+    if kind == REPARSE:
+        return []
     facts = []
+    if kind == FULL or (kind == REFRESH and stats_keys.REFRESH_REQUESTED in stats
+                        and stats_keys.INCREMENTAL_KNOWN_ARTICLES not in stats):
+        facts.append("a full walk: every listing entry was fetched, stored before or not")
     known = count(stats_keys.INCREMENTAL_KNOWN_ARTICLES)
     if stats_keys.INCREMENTAL_KNOWN_ARTICLES in stats:
         facts.append(f"{known} article(s) already stored were not fetched again" if known else
@@ -54,7 +61,7 @@ def incremental_facts(stats: dict[str, Any] | None) -> list[str]:
     if isinstance(deep, list) and deep:
         facts.append(f"walked down to the last listing page (deep walk): {', '.join(map(str, deep))}")
     late = count(stats_keys.INCREMENTAL_LATE_ENTRIES)
-    if late:
+    if late and stats_keys.INCREMENTAL_KNOWN_ARTICLES in stats:  # only an incremental walk has a boundary
         facts.append(f"{late} late or back-dated entr{'y' if late == 1 else 'ies'} found below that point, walked on")
     cut = count(stats_keys.INCREMENTAL_CUT_BY_MAX_PAGES)
     if cut:
@@ -66,8 +73,10 @@ def incremental_facts(stats: dict[str, Any] | None) -> list[str]:
     if waiting:
         facts.append(f"{waiting} rejected page(s) wait for their next try")
     refresh = count(stats_keys.REFRESH_REQUESTED)
-    if refresh:
-        facts.append(f"{refresh} recent article(s) re-fetched to catch edits (refresh)")
+    days = _number((settings or {}).get("CASCRAWL_REFRESH_DAYS"))
+    if refresh or days:
+        facts.append(f"{refresh} article(s)" + (f" of the last {days} day(s)" if days else " published recently")
+                     + " re-fetched to catch edits (refresh)")
     incomplete = stats.get(stats_keys.WALKS_INCOMPLETE)
     if isinstance(incomplete, list) and incomplete:
         facts.append(f"not walked to the end (the next run goes on): {', '.join(map(str, incomplete))}")
