@@ -26,7 +26,10 @@ from cascrawl.run.heartbeat import live_counts
 from .api_support import made_up_article
 from .db_backends import db_url, postgres_server  # noqa: F401
 
-NOW = datetime.now(timezone.utc)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
 
 
 @pytest.fixture
@@ -59,7 +62,7 @@ def _run(database: Database, *, status: str = "finished", started: timedelta = t
          seconds: float = 120, stats: dict | None = None, settings: dict | None = None, sections=("yw",),
          log_file: str | None = None, reason: str | None = "finished") -> int:
     """A closed run recorded by the db layer, started `started` ago and lasting `seconds`."""
-    begun = NOW - started
+    begun = _now() - started
     run_id = database.start_run(base_url="https://www.cas.cn", sections=list(sections), settings=settings or {},
                                 started_at=begun, log_file=log_file)
     database.finish_run(run_id, status=status, reason=reason, stats=stats if stats is not None else {},
@@ -81,13 +84,14 @@ def _article(number: int, section: str = "syky", published: date = date(2026, 1,
 def test_a_degraded_run_heads_the_overview_with_its_age_and_sections_named(database):
     problems = [{"code": "section_missing", "names": ["cm", "yw"], "text": "2 section(s) answered 404 or 410: cm, yw"},
                 {"code": "articles_refused", "names": ["articles_refused"], "text": "3 article(s) refused by the database"}]
-    run_id = _run(database, status="degraded", started=timedelta(hours=3, minutes=2), seconds=120,
+    run_id = _run(database, status="degraded", started=timedelta(hours=3, minutes=32), seconds=120,
                   stats={stats_keys.VERDICT_PROBLEMS: problems, "downloader/response_status_count/404": 2})
     document, _ = _get(database, "/ui/")
 
     health = document.get_element_by_id("health")
     assert "warning" in health.classes
-    assert _text(document, "#health-line") == f"⚠ Warning Last crawl: degraded, 3 h ago (run #{run_id})"
+    assert re.fullmatch(rf"⚠ Warning Last crawl: degraded, 3 h 3\d min ago \(run #{run_id}\)",
+                        _text(document, "#health-line"))
     items = document.cssselect("#health-problems li")
     assert [item.classes for item in items] == [{"problem", "warning", "problem-section_missing"},
                                                 {"problem", "error", "problem-articles_refused"}]
@@ -104,18 +108,18 @@ def test_a_clean_recent_run_reads_ok(database):
     _run(database, started=timedelta(minutes=10), seconds=30)
     document, _ = _get(database, "/ui/")
     assert "ok" in document.get_element_by_id("health").classes
-    assert _text(document, "#health-line").startswith("✓ OK Last crawl: ok, 9 min")
+    assert re.fullmatch(r"✓ OK Last crawl: ok, \d+ min( \d+ s)? ago \(run #1\)", _text(document, "#health-line"))
     assert not document.cssselect("#health-detail") and not document.cssselect("#health-problems")
 
 
 def test_a_dead_run_reads_interrupted_everywhere_on_the_page(database):
     _run(database, started=timedelta(hours=5))
     dead = database.start_run(base_url="https://www.cas.cn", sections=["yw"], settings={},
-                              started_at=NOW - timedelta(minutes=10))
-    runs.beat(database, dead, live_counts({stats_keys.LISTING_PAGES: 3}, 5.0), at=NOW - timedelta(minutes=9))
+                              started_at=_now() - timedelta(minutes=10))
+    runs.beat(database, dead, live_counts({stats_keys.LISTING_PAGES: 3}, 5.0), at=_now() - timedelta(minutes=9))
     document, _ = _get(database, "/ui/")  # the heartbeat is stale and nobody holds the lock: it died
     assert "error" in document.get_element_by_id("health").classes
-    assert re.fullmatch(rf"✖ Error Last crawl: interrupted, 10 min( \d+ s)? ago \(run #{dead}\)",  # since it began
+    assert re.fullmatch(rf"✖ Error Last crawl: interrupted, 1\d min( \d+ s)? ago \(run #{dead}\)",  # since it began
                         _text(document, "#health-line"))
     assert "status interrupted" in _text(document, "#health-problems")
     assert not document.cssselect(f"#running-{dead}")
@@ -127,17 +131,17 @@ def test_a_dead_run_reads_interrupted_everywhere_on_the_page(database):
 
 
 def test_a_running_crawl_shows_its_counts_so_far_and_its_heartbeat(database):
-    _run(database, started=timedelta(hours=2), seconds=60)
+    _run(database, started=timedelta(hours=2, minutes=30), seconds=60)
     live = database.start_run(base_url="https://www.cas.cn", sections=["yw", "syky"], settings={
-        "CASCRAWL_INCREMENTAL": True, "CASCRAWL_REFRESH_DAYS": 0}, started_at=NOW - timedelta(minutes=3))
+        "CASCRAWL_INCREMENTAL": True, "CASCRAWL_REFRESH_DAYS": 0}, started_at=_now() - timedelta(minutes=3))
     counts = {stats_keys.LISTING_PAGES: 12, stats_keys.ARTICLES_UPSERTED: 40, stats_keys.ARTICLES_INSERTED: 30,
               stats_keys.ARTICLES_REVISED: 2, stats_keys.rejected("http_404"): 1}
     runs.beat(database, live, live_counts(counts, 5.0))
     with RunLock(database):  # the crawl holds its lock
         document, _ = _get(database, "/ui/")
-    assert _text(document, "#health-line").startswith("✓ OK Last crawl: ok, 1 h 59 min ago")  # the last completed
+    assert re.match(r"✓ OK Last crawl: ok, 2 h \d+ min ago", _text(document, "#health-line"))  # the last completed
     running = _text(document, f"#running-{live}")
-    assert re.search(rf"▶ Running Crawl #{live} running for 3 min( \d+ s)? \(incremental, sections yw, syky\)", running)
+    assert re.search(rf"▶ Running Crawl #{live} running for \d+ min( \d+ s)? \(incremental, sections yw, syky\)", running)
     assert "so far: 12 listing pages · 40 articles stored (30 new, 2 revised)" in running
     assert re.search(r"last heartbeat \d+ s ago", running)
     row = document.cssselect("#runs tbody tr")[0]
@@ -372,9 +376,10 @@ def test_the_archive_chart_shows_every_month_even_empty_ones():
 
 
 def test_the_run_charts_keep_counts_integer_and_each_measure_on_its_own_scale():
+    begun = _now()
     runs_ = [{"id": number, "status": "finished", "rejects": 1 if number == 2 else 0,
-              "stats": {stats_keys.ARTICLES_INSERTED: 480 * number}, "started_at": NOW,
-              "finished_at": NOW + timedelta(seconds=65 * number)} for number in (3, 2, 1)]
+              "stats": {stats_keys.ARTICLES_INSERTED: 480 * number}, "started_at": begun,
+              "finished_at": begun + timedelta(seconds=65 * number)} for number in (3, 2, 1)]
     ticks = _svg_texts(charts.runs_chart(runs_), "y")
     assert ticks and all(re.fullmatch(r"\d+", tick) for tick in ticks)
     assert _svg_texts(charts.rejects_chart(runs_), "y") == ["0", "1"]  # one reject is the whole height
@@ -486,7 +491,7 @@ def test_the_page_reads_filter_sort_and_page_on_both_backends(db_url):  # noqa: 
 
         ids = [_run(database, started=timedelta(hours=10 - number)) for number in range(5)]
         database.add_rejects([{"url": "https://www.cas.cn/yw/x.shtml", "reason": "http_404", "detail": None,
-                               "seen_at": NOW}],
+                               "seen_at": _now()}],
                              run_id=ids[3])
         second = page_reads.runs_page(database, 2, 2)
         assert second.total == 5 and [run["id"] for run in second.runs] == [ids[2], ids[1]]
