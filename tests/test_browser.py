@@ -257,3 +257,56 @@ def test_operator_page_fits_desktop_and_phone_in_chromium(browser_page, hostile_
         if name == "refused":
             assert page.locator("#error").inner_text() == "search: at most 200 characters, got 201"
     assert all((tmp_path / f"{name}-{width}.png").stat().st_size > 10_000 for name in shots)
+
+
+def test_degraded_dead_and_running_runs_read_for_what_they_are_in_chromium(browser_page, request, serve, tmp_path):
+    """The three states an operator must tell apart at a glance, at phone width, written by the db layer into a
+    crawled database while `cascrawl serve` reads it: a degraded run (its sections named), a run that died
+    (stale heartbeat, lock free: interrupted), a running one (fresh heartbeat, its lock held: live counts)."""
+    import time
+    from datetime import datetime, timezone
+
+    from cascrawl import stats_keys
+    from cascrawl.db import Database, RunLock, runs
+    from cascrawl.run.heartbeat import live_counts
+
+    url = crawled_database("sqlite", request, tmp_path)
+    database = Database(url).open()
+    page = browser_page
+    page.set_viewport_size({"width": 390, "height": 900})
+    server = serve(url)
+    moment = lambda: datetime.now(timezone.utc)  # noqa: E731 each run newer than the crawl's and the one before
+    try:
+        problems = [{"code": "section_missing", "names": ["yw"], "text": "1 section(s) answered 404 or 410: yw"}]
+        degraded = database.start_run(base_url="https://www.cas.cn", sections=["yw", "syky"], settings={},
+                                      started_at=moment())
+        database.finish_run(degraded, status="degraded", reason="finished", stats={stats_keys.VERDICT_PROBLEMS: problems})
+        page.goto(f"{server.base}/ui/")
+        assert page.locator("#health-line").inner_text().startswith("⚠ Warning Last crawl: degraded, ")
+        assert page.locator("#health-problems li").inner_text().endswith("(sections: yw)")
+        assert page.locator("#health-problems strong").inner_text() == "yw" and page.locator("#health").is_visible()
+        page.screenshot(path=str(tmp_path / "degraded-390.png"), full_page=True)
+
+        dead = database.start_run(base_url="https://www.cas.cn", sections=["yw"], settings={}, started_at=moment())
+        runs.beat(database, dead, live_counts({stats_keys.LISTING_PAGES: 2}, 0.1))  # a beat every 0.1 s …
+        time.sleep(1)  # … and none for ten of them: stale (past 3 beats), its lock free
+        page.reload()
+        assert page.locator("#health-line").inner_text().startswith("✖ Error Last crawl: interrupted, ")
+        assert page.locator("#runs tbody tr").first.locator(".badge").inner_text() == "interrupted"
+        page.screenshot(path=str(tmp_path / "interrupted-390.png"), full_page=True)
+
+        database.finish_run(dead, status="interrupted", reason=runs.INTERRUPTED_REASON, stats=None)
+        live = database.start_run(base_url="https://www.cas.cn", sections=["syky"], settings={
+            "CASCRAWL_INCREMENTAL": True}, started_at=moment())
+        runs.beat(database, live, live_counts({stats_keys.LISTING_PAGES: 9, stats_keys.ARTICLES_UPSERTED: 31,
+                                               stats_keys.ARTICLES_INSERTED: 30, stats_keys.ARTICLES_REVISED: 1}, 5.0))
+        with RunLock(database):  # the crawl holds its lock: alive
+            page.reload()
+            running = page.locator(f"#running-{live}")
+            assert running.is_visible()
+            assert "so far: 9 listing pages · 31 articles stored (30 new, 1 revised)" in running.inner_text()
+            assert page.locator("#runs tbody tr").first.locator(".badge").inner_text() == "running"
+            assert _overflow(page) <= 0
+            page.screenshot(path=str(tmp_path / "running-390.png"), full_page=True)
+    finally:
+        database.close()

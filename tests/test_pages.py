@@ -499,3 +499,10 @@ def test_the_page_reads_filter_sort_and_page_on_both_backends(db_url):  # noqa: 
         assert page_reads.runs_page(database, 9, 2).runs == []
     finally:
         database.close()
+
+
+def test_a_problem_kept_in_words_only_shows_no_code_and_a_status_line_is_an_error():
+    dead = pages.problem_view({"code": "problem", "names": [], "text": "status interrupted: killed?"})
+    assert dead["code"] is None and dead["severity"] == "error"
+    old = pages.problem_view({"code": "recorded", "names": [], "text": "2 listing page(s) could not be fetched"})
+    assert old["code"] is None and old["severity"] == "warning"

@@ -58,6 +58,7 @@ _REASON_SEVERITY = {"ok": OK, "degraded": WARNING, "stale": WARNING}  # else (fa
 _ERROR_CODES = {"storage_failed", "site_unreachable", "articles_refused", "worker_lost", "interrupted", "failed",
                 "stopped", "redis_lost", "requests_left"}
 _STATUS_SEVERITY = {"finished": OK, "running": OK, "degraded": WARNING}
+_WORDS_ONLY = {"recorded", "problem"}  # the codes of problems kept in words only (verdict.py, health_state.py)
 # What the names of a problem are, by its code (shown as "sections: yw, cm").
 _NAMES_ARE = {"section_missing": "sections", "section_failed": "sections", "section_empty": "sections",
               "listing_pages_unread": "sections", "walks_incomplete": "sections", "layout_alarm": "fields",
@@ -103,9 +104,11 @@ def problem_view(entry: dict[str, Any]) -> dict[str, Any]:
     names = [str(name) for name in entry.get("names") or []]
     label = _NAMES_ARE.get(code)
     text = str(entry.get("text") or code)
-    # A run stored before problems had codes: its status line (failed, stopped, interrupted) is an error.
-    severe = code in _ERROR_CODES or (code == "recorded" and text.startswith("status "))
-    return {"code": code, "text": text, "severity": ERROR if severe else WARNING,
+    # A problem recorded in words only (a run stored before problems had codes, or one that died): its
+    # status line (failed, stopped, interrupted) is an error; it has no code worth showing.
+    generic = code in _WORDS_ONLY
+    severe = code in _ERROR_CODES or (generic and text.startswith("status "))
+    return {"code": None if generic else code, "text": text, "severity": ERROR if severe else WARNING,
             "names_label": label if label and names else None, "names": names if label else []}
 
 
