@@ -137,14 +137,16 @@ def test_a_running_crawl_shows_its_counts_so_far_and_its_heartbeat(database):
     counts = {stats_keys.LISTING_PAGES: 12, stats_keys.ARTICLES_UPSERTED: 40, stats_keys.ARTICLES_INSERTED: 30,
               stats_keys.ARTICLES_REVISED: 2, stats_keys.rejected("http_404"): 1}
     runs.beat(database, live, live_counts(counts, 5.0))
+    other = database.start_run(base_url="https://www.cas.cn", sections=["cm"], settings={}, started_at=_now())
     with RunLock(database):  # the crawl holds its lock
         document, _ = _get(database, "/ui/")
+    assert _text(document, f"#live-{other}") == "so far: nothing counted yet · no heartbeat yet"
     assert re.match(r"✓ OK Last crawl: ok, 2 h \d+ min ago", _text(document, "#health-line"))  # the last completed
     running = _text(document, f"#running-{live}")
     assert re.search(rf"▶ Running Crawl #{live} running for \d+ min( \d+ s)? \(incremental, sections yw, syky\)", running)
     assert "so far: 12 listing pages · 40 articles stored (30 new, 2 revised)" in running
     assert re.search(r"last heartbeat \d+ s ago", running)
-    row = document.cssselect("#runs tbody tr")[0]
+    row = document.cssselect("#runs tbody tr")[1]
     assert _text(row, "td[data-label=status]") == "running" and _text(row, "td[data-label=stored]") == "40"
     assert _text(row, "td[data-label=duration]").endswith("so far")
 
