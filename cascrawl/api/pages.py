@@ -249,24 +249,23 @@ def mount_pages(app: FastAPI, health_max_age: float | None = None) -> None:
         response.headers.update(SECURITY_HEADERS)
         return response
 
-    def runs_listing(request: Request, page: str):
-        db = request.app.state.database
+    def runs_listing(request: Request, page: str) -> tuple[dict[str, Any] | None, str | None]:
+        """(page `page` of the runs as listed, None), or (None, why the page number is refused)."""
         now = datetime.now(timezone.utc)
         try:
             number = _page_number(page)
         except Refused as problem:
-            return None, str(problem), now
-        listed = page_reads.runs_page(db, number, RUNS_PAGE)
-        pages = max(1, -(-listed.total // RUNS_PAGE))
-        return {"runs": [run_view(run, now) for run in listed.runs], "page": number, "pages": pages,
-                "total": listed.total}, None, now
+            return None, str(problem)
+        listed = page_reads.runs_page(request.app.state.database, number, RUNS_PAGE)
+        return {"runs": [run_view(run, now) for run in listed.runs], "page": number,
+                "pages": max(1, -(-listed.total // RUNS_PAGE)), "total": listed.total}, None
 
     @app.get("/ui/", response_class=HTMLResponse, include_in_schema=False)
     def home(request: Request):
         db = request.app.state.database
         now = datetime.now(timezone.utc)
         _, body = health.report(db, max_age, now)
-        listing, _, _ = runs_listing(request, "1")
+        listing, _ = runs_listing(request, "1")
         running = [run for run in listing["runs"] if run["status"] == "running"]
         sections = [records.section_json(stats) for stats in reads.section_stats(db)]
         latest = reads.list_runs(db, limit=charts.RUNS_SHOWN)
@@ -277,7 +276,7 @@ def mount_pages(app: FastAPI, health_max_age: float | None = None) -> None:
 
     @app.get("/ui/runs", response_class=HTMLResponse, include_in_schema=False)
     def runs(request: Request, page: str = "1"):
-        listing, error, _ = runs_listing(request, page)
+        listing, error = runs_listing(request, page)
         if error:
             return render(request, "runs.html", status=422, error=error,
                           listing={"runs": [], "page": 1, "pages": 1, "total": 0})
