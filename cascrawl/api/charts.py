@@ -24,8 +24,8 @@ MONTHS_SHOWN = 240  # the archive chart: at most the latest 20 years of months, 
 RUNS_SHOWN = 20  # the run charts: the latest runs
 
 # Okabe & Ito's colour-blind-safe eight, then four of Paul Tol's: twelve colours far apart.
-PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#000000", "#F0E442",
-           "#882255", "#44AA99", "#999933", "#332288")
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#000000", "#882255",
+           "#44AA99", "#999933", "#332288", "#F0E442")  # the yellow, faint on white, last
 DASHES = ("", "8,4", "2,3", "10,3,2,3", "4,4")  # line series: solid, dashed, dotted, dash-dot, …
 
 _STYLE = Style(colors=PALETTE, background="#ffffff", plot_background="#ffffff", foreground="#1d2430",
