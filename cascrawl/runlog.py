@@ -81,3 +81,42 @@ def _log_file_error(handler: logging.FileHandler, record: logging.LogRecord) -> 
         sys.stderr.flush()
     except Exception:  # nowhere to say it either
         pass
+
+
+# --- reading a run's log back (the operator page) ---
+
+LOG_SUFFIX = ".log"
+
+
+def readable_log(stored: str | None) -> tuple[Path | None, str]:
+    """(the file, '') when the run's recorded log file can be shown, else (None, why not). Only the path as the
+    run recorded it: absolute, a regular `.log` file, reached without `..` or a symbolic link (so a row pointing
+    elsewhere, or a link planted in the log folder, shows nothing)."""
+    if not stored:
+        return None, "no log file recorded for this run"
+    path = Path(stored)
+    if not path.is_absolute() or ".." in path.parts or path.suffix != LOG_SUFFIX:
+        return None, f"{stored}: not a log file a run records"
+    try:
+        if path.resolve(strict=True) != path:
+            return None, f"{stored}: reached through a symbolic link, not shown"
+        if not path.is_file():
+            return None, f"{stored}: not a regular file"
+    except (OSError, RuntimeError):
+        return None, f"{stored} (no longer there: removed, or on another machine)"
+    return path, ""
+
+
+def read_tail(path: Path, max_bytes: int) -> tuple[str, bool]:
+    """The last `max_bytes` of the file as text (whole lines; undecodable bytes replaced), and whether the
+    file holds more before them."""
+    with path.open("rb") as handle:
+        handle.seek(0, 2)
+        size = handle.tell()
+        start = max(0, size - max_bytes)
+        handle.seek(start)
+        data = handle.read(max_bytes)
+    if start:
+        newline = data.find(b"\n")
+        data = data[newline + 1:] if newline >= 0 else data
+    return data.decode("utf-8", errors="replace"), start > 0

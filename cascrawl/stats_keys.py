@@ -31,6 +31,17 @@ SECTIONS_MISSING_NAMES = "cascrawl/sections_missing_names"  # which: their slugs
 SECTIONS_FAILED_NAMES = "cascrawl/sections_failed_names"  # sections whose first listing page failed after retries
 WALKS_INCOMPLETE = "cascrawl/walks/incomplete"  # sections not walked to where they should end
 WALKS_UNREAD_PAGES = "cascrawl/walks/unread_pages"  # listing pages a walk could not read
+WALKS_DEEP = "cascrawl/walks/deep"  # sections walked down to their last listing page (late articles)
+
+# --- the incremental walk (written by the spider, told in words by cascrawl/run/mode.py) ---
+INCREMENTAL_KNOWN_ARTICLES = "cascrawl/incremental/known_articles"  # stored articles the walk skips
+INCREMENTAL_REJECTED_WAITING = "cascrawl/incremental/rejected_waiting"  # rejected pages not due again yet
+INCREMENTAL_KNOWN_SKIPPED = "cascrawl/incremental/known_entries_skipped"  # listing entries already stored
+INCREMENTAL_STOPPED_EARLY = "cascrawl/incremental/sections_stopped_early"  # walks stopped at the last walk's start
+INCREMENTAL_LATE_ENTRIES = "cascrawl/incremental/late_entries"  # entries below that boundary not yet stored
+INCREMENTAL_CUT_BY_MAX_PAGES = "cascrawl/incremental/walks_cut_by_max_pages"  # walks cut by CASCRAWL_MAX_PAGES
+REFETCH_DUE = "cascrawl/refetch/due"  # rejected pages due again, requested directly
+REFRESH_REQUESTED = "cascrawl/refresh/requested"  # recent articles re-fetched (CASCRAWL_REFRESH_DAYS)
 
 # --- extraction ---
 COVERAGE_PAGES = "cascrawl/coverage/pages"  # article pages parsed: the base of the coverage shares

@@ -101,16 +101,16 @@ class CasNewsSpider(scrapy.Spider):
             deep = deep_walk_reason(boundary, now, self.deep_walk_days) if self.incremental else None
             self.book.begin(section, boundary, deep=deep is not None)
             if deep:
-                stats.set_value("cascrawl/walks/deep", [*(stats.get_value("cascrawl/walks/deep") or []), section])
+                stats.set_value(stats_keys.WALKS_DEEP, [*(stats.get_value(stats_keys.WALKS_DEEP) or []), section])
                 self.logger.info("section %r: deep walk, every listing page (%s)", section, deep)
         if not self.incremental:
-            stats.set_value("cascrawl/refresh/requested", len(history.refresh))
+            stats.set_value(stats_keys.REFRESH_REQUESTED, len(history.refresh))
             return history.refresh, []
         self.known_urls = history.known_urls | history.rejected_urls
-        stats.set_value("cascrawl/incremental/known_articles", len(history.known_urls))
-        stats.set_value("cascrawl/incremental/rejected_waiting", len(history.rejected_urls) - len(history.due))
-        stats.set_value("cascrawl/refetch/due", len(history.due))
-        stats.set_value("cascrawl/refresh/requested", len(history.refresh))
+        stats.set_value(stats_keys.INCREMENTAL_KNOWN_ARTICLES, len(history.known_urls))
+        stats.set_value(stats_keys.INCREMENTAL_REJECTED_WAITING, len(history.rejected_urls) - len(history.due))
+        stats.set_value(stats_keys.REFETCH_DUE, len(history.due))
+        stats.set_value(stats_keys.REFRESH_REQUESTED, len(history.refresh))
         return history.refresh, history.due
 
     def _listing_request(self, section: str, number: int, page_count: int | None = None):
@@ -157,7 +157,7 @@ class CasNewsSpider(scrapy.Spider):
 
         new_entries = [e for e in listing.entries if e.canonical_url not in self.known_urls]
         if len(new_entries) < len(listing.entries):
-            stats.inc_value("cascrawl/incremental/known_entries_skipped", len(listing.entries) - len(new_entries))
+            stats.inc_value(stats_keys.INCREMENTAL_KNOWN_SKIPPED, len(listing.entries) - len(new_entries))
         for entry in new_entries:
             yield response.follow(
                 entry.url,
@@ -178,7 +178,7 @@ class CasNewsSpider(scrapy.Spider):
             self._note_unread(walk, "listing %s has no article entries (the pager announced %s pages)",
                               response.url, walk.pages_total)
         if walk.late_entries > late_before:
-            stats.inc_value("cascrawl/incremental/late_entries", walk.late_entries - late_before)
+            stats.inc_value(stats_keys.INCREMENTAL_LATE_ENTRIES, walk.late_entries - late_before)
             self.logger.info("section %r: listing page %d lists %d article(s) below the last complete walk's "
                              "newest entry that the database does not hold (late or back-dated): walking on",
                              section, number + 1, walk.late_entries - late_before)
@@ -207,11 +207,11 @@ class CasNewsSpider(scrapy.Spider):
         if step is Step.NEXT:
             yield self._listing_request(walk.section, number + 1, walk.pages_total)
         elif step is Step.BOUNDARY:
-            self.crawler.stats.inc_value("cascrawl/incremental/sections_stopped_early")
+            self.crawler.stats.inc_value(stats_keys.INCREMENTAL_STOPPED_EARLY)
             self.logger.info("section %r: listing page %d reaches the last complete walk; paging stops",
                              walk.section, number + 1)
         elif step is Step.MAX_PAGES:
-            self.crawler.stats.inc_value("cascrawl/incremental/walks_cut_by_max_pages")
+            self.crawler.stats.inc_value(stats_keys.INCREMENTAL_CUT_BY_MAX_PAGES)
 
     def _log_offsite_hosts(self, hosts, page_url):
         """Links to other hosts are never followed; each host is logged once per run."""

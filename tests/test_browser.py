@@ -86,7 +86,7 @@ def test_operator_page_search_and_article_in_chromium(browser_page, hostile_db, 
     server = serve(hostile_db)
 
     page.goto(f"{server.base}/ui/")
-    assert page.locator("h1").inner_text() == "Overview"
+    assert page.locator("#health-line").inner_text().startswith("✓ OK Last crawl: ok, ")
     run_row = page.locator("#runs tbody tr").first
     assert "finished" in run_row.inner_text() and page.locator("#runs tbody tr").count() == 1
     assert page.locator("#sections tbody tr", has_text="syky").count() == 1
@@ -140,9 +140,17 @@ def test_run_page_in_chromium(browser_page, hostile_db, serve):
     page.wait_for_url("**/ui/runs/*")
     assert page.locator("h1").inner_text().startswith("Run #1")
     assert "None: a clean run." in page.locator("main").inner_text()
-    assert "finish_reason" in page.locator("main").inner_text()
+    raw_stats = page.locator("#raw-stats table")
+    assert not raw_stats.is_visible()  # the raw stats are folded away …
+    page.locator("#raw-stats summary").click()
+    assert raw_stats.is_visible() and "finish_reason" in raw_stats.inner_text()  # … one click from view
+    assert page.locator("#mode").inner_text() == "incremental"
     assert page.locator("#coverage").inner_text().startswith("title 100%, date 100%, body 100%, source ")
     assert re.fullmatch(r"/\S+/logs/\S+\.log", page.locator("#log-file").inner_text())  # the crawl's log file
+    assert "Spider closed (finished)" in page.locator("#log-tail").inner_text()  # its tail, in the page
+    with page.expect_download() as download:
+        page.locator("#log-download").click()
+    assert download.value.suggested_filename == "run-1.log"
 
 
 def offline(page) -> list[str]:
@@ -185,7 +193,7 @@ def test_operator_page_charts_in_chromium(browser_page, hostile_db, serve, tmp_p
     refused = offline(page)
     server = serve(hostile_db)
     page.goto(f"{server.base}/ui/")
-    for name in ("archive", "runs", "coverage"):
+    for name in ("archive", "runs", "rejects", "durations", "coverage"):
         image = page.locator(f"#chart-{name}")
         image.scroll_into_view_if_needed()
         page.wait_for_function("image => image.complete && image.naturalWidth > 0", arg=image.element_handle())
@@ -204,8 +212,101 @@ def test_operator_page_charts_in_chromium(browser_page, hostile_db, serve, tmp_p
     assert sections <= legend | {text.rstrip("…") for text in legend}
     assert len(page.locator(".series rect, .series .rect").all()) >= len(sections)  # bars drawn
     runs = page.goto(f"{server.base}/ui/charts/runs.svg").text()
-    assert "#1" in runs and "new articles" in runs and "duration (minutes" in runs and "<script" not in runs
+    assert "#1" in runs and "new articles" in runs and "<script" not in runs
+    durations = page.goto(f"{server.base}/ui/charts/durations.svg").text()
+    assert "duration (s)" in durations and "<script" not in durations
     coverage = page.goto(f"{server.base}/ui/charts/coverage.svg").text()
     for field in ("title", "date", "body", "source", "generic fallback"):
         assert field in coverage
     assert page.goto(f"{server.base}/ui/charts/nothing.svg").status == 422
+
+
+def _overflow(page) -> int:
+    """How far the page is wider than the window (0: nothing is off-screen sideways)."""
+    return page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_operator_page_fits_desktop_and_phone_in_chromium(browser_page, hostile_db, serve, tmp_path, width):
+    """At desktop width and on a 390 px phone: the verdict at the top, the runs' problems and the sections' last
+    run and listing on screen (tables stack on a phone), nothing wider than the window; a screenshot of each."""
+    page = browser_page
+    page.set_viewport_size({"width": width, "height": 900})
+    server = serve(hostile_db)
+    shots = {"overview": "/ui/", "run": "/ui/runs/1", "articles": "/ui/articles?section=syky&sort=published",
+             "article": None, "refused": "/ui/articles?q=" + "长" * 201}
+    for name, path in shots.items():
+        if path is None:  # the revised hostile article: its diff
+            page.goto(f"{server.base}/ui/articles?q=量子测量")
+            page.locator("#articles a.title").first.click()
+            page.wait_for_url("**/ui/articles/*")
+            assert page.locator("#changes .diff p.ins").count() >= 1
+        else:
+            page.goto(f"{server.base}{path}")
+        page.screenshot(path=str(tmp_path / f"{name}-{width}.png"), full_page=True)
+        assert _overflow(page) <= 0, (name, width, _overflow(page))
+        assert _scripts_ran(page)["pwned"] is None
+        if name == "overview":
+            top = page.locator("#health").bounding_box()
+            assert top["y"] < 200 and top["x"] + top["width"] <= width  # the first thing under the header
+            for cell in ("#runs tbody tr:first-child td[data-label=rejects]",
+                         "#sections tbody tr:first-child td[data-label='last run']",
+                         "#sections tbody tr:first-child td[data-label=listing]"):
+                box = page.locator(cell).bounding_box()
+                assert box and box["x"] >= 0 and box["x"] + box["width"] <= width, (cell, box)
+        if name == "refused":
+            assert page.locator("#error").inner_text() == "search: at most 200 characters, got 201"
+    assert all((tmp_path / f"{name}-{width}.png").stat().st_size > 10_000 for name in shots)
+
+
+def test_degraded_dead_and_running_runs_read_for_what_they_are_in_chromium(browser_page, request, serve, tmp_path):
+    """The three states an operator must tell apart at a glance, at phone width, written by the db layer into a
+    crawled database while `cascrawl serve` reads it: a degraded run (its sections named), a run that died
+    (stale heartbeat, lock free: interrupted), a running one (fresh heartbeat, its lock held: live counts)."""
+    import time
+    from datetime import datetime, timezone
+
+    from cascrawl import stats_keys
+    from cascrawl.db import Database, RunLock, runs
+    from cascrawl.run.heartbeat import live_counts
+
+    url = crawled_database("sqlite", request, tmp_path)
+    database = Database(url).open()
+    page = browser_page
+    page.set_viewport_size({"width": 390, "height": 900})
+    server = serve(url)
+    moment = lambda: datetime.now(timezone.utc)  # noqa: E731 each run newer than the crawl's and the one before
+    try:
+        problems = [{"code": "section_missing", "names": ["yw"], "text": "1 section(s) answered 404 or 410: yw"}]
+        degraded = database.start_run(base_url="https://www.cas.cn", sections=["yw", "syky"], settings={},
+                                      started_at=moment())
+        database.finish_run(degraded, status="degraded", reason="finished", stats={stats_keys.VERDICT_PROBLEMS: problems})
+        page.goto(f"{server.base}/ui/")
+        assert page.locator("#health-line").inner_text().startswith("⚠ Warning Last crawl: degraded, ")
+        assert page.locator("#health-problems li").inner_text().endswith("(sections: yw)")
+        assert page.locator("#health-problems strong").inner_text() == "yw" and page.locator("#health").is_visible()
+        page.screenshot(path=str(tmp_path / "degraded-390.png"), full_page=True)
+
+        dead = database.start_run(base_url="https://www.cas.cn", sections=["yw"], settings={}, started_at=moment())
+        runs.beat(database, dead, live_counts({stats_keys.LISTING_PAGES: 2}, 0.1))  # a beat every 0.1 s …
+        time.sleep(1)  # … and none for ten of them: stale (past 3 beats), its lock free
+        page.reload()
+        assert page.locator("#health-line").inner_text().startswith("✖ Error Last crawl: interrupted, ")
+        assert page.locator("#runs tbody tr").first.locator(".badge").inner_text() == "interrupted"
+        page.screenshot(path=str(tmp_path / "interrupted-390.png"), full_page=True)
+
+        database.finish_run(dead, status="interrupted", reason=runs.INTERRUPTED_REASON, stats=None)
+        live = database.start_run(base_url="https://www.cas.cn", sections=["syky"], settings={
+            "CASCRAWL_INCREMENTAL": True}, started_at=moment())
+        runs.beat(database, live, live_counts({stats_keys.LISTING_PAGES: 9, stats_keys.ARTICLES_UPSERTED: 31,
+                                               stats_keys.ARTICLES_INSERTED: 30, stats_keys.ARTICLES_REVISED: 1}, 5.0))
+        with RunLock(database):  # the crawl holds its lock: alive
+            page.reload()
+            running = page.locator(f"#running-{live}")
+            assert running.is_visible()
+            assert "so far: 9 listing pages · 31 articles stored (30 new, 1 revised)" in running.inner_text()
+            assert page.locator("#runs tbody tr").first.locator(".badge").inner_text() == "running"
+            assert _overflow(page) <= 0
+            page.screenshot(path=str(tmp_path / "running-390.png"), full_page=True)
+    finally:
+        database.close()

@@ -246,7 +246,7 @@ def create_app(database: Database, media_store: str | None = None,
 
     from cascrawl.api.pages import mount_pages
 
-    mount_pages(app)
+    mount_pages(app, max_age)
     return app
 
 

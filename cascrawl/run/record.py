@@ -42,6 +42,8 @@ RUN_SETTINGS = {
     "CASCRAWL_MAX_PAGES": "getint", "CASCRAWL_SCRIPT": "get", "CASCRAWL_DB_BATCH_SIZE": "getint",
     "CASCRAWL_DB_FLUSH_SECONDS": "getfloat", "CASCRAWL_DB_OUTAGE_SECONDS": "getfloat", "DOWNLOAD_DELAY": "getfloat", "CONCURRENT_REQUESTS_PER_DOMAIN": "getint",
     "ROBOTSTXT_OBEY": "getbool", "USER_AGENT": "get",
+    # The crawl's mode (cascrawl/run/mode.py): incremental or full, and re-fetching recent articles.
+    "CASCRAWL_INCREMENTAL": "getbool", "CASCRAWL_REFRESH_DAYS": "getint",
 }
 
 
