@@ -18,6 +18,7 @@ import binascii
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from datetime import datetime, timezone
 from typing import Any
 
@@ -27,7 +28,8 @@ from sqlalchemy.orm import Session, defer
 from cascrawl.db import frontier, runs as run_rows
 from cascrawl.db.database import Database
 from cascrawl.db.lock import run_lock_held
-from cascrawl.db.models import Article, ArticleRevision, AwareDateTime, CrawlRun, Refetch, Reject
+from cascrawl.db.engine import in_chunks
+from cascrawl.db.models import Article, ArticleMedia, ArticleRevision, AwareDateTime, CrawlRun, Refetch, Reject
 from cascrawl.db.search import search_conditions
 
 _CURSOR_VERSION = 1
@@ -37,7 +39,8 @@ _CURSOR_VERSION = 1
 
 @dataclass(frozen=True, order=True)
 class Cursor:
-    """A position in the (updated_at, id) order; opaque to clients (base64url of a small JSON)."""
+    """A position in the (updated_at, id) order of articles (or the (started_at, id) order of runs: /runs
+    pages with the same scheme); opaque to clients (base64url of a small JSON)."""
 
     updated_at: datetime  # aware
     id: int
@@ -95,32 +98,55 @@ class ArticleFilter:
 
 @dataclass
 class ArticlePage:
-    articles: list[Article]
+    articles: list[ListedArticle]
     has_more: bool  # more articles matched after the last one, when the page was read
     cursor: Cursor | None  # after the last article of the page (the one passed in when the page is empty)
 
 
+class ListedArticle(SimpleNamespace):
+    """An article as a listing reads it: the columns of `articles` by name, all but the page's HTML and
+    `provenance` (get_article has them; touching them here raises AttributeError), and `media`, its files of
+    the media archive. Read as plain rows, not ORM objects: building and tracking mapped objects, and a
+    second relationship load, took two thirds of a page's time (scripts/bench_api.py)."""
+
+
+# Every column of articles but the two only an article's own page needs (a column added later comes along).
+_LISTED = tuple(column for column in Article.__table__.columns if column.key not in ("html", "provenance"))
+_MEDIA = tuple(ArticleMedia.__table__.columns)
+
+
 def list_articles(database: Database, filters: ArticleFilter = ArticleFilter(), after: Cursor | None = None,
                   limit: int = 50, newest_first: bool = False) -> ArticlePage:
-    """One page of articles in (updated_at, id) order, strictly after `after` (before it when newest_first).
-
-    The raw page HTML is not loaded (touching `article.html` raises).
-    """
+    """One page of articles (ListedArticle) in (updated_at, id) order, strictly after `after` (before it when
+    newest_first)."""
     order = (Article.updated_at, Article.id)
     with Session(database.engine) as session:
-        query = select(Article).options(defer(Article.html, raiseload=True)).where(*filters.conditions(session))
+        query = select(*_LISTED).where(*filters.conditions(session))
         if after is not None:
             position = tuple_(*order)
             bound = tuple_(_moment(after.updated_at), after.id)
             query = query.where(position < bound if newest_first else position > bound)
         query = query.order_by(*(c.desc() for c in order) if newest_first else order).limit(limit + 1)
-        articles = list(session.scalars(query))
-    has_more = len(articles) > limit
-    articles = articles[:limit]
+        connection = session.connection()  # Core execution: rows, not ORM results
+        rows = connection.execute(query).all()
+        has_more = len(rows) > limit
+        rows = rows[:limit]
+        media = _media_of(connection, [row.url for row in rows])
+    articles = [ListedArticle(**row._mapping, media=media.get(row.url, [])) for row in rows]
     return ArticlePage(articles, has_more, Cursor.after(articles[-1]) if articles else after)
 
 
-def iter_articles(database: Database, after: Cursor | None = None, batch: int = 500) -> Iterator[Article]:
+def _media_of(connection, urls: list[str]) -> dict[str, list]:
+    """The media archive's files of these articles by article URL, in Article.media's order (id)."""
+    found: dict[str, list] = {}
+    for chunk in in_chunks(urls):
+        query = select(*_MEDIA).where(ArticleMedia.article_url.in_(chunk)).order_by(ArticleMedia.id)
+        for row in connection.execute(query):
+            found.setdefault(row.article_url, []).append(row)
+    return found
+
+
+def iter_articles(database: Database, after: Cursor | None = None, batch: int = 500) -> Iterator[ListedArticle]:
     """Every article after `after`, oldest change first, read in keyset batches (no long-lived cursor)."""
     while True:
         page = list_articles(database, after=after, limit=batch)
@@ -183,11 +209,15 @@ def _lock_held(database: Database) -> bool:
         return True
 
 
-def list_runs(database: Database, limit: int = 20) -> list[dict[str, Any]]:
-    """The newest runs first, each with every column of crawl_runs and `rejects` (rows recorded for it),
-    as they are now (`as_they_are`)."""
+def list_runs(database: Database, limit: int = 20, before: Cursor | None = None) -> list[dict[str, Any]]:
+    """The newest runs first (started_at, id descending), strictly after the position `before` (a Cursor of
+    a run's started_at and id) in that order when given, each with every column of crawl_runs and `rejects`
+    (rows recorded for it), as they are now (`as_they_are`)."""
     with Session(database.engine) as session:
-        runs = session.scalars(select(CrawlRun).order_by(CrawlRun.started_at.desc(), CrawlRun.id.desc()).limit(limit))
+        query = select(CrawlRun)
+        if before is not None:
+            query = query.where(tuple_(CrawlRun.started_at, CrawlRun.id) < tuple_(_moment(before.updated_at), before.id))
+        runs = session.scalars(query.order_by(CrawlRun.started_at.desc(), CrawlRun.id.desc()).limit(limit))
         found = [_columns(run, CrawlRun) for run in runs]
         counts = _reject_counts(session, [run["id"] for run in found])
     for run in found:
@@ -278,6 +308,12 @@ def section_stats(database: Database, runs_scanned: int = 1000) -> list[SectionS
         stats.listing_complete_at = _aware(walk.completed_at)
         stats.incomplete = frontier.incomplete_line(walk)
     return sorted(found.values(), key=lambda stats: (-stats.articles, stats.section))
+
+
+def stored_sections(database: Database) -> list[str]:
+    """The sections that hold at least one article, sorted."""
+    with Session(database.engine) as session:
+        return list(session.scalars(select(Article.section).distinct().order_by(Article.section)))
 
 
 def incomplete_sections(database: Database, sections: list[str]) -> dict[str, str]:
