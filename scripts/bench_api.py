@@ -12,7 +12,9 @@ temporary SQLite file, or with --postgres in a throw-away database on the server
 
 For each path and each number of concurrent clients, a fixed number of requests (after a short warm-up)
 over keep-alive connections, each client sending its next request when the previous answer is read. The
-client asks for gzip as real clients do (--identity: not). Prints requests/s and the p50/p95/p99 latency
+client asks for gzip as real clients do (--identity: not). The same URL again and again is what many pollers of
+the newest page do, and on SQLite the server keeps such an answer while the database is unchanged; --vary
+makes every URL different, so each request is read from the database and encoded. Prints requests/s and the p50/p95/p99 latency
 (milliseconds), the answer's size on the wire, the server's CPU time per request (its processes', from
 /proc: steadier than req/s when other work shares the machine) and any status other than 200. A path answering 404 (a
 route this server does not have: /feeds/atom before feeds) is skipped and said so. Bounded: at most
@@ -87,13 +89,23 @@ def start_server(db_url: str, workers: int, log) -> tuple[subprocess.Popen, str]
     raise SystemExit("cascrawl serve did not answer within 60 s")
 
 
-async def drive(base: str, path: str, clients: int, requests: int, headers: dict, server_pid: int) -> dict:
+def varied(path: str, number: int) -> str:
+    """`path` made unique without changing its answer's items: a `since` far in the past, one microsecond
+    apart per request (for /articles paths; others as they are)."""
+    if not path.startswith("/articles?") and path != "/articles":
+        return path
+    return f"{path}{'&' if '?' in path else '?'}since=2000-01-01T00:00:00.{number % 1_000_000:06d}Z"
+
+
+async def drive(base: str, path: str, clients: int, requests: int, headers: dict, server_pid: int,
+                vary: bool = False) -> dict:
     import aiohttp
 
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     sizes: list[int] = []
     left = requests
+    numbers = iter(range(10**9))
     connector = aiohttp.TCPConnector(limit=clients, force_close=False)
     async with aiohttp.ClientSession(base, connector=connector, headers=headers, auto_decompress=False) as session:
         async def one_client():
@@ -101,7 +113,7 @@ async def drive(base: str, path: str, clients: int, requests: int, headers: dict
             while left > 0:
                 left -= 1
                 started = time.perf_counter()
-                async with session.get(path) as response:
+                async with session.get(varied(path, next(numbers)) if vary else path) as response:
                     body = await response.read()
                 latencies.append(time.perf_counter() - started)
                 statuses[response.status] = statuses.get(response.status, 0) + 1
@@ -170,6 +182,9 @@ def main() -> int:
     parser.add_argument("--paths", default=",".join(DEFAULT_PATHS),
                         help=f"paths, comma-separated (default {','.join(DEFAULT_PATHS)})")
     parser.add_argument("--identity", action="store_true", help="do not ask for gzip (Accept-Encoding: identity)")
+    parser.add_argument("--vary", action="store_true",
+                        help="a different URL for every request (/articles: a since= one microsecond apart), so that "
+                             "no answer is served from the server's kept answers: each is read and encoded")
     args = parser.parse_args()
     try:
         import aiohttp  # noqa: F401
@@ -204,7 +219,9 @@ def main() -> int:
     log = open(Path(scratch.name) / "serve.log", "w+", encoding="utf-8")
     process, base = start_server(db_url, args.workers, log)
     print(f"cascrawl serve --workers {args.workers} on {base}, {os.cpu_count()} cores, "
-          f"{'identity' if args.identity else 'gzip'} asked, {args.requests} requests per line")
+          f"{'identity' if args.identity else 'gzip'} asked, {args.requests} requests per line"
+          f"{', every URL different (--vary)' if args.vary else ', the same URL again and again'}; "
+          f"load average {os.getloadavg()[0]:.1f}")
     print(f"{'path':<40} {'clients':>7} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'bytes':>8} {'cpu ms':>7}  other")
     try:
         for path in paths:
@@ -213,7 +230,7 @@ def main() -> int:
                 print(f"{path:<40} skipped: 404 (this server has no such route)")
                 continue
             for count in clients:
-                result = asyncio.run(drive(base, path, count, args.requests, headers, process.pid))
+                result = asyncio.run(drive(base, path, count, args.requests, headers, process.pid, args.vary))
                 cpu = "" if result["cpu_ms"] is None else f"{result['cpu_ms']:.2f}"
                 other = {code: n for code, n in result["statuses"].items() if code != 200}
                 print(f"{path:<40} {count:>7} {result['rps']:>8.0f} {result['p50']:>8.1f} {result['p95']:>8.1f} "

@@ -20,10 +20,10 @@ from starlette.requests import Request
 
 from cascrawl.api import answers
 from cascrawl.api.app import create_app
-from cascrawl.db import Database
+from cascrawl.db import Database, reads
 from cascrawl.sections import SECTIONS
 
-from .api_support import crawled_db, postgres_crawled_template, serve  # noqa: F401
+from .api_support import crawled_db, made_up_article, postgres_crawled_template, serve, upsert  # noqa: F401
 from .conftest import FAST, copy_sqlite, expected_articles, run_cascrawl
 from .db_backends import postgres_server  # noqa: F401
 
@@ -67,9 +67,42 @@ def test_compressed_copies_are_kept_within_their_bound():
     copies = answers.CompressedCopies(limit=3000)
     bodies = {f"k{n}": json.dumps([f"第{n}篇{m}" for m in range(400)], ensure_ascii=False).encode() for n in range(8)}
     for key, content in bodies.items():
-        assert gzip.decompress(copies.get(key, content)) == content
+        assert gzip.decompress(copies.compressed(key, content)) == content
         assert copies.size <= 3000
-    assert gzip.decompress(copies.get("k7", b"not compressed again")) == bodies["k7"]  # kept: the same copy
+    assert gzip.decompress(copies.compressed("k7", b"not compressed again")) == bodies["k7"]  # kept: the same copy
+    assert copies.get("k0") is None  # dropped, the least recently used
+
+
+# --- answers kept while the database is unchanged ---
+
+def test_the_change_counter_moves_at_a_commit_and_only_then(crawled_db):
+    reader = Database(crawled_db, read_only=True)
+    try:
+        counter = reads.ChangeCounter(reader)
+        if not counter.enabled:  # PostgreSQL: no cheap sign, nothing is kept
+            assert counter.current() is None
+            return
+        first = counter.current()
+        assert [counter.current() for _ in range(20)] == [first] * 20
+        upsert(crawled_db, [made_up_article(1)])
+        moved = counter.current()
+        assert moved > first and counter.current() == moved
+    finally:
+        reader.close()
+
+
+def test_a_kept_answer_is_not_served_after_the_database_changed(client):
+    first = client.get("/articles", params={"limit": 200}).json()
+    assert client.get("/articles", params={"limit": 200}).json() == first
+    detail = client.get(f"/articles/{first['items'][0]['id']}")
+    upsert(client.db_url, [made_up_article(7)])
+    after = client.get("/articles", params={"limit": 200}).json()
+    assert len(after["items"]) == len(first["items"]) + 1 and after["items"][-1]["url"] == made_up_article(7)["url"]
+    changed = made_up_article(8, title="改过的标题", section=first["items"][0]["section"])
+    changed.update(url=first["items"][0]["url"])
+    upsert(client.db_url, [changed])
+    again = client.get(f"/articles/{first['items'][0]['id']}", headers={"If-None-Match": detail.headers["etag"]})
+    assert again.status_code == 200 and again.json()["title"] == "改过的标题"
 
 
 # --- on a crawled database ---

@@ -1,6 +1,6 @@
 """JSON answers of the API: encoded once (orjson), an ETag from what they carry, 304 on a match, gzip'd copies kept.
 
-Every JSON answer of the API that a client may poll goes through `json_answer`:
+Every JSON answer of the API that a client may poll goes through `Answers.json`:
 
 - the body is encoded by orjson (UTF-8, Chinese as it is, compact), not validated again against the response
   model (the records are built by cascrawl.api.records; tests/test_api_contract.py checks them against the
@@ -11,7 +11,8 @@ Every JSON answer of the API that a client may poll goes through `json_answer`:
 - `If-None-Match` matching it gives `304 Not Modified` without a body;
 - a large body asked for with gzip is compressed here, and the compressed copy is kept (a bounded cache by
   a hash of the body: the newest page of a listing or a feed is asked for by every poller), so the same content is not
-  compressed again. Starlette's GZipMiddleware compresses every other large answer (pages, OpenAPI).
+  compressed again. Starlette's GZipMiddleware compresses every other large answer (pages, OpenAPI);
+- on SQLite, the whole answer is kept by URL until something is committed to the database (see Answers).
 """
 
 from __future__ import annotations
@@ -20,17 +21,21 @@ import gzip
 import hashlib
 import threading
 from collections import OrderedDict
-from typing import Any, Iterable
+from collections.abc import Callable, Hashable, Iterable
+from dataclasses import dataclass
+from typing import Any
 
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from cascrawl.db.reads import ChangeCounter
+
 GZIP_MIN_SIZE = 1024  # smaller answers are sent as they are (compressing them saves too little)
 # CPU against size, as nginx's default (gzip_comp_level 1): on a page of 50 Chinese articles, level 1 takes
 # 0.45x the CPU of level 5 for a third more bytes (still a quarter of the plain size), level 9 1.5x level 5.
 GZIP_LEVEL = 1
-CACHE_BYTES = 32 * 1024 * 1024  # compressed answers kept per process
+CACHE_BYTES = 32 * 1024 * 1024  # per process: this much of compressed answers, and as much of whole answers
 
 JSON_TYPE = "application/json"
 
@@ -71,42 +76,99 @@ def accepts_gzip(request: Request) -> bool:
     return False
 
 
-class CompressedCopies:
-    """gzip'd bodies by a hash of the body, the least recently used dropped beyond `limit` bytes; safe across threads."""
+class Kept:
+    """Values by key, the least recently used dropped beyond `limit` bytes (each value's size given); safe
+    across threads (the API's routes run in worker threads)."""
 
-    def __init__(self, limit: int = CACHE_BYTES):
+    def __init__(self, limit: int):
         self.limit = limit
         self.size = 0
-        self._copies: OrderedDict[str, bytes] = OrderedDict()
+        self._values: OrderedDict[Hashable, tuple[Any, int]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, key: str, content: bytes) -> bytes:
+    def get(self, key: Hashable) -> Any:
         with self._lock:
-            found = self._copies.get(key)
-            if found is not None:
-                self._copies.move_to_end(key)
-                return found
-        compressed = gzip.compress(content, compresslevel=GZIP_LEVEL, mtime=0)
-        if len(compressed) <= self.limit:
-            with self._lock:
-                if key not in self._copies:
-                    self._copies[key] = compressed
-                    self.size += len(compressed)
-                    while self.size > self.limit:
-                        _, dropped = self._copies.popitem(last=False)
-                        self.size -= len(dropped)
-        return compressed
+            found = self._values.get(key)
+            if found is None:
+                return None
+            self._values.move_to_end(key)
+            return found[0]
+
+    def put(self, key: Hashable, value: Any, size: int) -> None:
+        if size > self.limit:
+            return
+        with self._lock:
+            if key in self._values:
+                return
+            self._values[key] = (value, size)
+            self.size += size
+            while self.size > self.limit:
+                _, (_, dropped) = self._values.popitem(last=False)
+                self.size -= dropped
 
 
-def json_answer(request: Request, body: Any, copies: CompressedCopies, *, leave_out: Iterable[str] = (),
-                headers: dict[str, str] | None = None) -> Response:
-    """`body` as a JSON answer with its ETag (see the module's docstring); 304 when If-None-Match matches."""
+class CompressedCopies(Kept):
+    """gzip'd bodies by a hash of the body."""
+
+    def __init__(self, limit: int = CACHE_BYTES):
+        super().__init__(limit)
+
+    def compressed(self, key: str, content: bytes) -> bytes:
+        found = self.get(key)
+        if found is None:
+            found = gzip.compress(content, compresslevel=GZIP_LEVEL, mtime=0)
+            self.put(key, found, len(found))
+        return found
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """An answer ready to send: its bytes, a hash of them, its ETag and its own headers."""
+
+    content: bytes
+    key: str
+    etag: str
+    headers: dict[str, str]
+
+
+def encoded(body: Any, leave_out: Iterable[str] = (), headers: dict[str, str] | None = None) -> Encoded:
     content = encode(body)
     key = hashlib.sha256(content).hexdigest()[:32]
     etag = etag_of(body, leave_out) if leave_out else f'W/"{key}"'
-    headers = {**(headers or {}), "ETag": etag, "Cache-Control": "no-cache", "Vary": "Accept-Encoding"}
-    if etag_matches(request.headers.get("if-none-match"), etag):
-        return Response(status_code=304, headers=headers)
-    if len(content) >= GZIP_MIN_SIZE and accepts_gzip(request):
-        return Response(copies.get(key, content), media_type=JSON_TYPE, headers={**headers, "Content-Encoding": "gzip"})
-    return Response(content, media_type=JSON_TYPE, headers=headers)
+    return Encoded(content, key, etag, {**(headers or {}), "ETag": etag, "Cache-Control": "no-cache",
+                                        "Vary": "Accept-Encoding"})
+
+
+class Answers:
+    """The JSON answers of one app (one process): their gzip'd copies and, on SQLite, whole answers by URL
+    for as long as the database is unchanged (reads.ChangeCounter): the same page asked for again, by any
+    number of pollers, is neither read nor encoded again until something is committed to the database."""
+
+    def __init__(self, changes: ChangeCounter | None = None, limit: int = CACHE_BYTES):
+        self.changes = changes
+        self.copies = CompressedCopies(limit)
+        self.kept = Kept(limit)
+
+    def json(self, request: Request, build: Callable[[], Any], leave_out: Iterable[str] = (),
+             headers: Callable[[Any], dict[str, str]] | None = None) -> Response:
+        """The answer of `build()` (a JSON body, or a Response sent as it is and never kept), with the headers
+        `headers(body)` gives; 304 when If-None-Match names its ETag."""
+        number = self.changes.current() if self.changes is not None else None
+        key = (number, str(request.url))
+        found = self.kept.get(key) if number is not None else None
+        if found is None:
+            body = build()
+            if isinstance(body, Response):
+                return body
+            found = encoded(body, leave_out, headers(body) if headers else None)
+            if number is not None:
+                self.kept.put(key, found, len(found.content) + 200)
+        return self.send(request, found)
+
+    def send(self, request: Request, answer: Encoded) -> Response:
+        if etag_matches(request.headers.get("if-none-match"), answer.etag):
+            return Response(status_code=304, headers=answer.headers)
+        if len(answer.content) >= GZIP_MIN_SIZE and accepts_gzip(request):
+            return Response(self.copies.compressed(answer.key, answer.content), media_type=JSON_TYPE,
+                            headers={**answer.headers, "Content-Encoding": "gzip"})
+        return Response(answer.content, media_type=JSON_TYPE, headers=answer.headers)

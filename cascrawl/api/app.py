@@ -164,7 +164,7 @@ def create_app(database: Database, media_store: str | None = None,
     db = database if database.read_only else database.reader()
     max_age = health.max_age_seconds(health_max_age)
     registry = metrics.registry(db, max_age)
-    copies = answers.CompressedCopies()
+    served = answers.Answers(reads.ChangeCounter(db))
     try:
         known = known_sections(db)
     except SQLAlchemyError:  # unreachable now: the catalogue's; a request reads the database's again
@@ -193,7 +193,7 @@ def create_app(database: Database, media_store: str | None = None,
                          lifespan=lifespan, responses=EVERY_PATH)
     app.state.database = db
 
-    # Large answers gzip'd for clients that ask (JSON answers are compressed, and kept, by answers.json_answer).
+    # Large answers gzip'd for clients that ask (JSON answers are compressed, and kept, by answers.Answers).
     app.add_middleware(GZipMiddleware, minimum_size=answers.GZIP_MIN_SIZE, compresslevel=answers.GZIP_LEVEL)
     app.add_middleware(ReadOnly)
 
@@ -211,32 +211,36 @@ def create_app(database: Database, media_store: str | None = None,
              responses={200: {"description": "A page of articles", "headers": {**ETAG_HEADER, **LINK_HEADER}},
                         **NOT_MODIFIED})
     def list_articles(query: Annotated[ArticlesQuery, Query()], db: Db, request: Request):
-        filters = _filters(query, db, known)
-        after = None
-        if query.cursor:
-            try:
-                after = reads.Cursor.decode(query.cursor)
-            except ValueError as error:
-                raise _invalid("cursor", f"cursor: {error}", query.cursor) from None
-        page = reads.list_articles(db, filters, after=after, limit=query.limit)
-        cursor = page.cursor.encode() if page.cursor else None
-        next_cursor = cursor if page.has_more else None
-        headers = {"Link": _next_link(request, next_cursor)} if next_cursor else {}
-        body = {"items": [records.article_json(article) for article in page.articles],
-                "next": next_cursor, "cursor": cursor, "has_more": page.has_more, "limit": query.limit}
-        return answers.json_answer(request, body, copies, headers=headers)
+        def page() -> dict:
+            filters = _filters(query, db, known)
+            after = None
+            if query.cursor:
+                try:
+                    after = reads.Cursor.decode(query.cursor)
+                except ValueError as error:
+                    raise _invalid("cursor", f"cursor: {error}", query.cursor) from None
+            found = reads.list_articles(db, filters, after=after, limit=query.limit)
+            cursor = found.cursor.encode() if found.cursor else None
+            return {"items": [records.article_json(article) for article in found.articles],
+                    "next": cursor if found.has_more else None, "cursor": cursor, "has_more": found.has_more,
+                    "limit": query.limit}
+
+        return served.json(request, page,
+                           headers=lambda body: {"Link": _next_link(request, body["next"])} if body["next"] else {})
 
     @app.get("/articles/{article_id}", response_model=models.ArticleDetail, tags=["articles"],
              summary="One article with its provenance and previous revisions",
              responses={200: {"description": "The article", "headers": ETAG_HEADER}, **NOT_MODIFIED,
                         404: {"model": models.ErrorDetail, "description": "No article with this id"}})
     def get_article(article_id: Annotated[int, Path(ge=1, le=MAX_ID)], db: Db, request: Request):
-        article = reads.get_article(db, article_id)
-        if article is None:
-            return JSONResponse({"detail": f"no article with id {article_id}"}, status_code=404)
-        body = records.article_detail_json(article, reads.article_revisions(db, article.id))
+        def detail():
+            article = reads.get_article(db, article_id)
+            if article is None:
+                return JSONResponse({"detail": f"no article with id {article_id}"}, status_code=404)
+            return records.article_detail_json(article, reads.article_revisions(db, article.id))
+
         # last_seen_at moves at every crawl that sees the article: not a change of what it carries.
-        return answers.json_answer(request, body, copies, leave_out=("last_seen_at",))
+        return served.json(request, detail, leave_out=("last_seen_at",))
 
     @app.get("/media/{checksum}", tags=["media"], response_class=FileResponse,
              summary="A file of the media archive, by its checksum (the `checksum` of an article's `media` entry)",

@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from types import SimpleNamespace
@@ -337,6 +338,37 @@ def totals(database: Database) -> dict[str, int]:
         return {name: session.scalar(select(func.count()).select_from(model)) or 0
                 for name, model in (("articles", Article), ("revisions", ArticleRevision),
                                     ("runs", CrawlRun), ("rejects", Reject))}
+
+
+class ChangeCounter:
+    """Whether a SQLite database may have changed, cheaply: `current()` is a number that stays the same for as
+    long as nobody has committed to the file, and grows at the first call after a commit (so an answer kept
+    under one number is the database's answer while the number holds).
+
+    SQLite's `PRAGMA data_version` changes, on a connection, when another connection committed since that
+    connection last asked; each pooled connection keeps the value it saw (in its pool record), and a
+    connection asked for the first time counts as a change. PostgreSQL has no such cheap sign: `current()` is
+    None there, and callers keep nothing."""
+
+    _SEEN = "cascrawl_data_version"
+
+    def __init__(self, database: Database):
+        self.database = database
+        self.enabled = database.engine.dialect.name == "sqlite"
+        self.number = 0
+        self._lock = threading.Lock()
+
+    def current(self) -> int | None:
+        if not self.enabled:
+            return None
+        with self.database.engine.connect() as connection:
+            version = connection.exec_driver_sql("PRAGMA data_version").scalar()
+            seen = connection.connection.info  # the pooled DBAPI connection's own record: kept across checkouts
+            with self._lock:
+                if seen.get(self._SEEN) != version:
+                    seen[self._SEEN] = version
+                    self.number += 1
+                return self.number
 
 
 def ping(database: Database) -> None:
