@@ -170,7 +170,6 @@ def create_app(database: Database, media_store: str | None = None,
     except SQLAlchemyError:  # unreachable now: the catalogue's; a request reads the database's again
         known = sorted(SECTIONS)
 
-
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         # Sync routes run in AnyIO's worker threads: no more of them than the reader's pool holds connections
@@ -192,6 +191,7 @@ def create_app(database: Database, media_store: str | None = None,
                          docs_url="/docs", redoc_url=None, openapi_url="/openapi.json", static_url="/docs/assets",
                          lifespan=lifespan, responses=EVERY_PATH)
     app.state.database = db
+    app.state.answers = served  # a router added later answers JSON with ETags, gzip and kept answers through it
 
     # Large answers gzip'd for clients that ask (JSON answers are compressed, and kept, by answers.Answers).
     app.add_middleware(GZipMiddleware, minimum_size=answers.GZIP_MIN_SIZE, compresslevel=answers.GZIP_LEVEL)
