@@ -236,7 +236,7 @@ def test_what_schemathesis_found_is_answered_as_the_schema_says(client):
     """The server errors and refusals schemathesis found (test_api_contract.py), one by one."""
     document = client.get("/openapi.json").json()
     parameters = {p["name"]: p["schema"] for p in document["paths"]["/articles"]["get"]["parameters"]}
-    assert parameters["section"]["pattern"].startswith("^[a-z0-9_-]+")
+    assert parameters["section"]["pattern"].startswith("^(") and "|syky|" in parameters["section"]["pattern"]
     for path in ("/articles/{article_id}", "/runs/{run_id}"):
         [identifier] = document["paths"][path]["get"]["parameters"]
         assert identifier["schema"]["maximum"] == 2**31 - 1
@@ -270,11 +270,11 @@ def test_an_article_has_an_etag_that_changes_with_it(client):
     item = client.get("/articles", params={"limit": 1}).json()["items"][0]
     first = client.get(f"/articles/{item['id']}")
     etag = first.headers["etag"]
-    assert first.status_code == 200 and etag.startswith('"') and first.json()["id"] == item["id"]
+    assert first.status_code == 200 and etag.startswith('W/"') and first.json()["id"] == item["id"]
     assert {key: first.json()[key] for key in item} == item  # the detail starts with the list's record
     not_modified = client.get(f"/articles/{item['id']}", headers={"If-None-Match": etag})
     assert not_modified.status_code == 304 and not_modified.content == b"" and not_modified.headers["etag"] == etag
-    assert client.get(f"/articles/{item['id']}", headers={"If-None-Match": f'"other", W/{etag}'}).status_code == 304
+    assert client.get(f"/articles/{item['id']}", headers={"If-None-Match": f'"other", {etag.removeprefix("W/")}'}).status_code == 304
     assert client.get(f"/articles/{item['id']}", headers={"If-None-Match": '"other"'}).status_code == 200
     changed = made_up_article(0, title=item["title"] + "（更新）", text=item["text"], section=item["section"])
     changed.update(url=item["url"])

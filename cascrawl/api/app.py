@@ -6,9 +6,8 @@ before any route runs, and the database connections themselves refuse writes (a 
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
+import re
 from contextlib import asynccontextmanager
 from pathlib import Path as FilePath
 from typing import Annotated
@@ -19,12 +18,14 @@ from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Resp
 from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import SQLAlchemyError
+from starlette.middleware.gzip import GZipMiddleware
 
 from cascrawl import __version__
-from cascrawl.api import feeds, health, metrics, models, records
+from cascrawl.api import answers, feeds, health, metrics, models, records
 from cascrawl.db import Database
 from cascrawl.db import reads
 from cascrawl.db.media import stored_file
+from cascrawl.sections import SECTIONS
 
 logger = logging.getLogger(__name__)
 
@@ -54,14 +55,19 @@ the latest completed run (a `running` one is skipped) is `finished` and younger 
 MOMENT_SCHEMA = {"anyOf": [{"type": "string", "format": "date"}, {"type": "string", "format": "date-time"}]}
 
 
+SECTION_DESCRIPTION = ("section slug, or several comma-separated: `syky`, `yw,cm`, `djcx/gz`. Known slugs only (those "
+                       "of the catalogue and of the stored articles): another is refused (422) with the known ones")
+
+
 class ArticlesQuery(BaseModel):
     """Filters and paging of GET /articles; unknown parameters are refused (422), not ignored."""
 
     model_config = {"extra": "forbid"}
 
-    # The pattern is checked by records.parse_section_filter (with a message that says what a slug is).
+    # The pattern is checked by records.parse_section_filter (with a message that says what a slug is), the
+    # slugs by _filters; create_app's openapi() puts the slugs known at startup in the schema's pattern.
     section: str | None = Field(None, max_length=500, json_schema_extra={"pattern": records.SECTIONS_PATTERN},
-                                description="section slug, or several comma-separated: `syky`, `yw,cm`, `djcx/gz`")
+                                description=SECTION_DESCRIPTION)
     since: str | None = Field(None, json_schema_extra=MOMENT_SCHEMA,
                               description="updated at or after: `2025-06-14` (Beijing midnight) or an ISO 8601 "
                                           "date-time (RFC 3339); without an offset, Beijing time")
@@ -78,7 +84,9 @@ class ArticlesQuery(BaseModel):
 class RunsQuery(BaseModel):
     model_config = {"extra": "forbid"}
 
-    limit: int = Field(20, ge=1, le=RUNS_MAX, description=f"newest runs first, at most {RUNS_MAX}")
+    cursor: str | None = Field(None, description="the cursor of the `Link: <…>; rel=\"next\"` header of a previous "
+                                                 "page: continue with older runs; empty: from the newest")
+    limit: int = Field(20, ge=1, le=RUNS_MAX, description=f"newest runs first, at most {RUNS_MAX} a page")
 
 
 class ReadOnly:
@@ -113,6 +121,32 @@ def _invalid(name: str, message: str, value) -> RequestValidationError:
     return RequestValidationError([{"type": "value_error", "loc": ("query", name), "msg": message, "input": value}])
 
 
+# What the OpenAPI document says of headers and statuses (docs/api.md has the same in words).
+ETAG_HEADER = {"ETag": {"description": "weak validator (`W/\"…\"`) of what the answer carries, `last_seen_at` "
+                                       "aside: unchanged content keeps it across re-crawls. Send it back in "
+                                       "If-None-Match for a 304", "schema": {"type": "string"}}}
+LINK_HEADER = {"Link": {"description": "`<URL of the next page>; rel=\"next\"` (RFC 8288), when there is one",
+                        "schema": {"type": "string"}}}
+NOT_MODIFIED = {304: {"description": "Not Modified: If-None-Match matched the ETag (no body)",
+                      "headers": ETAG_HEADER}}
+EVERY_PATH = {
+    405: {"model": models.ErrorDetail, "description": "any method but GET and HEAD (read-only service)",
+          "headers": {"Allow": {"description": "GET, HEAD", "schema": {"type": "string"}}}},
+    503: {"model": models.ErrorDetail, "description": "the database is unavailable"},
+}
+
+
+def sections_pattern(known: list[str]) -> str:
+    """The OpenAPI pattern of `section`: known slugs, comma-separated."""
+    one = "(" + "|".join(re.escape(slug) for slug in sorted(known, key=lambda slug: (-len(slug), slug))) + ")"
+    return f"^{one}(,{one})*$"
+
+
+def known_sections(db: Database) -> list[str]:
+    """The catalogue's sections (cascrawl/sections.py) and those the database holds articles of."""
+    return sorted(set(SECTIONS) | set(reads.stored_sections(db)))
+
+
 def database(request: Request) -> Database:
     return request.app.state.database
 
@@ -130,9 +164,21 @@ def create_app(database: Database, media_store: str | None = None,
     db = database if database.read_only else database.reader()
     max_age = health.max_age_seconds(health_max_age)
     registry = metrics.registry(db, max_age)
+    served = answers.Answers(reads.ChangeCounter(db))
+    try:
+        known = known_sections(db)
+    except SQLAlchemyError:  # unreachable now: the catalogue's; a request reads the database's again
+        known = sorted(SECTIONS)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        # Sync routes run in AnyIO's worker threads: no more of them than the reader's pool holds connections
+        # (QueuePool: 5), so that no request opens and closes a connection of its own beyond the pool.
+        pool_size = getattr(db.engine.pool, "size", lambda: 0)()
+        if pool_size:
+            import anyio.to_thread
+
+            anyio.to_thread.current_default_thread_limiter().total_tokens = pool_size
         try:
             yield
         finally:
@@ -143,9 +189,12 @@ def create_app(database: Database, media_store: str | None = None,
     # the docs work without internet.
     app = FastAPIOffline(title="cascrawl read API", version=__version__, description=DESCRIPTION,
                          docs_url="/docs", redoc_url=None, openapi_url="/openapi.json", static_url="/docs/assets",
-                         lifespan=lifespan)
+                         lifespan=lifespan, responses=EVERY_PATH)
     app.state.database = db
+    app.state.answers = served  # a router added later answers JSON with ETags, gzip and kept answers through it
 
+    # Large answers gzip'd for clients that ask (JSON answers are compressed, and kept, by answers.Answers).
+    app.add_middleware(GZipMiddleware, minimum_size=answers.GZIP_MIN_SIZE, compresslevel=answers.GZIP_LEVEL)
     app.add_middleware(ReadOnly)
 
     @app.exception_handler(SQLAlchemyError)
@@ -158,43 +207,46 @@ def create_app(database: Database, media_store: str | None = None,
         return RedirectResponse("/ui/", status_code=307)
 
     @app.get("/articles", response_model=models.ArticlePage, tags=["articles"],
-             summary="Articles in (updated_at, id) order, a page at a time")
-    def list_articles(query: Annotated[ArticlesQuery, Query()], db: Db, request: Request, response: Response):
-        filters = _filters(query)
-        after = None
-        if query.cursor:
-            try:
-                after = reads.Cursor.decode(query.cursor)
-            except ValueError as error:
-                raise _invalid("cursor", f"cursor: {error}", query.cursor) from None
-        page = reads.list_articles(db, filters, after=after, limit=query.limit)
-        cursor = page.cursor.encode() if page.cursor else None
-        next_cursor = cursor if page.has_more else None
-        if next_cursor:
-            response.headers["Link"] = f'<{request.url.include_query_params(cursor=next_cursor)}>; rel="next"'
-        return {"items": [records.article_json(article) for article in page.articles],
-                "next": next_cursor, "cursor": cursor, "has_more": page.has_more, "limit": query.limit}
+             summary="Articles in (updated_at, id) order, a page at a time",
+             responses={200: {"description": "A page of articles", "headers": {**ETAG_HEADER, **LINK_HEADER}},
+                        **NOT_MODIFIED})
+    def list_articles(query: Annotated[ArticlesQuery, Query()], db: Db, request: Request):
+        def page() -> dict:
+            filters = _filters(query, db, known)
+            after = None
+            if query.cursor:
+                try:
+                    after = reads.Cursor.decode(query.cursor)
+                except ValueError as error:
+                    raise _invalid("cursor", f"cursor: {error}", query.cursor) from None
+            found = reads.list_articles(db, filters, after=after, limit=query.limit)
+            cursor = found.cursor.encode() if found.cursor else None
+            return {"items": [records.article_json(article) for article in found.articles],
+                    "next": cursor if found.has_more else None, "cursor": cursor, "has_more": found.has_more,
+                    "limit": query.limit}
+
+        return served.json(request, page,
+                           headers=lambda body: {"Link": _next_link(request, body["next"])} if body["next"] else {})
 
     @app.get("/articles/{article_id}", response_model=models.ArticleDetail, tags=["articles"],
              summary="One article with its provenance and previous revisions",
-             responses={304: {"description": "Not modified (If-None-Match matched the ETag)"},
-                        404: {"description": "No article with this id"}})
+             responses={200: {"description": "The article", "headers": ETAG_HEADER}, **NOT_MODIFIED,
+                        404: {"model": models.ErrorDetail, "description": "No article with this id"}})
     def get_article(article_id: Annotated[int, Path(ge=1, le=MAX_ID)], db: Db, request: Request):
-        article = reads.get_article(db, article_id)
-        if article is None:
-            return JSONResponse({"detail": f"no article with id {article_id}"}, status_code=404)
-        body = records.article_detail_json(article, reads.article_revisions(db, article.id))
-        content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-        etag = '"' + hashlib.sha256(content).hexdigest()[:32] + '"'
-        headers = {"ETag": etag, "Cache-Control": "no-cache"}
-        if _etag_matches(request.headers.get("if-none-match"), etag):
-            return Response(status_code=304, headers=headers)
-        return Response(content, media_type="application/json", headers=headers)
+        def detail():
+            article = reads.get_article(db, article_id)
+            if article is None:
+                return JSONResponse({"detail": f"no article with id {article_id}"}, status_code=404)
+            return records.article_detail_json(article, reads.article_revisions(db, article.id))
+
+        # last_seen_at moves at every crawl that sees the article: not a change of what it carries.
+        return served.json(request, detail, leave_out=("last_seen_at",))
 
     @app.get("/media/{checksum}", tags=["media"], response_class=FileResponse,
              summary="A file of the media archive, by its checksum (the `checksum` of an article's `media` entry)",
              responses={200: {"description": "The file, with the content type it was served with"},
-                        404: {"description": "No stored file with this checksum, or no local media store"}})
+                        404: {"model": models.ErrorDetail,
+                              "description": "No stored file with this checksum, or no local media store"}})
     def media_file(checksum: Annotated[str, Path(pattern="^[0-9a-f]{32}$", description="MD5, 32 hex digits")],
                    db: Db):
         found = stored_file(db, checksum)
@@ -212,13 +264,27 @@ def create_app(database: Database, media_store: str | None = None,
     def sections(db: Db):
         return [records.section_json(stats) for stats in reads.section_stats(db)]
 
-    @app.get("/runs", response_model=list[models.Run], tags=["runs"], summary="Crawl runs, newest first")
-    def runs(query: Annotated[RunsQuery, Query()], db: Db):
-        return [records.run_json(run) for run in reads.list_runs(db, limit=query.limit)]
+    @app.get("/runs", response_model=list[models.Run], tags=["runs"], summary="Crawl runs, newest first, a page at a time",
+             responses={200: {"description": "A page of runs; the `Link` header names the next (older) page",
+                              "headers": LINK_HEADER}})
+    def runs(query: Annotated[RunsQuery, Query()], db: Db, request: Request):
+        before = None
+        if query.cursor:
+            try:
+                before = reads.Cursor.decode(query.cursor)
+            except ValueError as error:
+                raise _invalid("cursor", f"cursor: {error}", query.cursor) from None
+        found = reads.list_runs(db, limit=query.limit + 1, before=before)
+        page = found[:query.limit]
+        headers = {}
+        if len(found) > query.limit:
+            last = page[-1]
+            headers["Link"] = _next_link(request, reads.Cursor(last["started_at"], last["id"]).encode())
+        return JSONResponse([records.run_json(run) for run in page], headers=headers)
 
     @app.get("/runs/{run_id}", response_model=models.RunDetail, tags=["runs"],
              summary="One crawl run: counts, problems, rejects by reason, settings, stats",
-             responses={404: {"description": "No run with this id"}})
+             responses={404: {"model": models.ErrorDetail, "description": "No run with this id"}})
     def run(run_id: Annotated[int, Path(ge=1, le=MAX_ID)], db: Db):
         found = reads.get_run(db, run_id)
         if found is None:
@@ -244,17 +310,34 @@ def create_app(database: Database, media_store: str | None = None,
 
     app.include_router(feeds.router())  # /feeds/…: Atom and JSON Feed (cascrawl/api/feeds.py)
 
+    def openapi() -> dict:
+        """FastAPI's document, with the slugs known at startup as the pattern of `section`."""
+        if app.openapi_schema is None:
+            document = FastAPI.openapi(app)
+            for parameter in document["paths"]["/articles"]["get"]["parameters"]:
+                if parameter["name"] == "section":
+                    parameter["schema"]["pattern"] = sections_pattern(known)
+        return app.openapi_schema
+
+    app.openapi = openapi
+
     from cascrawl.api.pages import mount_pages
 
     mount_pages(app, max_age)
     return app
 
 
-def _filters(query: ArticlesQuery) -> reads.ArticleFilter:
+def _filters(query: ArticlesQuery, db: Database, known: list[str]) -> reads.ArticleFilter:
     try:
         sections = records.parse_section_filter(query.section, strict=True)
     except ValueError as error:
         raise _invalid("section", str(error), query.section) from None
+    if any(section not in known for section in sections):
+        known = known_sections(db)  # a section stored since the service started is known too
+        unknown = [section for section in sections if section not in known]
+        if unknown:
+            raise _invalid("section", f"section: unknown {', '.join(unknown)}; known sections: {', '.join(known)}",
+                           query.section)
     bounds = {}
     for name, end_of_day in (("since", False), ("until", True)):
         value = getattr(query, name)
@@ -282,9 +365,5 @@ def _local_file(store: str | None, path: str) -> FilePath | None:
     return candidate
 
 
-def _etag_matches(header: str | None, etag: str) -> bool:
-    """If-None-Match uses the weak comparison: W/"x" matches "x"; `*` matches any."""
-    if not header:
-        return False
-    candidates = [part.strip() for part in header.split(",")]
-    return "*" in candidates or etag in (candidate.removeprefix("W/") for candidate in candidates)
+def _next_link(request: Request, cursor: str) -> str:
+    return f'<{request.url.include_query_params(cursor=cursor)}>; rel="next"'

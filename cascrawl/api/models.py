@@ -10,6 +10,10 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 
+class ErrorDetail(BaseModel):
+    detail: str = Field(description="what went wrong, in words")
+
+
 class Attachment(BaseModel):
     url: str
     name: str | None = None

@@ -16,9 +16,11 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Date, func, literal, or_, select, tuple_
@@ -27,7 +29,8 @@ from sqlalchemy.orm import Session, defer
 from cascrawl.db import frontier, runs as run_rows
 from cascrawl.db.database import Database
 from cascrawl.db.lock import run_lock_held
-from cascrawl.db.models import Article, ArticleRevision, AwareDateTime, CrawlRun, Refetch, Reject
+from cascrawl.db.engine import in_chunks
+from cascrawl.db.models import Article, ArticleMedia, ArticleRevision, AwareDateTime, CrawlRun, Refetch, Reject
 from cascrawl.db.search import search_conditions
 
 _CURSOR_VERSION = 1
@@ -37,7 +40,8 @@ _CURSOR_VERSION = 1
 
 @dataclass(frozen=True, order=True)
 class Cursor:
-    """A position in the (updated_at, id) order; opaque to clients (base64url of a small JSON)."""
+    """A position in the (updated_at, id) order of articles (or the (started_at, id) order of runs: /runs
+    pages with the same scheme); opaque to clients (base64url of a small JSON)."""
 
     updated_at: datetime  # aware
     id: int
@@ -95,32 +99,55 @@ class ArticleFilter:
 
 @dataclass
 class ArticlePage:
-    articles: list[Article]
+    articles: list[ListedArticle]
     has_more: bool  # more articles matched after the last one, when the page was read
     cursor: Cursor | None  # after the last article of the page (the one passed in when the page is empty)
 
 
+class ListedArticle(SimpleNamespace):
+    """An article as a listing reads it: the columns of `articles` by name, all but the page's HTML and
+    `provenance` (get_article has them; touching them here raises AttributeError), and `media`, its files of
+    the media archive. Read as plain rows, not ORM objects: building and tracking mapped objects, and a
+    second relationship load, took two thirds of a page's time (scripts/bench_api.py)."""
+
+
+# Every column of articles but the two only an article's own page needs (a column added later comes along).
+_LISTED = tuple(column for column in Article.__table__.columns if column.key not in ("html", "provenance"))
+_MEDIA = tuple(ArticleMedia.__table__.columns)
+
+
 def list_articles(database: Database, filters: ArticleFilter = ArticleFilter(), after: Cursor | None = None,
                   limit: int = 50, newest_first: bool = False) -> ArticlePage:
-    """One page of articles in (updated_at, id) order, strictly after `after` (before it when newest_first).
-
-    The raw page HTML is not loaded (touching `article.html` raises).
-    """
+    """One page of articles (ListedArticle) in (updated_at, id) order, strictly after `after` (before it when
+    newest_first)."""
     order = (Article.updated_at, Article.id)
     with Session(database.engine) as session:
-        query = select(Article).options(defer(Article.html, raiseload=True)).where(*filters.conditions(session))
+        query = select(*_LISTED).where(*filters.conditions(session))
         if after is not None:
             position = tuple_(*order)
             bound = tuple_(_moment(after.updated_at), after.id)
             query = query.where(position < bound if newest_first else position > bound)
         query = query.order_by(*(c.desc() for c in order) if newest_first else order).limit(limit + 1)
-        articles = list(session.scalars(query))
-    has_more = len(articles) > limit
-    articles = articles[:limit]
+        connection = session.connection()  # Core execution: rows, not ORM results
+        rows = connection.execute(query).all()
+        has_more = len(rows) > limit
+        rows = rows[:limit]
+        media = _media_of(connection, [row.url for row in rows])
+    articles = [ListedArticle(**row._mapping, media=media.get(row.url, [])) for row in rows]
     return ArticlePage(articles, has_more, Cursor.after(articles[-1]) if articles else after)
 
 
-def iter_articles(database: Database, after: Cursor | None = None, batch: int = 500) -> Iterator[Article]:
+def _media_of(connection, urls: list[str]) -> dict[str, list]:
+    """The media archive's files of these articles by article URL, in Article.media's order (id)."""
+    found: dict[str, list] = {}
+    for chunk in in_chunks(urls):
+        query = select(*_MEDIA).where(ArticleMedia.article_url.in_(chunk)).order_by(ArticleMedia.id)
+        for row in connection.execute(query):
+            found.setdefault(row.article_url, []).append(row)
+    return found
+
+
+def iter_articles(database: Database, after: Cursor | None = None, batch: int = 500) -> Iterator[ListedArticle]:
     """Every article after `after`, oldest change first, read in keyset batches (no long-lived cursor)."""
     while True:
         page = list_articles(database, after=after, limit=batch)
@@ -212,11 +239,15 @@ def _lock_held(database: Database) -> bool:
         return True
 
 
-def list_runs(database: Database, limit: int = 20) -> list[dict[str, Any]]:
-    """The newest runs first, each with every column of crawl_runs and `rejects` (rows recorded for it),
-    as they are now (`as_they_are`)."""
+def list_runs(database: Database, limit: int = 20, before: Cursor | None = None) -> list[dict[str, Any]]:
+    """The newest runs first (started_at, id descending), strictly after the position `before` (a Cursor of
+    a run's started_at and id) in that order when given, each with every column of crawl_runs and `rejects`
+    (rows recorded for it), as they are now (`as_they_are`)."""
     with Session(database.engine) as session:
-        runs = session.scalars(select(CrawlRun).order_by(CrawlRun.started_at.desc(), CrawlRun.id.desc()).limit(limit))
+        query = select(CrawlRun)
+        if before is not None:
+            query = query.where(tuple_(CrawlRun.started_at, CrawlRun.id) < tuple_(_moment(before.updated_at), before.id))
+        runs = session.scalars(query.order_by(CrawlRun.started_at.desc(), CrawlRun.id.desc()).limit(limit))
         found = [_columns(run, CrawlRun) for run in runs]
         counts = _reject_counts(session, [run["id"] for run in found])
     for run in found:
@@ -309,6 +340,12 @@ def section_stats(database: Database, runs_scanned: int = 1000) -> list[SectionS
     return sorted(found.values(), key=lambda stats: (-stats.articles, stats.section))
 
 
+def stored_sections(database: Database) -> list[str]:
+    """The sections that hold at least one article, sorted."""
+    with Session(database.engine) as session:
+        return list(session.scalars(select(Article.section).distinct().order_by(Article.section)))
+
+
 def incomplete_sections(database: Database, sections: list[str]) -> dict[str, str]:
     """The sections (of these) whose latest walk did not complete, with what is left, in words."""
     lines = {walk.section: frontier.incomplete_line(walk) for walk in frontier.walk_states(database)}
@@ -330,6 +367,37 @@ def totals(database: Database) -> dict[str, int]:
         return {name: session.scalar(select(func.count()).select_from(model)) or 0
                 for name, model in (("articles", Article), ("revisions", ArticleRevision),
                                     ("runs", CrawlRun), ("rejects", Reject))}
+
+
+class ChangeCounter:
+    """Whether a SQLite database may have changed, cheaply: `current()` is a number that stays the same for as
+    long as nobody has committed to the file, and grows at the first call after a commit (so an answer kept
+    under one number is the database's answer while the number holds).
+
+    SQLite's `PRAGMA data_version` changes, on a connection, when another connection committed since that
+    connection last asked; each pooled connection keeps the value it saw (in its pool record), and a
+    connection asked for the first time counts as a change. PostgreSQL has no such cheap sign: `current()` is
+    None there, and callers keep nothing."""
+
+    _SEEN = "cascrawl_data_version"
+
+    def __init__(self, database: Database):
+        self.database = database
+        self.enabled = database.engine.dialect.name == "sqlite"
+        self.number = 0
+        self._lock = threading.Lock()
+
+    def current(self) -> int | None:
+        if not self.enabled:
+            return None
+        with self.database.engine.connect() as connection:
+            version = connection.exec_driver_sql("PRAGMA data_version").scalar()
+            seen = connection.connection.info  # the pooled DBAPI connection's own record: kept across checkouts
+            with self._lock:
+                if seen.get(self._SEEN) != version:
+                    seen[self._SEEN] = version
+                    self.number += 1
+                return self.number
 
 
 def ping(database: Database) -> None:
