@@ -172,7 +172,7 @@ def create_app(database: Database, media_store: str | None = None,
         next_cursor = cursor if page.has_more else None
         if next_cursor:
             response.headers["Link"] = f'<{request.url.include_query_params(cursor=next_cursor)}>; rel="next"'
-        return {"items": [records.article_json(article) for article in page.articles],
+        return {"items": [records.change_json(article) for article in page.articles],
                 "next": next_cursor, "cursor": cursor, "has_more": page.has_more, "limit": query.limit}
 
     @app.get("/articles/{article_id}", response_model=models.ArticleDetail, tags=["articles"],
@@ -265,7 +265,8 @@ def _filters(query: ArticlesQuery) -> reads.ArticleFilter:
     q = query.q.strip() if query.q else None
     if query.q is not None and not q:
         raise _invalid("q", "q: give at least one word to search for", query.q)
-    return reads.ArticleFilter(sections=sections, q=q, **bounds)
+    # Following changes (since, cursor): the articles withdrawn meanwhile come as tombstones.
+    return reads.ArticleFilter(sections=sections, q=q, tombstones=bool(query.since or query.cursor), **bounds)
 
 
 def _local_file(store: str | None, path: str) -> FilePath | None:

@@ -14,7 +14,8 @@ def add_export_command(commands) -> None:
     export.add_argument("--format", choices=["jsonl", "csv"], default="jsonl",
                         help="jsonl (default): one JSON object per line; csv: one row per article, with a header")
     export.add_argument("--since", metavar="CURSOR",
-                        help="only what changed after this cursor (the one a previous export printed, or the API's)")
+                        help="only what changed after this cursor (the one a previous export printed, or the API's); "
+                             "articles withdrawn since come as tombstones")
     export.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of standard output")
     export.set_defaults(handler=_export_command)
 
@@ -39,8 +40,12 @@ def _export_command(args, parser) -> int:
     progress = _Progress(enabled=sys.stderr.isatty() and not (to_stdout and sys.stdout.isatty()))
     last: list = []
 
+    # What changed after a cursor holds the articles withdrawn since, as tombstones; a whole export, only the
+    # articles there are.
+    filters = reads.ArticleFilter(tombstones=after is not None)
+
     def articles():
-        for article in reads.iter_articles(database, after=after):
+        for article in reads.iter_articles(database, after=after, filters=filters):
             last[:] = [article]
             yield article
             progress.tick()
