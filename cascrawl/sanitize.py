@@ -65,10 +65,16 @@ def url_scheme(url: str) -> str | None:
 
 
 def _attribute(tag: str, name: str, value: str) -> str | None:
-    """Beyond the allow-list: media load from http(s) only, dimensions are numbers."""
-    if name in _MEDIA_ATTRIBUTES:
+    """Beyond the allow-list: media load from http(s) only, no URL that only looks relative, dimensions are
+    numbers."""
+    if name in _MEDIA_ATTRIBUTES or name == "href":
         scheme = url_scheme(value)
-        return value if scheme is None or scheme in MEDIA_SCHEMES else None
+        if scheme is None:
+            # A relative URL whose first segment holds a colon (`java%09script:…`, as lxml escapes a tab) is
+            # no link a page means: what the parsers store is absolute, or a #fragment.
+            return None if ":" in re.split(r"[/?#]", value, maxsplit=1)[0] else value
+        allowed = MEDIA_SCHEMES if name in _MEDIA_ATTRIBUTES else LINK_SCHEMES
+        return value if scheme in allowed else None
     if name in ("width", "height"):
         return value.strip() if _DIMENSION.fullmatch(value.strip()) else None
     return value

@@ -7,8 +7,11 @@ import re
 import lxml.html
 import pytest
 
+from cascrawl.parsers import parse_article
 from cascrawl.sanitize import sanitize_html, url_scheme
 from cascrawl.text import html_to_text
+
+from .conftest import SITE
 
 SCRIPT_URL = re.compile(r"^\s*(?:javascript|vbscript|data|livescript):", re.IGNORECASE)
 
@@ -25,6 +28,7 @@ HOSTILE = [
     ('<a href="&#x01;javascript:alert(1)">a</a>', '<a rel="noopener">a</a>'),
     ('<a href="vbscript:msgbox(1)">a</a>', '<a rel="noopener">a</a>'),
     ('<a href="VBScript:msgbox(1)">a</a>', '<a rel="noopener">a</a>'),
+    ('<a href="JaVa%09ScRiPt:alert(1)">a</a>', '<a rel="noopener">a</a>'),  # how lxml writes a tab in an href
     ('<a href="data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==">a</a>', '<a rel="noopener">a</a>'),
     ('<img src="data:image/svg+xml,&lt;svg onload=alert(1)&gt;">', "<img>"),
     ('<img src=" DATA:image/png;base64,AAAA">', "<img>"),
@@ -102,6 +106,15 @@ def test_the_scheme_of_a_url_is_read_as_a_browser_reads_it(url, scheme):
 def test_sanitizing_keeps_the_text_of_a_hostile_fragment():
     fragment = "".join(hostile for hostile, _ in HOSTILE)
     assert html_to_text(sanitize_html(fragment)) == html_to_text(fragment)
+
+
+def test_a_base_in_the_body_does_not_move_the_links_of_the_fragment():
+    page = (SITE / "cm" / "202503" / "t20250311_5052789.shtml").read_text("utf-8")
+    hostile = page.replace('trs_paper_default">', 'trs_paper_default"><base href="https://evil.example/">', 1)
+    assert hostile != page
+    data = parse_article(hostile, "http://127.0.0.1:8000/cm/202503/t20250311_5052789.shtml")
+    assert "evil.example" not in data.body_html and "<base" not in data.body_html
+    assert '<img src="https://www.cas.cn/cm/202503/W020250311512893746021.jpg"' in data.body_html
 
 
 def assert_safe(html: str | None) -> None:

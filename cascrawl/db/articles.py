@@ -286,7 +286,8 @@ def withdraw_gone(database: Connected, rejects: Iterable[dict[str, Any]], now: d
             present += session.scalars(select(Article.url).where(Article.url.in_(chunk), Article.withdrawn_at.is_(None)))
         earlier: dict[str, str] = {}
         for chunk in in_chunks(present):
-            earlier.update(session.execute(select(Refetch.url, Refetch.reason).where(Refetch.url.in_(chunk))).tuples())
+            earlier.update((url, reason) for url, reason in
+                           session.execute(select(Refetch.url, Refetch.reason).where(Refetch.url.in_(chunk))))
         result.withdrawn = sorted(url for url in present if earlier.get(url) in GONE_REASONS)
         result.first_gone = sorted(url for url in present if earlier.get(url) not in GONE_REASONS)
         for chunk in in_chunks(result.withdrawn):

@@ -33,6 +33,10 @@ def body_fragment(body: etree._Element, page: Page) -> str:
     """The body as an HTML fragment: links and images made absolute, then through the allow-list sanitizer
     (scripts, players, widgets, forms and comments go; cascrawl/sanitize.py)."""
     fragment = lxml.html.fromstring(etree.tostring(body, encoding="unicode", with_tail=False))
+    # A <base> in the body goes first: lxml's make_links_absolute honours it despite resolve_base_href=False
+    # (its rewrite_links resolves <base href> by default), which let a hostile page point every link elsewhere.
+    for base in list(fragment.iter("base")):
+        base.drop_tree()
     fragment.make_links_absolute(page.link_base, resolve_base_href=False)
     return sanitize_html(etree.tostring(fragment, encoding="unicode", method="html"))
 
