@@ -1,4 +1,4 @@
-"""Withdrawn articles on a real SQLite database: two gone answers in a row withdraw, a transient failure
+"""Withdrawn articles on real SQLite and PostgreSQL databases: two gone answers in a row withdraw, a transient failure
 between them starts the count again, a 200 restores; what the readers (the change cursor, the default
 listings, search, sections, the export and the API) make of a withdrawn article. The same through real
 crawls of the fixture copy: tests/test_withdrawn_crawl.py."""
@@ -17,14 +17,15 @@ from cascrawl.db import Database, frontier, reads
 from cascrawl.db.articles import withdraw_gone
 from cascrawl.export import TOMBSTONE_KEYS, write_csv, write_jsonl
 
+from .db_backends import db_url, postgres_server  # noqa: F401  (fixtures)
 from .test_db_store import article
 
 T0 = datetime(2026, 12, 1, 8, 0, tzinfo=timezone.utc)
 
 
 @pytest.fixture()
-def database(tmp_path):
-    db = Database(f"sqlite:///{tmp_path / 'withdrawn.db'}").open()
+def database(db_url):  # noqa: F811
+    db = Database(db_url).open()
     db.upsert_articles([article(1), article(2), article(3)], seen_at=T0)
     yield db
     db.close()
