@@ -157,9 +157,12 @@ def test_the_api_lists_without_it_and_follows_changes_to_its_tombstone(database)
         assert [s["articles"] for s in client.get("/sections").json()] == [2]
         detail = client.get(f"/articles/{tombstone['id']}").json()
         assert detail["withdrawn_at"] == "2026-12-02T16:00:00+08:00" and detail["text"] == article(2)["text"]
+        assert 'id="withdrawn"' in client.get(f"/ui/articles/{tombstone['id']}").text  # the operator page says so
+        assert article(2)["title"] not in client.get("/ui/articles").text
         # Back with 200: the cursor moves again and the article is listed as before.
         store(database, article(2), T0 + timedelta(days=2))
         (back,) = client.get("/articles", params={"cursor": changes["cursor"]}).json()["items"]
         assert back["url"] == article(2)["url"] and "withdrawn" not in back and back["text"] == article(2)["text"]
         assert len(client.get("/articles").json()["items"]) == 3
         assert client.get(f"/articles/{tombstone['id']}").json()["withdrawn_at"] is None
+        assert 'id="withdrawn"' not in client.get(f"/ui/articles/{tombstone['id']}").text
