@@ -14,8 +14,7 @@ def add_export_command(commands) -> None:
     export.add_argument("--format", choices=["jsonl", "csv"], default="jsonl",
                         help="jsonl (default): one JSON object per line; csv: one row per article, with a header")
     export.add_argument("--since", metavar="CURSOR",
-                        help="only what changed after this cursor (the one a previous export printed, or the API's); "
-                             "articles withdrawn since come as tombstones")
+                        help="only what changed after this cursor (the one a previous export printed, or the API's)")
     export.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of standard output")
     export.set_defaults(handler=_export_command)
 
