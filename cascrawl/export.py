@@ -1,4 +1,5 @@
-"""The export contract: one JSON object per article per line (see docs/export.md)."""
+"""The export contract: one JSON object per article per line (see docs/export.md); a withdrawn article, which
+only the change cursor returns, as a tombstone."""
 
 from __future__ import annotations
 
@@ -16,6 +17,10 @@ EXPORT_KEYS = (
     "url", "section", "title", "published_date", "published_at", "source", "author", "editor",
     "text", "attachments", "images", "videos", "media", "content_hash", "first_seen_at", "updated_at",
 )
+# A withdrawn article (its page gone on two checks in a row) as the change cursor returns it.
+TOMBSTONE_KEYS = ("url", "withdrawn", "withdrawn_at", "updated_at")
+# CSV: the contract's columns and withdrawn_at (empty but on a tombstone's row).
+CSV_KEYS = (*EXPORT_KEYS, "withdrawn_at")
 
 
 def _iso(moment: datetime | None, zone=BEIJING) -> str | None:
@@ -44,6 +49,17 @@ def article_record(article: Article) -> dict:
     }
 
 
+def tombstone_record(article: Article) -> dict:
+    """A withdrawn article: which one, since when, and its place in the change order (updated_at)."""
+    return {"url": article.url, "withdrawn": True, "withdrawn_at": _iso(article.withdrawn_at),
+            "updated_at": _iso(article.updated_at)}
+
+
+def change_record(article: Article) -> dict:
+    """What a reader following the change cursor gets: the article, or its tombstone once withdrawn."""
+    return tombstone_record(article) if article.withdrawn_at is not None else article_record(article)
+
+
 def media_record(file: ArticleMedia) -> dict:
     """One file of the media archive: where it is in the store, or why it is not."""
     return {"kind": file.kind, "url": file.url, "status": file.status, "path": file.path, "checksum": file.checksum,
@@ -53,21 +69,22 @@ def media_record(file: ArticleMedia) -> dict:
 def write_jsonl(articles: Iterable[Article], stream: IO[str]) -> int:
     count = 0
     for article in articles:
-        stream.write(json.dumps(article_record(article), ensure_ascii=False) + "\n")
+        stream.write(json.dumps(change_record(article), ensure_ascii=False) + "\n")
         count += 1
     return count
 
 
 def write_csv(articles: Iterable[Article], stream: IO[str]) -> int:
-    """The same fields as CSV (RFC 4180, UTF-8, a header row): lists as JSON text, null as an empty cell."""
+    """The same fields as CSV (RFC 4180, UTF-8, a header row): lists as JSON text, null as an empty cell; a
+    tombstone is a row of url, updated_at and withdrawn_at, its other cells empty."""
     writer = csv.writer(stream, lineterminator="\r\n")
-    writer.writerow(EXPORT_KEYS)
+    writer.writerow(CSV_KEYS)
     count = 0
     for article in articles:
-        record = article_record(article)
+        record = change_record(article)
         writer.writerow([
             json.dumps(value, ensure_ascii=False) if isinstance(value, list) else ("" if value is None else value)
-            for value in (record[key] for key in EXPORT_KEYS)
+            for value in (record.get(key) for key in CSV_KEYS)
         ])
         count += 1
     return count

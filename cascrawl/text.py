@@ -18,8 +18,8 @@ _BLOCK_TAGS = frozenset(
     "p div h1 h2 h3 h4 h5 h6 li ul ol dl dt dd tr table thead tbody tfoot caption section article "
     "blockquote figure figcaption center pre hr address header footer aside nav main".split()
 )
-# Elements whose content is never article text.
-_SKIPPED_TAGS = frozenset("script style noscript template iframe object embed form button select textarea".split())
+# Elements whose content is never article text (the sanitizer, cascrawl/sanitize.py, drops them whole).
+NOT_TEXT_TAGS = frozenset("script style noscript template iframe object embed form button select textarea svg math".split())
 _CELL_TAGS = frozenset({"td", "th"})
 _ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"), None)
 
@@ -60,7 +60,7 @@ def html_to_text(fragment: str) -> str:
 
 def _collect_text(element: etree._Element, chunks: list[str], in_cell: bool = False) -> None:
     tag = element.tag if isinstance(element.tag, str) else None  # comments / PIs have no str tag
-    if tag is None or tag in _SKIPPED_TAGS:
+    if tag is None or tag in NOT_TEXT_TAGS:
         return
     # Inside a table cell every boundary is a space: the whole row stays on one line.
     boundary = " " if in_cell else "\n"

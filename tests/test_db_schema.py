@@ -180,7 +180,8 @@ ROW_BY_ROW = "0006_media_archive"
 def test_sqlite_indexes_new_articles_in_bulk_and_keeps_the_index_of_an_older_database(tmp_path):
     database = Database(f"sqlite:///{tmp_path / 'bulk.db'}")
     database.upgrade(ROW_BY_ROW)
-    database.upsert_articles(ARTICLES[:2])  # indexed row by row, by the triggers of 0002
+    for row in ARTICLES[:2]:  # indexed row by row, by the triggers of 0002
+        insert_as_then(database, row)
     database.upgrade()  # 0007: what is indexed stays indexed; new articles wait for a sync
     assert _indexed(database, "脑机接口") == [1, 2] and _pending(database) == 0
 
@@ -192,9 +193,20 @@ def test_sqlite_indexes_new_articles_in_bulk_and_keeps_the_index_of_an_older_dat
     migrate.downgrade(database.engine, ROW_BY_ROW)  # back to row-by-row indexing: the index rebuilt whole
     with database.engine.connect() as connection:
         assert not fulltext.sqlite_fts_deferred(connection)
-    database.upsert_articles([article(5, title="月球样品研究取得新进展", text="嫦娥六号样品。")])
+    insert_as_then(database, article(5, title="月球样品研究取得新进展", text="嫦娥六号样品。"))
     assert _indexed(database, "嫦娥六号") == [5] and _indexed(database, "超导量子比特") == [4]
     database.close()
+
+
+def insert_as_then(database: Database, row: dict) -> None:
+    """An article inserted as a cascrawl of an older revision did (today's upsert writes columns added since)."""
+    values = {key: row[key] for key in ("url", "fetched_url", "docid", "section", "title", "text", "html", "content_hash")}
+    moment = "2026-12-01 00:00:00.000000"
+    values.update(published_date=row["published_date"].isoformat(), attachments="[]", images="[]", videos="[]",
+                  provenance="{}", first_seen_at=moment, last_seen_at=moment, updated_at=moment, revision=1)
+    with database.engine.begin() as connection:
+        connection.execute(text(f"INSERT INTO articles ({', '.join(values)}) "
+                                f"VALUES ({', '.join(':' + key for key in values)})"), values)
 
 
 def _pg_indexed(database: Database, phrase: str) -> list[int]:
@@ -212,7 +224,8 @@ PG_ROW_BY_ROW = "0008_run_workers"
 def test_postgresql_indexes_new_articles_in_bulk_and_keeps_what_an_older_database_held(db_url):  # noqa: F811
     database = Database(db_url)
     database.upgrade(PG_ROW_BY_ROW)
-    database.upsert_articles(ARTICLES[:2])  # indexed row by row, by the GIN indexes of 0002
+    for row in ARTICLES[:2]:  # indexed row by row, by the GIN indexes of 0002
+        insert_as_then(database, row)
     database.upgrade()  # 0009: what was stored is indexed by the migration; new articles wait for a sync
     assert _pg_indexed(database, "脑机接口") == [1, 2] and _pending(database) == 0
     with database.engine.connect() as connection:
@@ -240,7 +253,8 @@ def test_postgresql_indexes_new_articles_in_bulk_and_keeps_what_an_older_databas
         assert not fulltext.pg_search_deferred(connection)
         indexes = {index["name"] for index in inspect(connection).get_indexes("articles")}
     assert set(fulltext.TRIGRAM_INDEXES) <= indexes
-    database.upsert_articles([article(6, title="月球样品研究取得新进展", text="嫦娥六号样品。")])
+    insert_as_then(database, article(6, title="月球样品研究取得新进展", text="嫦娥六号样品。"))
+    database.upgrade()  # today's search reads columns added since: upgraded again, what was stored is found
     assert urls(database.search("嫦娥六号")) == [article(6)["url"]] and urls(database.search("超导量子比特")) == [ARTICLES[3]["url"]]
     database.close()
 

@@ -199,7 +199,8 @@ def test_when_a_heading_agrees_with_the_title(heading, head_title, agree):
 def test_the_body_html_is_an_html_fragment_without_what_follows_the_body():
     data = parse_article(article(header="<p>2025-06-09</p>", body="<p>第一行<br>第二行</p><p><img src='./W1.jpg'></p>")
                          .replace("</div></body>", "</div>页脚文字</body>"), URL)
-    assert data.body_html == ('<div class="trs_editor_view"><p>第一行<br>第二行</p>'
+    # sanitized: the container's class goes too (only the allow-list's attributes stay: cascrawl/sanitize.py)
+    assert data.body_html == ('<div><p>第一行<br>第二行</p>'
                               '<p><img src="https://www.cas.cn/syky/202506/W1.jpg"></p></div>')
 
 

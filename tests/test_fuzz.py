@@ -1,9 +1,12 @@
 """Fuzzing (hypothesis): arbitrary bytes and mutated fixture pages through decoding, the listing and
 article parsers, the spider's article callback and the cleaning pipelines. No exception may escape any
-of them: a hostile page must end as a stored article or a recorded reject, never as a crashed callback."""
+of them: a hostile page must end as a stored article or a recorded reject, never as a crashed callback.
+The sanitizer (cascrawl/sanitize.py) on anything and on generated hostile fragments: idempotent, never an
+event handler or a script URL in what it returns, and the text kept."""
 
 from __future__ import annotations
 
+import html as html_module
 from datetime import date, datetime, timezone
 
 from hypothesis import HealthCheck, given, settings
@@ -16,12 +19,14 @@ from cascrawl.encoding import decode_html, looks_binary
 from cascrawl.items import ArticleItem
 from cascrawl.parsers import parse_article, parse_listing
 from cascrawl.parsers.article import headings_agree
+from cascrawl.sanitize import sanitize_html
 from cascrawl.text import html_to_text, remove_pinyin_glosses, to_simplified
 from cascrawl.pipelines import cleaning_pipelines
 from cascrawl.single_page import callback_items
 from cascrawl.spiders.cas_news import CasNewsSpider
 
 from .conftest import SITE
+from .test_sanitize import assert_safe
 
 BASE = "http://127.0.0.1:8000"
 ARTICLE_URL = f"{BASE}/yw/202506/t20250610_5072001.shtml"
@@ -130,3 +135,63 @@ def test_the_text_functions_never_raise(text, other):
     html_to_text(text)
     to_simplified(remove_pinyin_glosses(text))
     headings_agree(text, other)
+
+
+# --- the sanitizer ---
+
+SCRIPT_URLS = ["javascript:alert(1)", " JaVaScRiPt:alert(1)", "java\tscript:alert(1)", "java\nscript:alert(1)",
+               "\x01javascript:alert(1)", "vbscript:msgbox(1)", "data:text/html,<script>alert(1)</script>",
+               "DATA:image/svg+xml,<svg onload=alert(1)>", "livescript:x", "https://www.cas.cn/a.jpg", "/yw/", "#x",
+               "mailto:a@cas.cn"]
+ATTRIBUTE_NAMES = ["onclick", "onerror", "OnLoad", "onmouseover", "style", "href", "src", "poster", "srcdoc",
+                   "formaction", "action", "data", "width", "height", "alt", "class", "id", "target", "rel"]
+ATTRIBUTE_VALUES = SCRIPT_URLS + ["alert(1)", "width: expression(alert(1))", "100", "50%", "<script>", '"><b>']
+# Elements any element may hold (no parser moves them about), elements only text goes in, and leaves.
+CONTAINERS = ["div", "span", "section", "blockquote", "strong", "em", "center", "font", "figure", "li", "table"]
+TEXT_HOLDERS = ["p", "h2", "a", "figcaption", "script", "style", "noscript", "iframe", "object", "form", "textarea",
+                "template", "svg", "math", "button", "select", "title", "marquee", "x-widget"]
+LEAVES = ["img", "br", "hr", "base", "meta", "link", "input", "source", "video"]
+# lxml does not know <embed> is void (a browser and the sanitizer do): what follows it is text to them only.
+VOID_TO_BROWSERS_ONLY = ["embed"]
+# Text of any script but control characters and lone surrogates (which no page carries: cascrawl.text.parseable).
+TEXT = st.text(st.characters(blacklist_categories=("Cs", "Cc"), whitelist_characters=" \n\t"), max_size=12)
+
+attribute = st.tuples(st.sampled_from(ATTRIBUTE_NAMES), st.sampled_from(ATTRIBUTE_VALUES)).map(
+    lambda pair: f' {pair[0]}="{html_module.escape(pair[1], quote=True)}"')
+attributes = st.lists(attribute, max_size=3).map("".join)
+text_node = TEXT.map(html_module.escape)
+
+
+def _element(children) -> st.SearchStrategy[str]:
+    return st.tuples(st.sampled_from(CONTAINERS), attributes, st.lists(children, max_size=4)).map(_container)
+
+
+def _container(parts: tuple[str, str, list[str]]) -> str:
+    tag, attrs, children = parts
+    if tag == "table":  # a cell, in the rows a table holds
+        return f"<table{attrs}><tbody><tr><td>{''.join(children)}</td><td>.</td></tr></tbody></table>"
+    return f"<{tag}{attrs}>{''.join(children)}</{tag}>"
+
+
+def _fragments(leaves: list[str]) -> st.SearchStrategy[str]:
+    holder = st.tuples(st.sampled_from(TEXT_HOLDERS), attributes, text_node).map(
+        lambda t: f"<{t[0]}{t[1]}>{t[2]}</{t[0]}>")
+    leaf = st.tuples(st.sampled_from(leaves), attributes).map(lambda t: f"<{t[0]}{t[1]}>")
+    return st.recursive(st.one_of(text_node, holder, leaf), _element, max_leaves=12)
+
+
+fragments = _fragments(LEAVES)
+
+
+@FUZZ
+@given(fragment=st.one_of(texts, _fragments(LEAVES + VOID_TO_BROWSERS_ONLY)))
+def test_the_sanitizer_is_idempotent_and_leaves_no_handler_or_script_url(fragment):
+    clean = sanitize_html(fragment)
+    assert sanitize_html(clean) == clean
+    assert_safe(clean)
+
+
+@FUZZ
+@given(fragment=fragments)
+def test_the_sanitizer_keeps_the_text(fragment):
+    assert html_to_text(sanitize_html(fragment)) == html_to_text(fragment)

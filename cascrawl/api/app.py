@@ -221,7 +221,7 @@ def create_app(database: Database, media_store: str | None = None,
                     raise _invalid("cursor", f"cursor: {error}", query.cursor) from None
             found = reads.list_articles(db, filters, after=after, limit=query.limit)
             cursor = found.cursor.encode() if found.cursor else None
-            return {"items": [records.article_json(article) for article in found.articles],
+            return {"items": [records.change_json(article) for article in found.articles],
                     "next": cursor if found.has_more else None, "cursor": cursor, "has_more": found.has_more,
                     "limit": query.limit}
 
@@ -350,7 +350,8 @@ def _filters(query: ArticlesQuery, db: Database, known: list[str]) -> reads.Arti
     q = query.q.strip() if query.q else None
     if query.q is not None and not q:
         raise _invalid("q", "q: give at least one word to search for", query.q)
-    return reads.ArticleFilter(sections=sections, q=q, **bounds)
+    # Following changes (since, cursor): the articles withdrawn meanwhile come as tombstones.
+    return reads.ArticleFilter(sections=sections, q=q, tombstones=bool(query.since or query.cursor), **bounds)
 
 
 def _local_file(store: str | None, path: str) -> FilePath | None:

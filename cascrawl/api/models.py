@@ -5,7 +5,7 @@ Article fields are the export contract's (docs/export.md), in its order, plus `i
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -62,8 +62,20 @@ class Article(BaseModel):
     updated_at: str = Field(description="when the content last changed; the paging order with id")
 
 
+class Tombstone(BaseModel):
+    """A withdrawn article, as the change cursor (`since` or `cursor`) returns it: remove it downstream."""
+
+    id: int
+    url: str
+    withdrawn: Literal[True] = Field(description="always true: the article's page answered 404/410 on two checks "
+                                                 "in a row; its record stays at /articles/{id}")
+    withdrawn_at: str = Field(description="when it was found withdrawn")
+    updated_at: str = Field(description="its place in the paging order (the withdrawal moved it)")
+
+
 class ArticlePage(BaseModel):
-    items: list[Article]
+    items: list[Article | Tombstone] = Field(
+        description="articles; with `since` or `cursor`, also tombstones of the articles withdrawn (`withdrawn`: true)")
     next: str | None = Field(description="cursor of the next page; null when this page reached the end")
     cursor: str | None = Field(description="position after the last item of this page (the cursor sent when the "
                                            "page is empty): keep it and ask again later for what changed since")
@@ -90,6 +102,10 @@ class ArticleDetail(Article):
     script: str | None
     provenance: dict[str, Any] = Field(description="which path produced each field")
     last_seen_at: str = Field(description="the last crawl that saw the article")
+    withdrawn_at: str | None = Field(None, description="when the article's page was found gone (404/410 on two "
+                                                       "checks in a row); null while it is there")
+    html: str | None = Field(None, description="the body as a sanitized HTML fragment (an allow-list: no scripts, "
+                                               "event handlers, styles or script URLs), absolute links")
     revisions: list[Revision] = Field(description="previous versions, newest first")
 
 

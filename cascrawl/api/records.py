@@ -15,8 +15,9 @@ from typing import Any
 from cascrawl import stats_keys
 from cascrawl.dates import BEIJING
 from cascrawl.db import Article, ArticleRevision
+from cascrawl.db.reads import served_html
 from cascrawl.drift import drift_groups
-from cascrawl.export import article_record
+from cascrawl.export import article_record, change_record
 from cascrawl.health import coverage_record
 from cascrawl.run.verdict import recorded_problem_entries, recorded_problems
 from cascrawl.sections import split_sections
@@ -35,10 +36,18 @@ def article_json(article: Article) -> dict[str, Any]:
     return {"id": article.id, **article_record(article)}
 
 
+def change_json(article: Article) -> dict[str, Any]:
+    """What the change cursor returns, with `id` first: the article, or its tombstone once withdrawn."""
+    return {"id": article.id, **change_record(article)}
+
+
 def article_detail_json(article: Article, revisions: list[ArticleRevision]) -> dict[str, Any]:
-    """The contract record plus what an operator needs: provenance, layout, revisions."""
+    """The contract record plus what an operator needs: provenance, layout, revisions, the sanitized body
+    fragment, and whether the article was withdrawn (its record stays readable here)."""
     return {
         **article_json(article),
+        "withdrawn_at": iso(article.withdrawn_at),
+        "html": served_html(article),
         "revision": article.revision,
         "fetched_url": article.fetched_url,
         "docid": article.docid,

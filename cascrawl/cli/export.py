@@ -45,8 +45,12 @@ def _export_command(args, parser) -> int:
     progress = _Progress(enabled=sys.stderr.isatty() and not (to_stdout and sys.stdout.isatty()))
     last: list = []
 
+    # What changed after a cursor holds the articles withdrawn since, as tombstones; a whole export, only the
+    # articles there are.
+    filters = reads.ArticleFilter(tombstones=after is not None)
+
     def articles():
-        for article in reads.iter_articles(database, after=after):
+        for article in reads.iter_articles(database, after=after, filters=filters):
             last[:] = [article]
             yield article
             progress.tick()

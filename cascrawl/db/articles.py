@@ -1,5 +1,7 @@
 """Storing articles: the upsert engine (insert, revise with an archived copy, refresh, or only see again),
-by canonical URL, a batch per transaction; a row the database refuses is recorded in `rejects`."""
+by canonical URL, a batch per transaction; a row the database refuses is recorded in `rejects`. Withdrawn
+articles: a stored article whose page is gone on two checks in a row is marked withdrawn, and restored by
+the upsert when the page comes back."""
 
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from cascrawl.db.engine import Connected, in_chunks, row_error
-from cascrawl.db.models import Article, ArticleRevision, AwareDateTime
+from cascrawl.db.models import Article, ArticleRevision, AwareDateTime, Refetch
 from cascrawl.db.runs import add_rejects
 
 
@@ -39,6 +41,9 @@ CONTRACT_METADATA_COLUMNS = (
 )
 # Copied into article_revisions when the content changes.
 _ARCHIVED_COLUMNS = ("url", *_CONTENT_COLUMNS, "updated_at", "last_seen_at")
+# The answers that say a page is gone (a reject reason of the validate pipeline); 5xx, timeouts and DNS failures
+# say nothing about the page, and never withdraw an article.
+GONE_REASONS = ("http_404", "http_410")
 
 
 @dataclass
@@ -50,6 +55,10 @@ class UpsertResult:
     refreshed: int = 0  # same content, other fields changed (editor, images, fetched_url, html, …): updated in place
     unchanged: int = 0  # only last_seen_at moved
     rejected: list[tuple[str, str, str]] = field(default_factory=list)  # (url, reason code, detail)
+    restored: int = 0  # of the revised and refreshed: withdrawn articles whose page is back (withdrawn_at cleared)
+    # Set by the batch's writer from withdraw_gone (cascrawl/run/writes.py), not by the upsert:
+    withdrawn: int = 0  # stored articles whose page was gone twice in a row: withdrawn
+    gone_once: int = 0  # stored articles whose page was gone for the first time: withdrawn if the next check agrees
 
     @property
     def stored(self) -> int:
@@ -61,6 +70,9 @@ class UpsertResult:
         self.refreshed += other.refreshed
         self.unchanged += other.unchanged
         self.rejected.extend(other.rejected)
+        self.restored += other.restored
+        self.withdrawn += other.withdrawn
+        self.gone_once += other.gone_once
 
 
 def upsert_articles(database: Connected, rows: Iterable[dict[str, Any]], seen_at: datetime | None = None,
@@ -70,7 +82,8 @@ def upsert_articles(database: Connected, rows: Iterable[dict[str, Any]], seen_at
     New url: inserted (revision 1). Same content_hash: the row keeps its revision; other changed fields
     are refreshed in place, and updated_at moves when one of them is in the export contract (source,
     author, editor, images, …); last_seen_at always moves. Different content_hash: the stored version
-    is copied to article_revisions, then replaced; revision + 1, updated_at moves.
+    is copied to article_revisions, then replaced; revision + 1, updated_at moves. A withdrawn article
+    stored again is restored: withdrawn_at cleared, updated_at moved (the change cursor tells readers).
     A row the database refuses (constraint, bad value) is retried alone, recorded in `rejects`
     (with run_id) and left out; the rest of the batch is stored.
     """
@@ -115,8 +128,8 @@ def _upsert(session: Session, values: list[dict[str, Any]], seen_at: datetime) -
         # multi-row INSERTs ("insertmanyvalues", SQL compiled once) instead of one statement per row:
         # SQLite's FTS5 flushes its index at every statement that fires the sync trigger, so one statement
         # per row was 2.5x slower (scripts/bench_storage.py).
-        rows = [{**value, "first_seen_at": seen_at, "last_seen_at": seen_at, "updated_at": seen_at, "revision": 1}
-                for value in new]
+        rows = [{**value, "first_seen_at": seen_at, "last_seen_at": seen_at, "updated_at": seen_at, "revision": 1,
+                 "withdrawn_at": None} for value in new]
         inserted = _insert_pg_arrays(session, rows) if postgresql else None
         if inserted is None:
             statement = _insert_statement(postgresql).returning(Article.__table__.c.url)
@@ -136,7 +149,8 @@ def _existing_rows(session: Session, urls: list[str], postgresql: bool) -> dict[
     """The stored rows of these URLs (what the upsert compares), locked on PostgreSQL."""
     existing = {}
     for chunk in in_chunks(urls):
-        query = select(Article.id, Article.url, Article.revision, *(getattr(Article, name) for name in _COMPARED_COLUMNS))
+        query = select(Article.id, Article.url, Article.revision, Article.withdrawn_at,
+                       *(getattr(Article, name) for name in _COMPARED_COLUMNS))
         query = query.where(Article.url.in_(chunk))
         if postgresql:
             query = query.with_for_update()  # a concurrent crawl waits instead of racing the revision
@@ -147,15 +161,18 @@ def _existing_rows(session: Session, urls: list[str], postgresql: bool) -> dict[
 def _update_existing(session: Session, values: list[dict[str, Any]], existing: dict[str, Any],
                      seen_at: datetime, result: UpsertResult) -> None:
     """Rows whose URL is stored: revised (archived first), refreshed in place (updated_at moved when the
-    export contract sees the change), or only seen again."""
+    export contract sees the change, or the article was withdrawn and is back), or only seen again."""
     revised, refreshed, refreshed_quietly, unchanged = [], [], [], []
     for value in values:
         old = existing[value["url"]]
+        if old.withdrawn_at is not None:
+            result.restored += 1
         if old.content_hash != value["content_hash"]:
             revised.append({"id": old.id, **value, "revision": old.revision + 1,
-                            "updated_at": seen_at, "last_seen_at": seen_at})
-        elif any(getattr(old, name) != value[name] for name in CONTRACT_METADATA_COLUMNS):
-            refreshed.append({"id": old.id, **value, "updated_at": seen_at, "last_seen_at": seen_at})
+                            "updated_at": seen_at, "last_seen_at": seen_at, "withdrawn_at": None})
+        elif old.withdrawn_at is not None or any(getattr(old, name) != value[name] for name in CONTRACT_METADATA_COLUMNS):
+            refreshed.append({"id": old.id, **value, "updated_at": seen_at, "last_seen_at": seen_at,
+                              "withdrawn_at": None})
         elif any(getattr(old, name) != value[name] for name in _COMPARED_COLUMNS):
             # fetched_url, html, template, provenance, validators: not in the contract, the cursor stays
             refreshed_quietly.append({"id": old.id, **value, "last_seen_at": seen_at})
@@ -241,3 +258,39 @@ def _article_values(row: dict[str, Any]) -> dict[str, Any]:
     values["videos"] = list(row.get("videos") or [])
     values["provenance"] = dict(row.get("provenance") or {})
     return values
+
+
+@dataclass
+class GoneResult:
+    """What the gone pages among a batch's rejects did to the stored articles."""
+
+    withdrawn: list[str] = field(default_factory=list)  # gone on the check before too: withdrawn now
+    first_gone: list[str] = field(default_factory=list)  # gone for the first time: withdrawn if the next check agrees
+
+
+def withdraw_gone(database: Connected, rejects: Iterable[dict[str, Any]], now: datetime | None = None) -> GoneResult:
+    """Of these rejects (rows of url, reason), the stored articles whose page answered 404 or 410: withdrawn
+    (withdrawn_at and updated_at = now, the HTTP validators dropped so that the next check asks for the whole
+    page) when the check before said gone too, which the re-fetch schedule remembers as the URL's latest
+    reason; else only noted, as that reason, by the caller's schedule_refetches afterwards. Call it before
+    that. A failure between the two (5xx, timeout: a transient reason on the schedule) starts the count
+    again: two gone answers in a row, never one, withdraw an article. Already withdrawn: left as it is."""
+    now = now or datetime.now(timezone.utc)
+    gone = sorted({row["url"] for row in rejects if row.get("url") and row.get("reason") in GONE_REASONS})
+    result = GoneResult()
+    if not gone:
+        return result
+    with Session(database.engine) as session, session.begin():
+        present: list[str] = []
+        for chunk in in_chunks(gone):
+            present += session.scalars(select(Article.url).where(Article.url.in_(chunk), Article.withdrawn_at.is_(None)))
+        earlier: dict[str, str] = {}
+        for chunk in in_chunks(present):
+            earlier.update((url, reason) for url, reason in
+                           session.execute(select(Refetch.url, Refetch.reason).where(Refetch.url.in_(chunk))))
+        result.withdrawn = sorted(url for url in present if earlier.get(url) in GONE_REASONS)
+        result.first_gone = sorted(url for url in present if earlier.get(url) not in GONE_REASONS)
+        for chunk in in_chunks(result.withdrawn):
+            session.execute(update(Article).where(Article.url.in_(chunk))
+                            .values(withdrawn_at=now, updated_at=now, etag=None, last_modified=None))
+    return result

@@ -93,6 +93,9 @@ class Article(Base):
     # HTTP validators of the last fetch, sent back as If-None-Match / If-Modified-Since by --refresh-days.
     etag: Mapped[str | None] = mapped_column(String(200))
     last_modified: Mapped[str | None] = mapped_column(String(100))
+    # When the page was found gone (404/410 on two checks in a row); None while it is there. A withdrawn article
+    # keeps its row, is left out of default listings and reaches the change cursor as a tombstone (db/reads.py).
+    withdrawn_at: Mapped[datetime | None]
 
     __table_args__ = (
         Index("ix_articles_section_published", "section", "published_date"),

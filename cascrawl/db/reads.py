@@ -9,6 +9,15 @@ next page is everything strictly after it. `updated_at` moves only when what the
 carries changes (content or metadata), and new or changed articles get the time of their upsert, so they land after every cursor
 handed out before: a reader paging while a crawl writes sees each article once, and an article
 revised meanwhile once more, at the end, with its new content.
+
+Withdrawn articles (`withdrawn_at` set: the page was gone on two checks in a row) are left out of every
+default listing, the sections' counts, the archive by month and search (`listed()`, which a new reader such
+as a feed applies through `ArticleFilter`); the change cursor (`ArticleFilter(tombstones=True)`) returns them
+in their place in the order, where a reader turns them into tombstones. Their withdrawal moved `updated_at`,
+and so does their return.
+
+The body fragment (`Article.html`) is served through `served_html`: sanitized on read as well, whatever
+version of cascrawl stored it.
 """
 
 from __future__ import annotations
@@ -32,6 +41,7 @@ from cascrawl.db.lock import run_lock_held
 from cascrawl.db.engine import in_chunks
 from cascrawl.db.models import Article, ArticleMedia, ArticleRevision, AwareDateTime, CrawlRun, Refetch, Reject
 from cascrawl.db.search import search_conditions
+from cascrawl.sanitize import sanitize_html
 
 _CURSOR_VERSION = 1
 
@@ -75,17 +85,34 @@ class Cursor:
 
 # --- articles ---
 
+def listed():
+    """The condition of every default listing: the article is not withdrawn."""
+    return Article.withdrawn_at.is_(None)
+
+
+def is_withdrawn(article: Article) -> bool:
+    return article.withdrawn_at is not None
+
+
+def served_html(article: Article) -> str | None:
+    """The article's body fragment as it may be served: through the allow-list sanitizer (the rows stored
+    before it are sanitized by migration 0014; this holds for any row, whoever wrote it)."""
+    return sanitize_html(article.html)
+
+
 @dataclass(frozen=True)
 class ArticleFilter:
-    """Which articles: all conditions must hold. `since` and `until` bound `updated_at`."""
+    """Which articles: all conditions must hold. `since` and `until` bound `updated_at`. Withdrawn articles
+    only with `tombstones` (the change cursor: a reader shows them as tombstones)."""
 
     sections: tuple[str, ...] = ()
     since: datetime | None = None  # updated_at >= since
     until: datetime | None = None  # updated_at < until
     q: str | None = None  # every whitespace-separated term in the title or the text
+    tombstones: bool = False  # withdrawn articles too, in their place in the order
 
     def conditions(self, session: Session) -> list:
-        found = []
+        found = [] if self.tombstones else [listed()]
         if self.sections:
             found.append(Article.section.in_(self.sections))
         if self.since is not None:
@@ -147,10 +174,12 @@ def _media_of(connection, urls: list[str]) -> dict[str, list]:
     return found
 
 
-def iter_articles(database: Database, after: Cursor | None = None, batch: int = 500) -> Iterator[ListedArticle]:
-    """Every article after `after`, oldest change first, read in keyset batches (no long-lived cursor)."""
+def iter_articles(database: Database, after: Cursor | None = None, batch: int = 500,
+                  filters: ArticleFilter = ArticleFilter()) -> Iterator[ListedArticle]:
+    """Every article (of `filters`) after `after`, oldest change first, read in keyset batches (no long-lived
+    cursor)."""
     while True:
-        page = list_articles(database, after=after, limit=batch)
+        page = list_articles(database, filters, after=after, limit=batch)
         yield from page.articles
         if not page.has_more:
             return
@@ -320,7 +349,7 @@ def section_stats(database: Database, runs_scanned: int = 1000) -> list[SectionS
     found: dict[str, SectionStats] = {}
     with Session(database.engine) as session:
         query = (select(Article.section, func.count(), func.max(Article.published_date), func.max(Article.updated_at))
-                 .group_by(Article.section))
+                 .where(listed()).group_by(Article.section))
         for section, count, newest, updated in session.execute(query):
             found[section] = SectionStats(section, count, newest, _aware(updated))
         runs = [row._asdict() for row in session.execute(
@@ -356,7 +385,7 @@ def articles_per_month(database: Database) -> list[tuple[int, int, str, int]]:
     """(year, month, section, articles) by month of publication: what the archive holds, month by month."""
     year = func.extract("year", Article.published_date)
     month = func.extract("month", Article.published_date)
-    query = (select(year, month, Article.section, func.count()).group_by(year, month, Article.section)
+    query = (select(year, month, Article.section, func.count()).where(listed()).group_by(year, month, Article.section)
              .order_by(year, month, Article.section))
     with Session(database.engine) as session:
         return [(int(y), int(m), section, count) for y, m, section, count in session.execute(query)]

@@ -25,7 +25,8 @@ def search(database: Connected, query: str, limit: int = 20) -> list[dict[str, A
     """Articles whose title or text contains every whitespace-separated term of `query`.
 
     Terms of three characters or more go through the trigram index (SQLite FTS5, PostgreSQL
-    pg_trgm); shorter ones are matched with (I)LIKE. Title matches first, then newest first.
+    pg_trgm); shorter ones are matched with (I)LIKE. Title matches first, then newest first. Withdrawn
+    articles are left out.
     """
     terms = [term for term in query.split() if term]
     if not terms or "\x00" in query:  # no stored title or text holds a NUL (nor can PostgreSQL be sent one)
@@ -35,7 +36,7 @@ def search(database: Connected, query: str, limit: int = 20) -> list[dict[str, A
         in_title = Article.title.ilike(_like_pattern(terms[0]), escape="\\")
         statement = (
             select(Article.id, Article.url, Article.section, Article.title, Article.published_date, Article.text)
-            .where(*conditions)
+            .where(*conditions, Article.withdrawn_at.is_(None))  # a withdrawn article is not found (db/reads.py)
             .order_by(case((in_title, 0), else_=1), Article.published_date.desc(), Article.id.desc())
             .limit(limit)
         )

@@ -19,6 +19,7 @@ from lxml import etree
 
 from cascrawl import __version__
 from cascrawl.dates import BEIJING
+from cascrawl.sanitize import sanitize_html
 from cascrawl.sections import SECTIONS
 from cascrawl.urls import CANONICAL_BASE
 
@@ -238,8 +239,9 @@ def _atom_entry(root, article: ArticleLike) -> None:
         element = etree.SubElement(entry, f"{{{DC}}}source")
         element.text = _xml(article.source)
     _text(entry, "summary", summary(article))
-    if article.html:
-        content = _text(entry, "content", article.html, type="html")
+    html = sanitize_html(article.html)  # served HTML is always sanitized, whoever wrote the row
+    if html:
+        content = _text(entry, "content", html, type="html")
         content.set(XML_BASE, article.url)  # any relative link in the body resolves against the article
     else:
         _text(entry, "content", article.text, type="text")
@@ -289,8 +291,9 @@ def json_feed(feed: Feed, page: Page, articles: Sequence[ArticleLike], updated: 
 
 def _json_item(article: ArticleLike) -> dict[str, Any]:
     item: dict[str, Any] = {"id": article.url, "url": article.url, "title": article.title}
-    if article.html:
-        item["content_html"] = article.html
+    html = sanitize_html(article.html)
+    if html:
+        item["content_html"] = html
     else:
         item["content_text"] = article.text
     item["summary"] = summary(article)

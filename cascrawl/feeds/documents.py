@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from cascrawl.db import Database, reads
@@ -85,7 +85,7 @@ def document(database: Database, kind: str, section: str | None, number: int | N
     updated = None
     if articles:
         newest = articles[0]
-        updated = reads.latest_change_through(database, filters, newest.published_date, newest.id)
+        updated = reads.latest_change_through(database, replace(filters, tombstones=True), newest.published_date, newest.id)
     make, media_type = FORMATS[kind]
     body = make(build.Feed(section), page, articles, updated, links)
     etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'

@@ -20,8 +20,8 @@ from cascrawl.parsers.base import (
     labelled_value, visible_text,
 )
 from cascrawl.parsers.body_parts import (
-    attachment_links, body_videos, document_position, images_with_captions, is_inside, players_between, related_blocks,
-    sanitized_fragment,
+    attachment_links, body_fragment, body_videos, document_position, images_with_captions, is_inside, players_between,
+    related_blocks,
 )
 from cascrawl.parsers.page_dates import (
     date_disagreement, date_value, metadata_date, publication_labelled_date, reference_dates, same_day_more_precise,
@@ -254,7 +254,7 @@ class ArticleParser:
         return f"dom:{found[0]}" if found and found[1] is body else "dom:?"
 
     def body_html(self, page: Page, body: etree._Element) -> str:
-        return sanitized_fragment(body, page)
+        return body_fragment(body, page)
 
     def images(self, page: Page, body: etree._Element) -> list[dict]:
         return images_with_captions(body, page)

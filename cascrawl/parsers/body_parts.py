@@ -1,4 +1,4 @@
-"""What the body holds besides its text: the sanitized HTML fragment, images with captions, videos,
+"""What the body holds besides its text: the body as a sanitized HTML fragment (cascrawl/sanitize.py), images with captions, videos,
 attachment links, and the related-news blocks under an article. Pure functions of a page's tree."""
 
 from __future__ import annotations
@@ -9,10 +9,9 @@ import lxml.html
 from lxml import etree
 
 from cascrawl.parsers.base import Page, visible_text
+from cascrawl.sanitize import sanitize_html
 
 _ATTACHMENT_LABELS = ("附件下载", "附件下載", "附件：", "附件:")
-# Never part of an article fragment: scripts, embedded players, widgets, forms.
-_REMOVED_FROM_BODY = ("script", "style", "noscript", "iframe", "object", "embed", "form", "button", "input", "select", "link", "meta")
 _CAPTION_MAX = 80
 # The src of an embedded player (when the iframe does not say allowfullscreen).
 _PLAYER_SOURCE = re.compile(r"player|video|/vod/|/embed|\.(?:mp4|m3u8|flv|webm)(?:$|\?)", re.IGNORECASE)
@@ -30,15 +29,16 @@ _LABEL_WORDS = etree.XPath(
 )
 
 
-def sanitized_fragment(body: etree._Element, page: Page) -> str:
-    """The body as an HTML fragment: scripts and widgets removed, links and images absolute."""
+def body_fragment(body: etree._Element, page: Page) -> str:
+    """The body as an HTML fragment: links and images made absolute, then through the allow-list sanitizer
+    (scripts, players, widgets, forms and comments go; cascrawl/sanitize.py)."""
     fragment = lxml.html.fromstring(etree.tostring(body, encoding="unicode", with_tail=False))
-    for element in list(fragment.iter(*_REMOVED_FROM_BODY)):
-        element.drop_tree()
-    for element in list(fragment.iter(etree.Comment)):
-        element.drop_tree()
+    # A <base> in the body goes first: lxml's make_links_absolute honours it despite resolve_base_href=False
+    # (its rewrite_links resolves <base href> by default), which let a hostile page point every link elsewhere.
+    for base in list(fragment.iter("base")):
+        base.drop_tree()
     fragment.make_links_absolute(page.link_base, resolve_base_href=False)
-    return etree.tostring(fragment, encoding="unicode", method="html")
+    return sanitize_html(etree.tostring(fragment, encoding="unicode", method="html"))
 
 
 def images_with_captions(body: etree._Element, page: Page) -> list[dict]:

@@ -1,5 +1,5 @@
 """One batch into the database: the articles upserted (one transaction), the rejects recorded and put on the
-re-fetch schedule, the media records, the walks' progress; then the counts of what was written, and the
+re-fetch schedule (a stored article whose page is gone twice in a row withdrawn first), the media records, the walks' progress; then the counts of what was written, and the
 full-text index brought up to date now and then. Used in the persist pipeline's database thread and by the
 spool replay at the start of a run (cascrawl/run/replay.py)."""
 
@@ -10,6 +10,7 @@ import time
 
 from cascrawl import stats_keys
 from cascrawl.db import Database, UpsertResult, frontier
+from cascrawl.db.articles import withdraw_gone
 from cascrawl.db.media import record_media
 
 logger = logging.getLogger(__name__)
@@ -63,6 +64,7 @@ Blocking: in the database thread (or before the crawl fetches anything)."""
                              run_id=self.run_id)
         scheduled = [{"url": row.get("canonical_url") or row["url"], "fetched_url": row["url"],
                       "section": row.get("section"), "reason": row["reason"]} for row in rejects]
+        self._withdraw_gone(scheduled, result)  # reads the schedule's previous reasons: before they are replaced
         sections = {row.get("url"): row.get("section") for row in batch}
         scheduled += [{"url": url, "fetched_url": url, "section": sections.get(url), "reason": reason}
                       for url, reason, _ in result.rejected]
@@ -81,6 +83,18 @@ Blocking: in the database thread (or before the crawl fetches anything)."""
         if self._unindexed >= INDEX_EVERY:  # here, in this thread, rather than all at the end of the run
             self._unindexed = 0
             self.sync_search()
+
+    def _withdraw_gone(self, rejects: list[dict], result: UpsertResult) -> None:
+        """Stored articles whose page answered 404/410 now and at the check before: withdrawn (counted in
+        `result`, which count() reports in the reactor thread)."""
+        gone = withdraw_gone(self.database, rejects)
+        result.withdrawn, result.gone_once = len(gone.withdrawn), len(gone.first_gone)
+        if gone.first_gone:
+            logger.info("%d stored article(s) answered 404/410, withdrawn if the next check agrees: %s",
+                        len(gone.first_gone), " ".join(gone.first_gone[:5]))
+        if gone.withdrawn:
+            logger.warning("%d article(s) withdrawn (their page answered 404/410 twice in a row; kept, and shown "
+                           "to the change cursor as withdrawn): %s", len(gone.withdrawn), " ".join(gone.withdrawn[:5]))
 
     def sync_search(self) -> None:
         """The full-text index brought up to date; a failure only warns (search scans what is not indexed,
@@ -102,7 +116,7 @@ Blocking: in the database thread (or before the crawl fetches anything)."""
         stats.inc_value("cascrawl/db/flushes")
         stats.max_value("cascrawl/db/flush_seconds_max", round(seconds, 4))
         stats.inc_value(stats_keys.ARTICLES_UPSERTED, result.stored)
-        for name in ("inserted", "revised", "refreshed", "unchanged"):
+        for name in ("inserted", "revised", "refreshed", "unchanged", "restored", "withdrawn", "gone_once"):
             if getattr(result, name):
                 stats.inc_value(f"cascrawl/db/articles_{name}", getattr(result, name))
         if result.rejected:
