@@ -71,7 +71,8 @@ def json_of(*args: str):
     return json.loads(result.stdout)
 
 
-def test_runs_lists_the_newest_first_with_counts_and_problems(db):
+def test_runs_lists_the_newest_first_with_counts_and_problems(db, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")  # room for every problem in full (80 columns: tests/test_cli_width.py)
     result = cascrawl("runs", "--db", db)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
@@ -106,7 +107,8 @@ def test_a_run_records_its_coverage_and_runs_show_says_it(db):
     assert json_of("runs", "show", "2", "--db", db)["coverage"] is None
 
 
-def test_runs_show_tells_why_a_run_is_degraded(db):
+def test_runs_show_tells_why_a_run_is_degraded(db, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")  # each line whole (80 columns: tests/test_cli_width.py)
     result = cascrawl("runs", "show", "2", "--db", db)
     assert result.returncode == 0, result.stderr
     out = result.stdout
@@ -431,7 +433,8 @@ def _claims_article_show(args, result, db, tmp_path):
 
 
 def _claims_search(args, result, db, tmp_path):
-    words = [arg for arg in args[1:] if not arg.startswith("--")]
+    options = args.index("--db") if "--db" in args else len(args)
+    words = [arg for arg in args[1:options] if not arg.startswith("--")]
     containing = {a["url"] for a in ARTICLES if all(w in a["title"] or w in a["text"] for w in words)}
     assert containing and {hit["url"] for hit in _json_too(args, db)} == containing
 

@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 
+from cascrawl.cli.common import program, wrap
 from cascrawl.sections import DEFAULT_SECTIONS
 
 
@@ -25,7 +26,8 @@ def add_commands(commands) -> None:
 
 def _add_crawl_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("--section", action="append", metavar="SLUG",
-                         help=f"section to crawl, repeatable or comma-separated (default: {','.join(DEFAULT_SECTIONS)})")
+                         help=f"section to crawl, repeatable or comma-separated; `all`: every known section "
+                              f"(default: {','.join(DEFAULT_SECTIONS)})")
     command.add_argument("--db", metavar="URL", help="database URL (default: CASCRAWL_DATABASE_URL or sqlite:///cascrawl.db)")
     command.add_argument("--max-pages", type=int, metavar="N", help="listing pages per section (default: all)")
     command.add_argument("--full", action="store_true",
@@ -60,7 +62,12 @@ def _settings(args, parser, overrides: dict | None = None):
             parser.error("--max-pages must be 0 (all) or more")
         settings.set("CASCRAWL_MAX_PAGES", args.max_pages, priority="cmdline")
     if args.section:
-        settings.set("CASCRAWL_SECTIONS", ",".join(args.section), priority="cmdline")
+        from cascrawl.sections import crawl_sections
+
+        try:
+            settings.set("CASCRAWL_SECTIONS", ",".join(crawl_sections(args.section)), priority="cmdline")
+        except ValueError as error:
+            parser.error(f"--section: {error}")
     if args.full:
         settings.set("CASCRAWL_INCREMENTAL", False, priority="cmdline")
     if args.refresh_days is not None:
@@ -115,7 +122,8 @@ def _demo_command(args, parser) -> int:
         return 1
     if code != 1:
         database = args.db or DEMO_DATABASE_URL
-        print(f"look inside: `cascrawl stats --db {database}`, `cascrawl export --db {database}`")
+        shown = database.removeprefix("sqlite:///") if database.startswith("sqlite:///") else database
+        print(f"look inside: `{program()} stats --db {shown}`, `{program()} articles list --db {shown}`")
     return code
 
 
@@ -158,9 +166,10 @@ def _run(settings, verbose: bool = False) -> int:
         return 1
     if outcome.unreachable:
         print(f"cascrawl: error: could not reach {outcome.base_url} ({outcome.first_error or 'no response'}). "
-              f"Is the network up? To try cascrawl offline, run `cascrawl demo`.{where}", file=sys.stderr)
+              f"Is the network up? To try cascrawl offline, run `{program()} demo`.{where}", file=sys.stderr)
         return 1
-    print(outcome.summary(safe_url(database_url)))
+    # Each line of the summary broken at spaces to the terminal's width (80 in a cron mail), continued indented.
+    print("\n".join(wrap(line, indent="    ") for line in outcome.summary(safe_url(database_url)).splitlines()))
     try:
         print(f"articles in the database: {database.count_articles()}, rejects recorded: {database.count_rejects()}")
     except SQLAlchemyError as error:  # the database went away during the run: one line, no traceback
