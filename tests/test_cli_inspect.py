@@ -303,7 +303,22 @@ def test_export_shows_a_counter_on_a_terminal_and_nothing_when_piped(db):
     assert b"\rexported " in terminal and b" articles \xe2\x80\xa6" in terminal  # the live counter
     assert f"exported {len(ARTICLES) + 1500} articles; next time: --since ".encode() in terminal
     piped = run_cascrawl("export", "--db", db)  # stderr is a pipe here
-    assert piped.returncode == 0 and piped.stderr == "" and len(piped.stdout.splitlines()) == len(ARTICLES) + 1500
+    assert piped.returncode == 0 and len(piped.stdout.splitlines()) == len(ARTICLES) + 1500
+    # no counter in a pipe, but the one line with the cursor, as for cron and `export > file`
+    assert piped.stderr.startswith(f"exported {len(ARTICLES) + 1500} articles; next time: --since ")
+    assert len(piped.stderr.splitlines()) == 1
+
+
+def test_export_writes_its_cursor_to_the_cursor_file(db, tmp_path):
+    cursor_file = tmp_path / "cursor"
+    first = cascrawl("export", "--db", db, "--cursor-file", str(cursor_file))
+    assert first.returncode == 0 and len(first.stdout.splitlines()) == len(ARTICLES)
+    cursor = cursor_file.read_text("utf-8").strip()
+    assert first.stderr.strip() == f"exported {len(ARTICLES)} articles; next time: --since {cursor}"
+    upsert(db, [made_up_article(3)])
+    later = cascrawl("export", "--db", db, "--since", cursor, "--cursor-file", str(cursor_file))
+    assert [json.loads(line)["url"] for line in later.stdout.splitlines()] == [made_up_article(3)["url"]]
+    assert cursor_file.read_text("utf-8").strip() != cursor  # moved past the new article
 
 
 @pytest.mark.parametrize("command", [["runs"], ["articles", "show", "1"], ["stats"], ["search", "脑机接口"]])
