@@ -102,7 +102,7 @@ def test_a_pipeline_that_raises_is_one_line_and_exit_1():
     ("/no/such/page.shtml", 1, "cascrawl: error: cannot read /no/such/page.shtml: No such file or directory"),
     (str(SITE), 1, f"cascrawl: error: cannot read {SITE}: Is a directory"),
     ("http://127.0.0.1:9/page.shtml", 1, "cascrawl: error: cannot fetch http://127.0.0.1:9/page.shtml: "),
-    ("ftp://example.org/page.shtml", 2, "cascrawl: error: expected a FILE or an http(s) URL, got 'ftp://example.org/page.shtml'"),
+    ("ftp://example.org/page.shtml", 2, "cascrawl extract: error: expected a FILE or an http(s) URL, got 'ftp://example.org/page.shtml'"),
 ])
 def test_a_page_that_cannot_be_read_is_one_line(argument, code, message):
     result = run_cascrawl("extract", argument)
