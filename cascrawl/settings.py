@@ -139,6 +139,8 @@ DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
     "cascrawl.middlewares.HostPolicyMiddleware": 50,
     "cascrawl.middlewares.ResponseSizeMiddleware": 60,  # marks a response cut for DOWNLOAD_MAXSIZE (too_large)
+    # Tells the progress display of a failed fetch (DNS, refused, timeout) before RetryMiddleware (550) retries it.
+    "cascrawl.extensions.FetchFailures": 555,
 }
 # AutoThrottle adapts the delay to the site's latency (never below DOWNLOAD_DELAY).
 AUTOTHROTTLE_ENABLED = True

@@ -231,3 +231,14 @@ def test_plain_scrapy_crawl_into_a_schema_behind_is_one_line_then_it_crawls_afte
                             "-s", "DOWNLOAD_DELAY=0", "-s", "LOG_LEVEL=WARNING")
     assert upgraded.returncode == 0, upgraded.stderr[-3000:]
     assert recorded_log_file(db_url) is None  # plain scrapy crawl logs to stderr: no file to name
+
+
+def test_a_failing_fetch_is_shown_in_the_progress_display_as_it_happens(tmp_path):
+    """Offline, the display names the host and the failure with the retry to come, not a silent 0/1."""
+    port = closed_port()
+    code, screen = on_a_terminal("crawl", "--base-url", f"http://127.0.0.1:{port}", "--db",
+                                 f"sqlite:///{tmp_path / 'f.db'}", "--section", "yw", *QUICK,
+                                 "-s", "CASCRAWL_RETRY_BACKOFF_BASE=1", "-s", "RETRY_TIMES=2")
+    assert code == 1
+    assert f"127.0.0.1:{port}: connection refused, retry 1 of 2" in screen, screen[-3000:]
+    assert "Traceback" not in screen
