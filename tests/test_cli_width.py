@@ -64,3 +64,5 @@ def test_summary_lines_wrap_at_word_boundaries_never_mid_word():
     chinese = "sections 党建与创新文化·工作动态 党建与创新文化·文明建设 科研进展"
     assert all(display_width(part) <= 20 for part in wrap(chinese, 20).splitlines())
     assert wrap("short line", 80) == "short line"
+    path = "/srv/cascrawl/logs/" + "x" * 90 + ".log"
+    assert wrap(f"database: {path}", 80).splitlines() == ["database:", f"  {path}"]  # whole, to be copied

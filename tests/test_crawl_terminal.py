@@ -242,3 +242,22 @@ def test_a_failing_fetch_is_shown_in_the_progress_display_as_it_happens(tmp_path
     assert code == 1
     assert f"127.0.0.1:{port}: connection refused, retry 1 of 2" in screen, screen[-3000:]
     assert "Traceback" not in screen
+
+
+def test_the_summary_wraps_at_word_boundaries_to_the_width(site_url, tmp_path):
+    from cascrawl.cli.common import display_width
+
+    for columns in (80, 120):
+        db_url = f"sqlite:///{tmp_path / f'w{columns}.db'}"
+        result = run_cascrawl("crawl", "--base-url", site_url, "--db", db_url, "--section", "syky", *QUICK,
+                              env={"COLUMNS": str(columns)})
+        assert result.returncode == 0, result.stderr[-3000:]
+        # (a path or URL longer than the room stays whole on a line of its own, to be copied)
+        summary = [line for line in result.stdout.splitlines()[:-1] if len(line.split()) > 1]
+        assert summary[0].startswith("crawl run 1: ok")
+        assert max(map(display_width, summary)) <= columns, result.stdout
+        words = " ".join(result.stdout.split())  # no word cut: each count still next to its label
+        assert re.search(r"\d+ new, \d+ updated, \d+ unchanged", words) and "finish reason: finished" in words
+    # `runs show` of that run at 80 columns: its long lines (counts, settings) continue indented
+    assert any(line.startswith("    ") for line in run_cascrawl("runs", "show", "1", "--db", db_url,
+                                                                  env={"COLUMNS": "80"}).stdout.splitlines())

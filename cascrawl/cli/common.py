@@ -30,6 +30,16 @@ def program() -> str:
         return os.fspath(script)
 
 
+def as_typed(message: str) -> str:
+    """A message of the lower layers with its hints (`cascrawl db upgrade …`) as the user can type them here."""
+    return message.replace("`cascrawl ", f"`{program()} ")
+
+
+def fail(error) -> None:
+    """The one line of an expected failure on stderr: `cascrawl: error: …`, its hints as typed."""
+    print(f"cascrawl: error: {as_typed(str(error))}", file=sys.stderr)
+
+
 def as_database_url(value: str) -> str:
     """A database URL as given (`sqlite:///x.db`, `postgresql+psycopg://…`), or a plain file path
     (`cascrawl-demo.db`, `/srv/cascrawl/cascrawl.db`, `~/x.db`) as the URL of that SQLite file."""
@@ -63,7 +73,7 @@ def open_for_reading(args):
     try:
         return Database(database_url(args)).open(create=False)
     except DatabaseError as error:
-        print(f"cascrawl: error: {error}", file=sys.stderr)
+        fail(error)
         return None
 
 
@@ -151,8 +161,8 @@ def print_table(headers: list[str], rows: list[list], numeric: set[int] = frozen
 
 def wrap(text: str, width: int | None = None, indent: str = "  ") -> str:
     """`text` in lines of at most `width` terminal columns (default: the terminal's), broken at spaces; a
-    run without spaces longer than a line (Chinese, a long value) is broken where it must. Lines after
-    the first start with `indent`. Chinese characters count two columns."""
+    run of Chinese longer than a line is broken where it must, a longer path or URL is left whole on its
+    own line. Lines after the first start with `indent`. Chinese characters count two columns."""
     width = width or terminal_width()
     lead = text[:len(text) - len(text.lstrip(" "))]
     lines, current = [], lead
@@ -164,7 +174,10 @@ def wrap(text: str, width: int | None = None, indent: str = "  ") -> str:
         else:
             lines.append(current)
             current = word
-        while display_width(current) > width - (display_width(indent) if lines else 0):
+        # A word longer than a line is broken only where it holds Chinese (no spaces to break at); a path or
+        # a URL stays whole, to be copied, on a line of its own.
+        while (display_width(current) > width - (display_width(indent) if lines else 0)
+               and display_width(current) != len(current)):
             limit = width - (display_width(indent) if lines else 0)
             head, used = "", 0
             for char in current:

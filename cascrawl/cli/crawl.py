@@ -6,7 +6,7 @@ import argparse
 import logging
 import sys
 
-from cascrawl.cli.common import program, wrap
+from cascrawl.cli.common import fail, program, wrap
 from cascrawl.sections import DEFAULT_SECTIONS
 
 
@@ -102,7 +102,7 @@ def _demo_command(args, parser) -> int:
     try:
         site = demo_site()
     except FileNotFoundError as error:
-        print(f"cascrawl: error: {error}", file=sys.stderr)
+        fail(error)
         return 1
     # The copy is on loopback: no need to be polite to ourselves. Every section the copy holds.
     # Its own database: the fixture articles carry real www.cas.cn URLs with invented text, and an
@@ -118,7 +118,7 @@ def _demo_command(args, parser) -> int:
             settings.set("CASCRAWL_BASE_URL", base_url, priority="cmdline")
             code = _run(settings, verbose=args.verbose)
     except FileNotFoundError as error:
-        print(f"cascrawl: error: {error}", file=sys.stderr)
+        fail(error)
         return 1
     if code != 1:
         database = args.db or DEMO_DATABASE_URL
@@ -142,12 +142,12 @@ def _run(settings, verbose: bool = False) -> int:
 
     database_url = settings.get("CASCRAWL_DATABASE_URL")
     if problem := refusal(settings):
-        print(f"cascrawl: error: {problem}", file=sys.stderr)
+        fail(problem)
         return 1
     try:
         database = Database(database_url).open(auto_upgrade=settings.getbool("CASCRAWL_DB_AUTO_UPGRADE"))
     except DatabaseError as error:
-        print(f"cascrawl: error: {error}", file=sys.stderr)
+        fail(error)
         return 1
     database.close()
     log_file, stream = _log_destinations(settings, verbose)
