@@ -38,7 +38,7 @@ def _default(name: str, node: ast.expr, segment: str) -> tuple[str, str]:
     if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get"
             and ast.unparse(node.func.value) == "os.environ" and len(node.args) == 2):
         variable = ast.literal_eval(node.args[0])
-        return ast.unparse(node.args[1]).replace("'", '"'), f"The environment variable `{variable}` first."
+        return ast.unparse(node.args[1]).replace("'", '"'), f"the environment variable `{variable}` first"
     try:
         ast.literal_eval(node)
     except ValueError:
@@ -47,7 +47,7 @@ def _default(name: str, node: ast.expr, segment: str) -> tuple[str, str]:
         value = getattr(importlib.import_module("cascrawl.settings"), name)
         if isinstance(value, (int, float, str, bool, list, tuple)) and len(repr(value)) <= _SHORT:
             shown = repr(value) if not isinstance(value, list) else "[" + ", ".join(map(repr, value)) + "]"
-            return shown.replace("'", '"'), f"`{' '.join(segment.split())}`."
+            return shown.replace("'", '"'), f"= `{' '.join(segment.split())}`"
     return (" ".join(segment.split()) if "\n" not in segment else segment), ""
 
 
@@ -98,7 +98,7 @@ def settings_blocks(source: str | None = None) -> list[dict]:
             blocks.append({"topic": None, "intro": " ".join(intro), "settings": []})
         for name in names:
             default, note = _default(name, statement.value, segment)
-            blocks[-1]["settings"].append((name, default, " ".join(part for part in (comment, note) if part)))
+            blocks[-1]["settings"].append((name, default, "; ".join(part for part in (comment, note) if part)))
     return [block for block in blocks if block["settings"] or block["topic"]]
 
 

@@ -61,7 +61,7 @@ def test_a_new_setting_appears_in_the_reference_with_its_comment():
     reference = hooks().settings_reference(source)
     assert "## a topic\n\nWhat these do, in a paragraph.\n" in reference
     assert "| `X_ONE` | `1` | the first |" in reference
-    assert '| `X_TWO` | `"two"` | The environment variable `X_TWO` first. |' in reference
+    assert '| `X_TWO` | `"two"` | the environment variable `X_TWO` first |' in reference
     assert "| `X_THREE` | `[1, 2]` | &lt;b&gt;not bold&lt;/b&gt; |" in reference
 
 
