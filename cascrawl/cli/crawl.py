@@ -123,7 +123,8 @@ def _demo_command(args, parser) -> int:
     if code != 1:
         database = args.db or DEMO_DATABASE_URL
         shown = database.removeprefix("sqlite:///") if database.startswith("sqlite:///") else database
-        print(f"look inside: `{program()} stats --db {shown}`, `{program()} articles list --db {shown}`")
+        print(wrap(f"look inside: `{program()} stats --db {shown}`, `{program()} articles list --db {shown}`",
+                   indent="    "))
     return code
 
 

@@ -126,8 +126,13 @@ def _runs_show_command(args, parser) -> int:
         return 0
     sys.stdout.reconfigure(encoding="utf-8")
 
-    def say(line: str) -> None:  # a line of the run, wrapped at the terminal's width under its own indent
-        print(wrap(line, indent=" " * (len(line) - len(line.lstrip()) + 4)))
+    def say(line: str) -> None:
+        """A line of the run, wrapped at the terminal's width: `  counts    …` continues under its value,
+        `  - problem` under its text, anything else two columns in."""
+        import re
+
+        field = re.match(r"^ *(?:- |[a-z]+ {2,})", line)
+        print(wrap(line, indent=" " * (field.end() if field else len(line) - len(line.lstrip()) + 2)))
 
     say(f"run {run['id']}: {run['status']}" + (f" ({run['reason']})" if run["reason"] else ""))
     say(f"  started   {when(run['started_at'], 19)} (Beijing)")
