@@ -161,21 +161,22 @@ def print_table(headers: list[str], rows: list[list], numeric: set[int] = frozen
 
 def wrap(text: str, width: int | None = None, indent: str = "  ") -> str:
     """`text` in lines of at most `width` terminal columns (default: the terminal's), broken at spaces; a
-    run of Chinese longer than a line is broken where it must, a longer path or URL is left whole on its
-    own line. Lines after the first start with `indent`. Chinese characters count two columns."""
+    run of Chinese longer than a line is broken where it must, a path or URL longer than a line is left
+    whole where it is (to be copied). Lines after the first start with `indent`. Chinese characters count two columns."""
     width = width or terminal_width()
     lead = text[:len(text) - len(text.lstrip(" "))]
     lines, current = [], lead
     for word in text[len(lead):].split(" "):
         candidate = f"{current} {word}" if current.strip() else current + word
         limit = width - (display_width(indent) if lines else 0)
-        if display_width(candidate) <= limit or not current.strip():
+        unbreakable = display_width(word) == len(word) and display_width(indent) + len(word) > width
+        if display_width(candidate) <= limit or not current.strip() or unbreakable:  # a long path stays put
             current = candidate
         else:
             lines.append(current)
             current = word
         # A word longer than a line is broken only where it holds Chinese (no spaces to break at); a path or
-        # a URL stays whole, to be copied, on a line of its own.
+        # a URL stays whole, to be copied.
         while (display_width(current) > width - (display_width(indent) if lines else 0)
                and display_width(current) != len(current)):
             limit = width - (display_width(indent) if lines else 0)
