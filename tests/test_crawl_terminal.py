@@ -106,10 +106,12 @@ def test_without_a_terminal_only_the_summary_and_the_full_log_in_the_run_s_file(
     log = log_file.read_text("utf-8")
     assert "[scrapy.core.engine] INFO: Spider opened" in log and "Spider closed (finished)" in log
     assert recorded_log_file(db_url) == str(log_file)
-    shown = run_cascrawl("runs", "show", "latest", "--db", db_url)
+    wide = {"COLUMNS": "200"}  # each line whole (the width rules: tests/test_cli_width.py)
+    shown = run_cascrawl("runs", "show", "latest", "--db", db_url, env=wide)
     assert f"  log       {log_file}\n" in shown.stdout
     log_file.unlink()
-    assert f"  log       {log_file} (no longer there" in run_cascrawl("runs", "show", "latest", "--db", db_url).stdout
+    assert f"  log       {log_file} (no longer there" in run_cascrawl("runs", "show", "latest", "--db", db_url,
+                                                                     env=wide).stdout
 
 
 def test_verbose_streams_the_log_and_still_writes_the_file(site_url, tmp_path):
