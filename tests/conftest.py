@@ -21,6 +21,10 @@ from filelock import FileLock
 from tests.support.fixture_site import serve_site
 
 REPO = Path(__file__).resolve().parent.parent
+# What the commands print for people fits the terminal's width (cascrawl.cli.common.terminal_width). Tests of
+# what they say read it wide, the same on any developer's terminal; tests of the width set COLUMNS themselves
+# (tests/test_cli_width.py), and a pseudo-terminal test gives the child its own size.
+os.environ["COLUMNS"] = "1000"
 SITE = REPO / "fixtures" / "site"
 # Loopback copy: no politeness delay, a few requests at once.
 FAST = ["-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "CASCRAWL_RETRY_BACKOFF_BASE=0",

@@ -37,7 +37,8 @@ def on_a_terminal(*args: str, columns: int = 100, rows: int = 40) -> tuple[int, 
     leader, follower = pty.openpty()
     fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
     process = subprocess.Popen([sys.executable, "-m", "cascrawl", *args], cwd=REPO, stdin=follower, stdout=follower,
-                               stderr=follower, env={**os.environ, "TERM": "xterm-256color"})
+                               stderr=follower, env={**{name: value for name, value in os.environ.items()
+                                                        if name not in ("COLUMNS", "LINES")}, "TERM": "xterm-256color"})
     os.close(follower)
     received = b""
     try:
