@@ -21,10 +21,6 @@ from filelock import FileLock
 from tests.support.fixture_site import serve_site
 
 REPO = Path(__file__).resolve().parent.parent
-# What the commands print for people fits the terminal's width (cascrawl.cli.common.terminal_width). Tests of
-# what they say read it wide, the same on any developer's terminal; tests of the width set COLUMNS themselves
-# (tests/test_cli_width.py), and a pseudo-terminal test gives the child its own size.
-os.environ["COLUMNS"] = "1000"
 SITE = REPO / "fixtures" / "site"
 # Loopback copy: no politeness delay, a few requests at once.
 FAST = ["-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "CASCRAWL_RETRY_BACKOFF_BASE=0",
@@ -212,3 +208,12 @@ def _contents(database: Path) -> str:
     """A digest of every row of every table of a SQLite file (not of its bytes: a reader may checkpoint the log)."""
     with closing(sqlite3.connect(database)) as connection:
         return hashlib.sha256("\n".join(connection.iterdump()).encode()).hexdigest()
+
+
+@pytest.fixture(autouse=True)
+def _wide_terminal(monkeypatch):
+    """What the commands print for people fits the terminal's width (cascrawl.cli.common.terminal_width): tests
+    of what they say read it wide, the same on any developer's terminal (in this process and in the children
+    it starts). Tests of the width set COLUMNS themselves (tests/test_cli_width.py); a pseudo-terminal test
+    gives its child the terminal's own size (tests/test_crawl_terminal.py)."""
+    monkeypatch.setenv("COLUMNS", "1000")
