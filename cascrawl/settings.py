@@ -44,7 +44,7 @@ CASCRAWL_REDIS_OUTAGE_SECONDS = 300.0  # Redis away: a worker pauses fetching an
 CASCRAWL_WORKER_NAME = ""  # how a worker is named in the run; "" = <host>:<pid>
 ADDONS = {"cascrawl.distributed.Distributed": 0}  # does nothing unless CASCRAWL_REDIS_URL is set
 
-# --- cleaning: boilerplate lines (see cascrawl/boilerplate.py and the README) ---
+# --- cleaning: boilerplate lines (see cascrawl/boilerplate.py and docs/extraction.md) ---
 # Each pattern (a Python regular expression, case-insensitive) matches one stretch of boilerplate. A
 # line of the body is removed when it is made only of such stretches, with white space or | between
 # them; so is a title (the article is then rejected). Lines are matched as they are and with pinyin
@@ -102,7 +102,7 @@ CASCRAWL_BOILERPLATE_EXTRA_PATTERNS = []  # an operator's additions, kept apart 
 
 # Items of one response processed at once. Scrapy starts that many asyncio tasks for every response's
 # output, whatever it holds; a CAS page yields one article (or a listing's requests, which need no
-# parallelism), so Scrapy's 100 cost about a third of the crawler's CPU time for nothing (README, "Performance").
+# parallelism), so Scrapy's 100 cost about a third of the crawler's CPU time for nothing (docs/performance.md).
 CONCURRENT_ITEMS = 1
 # Fetched pages waiting to be parsed, cleaned and stored, in bytes (Scrapy's default is 5 MB: some 600 small
 # pages). Past it, fetching waits. Kept small: work in flight is what a killed crawl fetches again, and
