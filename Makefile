@@ -32,7 +32,7 @@ export: $(INSTALLED)
 serve: $(INSTALLED)
 	$(BIN)/cascrawl serve $(ARGS)
 
-## run the test suite (offline; PostgreSQL tests need 127.0.0.1:5432, the browser test /usr/bin/chromium; see README)
+## run the test suite (offline; PostgreSQL tests need 127.0.0.1:5432, the browser test /usr/bin/chromium; see docs/development.md)
 ## in TEST_WORKERS processes (pytest-xdist): most tests wait on crawls in child processes, so more workers than
 ## cores pay; worksteal: an idle worker takes tests queued at a busy one. One process: TEST_WORKERS=0.
 TEST_WORKERS ?= 4
