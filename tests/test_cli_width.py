@@ -11,7 +11,7 @@ from cascrawl.cli.common import display_width, print_table, wrap
 from .test_cli_inspect import cascrawl, db  # noqa: F401 (the crawled database fixture)
 
 COMMANDS = [["stats"], ["articles", "list"], ["runs"], ["runs", "show", "latest"], ["runs", "show", "1"],
-            ["rejects"]]
+            ["rejects"], ["search", "脑机接口"]]
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=" ".join)

@@ -266,7 +266,9 @@ def _search_command(args, parser) -> int:
         return 0
     sys.stdout.reconfigure(encoding="utf-8")
     for hit in hits:
-        print(f"{hit['published_date']}  {hit['section']}  {hit['title']}\n    {hit['url']}\n    {hit['snippet']}")
+        print(wrap(f"{hit['published_date']}  {hit['section']}  {hit['title']}", indent="    "))
+        print(f"    {hit['url']}")
+        print(wrap(f"    {hit['snippet']}", indent="    "))
     print(f"{len(hits)} article(s) found", file=sys.stderr)
     return 0
 
