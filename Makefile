@@ -5,13 +5,13 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: setup crawl demo test test-fast export serve bench bench-crawl bench-realpages api-contract mutation clean
+.PHONY: setup crawl demo test test-fast docs docs-serve export serve bench bench-crawl bench-realpages api-contract mutation clean
 
 # Old pips (23.x) cannot resolve the lxml[html-clean] extras scrapy pulls in: upgrade pip first.
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,docs]'
 	touch $(INSTALLED)
 
 setup: $(INSTALLED)
@@ -32,7 +32,7 @@ export: $(INSTALLED)
 serve: $(INSTALLED)
 	$(BIN)/cascrawl serve $(ARGS)
 
-## run the test suite (offline; PostgreSQL tests need 127.0.0.1:5432, the browser test /usr/bin/chromium; see README)
+## run the test suite (offline; PostgreSQL tests need 127.0.0.1:5432, the browser test /usr/bin/chromium; see docs/development.md)
 ## in TEST_WORKERS processes (pytest-xdist): most tests wait on crawls in child processes, so more workers than
 ## cores pay; worksteal: an idle worker takes tests queued at a busy one. One process: TEST_WORKERS=0.
 TEST_WORKERS ?= 4
@@ -42,6 +42,14 @@ test: $(INSTALLED)
 ## the fast subset, after every change: no child process, no PostgreSQL, Redis or browser (markers: pyproject.toml)
 test-fast: $(INSTALLED)
 	$(BIN)/python -m pytest -m "not slow and not postgres and not redis and not browser" $(ARGS)
+
+## the documentation site, built offline from docs/ into ./site (open site/index.html; --strict: a broken link fails)
+docs: $(INSTALLED)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
+## the documentation site on http://127.0.0.1:8001/, rebuilt on every change
+docs-serve: $(INSTALLED)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --dev-addr 127.0.0.1:8001
 
 ## storage throughput on SQLite and PostgreSQL (10,000 synthetic articles; extra options: ARGS="--batch-size 1000")
 bench: $(INSTALLED)
@@ -69,4 +77,4 @@ mutation: $(INSTALLED)
 	$(BIN)/python scripts/mutation_score.py
 
 clean:
-	rm -rf $(VENV) *.egg-info .pytest_cache mutants mutmut.log
+	rm -rf $(VENV) *.egg-info .pytest_cache mutants mutmut.log site

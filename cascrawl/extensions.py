@@ -1,4 +1,5 @@
-"""The live progress display, a Scrapy extension. (The run record, with its health check, is cascrawl/run/record.py;
+"""The live progress display, a Scrapy extension, and the downloader middleware that tells it of failed fetches
+as they happen (DNS, refused, timed out). (The run record, with its health check, is cascrawl/run/record.py;
 the drift report cascrawl/drift.py.)"""
 
 from __future__ import annotations
@@ -8,12 +9,19 @@ from scrapy import signals
 from cascrawl import stats_keys
 from cascrawl.walk import walks_of
 
+# Sent by FetchFailures for each request whose download failed: request=, reason= (a few words), retry= (the
+# retry that follows, 0 when none does), retries= (how many one request gets).
+fetch_failed = object()
+
 class LiveProgress:
     """A live progress display on standard error while the crawl runs (rich), three short lines:
 
         sections ━━━━━━━━━━━━╸━━━━━━━ 7/11 · listing pages 10
         articles 25 fetched · stored 13 new, 0 updated, 0 unchanged · 0 rejected
         0:00:07 elapsed · 315 pages/min
+        www.cas.cn: DNS lookup failed, retry 1 of 2
+
+    (the last line only while fetches fail: the latest failure, until a response comes from that host).
 
     On only with CASCRAWL_PROGRESS (`cascrawl crawl` sets it when stderr is a terminal and the log is not
     streamed there). Read from the crawler's stats in the reactor thread, redrawn every
@@ -28,8 +36,11 @@ class LiveProgress:
         self.live = Live(console=Console(stderr=True), auto_refresh=False, transient=True,
                          redirect_stdout=False, redirect_stderr=False)
         self.timer = None
+        self.failure: tuple[str, str] | None = None  # (host, what the display says) of the latest failed fetch
         crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+        crawler.signals.connect(self.fetch_failed, signal=fetch_failed)
+        crawler.signals.connect(self.response_received, signal=signals.response_received)
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -60,7 +71,20 @@ class LiveProgress:
         sections, articles, pace = progress_lines(self.crawler.stats.get_stats(), walked, total)
         first = Table.grid(padding=(0, 1))
         first.add_row("sections", ProgressBar(total=max(total, 1), completed=walked, width=20), sections)
-        self.live.update(Group(first, articles, pace), refresh=True)
+        lines = [first, articles, pace] + ([self.failure[1]] if self.failure else [])
+        self.live.update(Group(*lines), refresh=True)
+
+    def fetch_failed(self, request, reason: str, retry: int, retries: int):
+        from urllib.parse import urlsplit
+
+        host = urlsplit(request.url).netloc
+        self.failure = (host, describe_fetch_failure(host, reason, retry, retries))
+
+    def response_received(self, response, request, spider):
+        from urllib.parse import urlsplit
+
+        if self.failure and urlsplit(response.url).netloc == self.failure[0]:
+            self.failure = None  # the host answers again
 
     def spider_closed(self, spider):
         if self.live.is_started:
@@ -94,3 +118,61 @@ def progress_lines(stats: dict, walked: int, total: int, now=None) -> tuple[str,
     if seconds >= 1:
         pace += f" · {count('response_received_count') / (seconds / 60):.0f} pages/min"
     return sections, articles, pace
+
+
+def describe_fetch_failure(host: str, reason: str, retry: int, retries: int) -> str:
+    """`www.cas.cn: DNS lookup failed, retry 1 of 2`; `…, no retry left` when the request is given up."""
+    then = f"retry {retry} of {retries}" if retry else "no retry left"
+    return f"{host}: {reason}, {then}"
+
+
+# Failures a retry may cure, by class name along the exception's classes: Twisted's own and the ones Scrapy
+# wraps them in (scrapy.exceptions.CannotResolveHostError, DownloadConnectionRefusedError, …, in newer releases).
+_REASONS = {
+    "DNSLookupError": "DNS lookup failed", "CannotResolveHostError": "DNS lookup failed",
+    "ConnectionRefusedError": "connection refused", "DownloadConnectionRefusedError": "connection refused",
+    "TimeoutError": "timed out", "TCPTimedOutError": "timed out", "DownloadTimeoutError": "timed out",
+    "ConnectionLost": "connection lost", "ConnectionDone": "connection lost", "ResponseFailed": "connection lost",
+    "ResponseDataLossError": "connection lost",
+    "ConnectError": "could not connect", "TunnelError": "could not connect", "DownloadFailedError": "download failed",
+}
+
+
+def failure_reason(exception: BaseException) -> str | None:
+    """A failed download in a few words, for the network failures a retry may cure; None for anything else."""
+    for kind in type(exception).__mro__:
+        if kind.__name__ in _REASONS:
+            return _REASONS[kind.__name__]
+    return None
+
+
+class FetchFailures:
+    """Downloader middleware (just above Scrapy's RetryMiddleware, so it sees a failure before the retry is
+    scheduled): each download that failed for a network reason is sent as the `fetch_failed` signal, with
+    the retry that follows. On only with the progress display (CASCRAWL_PROGRESS)."""
+
+    def __init__(self, crawler):
+        self.crawler = crawler
+        self.retries = crawler.settings.getint("RETRY_TIMES")
+        self.retrying = crawler.settings.getbool("RETRY_ENABLED")
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        from scrapy.exceptions import NotConfigured
+
+        if not crawler.settings.getbool("CASCRAWL_PROGRESS"):
+            raise NotConfigured
+        return cls(crawler)
+
+    def process_exception(self, request, exception, spider=None):
+        reason = failure_reason(exception)
+        if reason is None:
+            return None
+        retries = request.meta.get("max_retry_times", self.retries) if self.retrying else 0
+        done = request.meta.get("retry_times", 0)
+        if request.meta.get("dont_retry"):
+            retries = done
+        retry = done + 1 if done < retries else 0
+        self.crawler.signals.send_catch_log(fetch_failed, request=request, reason=reason, retry=retry,
+                                            retries=retries)
+        return None  # Scrapy's RetryMiddleware decides; this only tells

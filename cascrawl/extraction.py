@@ -5,7 +5,7 @@ guard, the layout parsers — as one pure function: bytes + Content-Type + URL i
 crawl runs it in worker processes (`ExtractionWorkers`, an extension of the crawler found with
 `extraction_of(crawler)`; CASCRAWL_EXTRACT_PROCESSES, default 1), so
 parsing runs on another core while the reactor thread goes on downloading and storing: in one
-thread, parsing was the largest cost a crawl adds to what bare Scrapy does (README, "Performance").
+thread, parsing was the largest cost a crawl adds to what bare Scrapy does (docs/performance.md).
 The workers take a second job the same way, given with `set_task`: the item pipelines' cleaning
 (pipelines/processor.py). With 0 processes, pages are parsed in the reactor thread, as before; a
 worker with CASCRAWL_EXTRACT_QUEUE jobs waiting gets no more until it answers, the reactor thread

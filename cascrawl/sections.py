@@ -12,6 +12,7 @@ SECTIONS: dict[str, str] = {
     "zjs": "访谈·视点",
     "kj": "科技动态",
     "djcx/gz": "党建与创新文化·工作动态",
+    "djcx/wm": "党建与创新文化·文明建设",  # the fixture copy has it; the page breadcrumb names it
     "kx/gz": "科学传播·工作动态",
     "cg/zh": "成果转化·工作动态",
 }
@@ -31,8 +32,26 @@ def split_sections(value: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
 def parse_sections(value: str | list[str] | tuple[str, ...] | None) -> list[str]:
     """The sections a crawl walks: `split_sections(value)`, the defaults when that is empty.
 
-    Unknown slugs are allowed (the site has more columns than the catalogue knows). (A filter of stored
+    Unknown slugs are allowed here (a setting); `--section` accepts known ones only (`crawl_sections`). (A filter of stored
     articles by section is read by `cascrawl.api.records.parse_section_filter`, which refuses empty.)
     """
     slugs = [slug for slug in split_sections(value or ()) if slug]
+    return slugs or list(DEFAULT_SECTIONS)
+
+
+def crawl_sections(values: list[str]) -> list[str]:
+    """The sections of `--section` (repeatable, comma-separated): known slugs only, `all` for every known
+    section. Raises ValueError naming each unknown slug and the closest known ones (difflib)."""
+    import difflib
+
+    slugs = [slug for slug in split_sections(",".join(values)) if slug]
+    if "all" in slugs:
+        return list(SECTIONS)
+    unknown = [slug for slug in slugs if slug not in SECTIONS]
+    if unknown:
+        said = []
+        for slug in unknown:
+            close = difflib.get_close_matches(slug, list(SECTIONS), n=3, cutoff=0.4)
+            said.append(f"{slug!r}" + (f" (did you mean {' or '.join(close)}?)" if close else ""))
+        raise ValueError(f"unknown section {', '.join(said)}; known sections: {', '.join(SECTIONS)}, or all")
     return slugs or list(DEFAULT_SECTIONS)

@@ -14,9 +14,9 @@ SPIDER_MODULES = ["cascrawl.spiders"]
 NEWSPIDER_MODULE = "cascrawl.spiders"
 
 # --- cascrawl ---
-CASCRAWL_DATABASE_URL = os.environ.get("CASCRAWL_DATABASE_URL", "sqlite:///cascrawl.db")
+CASCRAWL_DATABASE_URL = os.environ.get("CASCRAWL_DATABASE_URL", "sqlite:///cascrawl.db")  # where articles go (--db): a SQLAlchemy URL
 CASCRAWL_BASE_URL = "https://www.cas.cn"  # point at a mirror or the fixture copy with -s / --base-url
-CASCRAWL_SECTIONS = list(DEFAULT_SECTIONS)
+CASCRAWL_SECTIONS = list(DEFAULT_SECTIONS)  # sections walked (--section); known slugs: cascrawl/sections.py
 CASCRAWL_MAX_PAGES = 0  # listing pages per section; 0 = all the pager announces
 CASCRAWL_INCREMENTAL = True  # skip stored articles; stop paging where the last complete walk began (--full: off)
 CASCRAWL_OVERLAP_PAGES = 1  # listing pages walked from the one that holds the last complete walk's first entry
@@ -37,14 +37,14 @@ CASCRAWL_EXTRACT_QUEUE = 0  # jobs (a page's parsing, an item's cleaning) waitin
 # A Redis URL switches it on (`cascrawl crawl --redis URL`; also from the environment variable): the
 # scheduler queue and duplicate filter are scrapy-redis's, shared by every worker given the same URL and
 # prefix; the database must be PostgreSQL, shared too.
-CASCRAWL_REDIS_URL = os.environ.get("CASCRAWL_REDIS_URL", "")
+CASCRAWL_REDIS_URL = os.environ.get("CASCRAWL_REDIS_URL", "")  # --redis; "" = a lone run
 CASCRAWL_REDIS_PREFIX = "cascrawl"  # Redis keys: <prefix>:cas_news:requests, …:dupefilter, …:leases:<worker>, …
 CASCRAWL_REDIS_WORKER_TIMEOUT = 30.0  # a worker silent this long is taken for dead: its requests go back to the queue
 CASCRAWL_REDIS_OUTAGE_SECONDS = 300.0  # Redis away: a worker pauses fetching and retries this long, then stops (run left unfinished)
 CASCRAWL_WORKER_NAME = ""  # how a worker is named in the run; "" = <host>:<pid>
 ADDONS = {"cascrawl.distributed.Distributed": 0}  # does nothing unless CASCRAWL_REDIS_URL is set
 
-# --- cleaning: boilerplate lines (see cascrawl/boilerplate.py and the README) ---
+# --- cleaning: boilerplate lines (see cascrawl/boilerplate.py and docs/extraction.md) ---
 # Each pattern (a Python regular expression, case-insensitive) matches one stretch of boilerplate. A
 # line of the body is removed when it is made only of such stretches, with white space or | between
 # them; so is a title (the article is then rejected). Lines are matched as they are and with pinyin
@@ -102,7 +102,7 @@ CASCRAWL_BOILERPLATE_EXTRA_PATTERNS = []  # an operator's additions, kept apart 
 
 # Items of one response processed at once. Scrapy starts that many asyncio tasks for every response's
 # output, whatever it holds; a CAS page yields one article (or a listing's requests, which need no
-# parallelism), so Scrapy's 100 cost about a third of the crawler's CPU time for nothing (README, "Performance").
+# parallelism), so Scrapy's 100 cost about a third of the crawler's CPU time for nothing (docs/performance.md).
 CONCURRENT_ITEMS = 1
 # Fetched pages waiting to be parsed, cleaned and stored, in bytes (Scrapy's default is 5 MB: some 600 small
 # pages). Past it, fetching waits. Kept small: work in flight is what a killed crawl fetches again, and
@@ -131,7 +131,7 @@ CONCURRENT_REQUESTS_PER_DOMAIN = 1
 DOWNLOAD_DELAY = 1.0
 RETRY_TIMES = 2
 CASCRAWL_RETRY_BACKOFF_BASE = 2.0  # seconds before the first retry of a request, doubled for each next one
-CASCRAWL_RETRY_BACKOFF_MAX = 60.0
+CASCRAWL_RETRY_BACKOFF_MAX = 60.0  # seconds: the longest wait before a retry
 DOWNLOADER_MIDDLEWARES = {
     "cascrawl.middlewares.RetryBackoffMiddleware": 560,  # just after RetryMiddleware (550)
     # The host policy replaces Scrapy's OffsiteMiddleware (same place, before robots.txt is asked):
@@ -139,6 +139,8 @@ DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
     "cascrawl.middlewares.HostPolicyMiddleware": 50,
     "cascrawl.middlewares.ResponseSizeMiddleware": 60,  # marks a response cut for DOWNLOAD_MAXSIZE (too_large)
+    # Tells the progress display of a failed fetch (DNS, refused, timeout) before RetryMiddleware (550) retries it.
+    "cascrawl.extensions.FetchFailures": 555,
 }
 # AutoThrottle adapts the delay to the site's latency (never below DOWNLOAD_DELAY).
 AUTOTHROTTLE_ENABLED = True
@@ -164,7 +166,7 @@ CASCRAWL_MAX_PAGE_TAGS = 100_000
 # --- the media archive (opt-in): images, attachments and videos of each article, kept in a file store ---
 # A folder, or s3://bucket/prefix, gs://…, ftp://… (Scrapy's FILES_STORE schemes; S3 needs botocore).
 # Empty: off — a plain crawl fetches pages only. `cascrawl crawl --media DIR` sets it.
-CASCRAWL_MEDIA_STORE = os.environ.get("CASCRAWL_MEDIA_STORE", "")
+CASCRAWL_MEDIA_STORE = os.environ.get("CASCRAWL_MEDIA_STORE", "")  # --media
 CASCRAWL_MEDIA_MAX_BYTES = 50 * 1024 * 1024  # per file; a bigger one is recorded as failed (too_large)
 CASCRAWL_MEDIA_VIDEO = False  # videos are recorded (articles.videos) but fetched only when True
 # Files are fetched only with one of these extensions (or none: then an HTML answer is refused).
@@ -228,7 +230,7 @@ CASCRAWL_ALARM_SECTION_MIN_ENTRIES = 5  # a section listing nothing alarms when 
 # --- health for monitors (/healthz, `cascrawl health`; cascrawl/run/health_state.py) ---
 # The latest completed run must be `finished` and at most this old: seconds, or a duration (26h, 90m, 1d12h).
 # 26 h suits a daily timer: one missed day turns it unhealthy, a run that starts a little late does not.
-CASCRAWL_HEALTH_MAX_AGE = os.environ.get("CASCRAWL_HEALTH_MAX_AGE", "26h")
+CASCRAWL_HEALTH_MAX_AGE = os.environ.get("CASCRAWL_HEALTH_MAX_AGE", "26h")  # --max-age of `cascrawl health`
 
 # --- liveness (cascrawl/run/heartbeat.py): a running crawl's heartbeat ---
 # Seconds between two heartbeats (its row's heartbeat_at and counts so far); 0 = off. A `running` run silent

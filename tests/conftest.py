@@ -208,3 +208,12 @@ def _contents(database: Path) -> str:
     """A digest of every row of every table of a SQLite file (not of its bytes: a reader may checkpoint the log)."""
     with closing(sqlite3.connect(database)) as connection:
         return hashlib.sha256("\n".join(connection.iterdump()).encode()).hexdigest()
+
+
+@pytest.fixture(autouse=True)
+def _wide_terminal(monkeypatch):
+    """What the commands print for people fits the terminal's width (cascrawl.cli.common.terminal_width): tests
+    of what they say read it wide, the same on any developer's terminal (in this process and in the children
+    it starts). Tests of the width set COLUMNS themselves (tests/test_cli_width.py); a pseudo-terminal test
+    gives its child the terminal's own size (tests/test_crawl_terminal.py)."""
+    monkeypatch.setenv("COLUMNS", "1000")

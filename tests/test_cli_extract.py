@@ -102,7 +102,7 @@ def test_a_pipeline_that_raises_is_one_line_and_exit_1():
     ("/no/such/page.shtml", 1, "cascrawl: error: cannot read /no/such/page.shtml: No such file or directory"),
     (str(SITE), 1, f"cascrawl: error: cannot read {SITE}: Is a directory"),
     ("http://127.0.0.1:9/page.shtml", 1, "cascrawl: error: cannot fetch http://127.0.0.1:9/page.shtml: "),
-    ("ftp://example.org/page.shtml", 2, "cascrawl: error: expected a FILE or an http(s) URL, got 'ftp://example.org/page.shtml'"),
+    ("ftp://example.org/page.shtml", 2, "cascrawl extract: error: expected a FILE or an http(s) URL, got 'ftp://example.org/page.shtml'"),
 ])
 def test_a_page_that_cannot_be_read_is_one_line(argument, code, message):
     result = run_cascrawl("extract", argument)
@@ -112,12 +112,12 @@ def test_a_page_that_cannot_be_read_is_one_line(argument, code, message):
     assert "Traceback" not in result.stderr
 
 
-def test_the_readme_states_the_exit_codes_the_command_uses():
+def test_the_docs_state_the_exit_codes_the_command_uses():
     from cascrawl.cli.extract import EXIT_REJECTED, EXIT_UNREADABLE
 
     from .conftest import REPO
 
-    text = " ".join((REPO / "README.md").read_text("utf-8").split())
+    text = " ".join((REPO / "docs" / "getting-started.md").read_text("utf-8").split())
     assert (f"Exit codes: `0` the page would be stored as an article; `{EXIT_REJECTED}` validation would reject it"
             in text)
     assert f"`{EXIT_UNREADABLE}` the page could not be read" in text and "`2` bad usage (not a file or http(s) URL" in text

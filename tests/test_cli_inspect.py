@@ -71,7 +71,8 @@ def json_of(*args: str):
     return json.loads(result.stdout)
 
 
-def test_runs_lists_the_newest_first_with_counts_and_problems(db):
+def test_runs_lists_the_newest_first_with_counts_and_problems(db, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")  # room for every problem in full (80 columns: tests/test_cli_width.py)
     result = cascrawl("runs", "--db", db)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
@@ -106,7 +107,8 @@ def test_a_run_records_its_coverage_and_runs_show_says_it(db):
     assert json_of("runs", "show", "2", "--db", db)["coverage"] is None
 
 
-def test_runs_show_tells_why_a_run_is_degraded(db):
+def test_runs_show_tells_why_a_run_is_degraded(db, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")  # each line whole (80 columns: tests/test_cli_width.py)
     result = cascrawl("runs", "show", "2", "--db", db)
     assert result.returncode == 0, result.stderr
     out = result.stdout
@@ -302,7 +304,22 @@ def test_export_shows_a_counter_on_a_terminal_and_nothing_when_piped(db):
     assert b"\rexported " in terminal and b" articles \xe2\x80\xa6" in terminal  # the live counter
     assert f"exported {len(ARTICLES) + 1500} articles; next time: --since ".encode() in terminal
     piped = run_cascrawl("export", "--db", db)  # stderr is a pipe here
-    assert piped.returncode == 0 and piped.stderr == "" and len(piped.stdout.splitlines()) == len(ARTICLES) + 1500
+    assert piped.returncode == 0 and len(piped.stdout.splitlines()) == len(ARTICLES) + 1500
+    # no counter in a pipe, but the one line with the cursor, as for cron and `export > file`
+    assert piped.stderr.startswith(f"exported {len(ARTICLES) + 1500} articles; next time: --since ")
+    assert len(piped.stderr.splitlines()) == 1
+
+
+def test_export_writes_its_cursor_to_the_cursor_file(db, tmp_path):
+    cursor_file = tmp_path / "cursor"
+    first = cascrawl("export", "--db", db, "--cursor-file", str(cursor_file))
+    assert first.returncode == 0 and len(first.stdout.splitlines()) == len(ARTICLES)
+    cursor = cursor_file.read_text("utf-8").strip()
+    assert first.stderr.strip() == f"exported {len(ARTICLES)} articles; next time: --since {cursor}"
+    upsert(db, [made_up_article(3)])
+    later = cascrawl("export", "--db", db, "--since", cursor, "--cursor-file", str(cursor_file))
+    assert [json.loads(line)["url"] for line in later.stdout.splitlines()] == [made_up_article(3)["url"]]
+    assert cursor_file.read_text("utf-8").strip() != cursor  # moved past the new article
 
 
 @pytest.mark.parametrize("command", [["runs"], ["articles", "show", "1"], ["stats"], ["search", "脑机接口"]])
@@ -313,25 +330,57 @@ def test_the_installed_program_answers_as_main_does(db, command):
     assert child.returncode == 0 and child.stdout
 
 
-def readme_commands() -> list[str]:
-    """The lines of the README's block of inspection commands, comments off."""
-    readme = (REPO / "README.md").read_text("utf-8")
-    block = readme.split("<!-- readme-commands")[1].split("```sh\n", 1)[1].split("```", 1)[0]
+PROGRAM = ".venv/bin/cascrawl "  # how the docs write the program: it works as typed from the repository root
+
+
+def block_commands(path, marker: str) -> list[str]:
+    """The lines of a documented block of commands (after `marker`), comments off."""
+    text = path.read_text("utf-8")
+    block = text.split(marker)[1].split("```sh\n", 1)[1].split("```", 1)[0]
     return [line.split("  #")[0].strip() for line in block.splitlines() if line.strip()]
 
 
-def test_every_command_of_the_readme_block_runs_as_documented(db, tmp_path, monkeypatch):
+def as_demo_database(db: str, directory) -> None:
+    """The crawled database as ./cascrawl-demo.db of `directory`, the file `make demo` writes."""
+    import shutil
+
+    shutil.copyfile(db.removeprefix("sqlite:///"), directory / "cascrawl-demo.db")
+
+
+def test_every_command_of_the_readme_tour_works_as_typed(db, tmp_path, monkeypatch):
     import shlex
 
-    monkeypatch.setenv("CASCRAWL_DATABASE_URL", db)  # the README's commands name no --db
+    from cascrawl.cli import _build_parser
+
+    as_demo_database(db, tmp_path)
     monkeypatch.chdir(tmp_path)
-    commands = readme_commands()
-    assert len(commands) >= 10 and all(command.startswith("cascrawl ") for command in commands)
+    monkeypatch.delenv("CASCRAWL_DATABASE_URL", raising=False)
+    commands = block_commands(REPO / "README.md", "<!-- readme-tour")
+    assert len(commands) == 5 and all(command.startswith(PROGRAM) for command in commands)
+    for command in commands:
+        args = shlex.split(command.removeprefix(PROGRAM))
+        if args[0] == "serve":  # serves until stopped: its arguments must parse (tests/test_api_server.py serves)
+            assert _build_parser().parse_args(args).db == "cascrawl-demo.db"
+            continue
+        result = cascrawl(*args)
+        assert result.returncode == 0 and result.stdout.strip(), (command, result.stderr)
+        assert "Traceback" not in result.stderr
+
+
+def test_every_command_of_the_docs_block_runs_as_documented(db, tmp_path, monkeypatch):
+    import shlex
+
+    as_demo_database(db, tmp_path)
+    db = "sqlite:///cascrawl-demo.db"
+    monkeypatch.delenv("CASCRAWL_DATABASE_URL", raising=False)  # the commands name their --db
+    monkeypatch.chdir(tmp_path)
+    commands = block_commands(REPO / "docs" / "getting-started.md", "<!-- docs-commands")
+    assert len(commands) >= 10 and all(command.startswith(PROGRAM) for command in commands)
     cursor = None
     for command in commands:
-        args = shlex.split(command)[1:]
+        args = shlex.split(command.removeprefix(PROGRAM))
         if "CURSOR" in args:
-            assert cursor, "the README shows --since CURSOR before any export printed one"
+            assert cursor, "the docs show --since CURSOR before any export printed one"
             upsert(db, [made_up_article(7)])
             args = [cursor if arg == "CURSOR" else arg for arg in args]
         result = cascrawl(*args)
@@ -346,8 +395,9 @@ def test_every_command_of_the_readme_block_runs_as_documented(db, tmp_path, monk
         if "--since" in args and args[args.index("--since") + 1] == cursor:
             assert [json.loads(line)["url"] for line in result.stdout.splitlines()] == [made_up_article(7)["url"]]
         else:
-            check = next((check for prefix, check in README_CLAIMS.items() if command.startswith(prefix)), None)
-            assert check is not None, f"no check of what this README command claims: {command}"
+            check = next((check for prefix, check in DOCS_CLAIMS.items()
+                          if command.removeprefix(PROGRAM).startswith(prefix)), None)
+            assert check is not None, f"no check of what this documented command claims: {command}"
             check(args, result, db, tmp_path)
 
 
@@ -399,7 +449,8 @@ def _claims_article_show(args, result, db, tmp_path):
 
 
 def _claims_search(args, result, db, tmp_path):
-    words = [arg for arg in args[1:] if not arg.startswith("--")]
+    options = args.index("--db") if "--db" in args else len(args)
+    words = [arg for arg in args[1:options] if not arg.startswith("--")]
     containing = {a["url"] for a in ARTICLES if all(w in a["title"] or w in a["text"] for w in words)}
     assert containing and {hit["url"] for hit in _json_too(args, db)} == containing
 
@@ -416,16 +467,16 @@ def _claims_export(args, result, db, tmp_path):
             in result.stderr
 
 
-README_CLAIMS = {
-    "cascrawl stats": _claims_stats,
-    "cascrawl runs --limit": _claims_runs,
-    "cascrawl runs show latest": _claims_run_show,
-    "cascrawl rejects --run latest": _claims_rejects,
-    "cascrawl articles list": _claims_articles_list,
-    "cascrawl articles show": _claims_article_show,
-    "cascrawl search": _claims_search,
-    "cascrawl export --format csv --output": _claims_export,
-    "cascrawl export --output": _claims_export,
+DOCS_CLAIMS = {
+    "stats": _claims_stats,
+    "runs --limit": _claims_runs,
+    "runs show latest": _claims_run_show,
+    "rejects --run latest": _claims_rejects,
+    "articles list": _claims_articles_list,
+    "articles show": _claims_article_show,
+    "search": _claims_search,
+    "export --format csv --output": _claims_export,
+    "export --output": _claims_export,
 }
 
 

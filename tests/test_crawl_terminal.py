@@ -37,7 +37,8 @@ def on_a_terminal(*args: str, columns: int = 100, rows: int = 40) -> tuple[int, 
     leader, follower = pty.openpty()
     fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
     process = subprocess.Popen([sys.executable, "-m", "cascrawl", *args], cwd=REPO, stdin=follower, stdout=follower,
-                               stderr=follower, env={**os.environ, "TERM": "xterm-256color"})
+                               stderr=follower, env={**{name: value for name, value in os.environ.items()
+                                                        if name not in ("COLUMNS", "LINES")}, "TERM": "xterm-256color"})
     os.close(follower)
     received = b""
     try:
@@ -106,10 +107,12 @@ def test_without_a_terminal_only_the_summary_and_the_full_log_in_the_run_s_file(
     log = log_file.read_text("utf-8")
     assert "[scrapy.core.engine] INFO: Spider opened" in log and "Spider closed (finished)" in log
     assert recorded_log_file(db_url) == str(log_file)
-    shown = run_cascrawl("runs", "show", "latest", "--db", db_url)
+    wide = {"COLUMNS": "200"}  # each line whole (the width rules: tests/test_cli_width.py)
+    shown = run_cascrawl("runs", "show", "latest", "--db", db_url, env=wide)
     assert f"  log       {log_file}\n" in shown.stdout
     log_file.unlink()
-    assert f"  log       {log_file} (no longer there" in run_cascrawl("runs", "show", "latest", "--db", db_url).stdout
+    assert f"  log       {log_file} (no longer there" in run_cascrawl("runs", "show", "latest", "--db", db_url,
+                                                                     env=wide).stdout
 
 
 def test_verbose_streams_the_log_and_still_writes_the_file(site_url, tmp_path):
@@ -231,3 +234,33 @@ def test_plain_scrapy_crawl_into_a_schema_behind_is_one_line_then_it_crawls_afte
                             "-s", "DOWNLOAD_DELAY=0", "-s", "LOG_LEVEL=WARNING")
     assert upgraded.returncode == 0, upgraded.stderr[-3000:]
     assert recorded_log_file(db_url) is None  # plain scrapy crawl logs to stderr: no file to name
+
+
+def test_a_failing_fetch_is_shown_in_the_progress_display_as_it_happens(tmp_path):
+    """Offline, the display names the host and the failure with the retry to come, not a silent 0/1."""
+    port = closed_port()
+    code, screen = on_a_terminal("crawl", "--base-url", f"http://127.0.0.1:{port}", "--db",
+                                 f"sqlite:///{tmp_path / 'f.db'}", "--section", "yw", *QUICK,
+                                 "-s", "CASCRAWL_RETRY_BACKOFF_BASE=1", "-s", "RETRY_TIMES=2")
+    assert code == 1
+    assert f"127.0.0.1:{port}: connection refused, retry 1 of 2" in screen, screen[-3000:]
+    assert "Traceback" not in screen
+
+
+def test_the_summary_wraps_at_word_boundaries_to_the_width(site_url, tmp_path):
+    from cascrawl.cli.common import display_width
+
+    for columns in (80, 120):
+        db_url = f"sqlite:///{tmp_path / f'w{columns}.db'}"
+        result = run_cascrawl("crawl", "--base-url", site_url, "--db", db_url, "--section", "syky", *QUICK,
+                              env={"COLUMNS": str(columns)})
+        assert result.returncode == 0, result.stderr[-3000:]
+        # (a path or URL longer than the room stays whole on a line of its own, to be copied)
+        summary = [line for line in result.stdout.splitlines()[:-1] if len(line.split()[-1]) <= 50]
+        assert summary[0].startswith("crawl run 1: ok")
+        assert max(map(display_width, summary)) <= columns, result.stdout
+        words = " ".join(result.stdout.split())  # no word cut: each count still next to its label
+        assert re.search(r"\d+ new, \d+ updated, \d+ unchanged", words) and "finish reason: finished" in words
+    # `runs show` of that run at 80 columns: its long lines (counts, settings) continue indented
+    assert any(line.startswith("    ") for line in run_cascrawl("runs", "show", "1", "--db", db_url,
+                                                                  env={"COLUMNS": "80"}).stdout.splitlines())

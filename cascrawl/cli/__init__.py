@@ -20,6 +20,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "handler", None):
         parser.print_help()
         return 2
+    if getattr(args, "db", None):
+        from cascrawl.cli.common import as_database_url
+
+        args.db = as_database_url(args.db)  # `--db cascrawl-demo.db`: that SQLite file
+    # A handler's usage errors (a bad date, a bad id) show the usage of its own command, not the top level's.
+    parser = getattr(args, "command_parser", parser)
     from sqlalchemy.exc import InterfaceError, OperationalError
 
     try:
@@ -63,4 +69,14 @@ def _build_parser() -> argparse.ArgumentParser:
     serve.add_commands(commands)            # serve
     extract.add_commands(commands)          # extract
     health.add_commands(commands)           # health
+    _remember_command_parsers(parser)
     return parser
+
+
+def _remember_command_parsers(parser: argparse.ArgumentParser) -> None:
+    """Each (sub)command's parser as the default `command_parser` of its arguments (the innermost wins)."""
+    for action in parser._actions:  # argparse has no public walk of its subcommands
+        if isinstance(action, argparse._SubParsersAction):
+            for command in action.choices.values():
+                command.set_defaults(command_parser=command)
+                _remember_command_parsers(command)

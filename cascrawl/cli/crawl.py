@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 
+from cascrawl.cli.common import fail, program, wrap
 from cascrawl.sections import DEFAULT_SECTIONS
 
 
@@ -25,7 +26,8 @@ def add_commands(commands) -> None:
 
 def _add_crawl_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("--section", action="append", metavar="SLUG",
-                         help=f"section to crawl, repeatable or comma-separated (default: {','.join(DEFAULT_SECTIONS)})")
+                         help=f"section to crawl, repeatable or comma-separated; `all`: every known section "
+                              f"(default: {','.join(DEFAULT_SECTIONS)})")
     command.add_argument("--db", metavar="URL", help="database URL (default: CASCRAWL_DATABASE_URL or sqlite:///cascrawl.db)")
     command.add_argument("--max-pages", type=int, metavar="N", help="listing pages per section (default: all)")
     command.add_argument("--full", action="store_true",
@@ -60,7 +62,12 @@ def _settings(args, parser, overrides: dict | None = None):
             parser.error("--max-pages must be 0 (all) or more")
         settings.set("CASCRAWL_MAX_PAGES", args.max_pages, priority="cmdline")
     if args.section:
-        settings.set("CASCRAWL_SECTIONS", ",".join(args.section), priority="cmdline")
+        from cascrawl.sections import crawl_sections
+
+        try:
+            settings.set("CASCRAWL_SECTIONS", ",".join(crawl_sections(args.section)), priority="cmdline")
+        except ValueError as error:
+            parser.error(f"--section: {error}")
     if args.full:
         settings.set("CASCRAWL_INCREMENTAL", False, priority="cmdline")
     if args.refresh_days is not None:
@@ -95,7 +102,7 @@ def _demo_command(args, parser) -> int:
     try:
         site = demo_site()
     except FileNotFoundError as error:
-        print(f"cascrawl: error: {error}", file=sys.stderr)
+        fail(error)
         return 1
     # The copy is on loopback: no need to be polite to ourselves. Every section the copy holds.
     # Its own database: the fixture articles carry real www.cas.cn URLs with invented text, and an
@@ -111,11 +118,13 @@ def _demo_command(args, parser) -> int:
             settings.set("CASCRAWL_BASE_URL", base_url, priority="cmdline")
             code = _run(settings, verbose=args.verbose)
     except FileNotFoundError as error:
-        print(f"cascrawl: error: {error}", file=sys.stderr)
+        fail(error)
         return 1
     if code != 1:
         database = args.db or DEMO_DATABASE_URL
-        print(f"look inside: `cascrawl stats --db {database}`, `cascrawl export --db {database}`")
+        shown = database.removeprefix("sqlite:///") if database.startswith("sqlite:///") else database
+        print(wrap(f"look inside: `{program()} stats --db {shown}`, `{program()} articles list --db {shown}`",
+                   indent="    "))
     return code
 
 
@@ -134,12 +143,12 @@ def _run(settings, verbose: bool = False) -> int:
 
     database_url = settings.get("CASCRAWL_DATABASE_URL")
     if problem := refusal(settings):
-        print(f"cascrawl: error: {problem}", file=sys.stderr)
+        fail(problem)
         return 1
     try:
         database = Database(database_url).open(auto_upgrade=settings.getbool("CASCRAWL_DB_AUTO_UPGRADE"))
     except DatabaseError as error:
-        print(f"cascrawl: error: {error}", file=sys.stderr)
+        fail(error)
         return 1
     database.close()
     log_file, stream = _log_destinations(settings, verbose)
@@ -158,9 +167,10 @@ def _run(settings, verbose: bool = False) -> int:
         return 1
     if outcome.unreachable:
         print(f"cascrawl: error: could not reach {outcome.base_url} ({outcome.first_error or 'no response'}). "
-              f"Is the network up? To try cascrawl offline, run `cascrawl demo`.{where}", file=sys.stderr)
+              f"Is the network up? To try cascrawl offline, run `{program()} demo`.{where}", file=sys.stderr)
         return 1
-    print(outcome.summary(safe_url(database_url)))
+    # Each line of the summary broken at spaces to the terminal's width (80 in a cron mail), continued indented.
+    print("\n".join(wrap(line, indent="    ") for line in outcome.summary(safe_url(database_url)).splitlines()))
     try:
         print(f"articles in the database: {database.count_articles()}, rejects recorded: {database.count_rejects()}")
     except SQLAlchemyError as error:  # the database went away during the run: one line, no traceback

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from cascrawl.cli.common import DB_HELP, database_url
+from cascrawl.cli.common import DB_HELP, database_url, fail
 from cascrawl.cli.inspect import add_search_arguments
 
 
@@ -38,7 +38,7 @@ def _db_upgrade_command(args, parser) -> int:
         finally:
             database.close()
     except DatabaseError as error:
-        print(f"cascrawl: error: {error}", file=sys.stderr)
+        fail(error)
         return 1
     where = safe_url(database.url)
     if before == after:
@@ -62,7 +62,7 @@ def _db_current_command(args, parser) -> int:
         finally:
             database.close()
     except DatabaseError as error:
-        print(f"cascrawl: error: {error}", file=sys.stderr)
+        fail(error)
         return 1
     print(f"{safe_url(database.url)}: {state.describe()}")
     return 0 if state.up_to_date else 3

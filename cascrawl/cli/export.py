@@ -1,5 +1,6 @@
 """`cascrawl export`: the stored articles as JSON lines or CSV (the export contract: docs/export.md), all
-of them or what changed after a cursor; the cursor to pass next time is printed on standard error."""
+of them or what changed after a cursor; the cursor to pass next time is printed on standard error (always)
+and, with --cursor-file, written to a file."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ def add_export_command(commands) -> None:
                         help="only what changed after this cursor (the one a previous export printed, or the API's)")
     export.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of standard output "
                         "(atom, jsonfeed: the folder to write the feeds into)")
+    export.add_argument("--cursor-file", metavar="FILE",
+                        help="also write the cursor for the next run (--since) into FILE, for scripts")
     add_feed_arguments(export)
     export.set_defaults(handler=_export_command)
 
@@ -74,10 +77,17 @@ def _export_command(args, parser) -> int:
         database.close()
     progress.done()
     cursor = reads.Cursor.after(last[0]).encode() if last else args.since
-    if args.output or progress.enabled:
-        where = f" to {args.output}" if args.output else ""
-        resume = f"; next time: --since {cursor}" if cursor else ""
-        print(f"exported {count} articles{where}{resume}", file=sys.stderr)
+    # Always one line on stderr, a terminal or not (cron, `export > file`): the cursor is what the next run needs.
+    where = f" to {args.output}" if args.output else ""
+    resume = f"; next time: --since {cursor}" if cursor else "; next time: the same command (nothing to resume from)"
+    print(f"exported {count} articles{where}{resume}", file=sys.stderr)
+    if args.cursor_file and cursor:
+        try:
+            with open(args.cursor_file, "w", encoding="utf-8") as stream:
+                stream.write(cursor + "\n")
+        except OSError as error:
+            print(f"cascrawl: error: cannot write the cursor to {args.cursor_file}: {error}", file=sys.stderr)
+            return 1
     return 0
 
 

@@ -7,7 +7,7 @@ import argparse
 import sys
 
 from cascrawl.cli.common import (
-    DB_HELP, EXIT_NOT_FOUND, cut, open_for_reading, positive, print_json, print_table, run_id_of, when,
+    DB_HELP, EXIT_NOT_FOUND, cut, open_for_reading, positive, print_json, print_table, program, run_id_of, when, wrap,
 )
 
 
@@ -92,7 +92,7 @@ def _runs_command(args, parser) -> int:
         [[run["id"], run["status"], when(run["started_at"]), when(run["finished_at"])[11:],
           run["counts"]["listing_pages"], run["counts"]["articles_stored"], run["counts"]["inserted"],
           run["counts"]["revised"], run["counts"]["rejects"], "; ".join(run["problems"]) or "-"] for run in runs],
-        numeric={0, 4, 5, 6, 7, 8}, caps={9: 60})
+        numeric={0, 4, 5, 6, 7, 8}, flexible={9: 24}, drop=[7, 3, 4, 6])  # problems cut; revised, finished, … go
     return 0
 
 
@@ -125,35 +125,44 @@ def _runs_show_command(args, parser) -> int:
         print_json(run)
         return 0
     sys.stdout.reconfigure(encoding="utf-8")
-    print(f"run {run['id']}: {run['status']}" + (f" ({run['reason']})" if run["reason"] else ""))
-    print(f"  started   {when(run['started_at'], 19)} (Beijing)")
-    print(f"  finished  {when(run['finished_at'], 19) or '-'}")
-    print(f"  site      {run['base_url'] or '-'}")
-    print(f"  sections  {','.join(run['sections'])}")
-    print("  counts    " + ", ".join(f"{label.replace('_', ' ')} {value}" for label, value in run["counts"].items()))
-    print(f"  coverage  {describe_coverage(run['coverage'])}")
-    print(f"  log       {describe_log_file(run['log_file'])}")
+
+    def say(line: str) -> None:
+        """A line of the run, wrapped at the terminal's width: `  counts    …` continues under its value,
+        `  - problem` under its text, anything else two columns in."""
+        import re
+
+        field = re.match(r"^ *(?:- |[a-z]+ {2,})", line)
+        print(wrap(line, indent=" " * (field.end() if field else len(line) - len(line.lstrip()) + 2)))
+
+    say(f"run {run['id']}: {run['status']}" + (f" ({run['reason']})" if run["reason"] else ""))
+    say(f"  started   {when(run['started_at'], 19)} (Beijing)")
+    say(f"  finished  {when(run['finished_at'], 19) or '-'}")
+    say(f"  site      {run['base_url'] or '-'}")
+    say(f"  sections  {','.join(run['sections'])}")
+    say("  counts    " + ", ".join(f"{label.replace('_', ' ')} {value}" for label, value in run["counts"].items()))
+    say(f"  coverage  {describe_coverage(run['coverage'])}")
+    say(f"  log       {describe_log_file(run['log_file'])}")
     for section, line in incomplete.items():
-        print(f"  listing   {section}: {line}")
+        say(f"  listing   {section}: {line}")
     # The verdict's problems as stored with the run (cascrawl/run/verdict.py): the status line above and
     # this list say one thing — a finished run has none, a degraded, failed or stopped one says why.
-    print("problems: none" if not run["problems"] else "problems:")
+    say("problems: none" if not run["problems"] else "problems:")
     for problem in run["problems"]:
-        print(f"  - {problem}")
+        say(f"  - {problem}")
     if run["drift"]:
-        print("drift: pages that matched no CAS layout, by where their body and heading were found")
+        say("drift: pages that matched no CAS layout, by where their body and heading were found")
         for group in run["drift"]:
-            print(f"  - {describe_group(group)}")
+            say(f"  - {describe_group(group)}")
     if run["rejects_by_reason"]:
-        print("rejects by reason: " + ", ".join(f"{reason} {count}" for reason, count in run["rejects_by_reason"].items()))
+        say("rejects by reason: " + ", ".join(f"{reason} {count}" for reason, count in run["rejects_by_reason"].items()))
         for reject in rejects:
-            print(f"  {when(reject['seen_at'], 19)}  {reject['reason']}  {reject['url']}")
+            say(f"  {when(reject['seen_at'], 19)}  {reject['reason']}  {reject['url']}")
         if run["counts"]["rejects"] > len(rejects):
-            print(f"  … {run['counts']['rejects'] - len(rejects)} more: cascrawl rejects --run {run['id']}")
-    print("settings: " + ", ".join(f"{name}={value}" for name, value in sorted(run["settings"].items())))
-    print("stats:")
+            say(f"  … {run['counts']['rejects'] - len(rejects)} more: {program()} rejects --run {run['id']}")
+    say("settings: " + ", ".join(f"{name}={value}" for name, value in sorted(run["settings"].items())))
+    say("stats:")
     for name, value in sorted(run["stats"].items()):
-        print(f"  {name}: {value}")
+        say(f"  {name}: {value}")
     return 0
 
 
@@ -183,7 +192,7 @@ def _articles_list_command(args, parser) -> int:
     if page.articles:
         print_table(["id", "published", "section", "rev", "changed (Beijing)", "title"],
                      [[a.id, a.published_date.isoformat(), a.section, a.revision, when(iso(a.updated_at)), a.title]
-                      for a in page.articles], numeric={0, 3}, caps={5: 60})
+                      for a in page.articles], numeric={0, 3}, flexible={5: 20}, drop=[3, 4])
     print(f"{len(page.articles)} of {total} article(s), newest change first", file=sys.stderr)
     return 0
 
@@ -257,7 +266,9 @@ def _search_command(args, parser) -> int:
         return 0
     sys.stdout.reconfigure(encoding="utf-8")
     for hit in hits:
-        print(f"{hit['published_date']}  {hit['section']}  {hit['title']}\n    {hit['url']}\n    {hit['snippet']}")
+        print(wrap(f"{hit['published_date']}  {hit['section']}  {hit['title']}", indent="    "))
+        print(f"    {hit['url']}")
+        print(wrap(f"    {hit['snippet']}", indent="    "))
     print(f"{len(hits)} article(s) found", file=sys.stderr)
     return 0
 
@@ -289,7 +300,7 @@ def _rejects_command(args, parser) -> int:
         print_table(["id", "run", "seen (Beijing)", "reason", "next try (Beijing)", "url", "detail"],
                      [[r["id"], r["run_id"] or "-", when(r["seen_at"], 19), r["reason"],
                        when(r["next_try_at"]) or "-", r["url"], r["detail"] or ""]
-                      for r in rejects], numeric={0, 1}, caps={5: 80, 6: 60})
+                      for r in rejects], numeric={0, 1}, flexible={5: 50, 6: 10}, drop=[4, 0, 2, 6])  # a URL whole when it can be
     print(f"{len(rejects)} reject(s)", file=sys.stderr)
     return 0
 
@@ -315,7 +326,7 @@ def _stats_command(args, parser) -> int:
         [[s["section"], SECTIONS.get(s["section"], ""), s["articles"], s["newest_published_date"] or "-",
           when(s["last_updated_at"]) or "-",
           f"#{s['last_run']['id']} {s['last_run']['status']} {when(s['last_run']['started_at'])}" if s["last_run"] else "-"]
-         for s in sections], numeric={2})
+         for s in sections], numeric={2}, flexible={1: 8, 5: 14}, drop=[4, 1])
     for s in sections:
         if s["incomplete"]:
             print(f"{s['section']}: {s['incomplete']}")
