@@ -210,6 +210,11 @@ def _contents(database: Path) -> str:
         return hashlib.sha256("\n".join(connection.iterdump()).encode()).hexdigest()
 
 
+# Session- and module-scoped fixtures (a crawl shared by a file's tests) start their children before any
+# function-scoped fixture runs: they read the same wide terminal from the environment of the session.
+os.environ["COLUMNS"] = "1000"
+
+
 @pytest.fixture(autouse=True)
 def _wide_terminal(monkeypatch):
     """What the commands print for people fits the terminal's width (cascrawl.cli.common.terminal_width): tests
