@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from cascrawl import stats_keys
 from cascrawl.db.engine import Connected
 from cascrawl.db.models import CrawlRun, Reject, RunWorker
 
@@ -82,11 +83,13 @@ def as_interrupted(run: dict[str, Any]) -> dict[str, Any]:
 
 
 def with_live_counts(run: dict[str, Any]) -> dict[str, Any]:
-    """A run not closed yet (no stats at close) shows its heartbeat's counts under the same stats keys."""
+    """A run not closed by its crawl (running, or killed: no stats at close, perhaps only what a
+    notification recorded) shows its heartbeat's counts under the same stats keys, beside those."""
     live = run.get("live")
-    if run.get("stats") or not isinstance(live, dict):
+    stats = run.get("stats") or {}
+    if not isinstance(live, dict) or stats_keys.FINISH_REASON in stats or stats_keys.VERDICT_PROBLEMS in stats:
         return run
-    return {**run, "stats": {key: value for key, value in live.items() if key != "interval"}}
+    return {**run, "stats": {**{key: value for key, value in live.items() if key != "interval"}, **stats}}
 
 
 def get_run(database: Connected, run_id: int) -> dict[str, Any] | None:
