@@ -273,17 +273,33 @@ def section_stats(database: Database, runs_scanned: int = 1000) -> list[SectionS
                 if stats.last_run is None:
                     stats.last_run = {"id": run["id"], "status": run["status"], "started_at": run["started_at"],
                                       "finished_at": run["finished_at"]}
-    for walk in frontier.walk_states(database):
+    walks = frontier.walk_states(database)
+    statuses = _walk_run_statuses(database, walks)
+    for walk in walks:
         stats = found.setdefault(walk.section, SectionStats(walk.section))
         stats.listing_complete_at = _aware(walk.completed_at)
-        stats.incomplete = frontier.incomplete_line(walk)
+        stats.incomplete = frontier.incomplete_line(walk, statuses.get(walk.walk_run_id))
     return sorted(found.values(), key=lambda stats: (-stats.articles, stats.section))
 
 
 def incomplete_sections(database: Database, sections: list[str]) -> dict[str, str]:
     """The sections (of these) whose latest walk did not complete, with what is left, in words."""
-    lines = {walk.section: frontier.incomplete_line(walk) for walk in frontier.walk_states(database)}
+    walks = [walk for walk in frontier.walk_states(database) if walk.section in sections]
+    statuses = _walk_run_statuses(database, walks)
+    lines = {walk.section: frontier.incomplete_line(walk, statuses.get(walk.walk_run_id)) for walk in walks}
     return {section: lines[section] for section in sections if lines.get(section)}
+
+
+def _walk_run_statuses(database: Database, walks: list) -> dict[int, str]:
+    """The status of each run that walked these sections last, as it is now (a dead one `interrupted`)."""
+    ids = sorted({walk.walk_run_id for walk in walks if walk.walk_run_id is not None and not walk.walk_complete})
+    if not ids:
+        return {}
+    with Session(database.engine) as session:
+        runs = [row._asdict() for row in session.execute(
+            select(CrawlRun.id, CrawlRun.status, CrawlRun.started_at, CrawlRun.heartbeat_at, CrawlRun.live)
+            .where(CrawlRun.id.in_(ids)))]
+    return {run["id"]: run["status"] for run in as_they_are(database, runs)}
 
 
 def articles_per_month(database: Database) -> list[tuple[int, int, str, int]]:
