@@ -31,9 +31,25 @@ def _serve_command(args, parser) -> int:
         return 1
     print(f"cascrawl: serving {safe_url(database.url)} read-only on http://{args.host}:{args.port}/ "
           "(operator page /ui/, API docs /docs)", file=sys.stderr)
+    watch = _watch(database)
     try:
         uvicorn.run(create_app(database, media_store=args.media), host=args.host, port=args.port, log_level="info",
                     access_log=True)
     finally:
+        if watch is not None:
+            watch.stop()
         database.close()
     return 0
+
+
+def _watch(database):
+    """With CASCRAWL_NOTIFY_URL / _COMMAND set, a background check that notifies runs found killed (its own
+    writable connection: the API's refuses writes); None without a target or with CASCRAWL_NOTIFY_WATCH_SECONDS 0."""
+    from cascrawl.run import watch
+
+    targets = watch.targets_from_settings()
+    if not targets.configured or settings.CASCRAWL_NOTIFY_WATCH_SECONDS <= 0:
+        return None
+    print(f"cascrawl: notifying runs found killed, checked every {settings.CASCRAWL_NOTIFY_WATCH_SECONDS:g} s",
+          file=sys.stderr)
+    return watch.Watch(database.url, targets, settings.CASCRAWL_NOTIFY_WATCH_SECONDS).start()

@@ -92,6 +92,38 @@ def with_live_counts(run: dict[str, Any]) -> dict[str, Any]:
     return {**run, "stats": {**{key: value for key, value in live.items() if key != "interval"}, **stats}}
 
 
+def running_runs(database: Connected) -> list[dict[str, Any]]:
+    """The runs recorded `running` (alive, or killed without closing), every column, oldest first."""
+    with Session(database.engine) as session:
+        rows = session.scalars(select(CrawlRun).where(CrawlRun.status == "running").order_by(CrawlRun.id))
+        return [{c.key: getattr(run, c.key) for c in CrawlRun.__table__.columns} for run in rows]
+
+
+def mark_interrupted(database: Connected, run_id: int) -> bool:
+    """A run found dead (stale heartbeat, run lock free) recorded as such; False when it is no longer running."""
+    with Session(database.engine) as session, session.begin():
+        result = session.execute(update(CrawlRun).where(CrawlRun.id == run_id, CrawlRun.status == "running")
+                                 .values(status="interrupted", reason=INTERRUPTED_REASON))
+        return bool(result.rowcount)
+
+
+def claim_notification(database: Connected, run_id: int, at: datetime | None = None) -> bool:
+    """Whoever is about to notify a run's end claims it first (crawl_runs.notified_at): True for the one
+    claim that wins, so that the crawl, `cascrawl health` and `cascrawl serve` never notify a run twice."""
+    with Session(database.engine) as session, session.begin():
+        result = session.execute(update(CrawlRun).where(CrawlRun.id == run_id, CrawlRun.notified_at.is_(None))
+                                 .values(notified_at=at or datetime.now(timezone.utc)))
+        return bool(result.rowcount)
+
+
+def record_notification(database: Connected, run_id: int, key: str, sent: dict[str, Any]) -> None:
+    """What was sent about a run, into its stats under `key` (cascrawl/run/notify.py's)."""
+    with Session(database.engine) as session, session.begin():
+        run = session.get(CrawlRun, run_id, with_for_update=True)
+        if run is not None:
+            run.stats = {**(run.stats or {}), key: sent}
+
+
 def get_run(database: Connected, run_id: int) -> dict[str, Any] | None:
     """The run's row, every column (reads.get_run adds its rejects)."""
     with Session(database.engine) as session:
