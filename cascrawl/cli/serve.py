@@ -44,12 +44,11 @@ def _serve_command(args, parser) -> int:
 
 def _watch(database):
     """With CASCRAWL_NOTIFY_URL / _COMMAND set, a background check that notifies runs found killed (its own
-    writable connection: the API's refuses writes); None without a target or with CASCRAWL_NOTIFY_WATCH_SECONDS 0."""
+    writable connection: the API's refuses writes); None without a target."""
     from cascrawl.run import watch
 
     targets = watch.targets_from_settings()
-    if not targets.configured or settings.CASCRAWL_NOTIFY_WATCH_SECONDS <= 0:
+    if not targets.configured:
         return None
-    print(f"cascrawl: notifying runs found killed, checked every {settings.CASCRAWL_NOTIFY_WATCH_SECONDS:g} s",
-          file=sys.stderr)
-    return watch.Watch(database.url, targets, settings.CASCRAWL_NOTIFY_WATCH_SECONDS).start()
+    print(f"cascrawl: notifying runs found killed, checked every {watch.WATCH_SECONDS:g} s", file=sys.stderr)
+    return watch.Watch(database.url, targets, watch.WATCH_SECONDS).start()

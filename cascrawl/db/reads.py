@@ -165,13 +165,24 @@ def _columns(row: Any, model) -> dict[str, Any]:
     return {c.key: getattr(row, c.key) for c in model.__table__.columns}
 
 
-def as_they_are(database: Database, runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def as_they_are(database: Database, runs: list[dict[str, Any]], workers: dict[int, list] | None = None) -> list[dict[str, Any]]:
     """Runs as they are now, not as last written: a `running` run whose heartbeat is stale while nobody holds
     the run lock died without closing (SIGKILL, power cut) and is shown `interrupted` at once, as the next
-    run will record it; a run not closed shows its heartbeat's counts in its stats (cascrawl/db/runs.py)."""
+    run will record it; a run not closed shows its heartbeat's counts in its stats (cascrawl/db/runs.py).
+    A distributed run (`workers`: {run id: its workers' rows}) gets `workers`, each as it is now (a silent
+    one `interrupted`), and while not closed the sum of their counts so far."""
     if any(run_rows.heartbeat_stale(run) for run in runs) and not _lock_held(database):
         runs = [run_rows.as_interrupted(run) if run_rows.heartbeat_stale(run) else run for run in runs]
-    return [run_rows.with_live_counts(run) for run in runs]
+    found = []
+    for run in runs:
+        rows = (workers or {}).get(run["id"])
+        if rows:
+            rows = run_rows.workers_as_they_are(rows)
+            run = {**run, "workers": rows}
+            if run.get("status") in ("running", "interrupted"):
+                run["live"] = {**(run.get("live") or {}), **run_rows.summed_counts(rows)}
+        found.append(run_rows.with_live_counts(run))
+    return found
 
 
 def _lock_held(database: Database) -> bool:
@@ -192,7 +203,7 @@ def list_runs(database: Database, limit: int = 20) -> list[dict[str, Any]]:
         counts = _reject_counts(session, [run["id"] for run in found])
     for run in found:
         run["rejects"] = sum(counts.get(run["id"], {}).values())
-    return as_they_are(database, found)
+    return as_they_are(database, found, run_rows.workers_of(database, [run["id"] for run in found]))
 
 
 def get_run(database: Database, run_id: int | None = None) -> dict[str, Any] | None:
@@ -209,7 +220,7 @@ def get_run(database: Database, run_id: int | None = None) -> dict[str, Any] | N
         by_reason = _reject_counts(session, [run.id]).get(run.id, {})
     found["rejects_by_reason"] = dict(sorted(by_reason.items()))
     found["rejects"] = sum(by_reason.values())
-    return as_they_are(database, [found])[0]
+    return as_they_are(database, [found], run_rows.workers_of(database, [found["id"]]))[0]
 
 
 def _reject_counts(session: Session, run_ids: list[int]) -> dict[int, dict[str, int]]:

@@ -180,7 +180,7 @@ def shared_run_verdict(status: str, reason: str, queued: int, workers: list[dict
     and reason, the requests left in the shared queue, the workers' rows and the workers that gave up on
     Redis. Done (the walks may be recorded complete) only with the queue empty and the closing worker
     finished; a worker's degraded health or status degrades the run, and so does a worker that died
-    (its row interrupted); requests left stop it; a worker that lost Redis dropped the requests it held
+    (its row interrupted) or failed; requests left stop it; a worker that lost Redis dropped the requests it held
     for Redis, so the run is degraded and its listings walked again."""
     done = queued == 0 and status in (FINISHED, DEGRADED)
     if done and any((row.get("stats") or {}).get(stats_keys.HEALTH_STATUS) == DEGRADED or row.get("status") == DEGRADED
@@ -189,6 +189,9 @@ def shared_run_verdict(status: str, reason: str, queued: int, workers: list[dict
     lost = lost_workers(workers)
     if done and lost and status == FINISHED:
         status, reason = DEGRADED, f"worker {', '.join(lost)} died (interrupted)"
+    failed = sorted(str(row["worker"]) for row in workers if row.get("status") == FAILED)
+    if done and failed and status == FINISHED:  # the others went on: what it could not store is its spool's
+        status, reason = DEGRADED, f"worker {', '.join(failed)} failed"
     if not done and status in (FINISHED, DEGRADED):
         status, reason = STOPPED, f"{queued} requests left in the shared queue"
     if gave_up and done and status == FINISHED:

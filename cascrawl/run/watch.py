@@ -21,6 +21,8 @@ from cascrawl.run.verdict import recorded_problem_entries
 
 logger = logging.getLogger(__name__)
 
+WATCH_SECONDS = 30.0  # how often `cascrawl serve` looks (a killed run reads dead 15 s after its last heartbeat)
+
 
 def targets_from_settings() -> Targets:
     """CASCRAWL_NOTIFY_* as a crawl would read them: cascrawl/settings.py (the URL and command from the environment)."""
