@@ -260,7 +260,7 @@ RECORDED = "recorded"  # the code of a problem of a run stored before problems h
 
 def recorded_problem_entries(run: dict[str, Any]) -> list[dict]:
     """A stored run's problems as entries {code, names, text}: the one reader of them, for `runs`,
-    `runs show`, the API, the operator page, /healthz, `cascrawl health`, /metrics and the notifications.
+    `runs show`, the API, the operator page, /healthz, `cascrawl health` and the notification of a killed run.
     The verdict's, as the run record stored them (`cascrawl/verdict/problems` in its stats), after a line
     for a status that is not a clean end (stopped, failed, interrupted) when the verdict did not say it;
     for a run stored before that, today's text rules (`_old_recorded_problems`), each with the code
