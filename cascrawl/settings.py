@@ -220,6 +220,8 @@ CASCRAWL_NOTIFY_RECOVERY = False  # also announce the first finished run after o
 CASCRAWL_NOTIFY_TIMEOUT = 30.0  # seconds all tries of one target may take together (the end of the crawl waits)
 CASCRAWL_NOTIFY_TRIES = 4  # tries per target
 CASCRAWL_NOTIFY_BACKOFF = 1.0  # seconds before the 2nd try, doubled before each next one
+# A run killed without closing is notified by the first to find it dead (cascrawl/run/watch.py): `cascrawl health`
+# as it runs, `cascrawl serve` every 30 s, else the next crawl as it starts.
 
 # --- layout-change alarms (cascrawl/health.py): a run that trips one is "degraded" and exits 2 ---
 CASCRAWL_ALARM_MIN_COVERAGE = {"title": 0.95, "date": 0.95, "body": 0.95}  # required fields, share of article pages

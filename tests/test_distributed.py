@@ -358,3 +358,50 @@ def test_a_listing_page_that_fails_keeps_the_walk_unfinished_across_workers(tmp_
     walk = _rows(pg_url, SectionWalk, SectionWalk.section)[0]
     assert walk.walk_complete and walk.boundary_url == urls[0]
     assert [run.status for run in _rows(pg_url, CrawlRun, CrawlRun.id)][-1] == "finished"
+
+
+def test_a_killed_worker_reads_dead_and_the_shared_run_is_notified_when_the_last_worker_closes_it(
+        big_site, pg_url, redis_run, tmp_path):
+    """Issue 22 for distributed runs: while the other worker goes on, the killed one reads `interrupted` in
+    /runs/{id} with the run `running` and its counts every worker's; the last worker out closes the run
+    `degraded` (a worker died) and the shared run's notification names the dead worker."""
+    from fastapi.testclient import TestClient
+
+    from cascrawl.api.app import create_app
+    from cascrawl.db import Database
+
+    from .test_notify import Webhook
+
+    root, urls = big_site
+    beat = ("-s", "CASCRAWL_HEARTBEAT_SECONDS=0.5")
+    with Webhook() as hook, CountingSite(root, article_delay=0.05) as site:
+        first = Worker(tmp_path, "w1", site, pg_url, redis_run, *beat)
+        second = Worker(tmp_path, "w2", site, pg_url, redis_run, *beat, "-s", f"CASCRAWL_NOTIFY_URL={hook.url}")
+        _wait_for_articles(site, 60, first, second)
+        first.kill()
+        database = Database(pg_url, read_only=True).open(create=False)
+        try:
+            with TestClient(create_app(database)) as client:
+                deadline = time.monotonic() + 60
+                while True:
+                    [listed] = client.get("/runs").json()
+                    served = client.get(f"/runs/{listed['id']}").json()
+                    workers = {worker["worker"]: worker["status"] for worker in served.get("workers", [])}
+                    if workers.get("w1") == "interrupted":
+                        break
+                    assert time.monotonic() < deadline, served
+                    time.sleep(0.2)
+                if second.process.poll() is None and served["status"] == "running":  # seen while w2 goes on
+                    assert workers["w2"] == "running" and served["counts"]["articles_stored"] > 0
+        finally:
+            database.close()
+        assert second.wait() == 0, second.output()
+    assert sorted(_stored(pg_url)) == sorted(urls)
+    [run] = _rows(pg_url, CrawlRun, CrawlRun.id)
+    assert run.status == "degraded" and run.notified_at is not None
+    [message] = hook.received
+    assert message["run_id"] == run.id and message["status"] == "degraded"
+    assert {"code": "worker_lost", "names": ["w1"], "text": "worker(s) died before the end of the run: w1"} \
+        in message["problems"]
+    shown = run_cascrawl("runs", "show", str(run.id), "--db", pg_url)
+    assert shown.stdout.startswith(f"run {run.id}: degraded") and "  worker    w1: interrupted" in shown.stdout

@@ -57,7 +57,7 @@ def test_the_health_status(problems, status):
 
 # --- the exit code and the summary's headline ---
 
-@pytest.mark.parametrize("run_stats, stop_signal, at_once, code, headline", [
+EXIT_CASES = [
     (stats(), None, False, 0, "ok"),
     (stats(cascrawl__health__problems=[ALARM]), None, False, 2, "degraded (layout alarm)"),
     (stats(cascrawl__health__problems=[UNREAD]), None, False, 2, "degraded (listing pages not read)"),
@@ -68,7 +68,9 @@ def test_the_health_status(problems, status):
     (stats(**{"spider_exceptions/count": 3}), None, False, 2, "degraded (spider exceptions)"),
     (stats(cascrawl__run_locked="another cascrawl run is crawling"), None, False, 1, "failed"),
     (stats(cascrawl__db__articles_lost=2), None, False, 1, "failed"),
-    (stats(cascrawl__db__spooled=5), None, False, 1, "failed"),
+    (stats(cascrawl__db__spooled=5, cascrawl__db__failure="the database stayed away"), None, False, 1, "failed"),
+    # kept in the spool with no storage failure: the run is stored degraded, and exits 2 like one
+    (stats(cascrawl__db__spooled=5, cascrawl__db__articles_spooled=5), None, False, 2, "degraded (articles spooled)"),
     (stats(cascrawl__redis__stopped=True), None, False, 1, "failed"),
     (stats("database_error"), None, False, 1, "failed"),
     (stats("closespider_timeout"), None, False, 1, "failed"),
@@ -79,12 +81,23 @@ def test_the_health_status(problems, status):
     (stats("shutdown", cascrawl__listing_fetch_failed=1), signal.SIGINT, False, 130, "stopped"),
     (stats(None), signal.SIGTERM, True, 143, "stopped at once"),  # the reactor stopped: no finish reason
     (stats(None), signal.SIGINT, True, 130, "stopped at once"),
-    (stats(None, cascrawl__db__spooled=1), signal.SIGTERM, True, 1, "failed"),  # spooled outranks the signal
+    (stats(None, cascrawl__db__spooled=1, cascrawl__db__failure="gone"), signal.SIGTERM, True, 1, "failed"),  # failed outranks the signal
     (stats("shutdown", cascrawl__run_locked="locked"), signal.SIGTERM, False, 1, "failed"),
-])
+]
+
+
+@pytest.mark.parametrize("run_stats, stop_signal, at_once, code, headline", EXIT_CASES)
 def test_the_exit_code_and_the_headline(run_stats, stop_signal, at_once, code, headline):
     judged = verdict(run_stats, stop_signal=stop_signal, stopped_at_once=at_once)
     assert (judged.exit_code, judged.headline) == (code, headline)
+
+
+@pytest.mark.parametrize("run_stats, stop_signal, at_once", [case[:3] for case in EXIT_CASES])
+def test_the_exit_code_says_what_the_stored_status_says(run_stats, stop_signal, at_once):
+    """0 finished, 2 degraded, 1 failed; a stopped run 1, or 128 + the signal that stopped it."""
+    judged = verdict(run_stats, stop_signal=stop_signal, stopped_at_once=at_once)
+    expected = {"finished": {0}, "degraded": {2}, "failed": {1}, "stopped": {1, 128 + signal.SIGTERM, 128 + signal.SIGINT}}
+    assert judged.exit_code in expected[judged.status]
 
 
 # --- a stored run's problems ---

@@ -509,7 +509,7 @@ def _record(**values) -> WalkRecord:
 
 def test_stats_count_an_unread_page_as_left_and_name_it():
     line = incomplete_line(_record(pages_unread=[f"{page_url(5)} (HTTP 404)"]))
-    assert line == (f"backfill incomplete: 1 listing pages left (of 21); 1 listing page not read "
+    assert line == (f"backfill incomplete: 1 listing page left (of 21); 1 listing page not read "
                     f"({page_url(5)} (HTTP 404)), read again by the next run")
 
 

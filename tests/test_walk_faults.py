@@ -81,7 +81,7 @@ def test_a_listing_page_unread_on_the_first_crawl_degrades_the_run_and_the_next_
         assert f"listing page not read: section {SECTION}: {site.url}/{SECTION}/index_5.shtml ({reason})" in shown
         assert f"not walked to the end (the next run goes on): {SECTION}" in shown, shown
         stats = run_cascrawl("stats", "--db", db_url)
-        assert (f"backfill incomplete: 1 listing pages left (of 12); 1 listing page not read "
+        assert (f"backfill incomplete: 1 listing page left (of 12); 1 listing page not read "
                 f"({site.url}/{SECTION}/index_5.shtml ({reason})), read again by the next run") in stats.stdout, \
             stats.stdout
 

@@ -128,10 +128,21 @@ def run_detail_json(run: dict[str, Any]) -> dict[str, Any]:
     detail["drift"] = drift_groups(run.get("stats"))
     detail["settings"] = run.get("settings") or {}
     detail["stats"] = run.get("stats") or {}
+    if run.get("workers"):  # a distributed run: each worker as it is now (a silent one interrupted: dead)
+        detail["workers"] = [worker_json(worker) for worker in run["workers"]]
     for name, value in run.items():  # columns added to crawl_runs later show up as they are
         if name not in _RUN_FIELDS and name not in detail:
             detail[name] = iso(value) if isinstance(value, datetime) else value
     return detail
+
+
+def worker_json(worker: dict[str, Any]) -> dict[str, Any]:
+    """One worker of a distributed run: who, its status as it is now, its counts (so far, while it runs)."""
+    stats = worker.get("stats") or {}
+    return {"worker": worker["worker"], "status": worker["status"], "reason": worker.get("reason"),
+            "started_at": iso(worker.get("started_at")), "finished_at": iso(worker.get("finished_at")),
+            "heartbeat_at": iso(worker.get("heartbeat_at")),
+            "counts": {label: _count(stats, key) for label, key in RUN_COUNTS}}
 
 
 def describe_log_file(path: str | None) -> str:

@@ -18,6 +18,8 @@ def add_commands(commands) -> None:
                         help="how old the latest completed run may be: seconds or a duration such as 26h, 90m, 1d12h "
                              "(default: CASCRAWL_HEALTH_MAX_AGE, else 26h)")
     health.add_argument("--json", action="store_true", help="the JSON body of /healthz")
+    health.epilog = ("With CASCRAWL_NOTIFY_URL or CASCRAWL_NOTIFY_COMMAND set, a run found killed (running, heartbeat "
+                     "stale, run lock free) is recorded interrupted and notified once, before the verdict.")
     health.set_defaults(handler=_health_command)
 
 
@@ -39,6 +41,7 @@ def _health_command(args, parser) -> int:
                                 **health_state.as_json(health_state.unreachable(str(error), max_age))}
     else:
         try:
+            _notify_dead_runs(database)
             healthy, body = health.report(database, max_age)
         finally:
             database.close()
@@ -49,3 +52,18 @@ def _health_command(args, parser) -> int:
         for problem in body["problems"]:
             print(f"  - {problem['text']}")
     return 0 if healthy else 1
+
+
+def _notify_dead_runs(database) -> None:
+    """With CASCRAWL_NOTIFY_URL / _COMMAND set: a run found killed is recorded interrupted and notified, once
+    (cascrawl/run/watch.py); a notification that cannot be sent or recorded never changes the verdict."""
+    from cascrawl.run import watch
+
+    targets = watch.targets_from_settings()
+    if not targets.configured:
+        return
+    try:
+        for run_id in watch.notify_dead_runs(database, targets):
+            print(f"cascrawl: run {run_id} was killed without closing: recorded interrupted, notified", file=sys.stderr)
+    except Exception as error:
+        print(f"cascrawl: warning: killed runs not notified: {database.error_line(error)}", file=sys.stderr)

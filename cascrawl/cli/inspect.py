@@ -144,6 +144,9 @@ def _runs_show_command(args, parser) -> int:
     say(f"  log       {describe_log_file(run['log_file'])}")
     for section, line in incomplete.items():
         say(f"  listing   {section}: {line}")
+    for worker in run.get("workers") or []:  # a distributed run: each worker as it is now
+        say(f"  worker    {worker['worker']}: {worker['status']}" + (f" ({worker['reason']})" if worker["reason"] else "")
+              + f", stored {worker['counts']['articles_stored']}, listing pages {worker['counts']['listing_pages']}")
     # The verdict's problems as stored with the run (cascrawl/run/verdict.py): the status line above and
     # this list say one thing — a finished run has none, a degraded, failed or stopped one says why.
     say("problems: none" if not run["problems"] else "problems:")

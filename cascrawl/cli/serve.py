@@ -43,17 +43,20 @@ def _serve_command(args, parser) -> int:
     workers = f", {args.workers} worker processes" if args.workers > 1 else ""
     print(f"cascrawl: serving {safe_url(database.url)} read-only on http://{args.host}:{args.port}/{workers} "
           "(operator page /ui/, API docs /docs)", file=sys.stderr)
-    if args.workers > 1:
-        url = database.url
-        database.close()
-        os.environ[WORKER_OPTIONS] = json.dumps({"db": url, "media": args.media})
-        uvicorn.run("cascrawl.cli.serve:worker_app", factory=True, workers=args.workers, host=args.host,
-                    port=args.port, log_level="info", access_log=True)
-        return 0
+    watch = _watch(database)
     try:
+        if args.workers > 1:
+            url = database.url
+            database.close()
+            os.environ[WORKER_OPTIONS] = json.dumps({"db": url, "media": args.media})
+            uvicorn.run("cascrawl.cli.serve:worker_app", factory=True, workers=args.workers, host=args.host,
+                        port=args.port, log_level="info", access_log=True)
+            return 0
         uvicorn.run(create_app(database, media_store=args.media), host=args.host, port=args.port, log_level="info",
                     access_log=True)
     finally:
+        if watch is not None:
+            watch.stop()
         database.close()
     return 0
 
@@ -70,3 +73,15 @@ def worker_app():
         return create_app(database, media_store=options["media"])  # reads through database.reader()
     finally:
         database.close()  # the app keeps its reader (closed when the worker shuts down)
+
+
+def _watch(database):
+    """With CASCRAWL_NOTIFY_URL / _COMMAND set, a background check that notifies runs found killed (its own
+    writable connection: the API's refuses writes); None without a target."""
+    from cascrawl.run import watch
+
+    targets = watch.targets_from_settings()
+    if not targets.configured:
+        return None
+    print(f"cascrawl: notifying runs found killed, checked every {watch.WATCH_SECONDS:g} s", file=sys.stderr)
+    return watch.Watch(database.url, targets, watch.WATCH_SECONDS).start()

@@ -159,25 +159,49 @@ def walk_states(database: Database) -> list[SectionWalk]:
         return list(session.scalars(select(SectionWalk).order_by(SectionWalk.section)))
 
 
-def incomplete_line(walk: SectionWalk) -> str | None:
-    """What an operator reads about a section whose latest walk did not finish, else None."""
+def _pages(count: int) -> str:
+    return f"{count} listing page{'' if count == 1 else 's'}"
+
+
+# How a walk's run ended, for the line of a walk it left unfinished: {status: words}.
+_ENDED = {"stopped": "was stopped", "failed": "failed", "interrupted": "was interrupted (killed?)"}
+
+
+def incomplete_line(walk: SectionWalk, run_status: str | None = None) -> str | None:
+    """What an operator reads about a section whose latest walk is not complete, else None. Pure: the walk's
+    record and the status of the run that walked it (`run_status`, as readers show it now: a dead run is
+    `interrupted`; None when not known). Never contradicts itself: a walk being walked says so with its pages
+    so far; a walk that reached every page its pager announced yet is not complete says why (its run did not
+    end cleanly), never "0 listing pages left"; a walk whose pager was never read does not guess what is left."""
     if walk.walk_complete or walk.walk_run_id is None:
         return None
     unread = list(walk.pages_unread or [])
-    not_read = ""
-    if unread:
-        named = "; ".join(unread[:3]) + (f"; and {len(unread) - 3} more" if len(unread) > 3 else "")
-        not_read = (f"{len(unread)} listing page{'s' if len(unread) > 1 else ''} not read ({named}), "
-                    "read again by the next run")
+    total, pages, run = walk.pages_total, walk.walk_pages or 0, walk.walk_run_id
+    named = "; ".join(unread[:3]) + (f"; and {len(unread) - 3} more" if len(unread) > 3 else "")
+    if run_status == "running":
+        line = f"being walked by run {run}: {_pages(pages)} reached so far" + (f" of {total}" if total else "")
+        return line + (f"; {len(unread)} not read so far ({named})" if unread else "")
+    not_read = f"{_pages(len(unread))} not read ({named}), read again by the next run" if unread else ""
+    ended = _ENDED.get(run_status or "")
+    cut = f"run {run} {ended}" if ended else None
     if walk.boundary_url is None:
-        if walk.pages_total:
-            left = max(walk.pages_total - walk.walk_pages, 0) + len(unread)
-            line = f"backfill incomplete: {left} listing pages left (of {walk.pages_total})"
+        if total and (left := max(total - pages, 0) + len(unread)):
+            line = f"backfill incomplete: {_pages(left)} left (of {total})"
+            if cut:
+                line += f"; {cut}"
+        elif total:  # every announced page reached: only the end of its run could keep it from completing
+            line = (f"backfill incomplete: all {total} listing pages reached, but run {run} "
+                    f"{ended or 'did not prove the walk complete'}; the next run walks them again")
         else:
-            line = f"backfill incomplete: {walk.walk_pages} listing pages walked"
+            line = (f"backfill incomplete: {_pages(pages)} walked, how many are left is not known (no pager read)"
+                    + (f"; {cut}" if cut else ""))
         return f"{line}; {not_read}" if not_read else line
     if not_read:
         return (f"catch-up incomplete: {not_read}; the next run walks down to the last complete walk's "
                 "newest entry again")
-    return (f"catch-up incomplete: stopped after {walk.walk_pages} listing pages, before the last complete walk's "
-            "newest entry; the next run walks on to it")
+    if total and pages >= total:  # the whole listing reached without meeting the boundary: that entry is gone
+        return (f"catch-up incomplete: all {total} listing pages reached without meeting the last complete walk's "
+                f"newest entry (gone from the listing?), but run {run} "
+                f"{ended or 'did not prove the walk complete'}; the next run walks the listing again")
+    return (f"catch-up incomplete: stopped after {_pages(pages)}, before the last complete walk's newest entry"
+            + (f" ({cut})" if cut else "") + "; the next run walks on to it")

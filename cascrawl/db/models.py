@@ -164,6 +164,8 @@ class CrawlRun(Base):
     # cascrawl/run/heartbeat.py writes them, cascrawl/db/reads.py reads a stale one as `interrupted`.
     heartbeat_at: Mapped[datetime | None]
     live: Mapped[dict[str, Any] | None]
+    # When its end was notified (claimed once, by the crawl or by `cascrawl health` / `serve` finding it killed).
+    notified_at: Mapped[datetime | None]
 
     __table_args__ = (Index("ix_crawl_runs_started_at", "started_at"),)
 
@@ -182,6 +184,9 @@ class RunWorker(Base):
     status: Mapped[str] = mapped_column(String(20))  # running, finished, degraded, stopped, failed, interrupted
     reason: Mapped[str | None] = mapped_column(String(100))
     stats: Mapped[dict[str, Any] | None]  # this worker's crawler stats at close
+    # Its last sign of life and counts so far (cascrawl/run/heartbeat.py): a silent `running` worker died.
+    heartbeat_at: Mapped[datetime | None]
+    live: Mapped[dict[str, Any] | None]
 
 
 class Reject(Base):

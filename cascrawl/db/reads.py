@@ -250,13 +250,24 @@ def _columns(row: Any, model) -> dict[str, Any]:
     return {c.key: getattr(row, c.key) for c in model.__table__.columns}
 
 
-def as_they_are(database: Database, runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def as_they_are(database: Database, runs: list[dict[str, Any]], workers: dict[int, list] | None = None) -> list[dict[str, Any]]:
     """Runs as they are now, not as last written: a `running` run whose heartbeat is stale while nobody holds
     the run lock died without closing (SIGKILL, power cut) and is shown `interrupted` at once, as the next
-    run will record it; a run not closed shows its heartbeat's counts in its stats (cascrawl/db/runs.py)."""
+    run will record it; a run not closed shows its heartbeat's counts in its stats (cascrawl/db/runs.py).
+    A distributed run (`workers`: {run id: its workers' rows}) gets `workers`, each as it is now (a silent
+    one `interrupted`), and while not closed the sum of their counts so far."""
     if any(run_rows.heartbeat_stale(run) for run in runs) and not _lock_held(database):
         runs = [run_rows.as_interrupted(run) if run_rows.heartbeat_stale(run) else run for run in runs]
-    return [run_rows.with_live_counts(run) for run in runs]
+    found = []
+    for run in runs:
+        rows = (workers or {}).get(run["id"])
+        if rows:
+            rows = run_rows.workers_as_they_are(rows)
+            run = {**run, "workers": rows}
+            if run.get("status") in ("running", "interrupted"):
+                run["live"] = {**(run.get("live") or {}), **run_rows.summed_counts(rows)}
+        found.append(run_rows.with_live_counts(run))
+    return found
 
 
 def _lock_held(database: Database) -> bool:
@@ -281,7 +292,7 @@ def list_runs(database: Database, limit: int = 20, before: Cursor | None = None)
         counts = _reject_counts(session, [run["id"] for run in found])
     for run in found:
         run["rejects"] = sum(counts.get(run["id"], {}).values())
-    return as_they_are(database, found)
+    return as_they_are(database, found, run_rows.workers_of(database, [run["id"] for run in found]))
 
 
 def get_run(database: Database, run_id: int | None = None) -> dict[str, Any] | None:
@@ -298,7 +309,7 @@ def get_run(database: Database, run_id: int | None = None) -> dict[str, Any] | N
         by_reason = _reject_counts(session, [run.id]).get(run.id, {})
     found["rejects_by_reason"] = dict(sorted(by_reason.items()))
     found["rejects"] = sum(by_reason.values())
-    return as_they_are(database, [found])[0]
+    return as_they_are(database, [found], run_rows.workers_of(database, [found["id"]]))[0]
 
 
 def _reject_counts(session: Session, run_ids: list[int]) -> dict[int, dict[str, int]]:
@@ -362,10 +373,12 @@ def section_stats(database: Database, runs_scanned: int = 1000) -> list[SectionS
                 if stats.last_run is None:
                     stats.last_run = {"id": run["id"], "status": run["status"], "started_at": run["started_at"],
                                       "finished_at": run["finished_at"]}
-    for walk in frontier.walk_states(database):
+    walks = frontier.walk_states(database)
+    statuses = _walk_run_statuses(database, walks)
+    for walk in walks:
         stats = found.setdefault(walk.section, SectionStats(walk.section))
         stats.listing_complete_at = _aware(walk.completed_at)
-        stats.incomplete = frontier.incomplete_line(walk)
+        stats.incomplete = frontier.incomplete_line(walk, statuses.get(walk.walk_run_id))
     return sorted(found.values(), key=lambda stats: (-stats.articles, stats.section))
 
 
@@ -377,8 +390,22 @@ def stored_sections(database: Database) -> list[str]:
 
 def incomplete_sections(database: Database, sections: list[str]) -> dict[str, str]:
     """The sections (of these) whose latest walk did not complete, with what is left, in words."""
-    lines = {walk.section: frontier.incomplete_line(walk) for walk in frontier.walk_states(database)}
+    walks = [walk for walk in frontier.walk_states(database) if walk.section in sections]
+    statuses = _walk_run_statuses(database, walks)
+    lines = {walk.section: frontier.incomplete_line(walk, statuses.get(walk.walk_run_id)) for walk in walks}
     return {section: lines[section] for section in sections if lines.get(section)}
+
+
+def _walk_run_statuses(database: Database, walks: list) -> dict[int, str]:
+    """The status of each run that walked these sections last, as it is now (a dead one `interrupted`)."""
+    ids = sorted({walk.walk_run_id for walk in walks if walk.walk_run_id is not None and not walk.walk_complete})
+    if not ids:
+        return {}
+    with Session(database.engine) as session:
+        runs = [row._asdict() for row in session.execute(
+            select(CrawlRun.id, CrawlRun.status, CrawlRun.started_at, CrawlRun.heartbeat_at, CrawlRun.live)
+            .where(CrawlRun.id.in_(ids)))]
+    return {run["id"]: run["status"] for run in as_they_are(database, runs)}
 
 
 def articles_per_month(database: Database) -> list[tuple[int, int, str, int]]:

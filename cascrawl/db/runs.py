@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from cascrawl import stats_keys
 from cascrawl.db.engine import Connected
 from cascrawl.db.models import CrawlRun, Reject, RunWorker
 
@@ -82,11 +83,45 @@ def as_interrupted(run: dict[str, Any]) -> dict[str, Any]:
 
 
 def with_live_counts(run: dict[str, Any]) -> dict[str, Any]:
-    """A run not closed yet (no stats at close) shows its heartbeat's counts under the same stats keys."""
+    """A run not closed by its crawl (running, or killed: no stats at close, perhaps only what a
+    notification recorded) shows its heartbeat's counts under the same stats keys, beside those."""
     live = run.get("live")
-    if run.get("stats") or not isinstance(live, dict):
+    stats = run.get("stats") or {}
+    if not isinstance(live, dict) or stats_keys.FINISH_REASON in stats or stats_keys.VERDICT_PROBLEMS in stats:
         return run
-    return {**run, "stats": {key: value for key, value in live.items() if key != "interval"}}
+    return {**run, "stats": {**{key: value for key, value in live.items() if key != "interval"}, **stats}}
+
+
+def running_runs(database: Connected) -> list[dict[str, Any]]:
+    """The runs recorded `running` (alive, or killed without closing), every column, oldest first."""
+    with Session(database.engine) as session:
+        rows = session.scalars(select(CrawlRun).where(CrawlRun.status == "running").order_by(CrawlRun.id))
+        return [{c.key: getattr(run, c.key) for c in CrawlRun.__table__.columns} for run in rows]
+
+
+def mark_interrupted(database: Connected, run_id: int) -> bool:
+    """A run found dead (stale heartbeat, run lock free) recorded as such; False when it is no longer running."""
+    with Session(database.engine) as session, session.begin():
+        result = session.execute(update(CrawlRun).where(CrawlRun.id == run_id, CrawlRun.status == "running")
+                                 .values(status="interrupted", reason=INTERRUPTED_REASON))
+        return bool(result.rowcount)
+
+
+def claim_notification(database: Connected, run_id: int, at: datetime | None = None) -> bool:
+    """Whoever is about to notify a run's end claims it first (crawl_runs.notified_at): True for the one
+    claim that wins, so that the crawl, `cascrawl health` and `cascrawl serve` never notify a run twice."""
+    with Session(database.engine) as session, session.begin():
+        result = session.execute(update(CrawlRun).where(CrawlRun.id == run_id, CrawlRun.notified_at.is_(None))
+                                 .values(notified_at=at or datetime.now(timezone.utc)))
+        return bool(result.rowcount)
+
+
+def record_notification(database: Connected, run_id: int, key: str, sent: dict[str, Any]) -> None:
+    """What was sent about a run, into its stats under `key` (cascrawl/run/notify.py's)."""
+    with Session(database.engine) as session, session.begin():
+        run = session.get(CrawlRun, run_id, with_for_update=True)
+        if run is not None:
+            run.stats = {**(run.stats or {}), key: sent}
 
 
 def get_run(database: Connected, run_id: int) -> dict[str, Any] | None:
@@ -134,6 +169,48 @@ def finish_worker(database: Connected, worker_id: int, *, status: str, reason: s
             status=status, reason=reason, stats=stats, finished_at=datetime.now(timezone.utc)))
 
 
+def beat_worker(database: Connected, worker_id: int, live: dict[str, Any], at: datetime | None = None) -> bool:
+    """A distributed worker's heartbeat: its last sign of life and its own counts so far (False: closed already)."""
+    with Session(database.engine) as session, session.begin():
+        result = session.execute(update(RunWorker).where(RunWorker.id == worker_id, RunWorker.status == "running")
+                                 .values(heartbeat_at=at or datetime.now(timezone.utc), live=live))
+        return bool(result.rowcount)
+
+
+WORKER_DEAD_REASON = "the worker stopped beating without closing (killed?)"
+_COUNTED = ("cascrawl/", "downloader/", "item_")  # the counts summed over workers (not times, not maxima)
+
+
+def worker_stale(worker: dict[str, Any], now: datetime | None = None) -> bool:
+    """A `running` worker silent for STALE_BEATS of its heartbeat intervals. The run lock cannot tell (the
+    workers share it), so only a worker that did beat is judged: one without any heartbeat (heartbeats off,
+    or recorded before 0012_run_truth) stays `running` until the last worker closes the run."""
+    if worker.get("status") != "running" or worker.get("heartbeat_at") is None:
+        return False
+    return heartbeat_stale({"status": "running", "heartbeat_at": worker["heartbeat_at"], "live": worker.get("live")}, now)
+
+
+def workers_as_they_are(workers: list[dict[str, Any]], now: datetime | None = None) -> list[dict[str, Any]]:
+    """The workers of a distributed run as they are now: a silent one `interrupted` (dead), a running one with
+    its heartbeat's counts as its stats."""
+    found = []
+    for worker in workers:
+        if worker_stale(worker, now):
+            worker = {**worker, "status": "interrupted", "reason": worker.get("reason") or WORKER_DEAD_REASON}
+        found.append(with_live_counts(worker))
+    return found
+
+
+def summed_counts(workers: list[dict[str, Any]]) -> dict[str, Any]:
+    """A distributed run's counts so far: every count of its workers' stats (live ones: their last beat's), summed."""
+    totals: dict[str, Any] = {}
+    for worker in workers:
+        for key, value in (worker.get("stats") or {}).items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and key.startswith(_COUNTED):
+                totals[key] = totals.get(key, 0) + value
+    return totals
+
+
 def interrupt_workers(database: Connected, run_id: int) -> int:
     """Workers of a run still `running` when its last worker closes it were killed."""
     with Session(database.engine) as session, session.begin():
@@ -143,10 +220,22 @@ def interrupt_workers(database: Connected, run_id: int) -> int:
 
 
 def run_workers(database: Connected, run_id: int) -> list[dict[str, Any]]:
+    return workers_of(database, [run_id]).get(run_id, [])
+
+
+def workers_of(database: Connected, run_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    """The workers' rows of these runs, as written ({run id: rows in the order they joined}); lone runs have none."""
+    if not run_ids:
+        return {}
+    found: dict[int, list[dict[str, Any]]] = {}
     with Session(database.engine) as session:
-        rows = session.scalars(select(RunWorker).where(RunWorker.run_id == run_id).order_by(RunWorker.id))
-        return [{"worker": row.worker, "status": row.status, "reason": row.reason, "started_at": row.started_at,
-                 "finished_at": row.finished_at, "stats": row.stats} for row in rows]
+        rows = session.scalars(select(RunWorker).where(RunWorker.run_id.in_(run_ids)).order_by(RunWorker.id))
+        for row in rows:
+            found.setdefault(row.run_id, []).append(
+                {"worker": row.worker, "status": row.status, "reason": row.reason, "started_at": row.started_at,
+                 "finished_at": row.finished_at, "stats": row.stats, "heartbeat_at": row.heartbeat_at,
+                 "live": row.live})
+    return found
 
 
 # --- rejects ---

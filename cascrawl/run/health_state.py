@@ -1,8 +1,8 @@
 """Whether the service is healthy for a monitor (/healthz, `cascrawl health`): a pure rule over stored runs.
 
 Healthy only when the latest completed run (a `running` one is skipped: it has not said yet) is `finished` and
-younger than the maximum age (CASCRAWL_HEALTH_MAX_AGE). Imports only cascrawl.run.verdict (the words of a run's
-problems, for runs stored before problems had codes).
+younger than the maximum age (CASCRAWL_HEALTH_MAX_AGE). A run's problems are read by the one reader of them,
+cascrawl.run.verdict.recorded_problem_entries, as every other reader does.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from cascrawl import stats_keys
-from cascrawl.run.verdict import recorded_problems
+from cascrawl.run.verdict import recorded_problem_entries
 
 # Written by the run record (the shared contract of issue #22): [{"code", "names", "text"}, …].
 PROBLEMS_KEY = stats_keys.VERDICT_PROBLEMS
@@ -62,16 +62,6 @@ class Health:
         return self.verdict == HEALTHY
 
 
-def run_problems(run: dict[str, Any]) -> list[dict[str, Any]]:
-    """The run's problems with codes (its stats' PROBLEMS_KEY), else its recorded problems in words."""
-    stored = (run.get("stats") or {}).get(PROBLEMS_KEY)
-    if isinstance(stored, list):
-        return [{"code": str(item.get("code") or "problem"), "names": [str(name) for name in item.get("names") or []],
-                 "text": str(item.get("text") or item.get("code") or "")}
-                for item in stored if isinstance(item, dict)]
-    return [{"code": "problem", "names": [], "text": text} for text in recorded_problems(run)]
-
-
 def latest_completed(runs: Iterable[dict[str, Any]]) -> dict[str, Any] | None:
     """The first run (of runs newest first) that is not `running`."""
     return next((run for run in runs if run.get("status") != "running"), None)
@@ -89,7 +79,7 @@ def judge(runs: Iterable[dict[str, Any]], now: datetime, max_age_seconds: float)
     status = run.get("status")
     label = f"run {run.get('id')}"
     if status != "finished":
-        problems = run_problems(run)
+        problems = recorded_problem_entries(run)
         reason = {"failed": FAILED, "degraded": DEGRADED, "stopped": STOPPED,
                   "interrupted": INTERRUPTED}.get(status, FAILED)
         why = run.get("reason") or "no reason recorded"

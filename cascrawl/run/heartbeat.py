@@ -1,6 +1,7 @@
 """The heartbeat of a running crawl, an extension (EXTENSIONS in cascrawl/settings.py): every
 CASCRAWL_HEARTBEAT_SECONDS the run's row gets `heartbeat_at` and its counts so far (`live`), so that readers
-show a live run's progress and tell a dead run (stale heartbeat, run lock free) from a live one at once.
+show a live run's progress and tell a dead run (stale heartbeat, run lock free) from a live one at once. A
+distributed worker beats its own `run_workers` row too (its counts; a silent worker reads as dead).
 
 Cheap and beside the crawl: a handful of counts taken from the stats in the reactor thread, one UPDATE in a
 daemon thread of its own (never joined: a beat hanging on a database away cannot hold up the end of the
@@ -67,17 +68,21 @@ class Heartbeat:
         record = self.crawler.get_extension(RunRecord)
         if self._pending or record is None or record.run_id is None or record.database is None:
             return
-        stats = self.crawler.stats.get_stats()
-        # A distributed run's row is every worker's: a beat says it lives, one worker's counts would mislead.
-        live = {"interval": self.interval} if record.worker_row is not None else live_counts(stats, self.interval)
+        live = live_counts(self.crawler.stats.get_stats(), self.interval)
         self._pending = True
-        threading.Thread(target=self._write, args=(record.database, record.run_id, live),
+        threading.Thread(target=self._write, args=(record.database, record.run_id, record.worker_row, live),
                          name="cascrawl-heartbeat", daemon=True).start()
 
-    def _write(self, database, run_id: int, live: dict) -> None:
-        """In the heartbeat's thread: never raises (a database away or locked now is the crawl's to ride out)."""
+    def _write(self, database, run_id: int, worker_row: int | None, live: dict) -> None:
+        """In the heartbeat's thread: never raises (a database away or locked now is the crawl's to ride out).
+        A distributed worker's counts go to its own row (readers sum them); the run's row, every worker's,
+        gets only the sign of life."""
         try:
-            runs.beat(database, run_id, live)
+            if worker_row is not None:
+                runs.beat_worker(database, worker_row, live)
+                runs.beat(database, run_id, {"interval": self.interval})
+            else:
+                runs.beat(database, run_id, live)
         except Exception as error:
             logger.debug("heartbeat of run %s not written: %s", run_id, error)
         finally:

@@ -4,7 +4,9 @@ CASCRAWL_NOTIFY_COMMAND, retried with back-off within CASCRAWL_NOTIFY_TIMEOUT se
 written into the run's stats under `cascrawl/notify` (an UPDATE of its `crawl_runs` row).
 
 Connected to `cascrawl.run.record.run_recorded`, sent once the run's row is written; a run killed without
-closing is found marked `interrupted` at the next crawl's start and notified then. The sending runs in
+closing is notified by the first to find it dead: `cascrawl health` or `cascrawl serve` (cascrawl/run/watch.py,
+with `send_blocking`), else the next crawl, which marks it `interrupted` as it starts. A run is notified once:
+each claims it first (crawl_runs.notified_at). The sending runs in
 threads (the reactor keeps turning); nothing here can fail the crawl or change its exit code. The summary
 and the retry schedule are pure functions (tested alone). Imports cascrawl.db's models and cascrawl.run.record.
 """
@@ -20,6 +22,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import urlsplit
@@ -27,12 +30,12 @@ from urllib.parse import urlsplit
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
-from sqlalchemy import select, update
+from sqlalchemy import select
 from twisted.internet.task import deferLater
 from twisted.internet.threads import deferToThread
 
 from cascrawl import stats_keys
-from cascrawl.db import CrawlRun
+from cascrawl.db import CrawlRun, runs
 from cascrawl.run.record import RunRecord, run_recorded
 
 logger = logging.getLogger(__name__)
@@ -164,18 +167,84 @@ def shown_target(url: str) -> str:
     return f"{parts.scheme}://{parts.hostname or ''}{':%d' % parts.port if parts.port else ''}/…"
 
 
+@dataclass(frozen=True)
+class Targets:
+    """Where notifications go and how hard to try: CASCRAWL_NOTIFY_* of a Scrapy Settings (`of(settings)`)."""
+
+    url: str
+    command: str
+    recovery: bool
+    budget: float  # seconds all tries of one target may take together
+    tries: int
+    backoff: float
+
+    @classmethod
+    def of(cls, settings) -> Targets:
+        return cls(settings.get("CASCRAWL_NOTIFY_URL") or "", settings.get("CASCRAWL_NOTIFY_COMMAND") or "",
+                   settings.getbool("CASCRAWL_NOTIFY_RECOVERY"), max(0.1, settings.getfloat("CASCRAWL_NOTIFY_TIMEOUT")),
+                   max(1, settings.getint("CASCRAWL_NOTIFY_TRIES")), max(0.0, settings.getfloat("CASCRAWL_NOTIFY_BACKOFF")))
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.url or self.command)
+
+    def tries_of(self, message: dict[str, Any]) -> list[tuple[str, str, Callable[[float], tuple]]]:
+        """(target, as recorded, one try given the seconds left) for each configured target."""
+        body = json.dumps(message, ensure_ascii=False, default=str).encode("utf-8")
+        found = []
+        if self.url:
+            found.append(("webhook", shown_target(self.url), lambda left: post_json(self.url, body, left)))
+        if self.command:
+            found.append(("command", self.command, lambda left: pipe_to_command(self.command, body, left)))
+        return found
+
+
+def delivery(target: str, shown: str, attempts: int, ok: bool, code: int | None, error: str | None) -> dict[str, Any]:
+    """The record of one target's delivery, as stored under `cascrawl/notify`."""
+    return {"target": target, "to": shown, "ok": ok, "attempts": attempts,
+            ("http_status" if target == "webhook" else "exit_code"): code, "error": error,
+            "at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+
+
+def send_blocking(targets: Targets, message: dict[str, Any], sleep: Callable[[float], None] = time.sleep) -> list[dict]:
+    """Every target told of `message`, retried with back-off within the budget, in this thread (outside a
+    crawl: `cascrawl health`, `cascrawl serve`'s watch); what was sent, one record per target."""
+    sent = []
+    for target, shown, once in targets.tries_of(message):
+        deadline = time.monotonic() + targets.budget
+        delays = retry_delays(targets.tries, targets.backoff, targets.budget)
+        attempts = 0
+        while True:
+            attempts += 1
+            ok, code, error = once(max(0.1, deadline - time.monotonic()))
+            if ok or attempts > len(delays):
+                break
+            wait = delays[attempts - 1]
+            if time.monotonic() + wait >= deadline:
+                error = f"{error}; gave up: {targets.budget:g} s spent"
+                break
+            sleep(wait)
+        sent.append(delivery(target, shown, attempts, ok, code, error))
+    _log_sent(message, sent)
+    return sent
+
+
+def _log_sent(message: dict[str, Any], sent: list[dict]) -> None:
+    for record in sent:
+        log = logger.info if record["ok"] else logger.warning
+        log("notification of run %s (%s) by %s: %s after %d attempt(s)%s", message["run_id"], message["event"],
+            record["target"], "sent" if record["ok"] else "NOT sent", record["attempts"],
+            f" ({record['error']})" if record["error"] else "")
+
+
 class Notify:
     def __init__(self, crawler):
-        settings = crawler.settings
         self.crawler = crawler
-        self.url: str = settings.get("CASCRAWL_NOTIFY_URL") or ""
-        self.command: str = settings.get("CASCRAWL_NOTIFY_COMMAND") or ""
-        if not (self.url or self.command):
+        self.targets = Targets.of(crawler.settings)
+        if not self.targets.configured:
             raise NotConfigured("no CASCRAWL_NOTIFY_URL or CASCRAWL_NOTIFY_COMMAND")
-        self.recovery = settings.getbool("CASCRAWL_NOTIFY_RECOVERY")
-        self.budget = max(0.1, settings.getfloat("CASCRAWL_NOTIFY_TIMEOUT"))
-        self.tries = max(1, settings.getint("CASCRAWL_NOTIFY_TRIES"))
-        self.backoff = max(0.0, settings.getfloat("CASCRAWL_NOTIFY_BACKOFF"))
+        self.url, self.command, self.recovery = self.targets.url, self.targets.command, self.targets.recovery
+        self.budget, self.tries, self.backoff = self.targets.budget, self.targets.tries, self.targets.backoff
         self._earlier = None  # the notifying of runs found interrupted at the start (a Deferred)
         crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(self.run_recorded, signal=run_recorded)
@@ -224,18 +293,13 @@ class Notify:
             logger.exception("notifying interrupted runs failed")
 
     async def _send(self, database, message: dict[str, Any]) -> None:
-        body = json.dumps(message, ensure_ascii=False, default=str).encode("utf-8")
-        sent = []
-        if self.url:
-            sent.append(await self._deliver("webhook", shown_target(self.url), lambda left: post_json(self.url, body, left)))
-        if self.command:
-            sent.append(await self._deliver("command", self.command, lambda left: pipe_to_command(self.command, body, left)))
-        for record in sent:
-            log = logger.info if record["ok"] else logger.warning
-            log("notification of run %s (%s) by %s: %s after %d attempt(s)%s", message["run_id"], message["event"],
-                record["target"], "sent" if record["ok"] else "NOT sent", record["attempts"],
-                f" ({record['error']})" if record["error"] else "")
-        await maybe_deferred_to_future(deferToThread(self._record_sent, database, message["run_id"],
+        """Once per run: whoever claims its notification first (this crawl, `cascrawl health`, `serve`) sends it."""
+        if not await maybe_deferred_to_future(deferToThread(runs.claim_notification, database, message["run_id"])):
+            logger.debug("run %s was notified already", message["run_id"])
+            return
+        sent = [await self._deliver(target, shown, once) for target, shown, once in self.targets.tries_of(message)]
+        _log_sent(message, sent)
+        await maybe_deferred_to_future(deferToThread(runs.record_notification, database, message["run_id"], NOTIFIED,
                                                      {"event": message["event"], "sent": sent}))
 
     async def _deliver(self, target: str, shown: str, once: Callable[[float], tuple]) -> dict[str, Any]:
@@ -256,9 +320,7 @@ class Notify:
             from twisted.internet import reactor  # the one the crawl installed
 
             await maybe_deferred_to_future(deferLater(reactor, wait, lambda: None))
-        return {"target": target, "to": shown, "ok": ok, "attempts": attempts,
-                ("http_status" if target == "webhook" else "exit_code"): code, "error": error,
-                "at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        return delivery(target, shown, attempts, ok, code, error)
 
     # --- the database (a thread of the reactor's pool) ---
 
@@ -287,11 +349,4 @@ class Notify:
                 .order_by(table.c.id.desc()).limit(1)).scalar() or 0
             rows = connection.execute(select(table).where(table.c.id < run_id, table.c.id > last_closed,
                                                           table.c.status == "interrupted").order_by(table.c.id)).mappings()
-            return [dict(row) for row in rows if NOTIFIED not in (row["stats"] or {})]
-
-    @staticmethod
-    def _record_sent(database, run_id: int, sent: dict[str, Any]) -> None:
-        table = CrawlRun.__table__
-        with database.engine.begin() as connection:
-            stats = connection.execute(select(table.c.stats).where(table.c.id == run_id)).scalar() or {}
-            connection.execute(update(table).where(table.c.id == run_id).values(stats={**stats, NOTIFIED: sent}))
+            return [dict(row) for row in rows if NOTIFIED not in (row["stats"] or {}) and row["notified_at"] is None]

@@ -223,7 +223,8 @@ class RunRecord:
         self.stats.set_value(stats_keys.VERDICT_PROBLEMS, list(self.verdict.problems))
         if self.shared is not None:
             await SharedRunClose(self.shared, self.database, self.run_id, self.worker_row, self.stats, self._thread.run,
-                                 lambda: walks_of(self.crawler).progress(), failure, self._let_go).close_shared(status, reason)
+                                 lambda: walks_of(self.crawler).progress(), failure, self._let_go,
+                                 self._recorded).close_shared(status, reason)
             return
         final = self.verdict.proves_walks
         walks = walks_of(self.crawler).progress()
@@ -237,11 +238,16 @@ class RunRecord:
                 await self._thread.run(frontier.record_walks, self.database, walks, self.run_id, final=final)
             await self._thread.run(self.database.finish_run, self.run_id, status=status, reason=reason[:100],
                                    stats=stats, coverage=coverage_record(stats))
-            await self.crawler.signals.send_catch_log_async(signal=run_recorded, run_id=self.run_id, status=status, reason=reason, problems=stats.get(stats_keys.VERDICT_PROBLEMS, list(self.verdict.problems)), stats=stats)
+            await self._recorded(run_id=self.run_id, status=status, reason=reason,
+                                 problems=stats.get(stats_keys.VERDICT_PROBLEMS, list(self.verdict.problems)), stats=stats)
         except Exception as error:
             logger.error("could not record the end of crawl run %s: %s", self.run_id, self.database.error_line(error))
         finally:
             self._let_go()
+
+    async def _recorded(self, **end) -> None:
+        """The run's row is written: `run_recorded` (run_id, status, reason, problems, stats) to its listeners."""
+        await self.crawler.signals.send_catch_log_async(signal=run_recorded, **end)
 
     def _let_go(self) -> None:
         """The end of a run, whatever happened: the database thread, the run lock, the connections."""

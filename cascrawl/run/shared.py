@@ -39,10 +39,11 @@ async def join_shared_run(shared: LeasingScheduler, database: Database, stats, s
 class SharedRunClose:
     """The end of one worker of a distributed crawl. `in_thread(function, *args, **kwargs)` runs a database
     call off the reactor (awaitable); `walks()` is this worker's walk progress; `failure` why storing failed,
-    if it did; `let_go()` releases the database thread, the run lock and the connections."""
+    if it did; `let_go()` releases the database thread, the run lock and the connections; `recorded(**end)`
+    tells the crawl's listeners (the notifier) how the run ended, when this worker closed it."""
 
     def __init__(self, shared: LeasingScheduler, database: Database, run_id: int, worker_row: int | None, stats,
-                 in_thread, walks, failure: str | None, let_go):
+                 in_thread, walks, failure: str | None, let_go, recorded=None):
         self.shared = shared
         self.database = database
         self.run_id = run_id
@@ -52,6 +53,9 @@ class SharedRunClose:
         self.walks = walks
         self.failure = failure
         self.let_go = let_go
+        # Awaited (run_id, status, reason, problems, stats) once the last worker closed the run: the run
+        # record's `run_recorded` signal, so the shared run is notified as a lone one is.
+        self.recorded = recorded
 
     async def close_shared(self, status: str, reason: str) -> None:
         """A worker of a distributed crawl leaves: its own row with its counts; the last one out closes the
@@ -80,7 +84,9 @@ class SharedRunClose:
                 if cluster.workers():
                     logger.info("other workers go on with crawl run %s", self.run_id)
                     return
-                self.close_shared_run(cluster, status, reason)
+                end = self.close_shared_run(cluster, status, reason)
+            if self.recorded is not None:  # the last one out: the run's end is told as a lone run's is
+                await self.recorded(run_id=self.run_id, **end)
         except Exception as error:
             logger.error("could not record the end of crawl run %s: %s", self.run_id, self.database.error_line(error))
         finally:
@@ -110,7 +116,8 @@ class SharedRunClose:
             self.shared.leave()
             self.let_go()
 
-    def close_shared_run(self, cluster: Cluster, status: str, reason: str) -> None:
+    def close_shared_run(self, cluster: Cluster, status: str, reason: str) -> dict:
+        """The last worker closes the run; its end as recorded: status, reason, problems, stats."""
         queued = cluster.queued()
         self.database.interrupt_workers(self.run_id)
         workers = self.database.run_workers(self.run_id)
@@ -139,6 +146,7 @@ class SharedRunClose:
         else:
             logger.warning("crawl run %s %s with %d requests in the shared queue: workers started again go on "
                            "from there", self.run_id, status, queued)
+        return {"status": status, "reason": reason[:100], "problems": stats[stats_keys.VERDICT_PROBLEMS], "stats": stats}
 
     def spider_walks(self, cluster: Cluster) -> list[frontier.WalkProgress]:
         return WalkBook.progress_of(list(cluster.walks().values()))

@@ -73,23 +73,39 @@ def verdict(stats: dict, reason: str | None = None, failure: str | None = None, 
     `stopped_at_once`: the SIGTERM / SIGINT that stopped it, and whether a second one stopped it at once."""
     if reason is None:
         reason = stats.get(stats_keys.FINISH_REASON)
+    failure = failure or storage_failure(stats)
     problems = run_problems(stats, failure)
     unreachable = site_unreachable(stats) and not failure
     if failure:
         status, why = FAILED, failure
+    elif stats.get(stats_keys.RUN_LOCKED):  # refused at its start: another run, a database that stayed locked
+        status, why = FAILED, str(stats.get(stats_keys.RUN_LOCKED))
+    elif stats.get(stats_keys.REDIS_STOPPED) and reason in ("finished", None):  # Redis away: not done
+        redis = stats.get(stats_keys.REDIS_STOPPED)
+        status, why = STOPPED, redis if isinstance(redis, str) else "redis_outage"
     elif unreachable and reason == "finished":
         status, why = FAILED, f"site unreachable: {stats.get(stats_keys.FIRST_FETCH_ERROR) or 'no response'}"
     else:
         status, why = (FINISHED if reason == "finished" else STOPPED), reason or ""
         if status == FINISHED and problems:
             status = DEGRADED  # missing content, a layout alarm, storage trouble (run_problems)
-    code = _exit_code(stats, reason, problems, stop_signal, stopped_at_once)
+    code = _exit_code(stats, status, reason, stop_signal, stopped_at_once)
     headline = {0: "ok", 2: DEGRADED, 1: "failed"}.get(code, "stopped")
     if stopped_at_once and code != 1:
         headline = "stopped at once"
     if code == 2 or (status == STOPPED and code != 1 and any(p["code"] in HEALTH_CODES for p in problems)):
         headline = f"degraded ({causes_of(problems)})"
     return Verdict(status, why, tuple(problems), code, headline)
+
+
+def storage_failure(stats: dict) -> str | None:
+    """Why storing failed, from the stats (the persist pipeline's `cascrawl/db/failure`, or articles lost:
+    neither stored nor kept anywhere), or None: what makes a run `failed`, exit 1, whoever judges it."""
+    failure = stats.get("cascrawl/db/failure")
+    if failure:
+        return str(failure)
+    lost = _count(stats, stats_keys.ARTICLES_LOST)
+    return f"{lost} article(s) lost: the database failed" if lost else None
 
 
 def causes_of(problems: Iterable[dict]) -> str:
@@ -138,8 +154,9 @@ def run_problems(stats: dict, failure: str | None = None) -> list[dict]:
             (stats_keys.ARTICLES_LOST, "storage_failed", "article(s) lost: the database failed"),
             (stats_keys.ARTICLES_SPOOLED, "articles_spooled", "article(s) kept in the spool: the database stayed away (the next run writes them)"),
             (stats_keys.ARTICLES_REFUSED, "articles_refused", "article(s) refused by the database")):
-        if _count(stats, key):
-            found.append(problem(code, [key.rsplit("/", 1)[1]], f"{_count(stats, key)} {meaning}"))
+        text = f"{_count(stats, key)} {meaning}"
+        if _count(stats, key) and text != failure:  # articles lost and nothing else: said once, as the failure
+            found.append(problem(code, [key.rsplit("/", 1)[1]], text))
     return found
 
 
@@ -163,7 +180,7 @@ def shared_run_verdict(status: str, reason: str, queued: int, workers: list[dict
     and reason, the requests left in the shared queue, the workers' rows and the workers that gave up on
     Redis. Done (the walks may be recorded complete) only with the queue empty and the closing worker
     finished; a worker's degraded health or status degrades the run, and so does a worker that died
-    (its row interrupted); requests left stop it; a worker that lost Redis dropped the requests it held
+    (its row interrupted) or failed; requests left stop it; a worker that lost Redis dropped the requests it held
     for Redis, so the run is degraded and its listings walked again."""
     done = queued == 0 and status in (FINISHED, DEGRADED)
     if done and any((row.get("stats") or {}).get(stats_keys.HEALTH_STATUS) == DEGRADED or row.get("status") == DEGRADED
@@ -172,6 +189,9 @@ def shared_run_verdict(status: str, reason: str, queued: int, workers: list[dict
     lost = lost_workers(workers)
     if done and lost and status == FINISHED:
         status, reason = DEGRADED, f"worker {', '.join(lost)} died (interrupted)"
+    failed = sorted(str(row["worker"]) for row in workers if row.get("status") == FAILED)
+    if done and failed and status == FINISHED:  # the others went on: what it could not store is its spool's
+        status, reason = DEGRADED, f"worker {', '.join(failed)} failed"
     if not done and status in (FINISHED, DEGRADED):
         status, reason = STOPPED, f"{queued} requests left in the shared queue"
     if gave_up and done and status == FINISHED:
@@ -213,19 +233,14 @@ def _count(stats: dict, key: str) -> int:
         return 0
 
 
-def _exit_code(stats: dict, reason: str | None, problems: list[dict], stop_signal: int | None,
-               stopped_at_once: bool) -> int:
-    if stats.get(stats_keys.RUN_LOCKED) or _count(stats, stats_keys.ARTICLES_LOST) or stats.get(stats_keys.SPOOLED):
-        return 1
-    if stats.get(stats_keys.REDIS_STOPPED):  # Redis away too long, or back without the run
+def _exit_code(stats: dict, status: str, reason: str | None, stop_signal: int | None, stopped_at_once: bool) -> int:
+    """The exit code says what the stored status says: 0 finished, 2 degraded, 1 failed; a stopped run 128 +
+    the signal when a signal stopped it, else 1 (a lock refused, Redis away, a timeout: not done)."""
+    if status == FAILED or stats.get(stats_keys.RUN_LOCKED) or stats.get(stats_keys.REDIS_STOPPED):
         return 1
     if reason == "shutdown" or stopped_at_once:
         return 128 + (stop_signal or signal.SIGTERM)
-    if reason != "finished" or site_unreachable(stats):
-        return 1
-    if problems:
-        return 2
-    return 0
+    return {FINISHED: 0, DEGRADED: 2}.get(status, 1)
 
 
 # Stats that make a stored run degraded, with what each means.
@@ -240,16 +255,25 @@ RUN_PROBLEMS = (
 )
 
 
+RECORDED = "recorded"  # the code of a problem of a run stored before problems had codes (its words only)
+
+
 def recorded_problem_entries(run: dict[str, Any]) -> list[dict]:
-    """A stored run's problems as entries {code, names, text}: the verdict's, as the run record stored them
-    (`cascrawl/verdict/problems` in its stats), after a line for a status that is not a clean end (stopped,
-    failed, interrupted) when the verdict did not say it; for a run stored before that, today's text rules
-    (`recorded_problems`), each with the code `recorded`."""
+    """A stored run's problems as entries {code, names, text}: the one reader of them, for `runs`,
+    `runs show`, the API, the operator page, /healthz, `cascrawl health` and the notification of a killed run.
+    The verdict's, as the run record stored them (`cascrawl/verdict/problems` in its stats), after a line
+    for a status that is not a clean end (stopped, failed, interrupted) when the verdict did not say it;
+    for a run stored before that, today's text rules (`_old_recorded_problems`), each with the code
+    `recorded`."""
     stats = run.get("stats") or {}
     stored = stats.get(stats_keys.VERDICT_PROBLEMS)
-    if not isinstance(stored, list):
-        return [problem("recorded", [], line) for line in _old_recorded_problems(run)]
-    found = [problem(str(entry.get("code")), entry.get("names") or [], str(entry.get("text")))
+    if not isinstance(stored, list):  # a run stored before codes, or never closed (killed: read interrupted)
+        found = [problem(RECORDED, [], line) for line in _old_recorded_problems(run)]
+        if run.get("status") == INTERRUPTED and found:
+            found[0] = problem(INTERRUPTED, [], found[0]["text"])
+        return found
+    found = [problem(str(entry.get("code") or RECORDED), entry.get("names") or [],
+                     str(entry.get("text") or entry.get("code") or ""))
              for entry in stored if isinstance(entry, dict)]
     status = run.get("status")
     incomplete = stats.get(stats_keys.WALKS_INCOMPLETE)
