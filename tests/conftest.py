@@ -210,9 +210,15 @@ def _contents(database: Path) -> str:
         return hashlib.sha256("\n".join(connection.iterdump()).encode()).hexdigest()
 
 
-# Session- and module-scoped fixtures (a crawl shared by a file's tests) start their children before any
-# function-scoped fixture runs: they read the same wide terminal from the environment of the session.
-os.environ["COLUMNS"] = "1000"
+@pytest.hookimpl(trylast=True)  # after the terminal reporter is set up
+def pytest_configure(config):
+    """Session- and module-scoped fixtures (a crawl shared by a file's tests) start their children before any
+    function-scoped fixture runs: they read the same wide terminal from the session's environment. pytest's
+    own output keeps the real terminal's width (pinned before COLUMNS changes)."""
+    if config.pluginmanager.get_plugin("terminalreporter") is not None:  # none in an xdist worker
+        writer = config.get_terminal_writer()
+        writer.fullwidth = writer.fullwidth
+    os.environ["COLUMNS"] = "1000"
 
 
 @pytest.fixture(autouse=True)
