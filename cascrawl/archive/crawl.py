@@ -254,10 +254,10 @@ class ArchiveWriter:
                     found[record_id] = location
         return found
 
-    def fill(self, rows: list[dict]) -> None:
+    def fill(self, rows: list[dict], timeout: float = 120.0) -> None:
         """Each row's WARC record columns from its item's record id (cleared when there is no record)."""
         rows = [row for row in rows if not row.get("warc_file")]  # filled already (a batch written again)
-        found = self.locate([row.get("warc_record_id") for row in rows])
+        found = self.locate([row.get("warc_record_id") for row in rows], timeout)
         for row in rows:
             location = found.get(row.get("warc_record_id"))
             row["warc_file"] = location.warc_file if location else None
