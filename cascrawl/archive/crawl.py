@@ -15,9 +15,11 @@ files of its own (a file is never appended to)."""
 
 from __future__ import annotations
 
+import itertools
 import logging
 import queue
 import threading
+import time
 from collections import OrderedDict
 from http import HTTPStatus
 from pathlib import Path
@@ -30,7 +32,9 @@ from cascrawl import stats_keys
 from cascrawl.archive import RECORD_ID_META
 from cascrawl.archive.paths import archive_dir
 from cascrawl.archive.reader import torn_offset
-from cascrawl.archive.writer import SUFFIX, ArchiveFiles, Exchange, RecordLocation, file_stem, new_record_id
+from cascrawl.archive.writer import (
+    SUFFIX, ArchiveFiles, Exchange, RecordLocation, encode_exchange, file_stem, new_record_id,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -106,11 +110,15 @@ class ArchiveWriter:
         self.directory = directory
         self.max_bytes = max_bytes
         self.files: ArchiveFiles | None = None  # opened with the first exchange (the run id is known then)
-        self._queue: queue.Queue = queue.Queue(maxsize=_QUEUE)
+        # The hand-off to the writer thread takes no lock the writer holds: SimpleQueue (C, lock-free for the
+        # crawler's thread), sequence numbers from itertools.count, a dict set by the crawler's thread alone.
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
+        self._numbers = itertools.count(1)
+        self._number_of: dict[str, int] = {}  # record id -> its place in the queue, until written
+        self._written = 0  # the number of the last exchange the writer is done with (written or a gap)
         self._locations: OrderedDict[str, RecordLocation | None] = OrderedDict()
-        self._done = threading.Condition()
-        self._pending: set[str] = set()  # record ids queued, not yet written or failed
+        self._done = threading.Condition()  # between the writer and the store's thread only
         self._failing: str | None = None  # why the last write failed, while writes keep failing
         self._closed = False
         crawler.cascrawl_archive = self
@@ -126,16 +134,30 @@ class ArchiveWriter:
     # --- the crawler's thread ---
 
     def add(self, request, response) -> str | None:
-        """A response to archive: queued for the writer thread (waiting for room when the queue is full);
-        its record id."""
+        """A response to archive: its records built here (a fraction of a millisecond), queued for the
+        writer thread (waiting for room when it lags `_QUEUE` exchanges behind); its record id.
+
+        Why built here and not in the writer thread: a Python thread doing CPU work beside the reactor
+        holds the GIL that the reactor needs back after each system call, and that slowed the crawl by
+        10-25% (scripts/bench_crawl.py --archive-ab); the writer thread only writes (system calls, which
+        release the GIL), so a slow disk never stalls the reactor."""
         if self._closed:
             return None
         if self._thread is None:
             self._start()
         exchange = exchange_of(request, response, record_id=new_record_id())
-        with self._done:
-            self._pending.add(exchange.record_id)
-        self._queue.put(exchange)
+        try:
+            data = encode_exchange(exchange)[0]
+        except Exception as error:  # a response warcio cannot encode is a gap, never a failed crawl
+            logger.error("a response could not be made into WARC records (%s: %s): %s", type(error).__name__,
+                         error, response.url)
+            self.stats.inc_value(stats_keys.WARC_GAPS)
+            return None
+        number = next(self._numbers)
+        self._number_of[exchange.record_id] = number
+        while self._queue.qsize() >= _QUEUE and self._thread.is_alive():
+            time.sleep(0.005)  # the disk is slower than the crawl: fetching waits for it
+        self._queue.put((number, exchange.record_id, data))
         return exchange.record_id
 
     def _start(self) -> None:
@@ -183,18 +205,18 @@ class ArchiveWriter:
     def _work(self, run_id) -> None:
         self._check_earlier_files(run_id)  # here, not in the crawler's thread: it reads whole files
         while True:
-            exchange = self._queue.get()
-            if exchange is _STOP:
+            job = self._queue.get()
+            if job is _STOP:
                 break
-            self._write(exchange)
+            self._write(*job)
         self._close_files()
 
-    def _write(self, exchange: Exchange) -> None:
+    def _write(self, number: int, record_id: str, data: bytes) -> None:
         files = self.files
         before_files, before_bytes = len(files.files), files.bytes_written
         location: RecordLocation | None
         try:
-            location = files.write(exchange)
+            location = files.write_encoded(data, record_id)
         except Exception as error:  # OSError: disk full, … ; anything else must not stop the writer either
             location = None
             self.stats.inc_value(stats_keys.WARC_GAPS)
@@ -213,8 +235,9 @@ class ArchiveWriter:
         if files.bytes_written != before_bytes:
             self.stats.inc_value(stats_keys.WARC_BYTES, files.bytes_written - before_bytes)
         with self._done:
-            self._pending.discard(exchange.record_id)
-            self._locations[exchange.record_id] = location
+            self._locations[record_id] = location
+            self._number_of.pop(record_id, None)
+            self._written = number
             while len(self._locations) > _KEPT_LOCATIONS:
                 self._locations.popitem(last=False)
             self._done.notify_all()
@@ -247,7 +270,8 @@ class ArchiveWriter:
         wanted = [record_id for record_id in record_ids if record_id]
         found: dict[str, RecordLocation] = {}
         with self._done:
-            self._done.wait_for(lambda: not (self._pending & set(wanted)), timeout=timeout)
+            last = max((self._number_of.get(record_id, 0) for record_id in wanted), default=0)
+            self._done.wait_for(lambda: self._written >= last, timeout=timeout)
             for record_id in wanted:
                 location = self._locations.get(record_id)
                 if location is not None:
