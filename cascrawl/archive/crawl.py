@@ -41,6 +41,8 @@ logger = logging.getLogger(__name__)
 OPEN_MARKER = ".open"  # beside a file being written; left behind by a killed crawl
 _KEPT_LOCATIONS = 50_000  # record locations kept for the store to ask for (the oldest forgotten first)
 _QUEUE = 1000  # exchanges waiting for the writer thread; past it the crawler's thread waits for it
+_BATCH = 64  # exchanges handed to the writer thread at once (or what there is, every _HAND_OVER_SECONDS)
+_HAND_OVER_SECONDS = 0.2
 _STOP = object()
 
 
@@ -113,6 +115,8 @@ class ArchiveWriter:
         # The hand-off to the writer thread takes no lock the writer holds: SimpleQueue (C, lock-free for the
         # crawler's thread), sequence numbers from itertools.count, a dict set by the crawler's thread alone.
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._batch: list[tuple[int, str, bytes]] = []  # built, not yet handed over (the crawler's thread)
+        self._timer = None
         self._thread: threading.Thread | None = None
         self._numbers = itertools.count(1)
         self._number_of: dict[str, int] = {}  # record id -> its place in the queue, until written
@@ -121,6 +125,7 @@ class ArchiveWriter:
         self._done = threading.Condition()  # between the writer and the store's thread only
         self._failing: str | None = None  # why the last write failed, while writes keep failing
         self._closed = False
+        self._closed_files = False  # the writer thread has ended
         crawler.cascrawl_archive = self
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
 
@@ -155,10 +160,20 @@ class ArchiveWriter:
             return None
         number = next(self._numbers)
         self._number_of[exchange.record_id] = number
-        while self._queue.qsize() >= _QUEUE and self._thread.is_alive():
-            time.sleep(0.005)  # the disk is slower than the crawl: fetching waits for it
-        self._queue.put((number, exchange.record_id, data))
+        self._batch.append((number, exchange.record_id, data))
+        if len(self._batch) >= _BATCH:
+            self._hand_over()
         return exchange.record_id
+
+    def _hand_over(self) -> None:
+        """The records built so far to the writer thread, in one go: waking a thread costs the reactor the
+        GIL each time, and on a loaded machine a scheduling delay too (in the crawler's thread)."""
+        if not self._batch:
+            return
+        while self._queue.qsize() * _BATCH >= _QUEUE and self._thread.is_alive():
+            time.sleep(0.005)  # the disk is slower than the crawl: fetching waits for it
+        batch, self._batch = self._batch, []
+        self._queue.put(batch)
 
     def _start(self) -> None:
         run_id = self.stats.get_value(stats_keys.RUN_ID)
@@ -170,6 +185,10 @@ class ArchiveWriter:
         self.stats.set_value(stats_keys.WARC_DIR, str(self.directory))
         self._thread = threading.Thread(target=self._work, args=(run_id,), name="cascrawl-warc", daemon=True)
         self._thread.start()
+        from twisted.internet import task
+
+        self._timer = task.LoopingCall(self._hand_over)
+        self._timer.start(_HAND_OVER_SECONDS, now=False)
 
     def _check_earlier_files(self, run_id) -> None:
         """Files a killed crawl left open (their marker still there): each read to its end once, its torn last
@@ -205,11 +224,17 @@ class ArchiveWriter:
     def _work(self, run_id) -> None:
         self._check_earlier_files(run_id)  # here, not in the crawler's thread: it reads whole files
         while True:
-            job = self._queue.get()
-            if job is _STOP:
+            batch = self._queue.get()
+            if batch is _STOP:
                 break
-            self._write(*job)
+            for job in batch:
+                self._write(*job)
+            with self._done:
+                self._done.notify_all()
         self._close_files()
+        with self._done:
+            self._closed_files = True
+            self._done.notify_all()
 
     def _write(self, number: int, record_id: str, data: bytes) -> None:
         files = self.files
@@ -240,7 +265,6 @@ class ArchiveWriter:
             self._written = number
             while len(self._locations) > _KEPT_LOCATIONS:
                 self._locations.popitem(last=False)
-            self._done.notify_all()
 
     def _mark_files(self, before: int) -> None:
         """A file opened (or rotated to) since `before`: counted, marked open; the one closed unmarked."""
@@ -269,9 +293,11 @@ class ArchiveWriter:
         all); a record not written (a gap), not known or not written in time is left out."""
         wanted = [record_id for record_id in record_ids if record_id]
         found: dict[str, RecordLocation] = {}
+        last = max((self._number_of.get(record_id, 0) for record_id in wanted), default=0)
+        if last > self._written:
+            self._hand_over_soon()
         with self._done:
-            last = max((self._number_of.get(record_id, 0) for record_id in wanted), default=0)
-            self._done.wait_for(lambda: self._written >= last, timeout=timeout)
+            self._done.wait_for(lambda: self._written >= last or self._closed_files, timeout=timeout)
             for record_id in wanted:
                 location = self._locations.get(record_id)
                 if location is not None:
@@ -288,6 +314,15 @@ class ArchiveWriter:
             row["warc_offset"] = location.offset if location else None
             row["warc_record_id"] = location.record_id if location else None
 
+    def _hand_over_soon(self) -> None:
+        """From another thread: the crawler's thread hands over what it has built (the store waits for it)."""
+        from twisted.internet import reactor
+
+        try:
+            reactor.callFromThread(self._hand_over)
+        except Exception:  # the reactor is gone: finish() hands everything over
+            pass
+
     # --- the end ---
 
     def finish(self) -> None:
@@ -300,10 +335,14 @@ class ArchiveWriter:
             self._thread.join()
 
     async def close(self) -> None:
-        """`finish` in a thread of its own: the reactor goes on meanwhile."""
+        """What is built handed over, then `finish` in a thread of its own: the reactor goes on meanwhile."""
         from scrapy.utils.defer import maybe_deferred_to_future
         from twisted.internet import threads
 
+        if self._timer is not None and self._timer.running:
+            self._timer.stop()
+        if not self._closed:
+            self._hand_over()
         await maybe_deferred_to_future(threads.deferToThread(self.finish))
 
     async def spider_closed(self) -> None:
