@@ -170,3 +170,23 @@ def test_read_response_says_what_is_wrong(tmp_path):
     path.write_bytes(path.read_bytes()[:location.offset + 200])
     with pytest.raises(ArchiveError):
         read_response(tmp_path, location.warc_file, location.offset)
+
+
+# --- what a run's stats say about its archive ---
+
+def test_a_gap_is_a_problem_of_the_run_and_runs_show_says_what_was_added():
+    from cascrawl import stats_keys
+    from cascrawl.archive.show import describe_archive
+    from cascrawl.run.verdict import verdict
+
+    stats = {stats_keys.FINISH_REASON: "finished", "downloader/response_count": 12, stats_keys.LISTING_PAGES: 2,
+             stats_keys.WARC_DIR: "/srv/warc", stats_keys.WARC_RECORDS: 18, stats_keys.WARC_BYTES: 40960,
+             stats_keys.WARC_FILES: 1}
+    assert verdict(stats).status == "finished"
+    assert describe_archive(stats) == "18 records, 40960 bytes in 1 file (/srv/warc)"
+    gap = verdict({**stats, stats_keys.WARC_GAPS: 3})
+    assert gap.status == "degraded" and gap.exit_code == 2 and "archive gap" in gap.headline
+    assert [(p["code"], p["text"]) for p in gap.problems] == [
+        ("archive_gap", "3 response(s) not archived: the WARC archive could not be written")]
+    assert describe_archive({**stats, stats_keys.WARC_GAPS: 3}).endswith("; 3 responses not archived (a gap)")
+    assert describe_archive({}).startswith("none (the WARC archive was off")
