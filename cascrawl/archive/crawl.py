@@ -2,6 +2,10 @@
 (before HttpCompressionMiddleware decodes it, so the body is the one served), and the extension that owns
 the writer thread, the archive's stats and the record locations the store asks for.
 
+A response's two records (response, request) are built in the crawler's thread, about half a millisecond
+each (warcio, gzip); only the writing, which can wait on a disk, is done by the writer thread, handed
+batches of records without a lock the crawler's thread would wait on (ArchiveWriter.add says why).
+
 The record id of a response is made when the middleware sees it (request.meta, so the article item can
 carry it); where its record lands (file, offset) is known once the writer thread has written it. The store
 asks for the locations of a batch before writing it (`ArchiveWriter.locate`, from its database thread):
