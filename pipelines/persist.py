@@ -262,12 +262,17 @@ class PersistPipeline:
     async def _write_in_thread(self, batch: list[dict], rejects: list[dict]) -> tuple[UpsertResult, float]:
         """The batch in the database thread, with the walks' progress when it changed since last written."""
         changed = self.record.unrecorded_walks()
-        if self.archive is not None:  # each row's WARC record, once the archive's writer has written it
-            await self._thread.run(self.archive.fill, batch)
-        outcome = await self._thread.run(self.writer.write, batch, rejects, changed)
+        outcome = await self._thread.run(self._located_write, batch, rejects, changed)
         if changed is not None:
             self.record.walks_recorded(changed)
         return outcome
+
+    def _located_write(self, batch: list[dict], rejects: list[dict], changed):
+        """In the database thread, one job (a flush is one job: the end of the run waits for the jobs before
+        its own): each row's WARC record, once the archive's writer has written it, then the write."""
+        if self.archive is not None:
+            self.archive.fill(batch)
+        return self.writer.write(batch, rejects, changed)
 
     async def _ride_out(self, error: Exception) -> None:
         """The database is away: fetching paused, everything pending written again with back-off."""
