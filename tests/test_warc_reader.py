@@ -190,3 +190,9 @@ def test_a_gap_is_a_problem_of_the_run_and_runs_show_says_what_was_added():
         ("archive_gap", "3 response(s) not archived: the WARC archive could not be written")]
     assert describe_archive({**stats, stats_keys.WARC_GAPS: 3}).endswith("; 3 responses not archived (a gap)")
     assert describe_archive({}).startswith("none (the WARC archive was off")
+
+
+def test_file_names_carry_the_run_and_a_distributed_worker():
+    assert file_stem(12) == "cascrawl-run12"
+    assert file_stem(12, "crawler-2.example:4711") == "cascrawl-run12-crawler-2.example_4711"
+    assert file_stem(12, "../../etc") == "cascrawl-run12-etc"  # never a path
