@@ -141,6 +141,9 @@ DOWNLOADER_MIDDLEWARES = {
     "cascrawl.middlewares.ResponseSizeMiddleware": 60,  # marks a response cut for DOWNLOAD_MAXSIZE (too_large)
     # Tells the progress display of a failed fetch (DNS, refused, timeout) before RetryMiddleware (550) retries it.
     "cascrawl.extensions.FetchFailures": 555,
+    # The WARC archive takes each response as received: above RedirectMiddleware (600) and
+    # HttpCompressionMiddleware (590) in the response path, so redirects are archived and bodies still encoded.
+    "cascrawl.archive.crawl.WarcMiddleware": 610,
 }
 # AutoThrottle adapts the delay to the site's latency (never below DOWNLOAD_DELAY).
 AUTOTHROTTLE_ENABLED = True
@@ -202,6 +205,7 @@ FEED_EXPORT_ENCODING = "utf-8"
 REMOTE_CONTROL_ENABLED = False
 EXTENSIONS = {
     "cascrawl.extraction.ExtractionWorkers": 400,  # the worker processes that parse and clean article pages
+    "cascrawl.archive.crawl.ArchiveWriter": 450,  # the WARC archive's writer thread (off with CASCRAWL_WARC=False)
     # The run's record, lock, health check and verdict (cascrawl/run/record.py); the persist pipeline needs it.
     "cascrawl.run.record.RunRecord": 500,
     "cascrawl.extensions.LiveProgress": 510,
@@ -243,3 +247,12 @@ CASCRAWL_HEARTBEAT_SECONDS = 5.0
 # Entries per feed document: the current feed holds the 1 to N newest, each archive page N. Changing it
 # renumbers the archive pages. A whole number from 1 to 1000.
 CASCRAWL_FEED_PAGE_SIZE = os.environ.get("CASCRAWL_FEED_PAGE_SIZE", "50")
+
+# --- the WARC archive (cascrawl/archive/, docs/operations.md "The WARC archive") ---
+# Every fetched response (article pages, listing pages, robots.txt) with its request, as served (the body
+# before decompression), in WARC/1.1 files, one gzip member per record. On by default; CASCRAWL_WARC=False
+# turns it off. CASCRAWL_WARC_DIR: None (unset) = a warc/ folder next to a SQLite file, else
+# $XDG_STATE_HOME/cascrawl/warc; a path; or "" (-s CASCRAWL_WARC_DIR=) = off too.
+CASCRAWL_WARC = True
+CASCRAWL_WARC_DIR = os.environ.get("CASCRAWL_WARC_DIR")  # the readers (articles show --raw, the API) read it too
+CASCRAWL_WARC_MAX_BYTES = 1_000_000_000  # a file past this size is closed and the next one opened

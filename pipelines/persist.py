@@ -35,6 +35,7 @@ from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
 from twisted.internet import defer, task
 
 from cascrawl import stats_keys
+from cascrawl.archive.crawl import archive_of
 from cascrawl.db import UpsertResult
 from cascrawl.db.engine import LOCKED, OUTAGE, STORAGE, error_kind
 from cascrawl.engine import engine_of
@@ -53,6 +54,7 @@ class PersistPipeline:
         self.crawler = crawler
         self.stats = crawler.stats
         self.record = record
+        self.archive = archive_of(crawler)  # the WARC archive's writer, when it is on
         self.batch_size = max(1, batch_size)
         self.flush_seconds = max(0.0, flush_seconds)
         self.reject_retry_max_days = reject_retry_max_days
@@ -103,6 +105,8 @@ class PersistPipeline:
     async def close_spider(self):
         try:
             await self._write_everything()
+            if self.archive is not None:  # every record written, its file closed: the run's stats are final
+                await self.archive.close()
         finally:
             if self._thread is not None:
                 self._thread.stop()
@@ -258,10 +262,17 @@ class PersistPipeline:
     async def _write_in_thread(self, batch: list[dict], rejects: list[dict]) -> tuple[UpsertResult, float]:
         """The batch in the database thread, with the walks' progress when it changed since last written."""
         changed = self.record.unrecorded_walks()
-        outcome = await self._thread.run(self.writer.write, batch, rejects, changed)
+        outcome = await self._thread.run(self._located_write, batch, rejects, changed)
         if changed is not None:
             self.record.walks_recorded(changed)
         return outcome
+
+    def _located_write(self, batch: list[dict], rejects: list[dict], changed):
+        """In the database thread, one job (a flush is one job: the end of the run waits for the jobs before
+        its own): each row's WARC record, once the archive's writer has written it, then the write."""
+        if self.archive is not None:
+            self.archive.fill(batch)
+        return self.writer.write(batch, rejects, changed)
 
     async def _ride_out(self, error: Exception) -> None:
         """The database is away: fetching paused, everything pending written again with back-off."""
@@ -285,6 +296,8 @@ class PersistPipeline:
         if not batch and not rejects:
             return
         rows = [{key: value for key, value in row.items() if key != "_lease"} for row in batch]
+        if self.archive is not None:  # kept with their WARC records (written by now, or a gap)
+            self.archive.fill(rows, timeout=5.0)
         kept_rejects = [{key: value for key, value in row.items() if key != "_lease"} for row in rejects]
         previous = Path(self.spool_files[-1]) if self.spool_files else None
         try:

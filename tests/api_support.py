@@ -9,6 +9,7 @@ of the session's crawl; PostgreSQL: one crawl per session into a template databa
 from __future__ import annotations
 
 import hashlib
+import shutil
 import socket
 import subprocess
 import sys
@@ -17,6 +18,7 @@ import time
 import urllib.error
 import urllib.request
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import make_url
@@ -82,6 +84,9 @@ def crawled_database(backend: str, request, tmp_path) -> str:
     """A database of `backend` holding the crawl of the fixture copy, for this test alone."""
     if backend == "sqlite":
         source, _ = request.getfixturevalue("crawled")
+        archive = Path(source.removeprefix("sqlite:///")).parent / "warc"  # its WARC archive, next to it
+        if archive.is_dir():
+            shutil.copytree(archive, tmp_path / "warc", dirs_exist_ok=True)
         return copy_sqlite(source, tmp_path / "crawled.db")
     template: _Template = request.getfixturevalue("postgres_crawled_template")
     url = template.copy()

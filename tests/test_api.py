@@ -345,9 +345,9 @@ def test_no_route_writes(client):
 
 def test_the_openapi_document_describes_the_api(client):
     document = client.get("/openapi.json").json()
-    assert set(document["paths"]) == {"/articles", "/articles/{article_id}", "/sections", "/runs", "/runs/{run_id}",
-                                      "/healthz", "/metrics", "/media/{checksum}", "/feeds/atom", "/feeds/json",
-                                      "/feeds/{section}/atom", "/feeds/{section}/json"}
+    assert set(document["paths"]) == {"/articles", "/articles/{article_id}", "/articles/{article_id}/raw", "/sections",
+                                      "/runs", "/runs/{run_id}", "/healthz", "/metrics", "/media/{checksum}",
+                                      "/feeds/atom", "/feeds/json", "/feeds/{section}/atom", "/feeds/{section}/json"}
     assert all(set(methods) == {"get"} for methods in document["paths"].values())
     article = document["components"]["schemas"]["Article"]["properties"]
     assert list(article) == ["id", "url", "section", "title", "published_date", "published_at", "source", "author",

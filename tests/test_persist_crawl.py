@@ -80,14 +80,16 @@ def test_crawl_twice_then_edit_one_article_and_crawl_again(backend, request, tmp
         crawl(base_url, db_url)
         second = table(db_url, Article)
 
-        # Same articles, once each; nothing but last_seen_at moved.
+        # Same articles, once each; nothing but last_seen_at moved (and the WARC record: the newer fetch's).
         assert len(second) == len(first) == len(ARTICLES)
         assert sorted(row["url"] for row in second) == sorted(a["url"] for a in ARTICLES)
+        moved = {"last_seen_at", "warc_file", "warc_offset", "warc_record_id"}
         for row in second:
             old = first[row["url"]]
             assert row["last_seen_at"] > old["last_seen_at"]
-            assert {k: v for k, v in row.items() if k != "last_seen_at"} == {
-                k: v for k, v in old.items() if k != "last_seen_at"}, row["url"]
+            assert row["warc_record_id"] and row["warc_record_id"] != old["warc_record_id"]
+            assert {k: v for k, v in row.items() if k not in moved} == {
+                k: v for k, v in old.items() if k not in moved}, row["url"]
         assert table(db_url, ArticleRevision) == []
 
         # The site changes: one article's text is edited, another page disappears.

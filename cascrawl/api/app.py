@@ -21,7 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.middleware.gzip import GZipMiddleware
 
 from cascrawl import __version__
-from cascrawl.api import answers, feeds, health, metrics, models, records
+from cascrawl.api import answers, archive, feeds, health, metrics, models, records
 from cascrawl.db import Database
 from cascrawl.db import reads
 from cascrawl.db.media import stored_file
@@ -309,6 +309,7 @@ def create_app(database: Database, media_store: str | None = None,
         return Response(metrics.exposition(registry), media_type=metrics.CONTENT_TYPE)
 
     app.include_router(feeds.router())  # /feeds/…: Atom and JSON Feed (cascrawl/api/feeds.py)
+    app.include_router(archive.router)  # GET /articles/{id}/raw: the archived response (WARC)
 
     def openapi() -> dict:
         """FastAPI's document, with the slugs known at startup as the pattern of `section`."""

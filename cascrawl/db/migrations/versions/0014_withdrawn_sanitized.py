@@ -1,7 +1,7 @@
 """Withdrawn articles, and the body fragments stored before the allow-list sanitizer sanitized.
 
 Revision ID: 0014_withdrawn_sanitized
-Revises: 0012_run_truth
+Revises: 0013_warc_records
 Create Date: 2026-12-02
 
 articles.withdrawn_at: when the article's page was found gone (404/410 on two checks in a row); null while
@@ -22,7 +22,7 @@ from cascrawl.sanitize import sanitize_html
 
 # revision identifiers, used by Alembic.
 revision: str = "0014_withdrawn_sanitized"
-down_revision: Union[str, Sequence[str], None] = "0012_run_truth"
+down_revision: Union[str, Sequence[str], None] = "0013_warc_records"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
