@@ -64,7 +64,7 @@ class UpsertResult:
 
 
 def upsert_articles(database: Connected, rows: Iterable[dict[str, Any]], seen_at: datetime | None = None,
-                    run_id: int | None = None) -> UpsertResult:
+                    run_id: int | None = None, seen: bool = True) -> UpsertResult:
     """Store a batch of articles by canonical url, in one transaction.
 
     New url: inserted (revision 1). Same content_hash: the row keeps its revision; other changed fields
@@ -73,6 +73,8 @@ def upsert_articles(database: Connected, rows: Iterable[dict[str, Any]], seen_at
     is copied to article_revisions, then replaced; revision + 1, updated_at moves.
     A row the database refuses (constraint, bad value) is retried alone, recorded in `rejects`
     (with run_id) and left out; the rest of the batch is stored.
+    `seen=False` (a re-extraction from the archive, cascrawl/reparse/): the site was not asked, so
+    last_seen_at stays where the last crawl left it; the rest is the same (seen_at dates the change).
     """
     seen_at = seen_at or datetime.now(timezone.utc)
     by_url = {row.get("url"): row for row in rows}  # the last one wins within a batch
@@ -81,7 +83,7 @@ def upsert_articles(database: Connected, rows: Iterable[dict[str, Any]], seen_at
         return UpsertResult()
     try:
         with Session(database.engine) as session, session.begin():
-            return _upsert(session, values, seen_at)
+            return _upsert(session, values, seen_at, seen)
     except SQLAlchemyError as error:
         if row_error(error) is None:
             raise
@@ -90,7 +92,7 @@ def upsert_articles(database: Connected, rows: Iterable[dict[str, Any]], seen_at
     for value in values:
         try:
             with Session(database.engine) as session, session.begin():
-                result.add(_upsert(session, [value], seen_at))
+                result.add(_upsert(session, [value], seen_at, seen))
         except SQLAlchemyError as error:
             found = row_error(error)
             if found is None:
@@ -104,11 +106,11 @@ def upsert_articles(database: Connected, rows: Iterable[dict[str, Any]], seen_at
     return result
 
 
-def _upsert(session: Session, values: list[dict[str, Any]], seen_at: datetime) -> UpsertResult:
+def _upsert(session: Session, values: list[dict[str, Any]], seen_at: datetime, seen: bool = True) -> UpsertResult:
     result = UpsertResult()
     postgresql = session.get_bind().dialect.name == "postgresql"
     existing = _existing_rows(session, [value["url"] for value in values], postgresql)
-    _update_existing(session, [value for value in values if value["url"] in existing], existing, seen_at, result)
+    _update_existing(session, [value for value in values if value["url"] in existing], existing, seen_at, result, seen)
     new = [value for value in values if value["url"] not in existing]
     if new:
         # PostgreSQL: one array per column (_insert_pg_arrays). SQLite: RETURNING makes SQLAlchemy send
@@ -128,7 +130,7 @@ def _upsert(session: Session, values: list[dict[str, Any]], seen_at: datetime) -
         if raced:
             logger.info("%d article(s) were inserted by another writer meanwhile: updated instead", len(raced))
             again = _existing_rows(session, [value["url"] for value in raced], postgresql)
-            _update_existing(session, raced, again, seen_at, result)
+            _update_existing(session, raced, again, seen_at, result, seen)
     return result
 
 
@@ -145,20 +147,21 @@ def _existing_rows(session: Session, urls: list[str], postgresql: bool) -> dict[
 
 
 def _update_existing(session: Session, values: list[dict[str, Any]], existing: dict[str, Any],
-                     seen_at: datetime, result: UpsertResult) -> None:
+                     seen_at: datetime, result: UpsertResult, seen: bool = True) -> None:
     """Rows whose URL is stored: revised (archived first), refreshed in place (updated_at moved when the
-    export contract sees the change), or only seen again."""
+    export contract sees the change), or only seen again (`seen=False`: last_seen_at left alone)."""
     revised, refreshed, refreshed_quietly, unchanged = [], [], [], []
+    last_seen = {"last_seen_at": seen_at} if seen else {}
     for value in values:
         old = existing[value["url"]]
         if old.content_hash != value["content_hash"]:
             revised.append({"id": old.id, **value, "revision": old.revision + 1,
-                            "updated_at": seen_at, "last_seen_at": seen_at})
+                            "updated_at": seen_at, **last_seen})
         elif any(getattr(old, name) != value[name] for name in CONTRACT_METADATA_COLUMNS):
-            refreshed.append({"id": old.id, **value, "updated_at": seen_at, "last_seen_at": seen_at})
+            refreshed.append({"id": old.id, **value, "updated_at": seen_at, **last_seen})
         elif any(getattr(old, name) != value[name] for name in _COMPARED_COLUMNS):
             # fetched_url, html, template, provenance, validators: not in the contract, the cursor stays
-            refreshed_quietly.append({"id": old.id, **value, "last_seen_at": seen_at})
+            refreshed_quietly.append({"id": old.id, **value, **last_seen})
         else:
             unchanged.append(old.id)
 
@@ -177,7 +180,7 @@ def _update_existing(session: Session, values: list[dict[str, Any]], existing: d
     for batch in (refreshed, refreshed_quietly):  # one key set per executemany
         if batch:
             session.execute(update(Article), batch)
-    for chunk in in_chunks(unchanged):
+    for chunk in in_chunks(unchanged if seen else []):
         session.execute(update(Article).where(Article.id.in_(chunk)).values(last_seen_at=seen_at))
     result.revised += len(revised)
     result.refreshed += len(refreshed) + len(refreshed_quietly)

@@ -1,0 +1,368 @@
+"""A re-extraction run: the selected stored articles read a page at a time, their archived responses parsed and
+cleaned by a process pool (cascrawl/reparse/worker.py), what changed written in the parent, a batch per page,
+through the crawl's own upsert (a new revision for new content, the old one to `article_revisions`, the
+change cursor moved for changed rows only, nothing written for the others, last_seen_at never moved).
+
+Like a crawl it holds the run lock and records a run in `crawl_runs` (settings `CASCRAWL_RUN_KIND: reparse`),
+with its stats, its problems under `cascrawl/verdict/problems` and a status: finished, degraded (problems
+named), failed (the database refused), stopped (SIGINT / SIGTERM: what the workers had finished is written
+first). A second run after a stop finds what the first stored already current and changes nothing: running
+it again is the way to resume. --dry-run writes nothing, takes no lock and records no run.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import cascrawl
+from cascrawl import stats_keys
+from cascrawl.db import Database, RunLock
+from cascrawl.db.reparse import Selection, count_selected, selected_rows
+from cascrawl.health import problem
+from cascrawl.reparse.worker import EXTRACTION_ERROR, NOT_ARCHIVED, REJECTED, TRUNCATED, UNREADABLE, Outcome
+
+logger = logging.getLogger(__name__)
+
+RUN_KIND = "reparse"  # crawl_runs.settings["CASCRAWL_RUN_KIND"] of a re-extraction run; a crawl's runs have none
+RUN_KIND_SETTING = "CASCRAWL_RUN_KIND"
+PAGE_ROWS = 200  # stored rows read, parsed and written together
+WARN_EACH = 5  # skipped articles named in the log per reason; the rest are counted
+
+# The run's stats (crawl_runs.stats); only this package writes them.
+EXAMINED = "cascrawl/reparse/examined"
+CHANGED = "cascrawl/reparse/changed"
+UNCHANGED = "cascrawl/reparse/unchanged"
+SKIPPED = "cascrawl/reparse/skipped"
+SECONDS = "cascrawl/reparse/seconds"
+RATE = "cascrawl/reparse/articles_per_second"
+
+
+def changed_field_key(name: str) -> str:
+    return f"{CHANGED}/{name}"
+
+
+def skipped_key(reason: str) -> str:
+    return f"{SKIPPED}/{reason}"
+
+
+def template_key(template: str | None) -> str:
+    return f"cascrawl/reparse/template/{template or '(none)'}/changed"
+
+
+@dataclass
+class Options:
+    database_url: str
+    archive: Path | None  # the WARC archive's folder (cascrawl.archive.paths.archive_dir)
+    selection: Selection = field(default_factory=Selection)
+    overrides: dict[str, Any] = field(default_factory=dict)  # -s NAME=value, as a crawl takes them
+    processes: int = 0  # 0: os.cpu_count()
+    dry_run: bool = False
+    examples: int = 3  # --dry-run: changed articles shown with a diff
+    heartbeat_seconds: float = 5.0
+
+
+@dataclass
+class Example:
+    url: str
+    template: str | None
+    fields: list[str]
+    stored: dict[str, Any]
+    row: dict[str, Any]
+
+
+@dataclass
+class Report:
+    """What a run did (or, dry, would do)."""
+
+    run_id: int | None = None
+    status: str = "finished"
+    reason: str = "finished"
+    selected: int = 0
+    stats: Counter = field(default_factory=Counter)
+    problems: list[dict] = field(default_factory=list)
+    examples: list[Example] = field(default_factory=list)
+    seconds: float = 0.0
+    stop_signal: int | None = None
+
+    @property
+    def examined(self) -> int:
+        return self.stats[EXAMINED]
+
+    @property
+    def exit_code(self) -> int:
+        """0 finished, 2 degraded (problems named), 1 failed, 128 + the signal when stopped."""
+        if self.status == "failed":
+            return 1
+        if self.status == "stopped":
+            return 128 + (self.stop_signal or signal.SIGTERM)
+        return 2 if self.problems else 0
+
+    def by_prefix(self, prefix: str) -> dict[str, int]:
+        return {key[len(prefix):]: value for key, value in sorted(self.stats.items())
+                if key.startswith(prefix) and value}
+
+
+class Stop(Exception):
+    pass
+
+
+class Reparse:
+    def __init__(self, options: Options):
+        self.options = options
+        self.report = Report()
+        self.database: Database | None = None
+        self._stop: int | None = None
+        self._last_beat = 0.0
+        self._warned: Counter = Counter()
+
+    # --- the run ---
+
+    def run(self) -> Report:
+        """Blocking; SIGINT and SIGTERM stop it cleanly (after what the workers finished is written)."""
+        options, report = self.options, self.report
+        from cascrawl.reparse.worker import Reextractor
+
+        marker = {"cascrawl": cascrawl.__version__}
+        # Built here first: a setting the pipelines refuse stops the run before anything (ValueError).
+        local = Reextractor(options.overrides, options.archive or Path("."), marker)
+        self.database = Database(options.database_url).open(create=False)
+        lock = None
+        started = time.perf_counter()
+        previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            report.selected = count_selected(self.database, options.selection)
+            if not options.dry_run:
+                lock = RunLock(self.database).acquire()  # RunLocked: the caller says so
+                report.run_id = self._start_run()
+                marker["run"] = report.run_id
+                local.marker = marker
+            try:
+                self._process(local, marker)
+            except Stop:
+                report.status, report.reason = "stopped", "shutdown"
+                report.stop_signal = self._stop
+                logger.warning("stopped by %s after %d of %d articles: what was finished is stored; run "
+                               "`cascrawl reparse` again to go on", signal.Signals(self._stop).name,
+                               report.examined, report.selected)
+            except Exception as error:  # the database refused or went away: the run says so
+                if options.dry_run or report.run_id is None:
+                    raise
+                report.status = "failed"
+                report.reason = f"storing failed: {self.database.error_line(error)}"
+                logger.error("%s", report.reason)
+            report.seconds = time.perf_counter() - started
+            self._conclude()
+            if report.run_id is not None:
+                self._finish_run()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            if lock is not None:
+                lock.release()
+            self.database.close()
+        return report
+
+    def _on_signal(self, signum, frame) -> None:
+        if self._stop is None:
+            self._stop = signum
+            logger.warning("%s received: stopping once the articles being parsed are written",
+                           signal.Signals(signum).name)
+
+    def _process(self, local, marker: dict[str, Any]) -> None:
+        options = self.options
+        processes = options.processes or os.cpu_count() or 1
+        if options.archive is None:
+            logger.warning("the WARC archive is off (CASCRAWL_WARC=False or CASCRAWL_WARC_DIR empty): "
+                           "no article can be re-extracted")
+        pages = self._pages()
+        if processes <= 1:
+            for rows in pages:
+                self._take(rows, [local.safely(row) for row in rows])
+            return
+        import multiprocessing
+
+        from cascrawl.reparse.worker import start_worker, work
+
+        context = multiprocessing.get_context("spawn")  # no engine, lock or signal handler inherited
+        pool = context.Pool(processes, initializer=start_worker,
+                            initargs=(options.overrides, str(options.archive or "."), marker))
+        try:
+            chunk = max(1, PAGE_ROWS // (processes * 4))
+            waiting = None  # (rows, AsyncResult): the page the workers are on while the previous one is written
+            for rows in pages:
+                submitted = (rows, pool.map_async(work, rows, chunksize=chunk))
+                if waiting is not None:
+                    self._take(waiting[0], self._wait(waiting[1]))
+                waiting = submitted
+            if waiting is not None:
+                self._take(waiting[0], self._wait(waiting[1]))
+            pool.close()
+        finally:
+            pool.terminate()
+            pool.join()
+
+    def _wait(self, result) -> list[Outcome]:
+        while True:
+            if self._stop is not None:
+                raise Stop()
+            try:
+                return result.get(timeout=0.2)
+            except multiprocessing_timeout():
+                continue
+
+    def _pages(self):
+        after = 0
+        while True:
+            if self._stop is not None:
+                raise Stop()
+            rows = selected_rows(self.database, self.options.selection, after_id=after, limit=PAGE_ROWS)
+            if not rows:
+                return
+            after = rows[-1]["id"]
+            yield rows
+
+    def _take(self, rows: list[dict[str, Any]], outcomes: list[Outcome]) -> None:
+        """One page's outcomes counted, and its changed rows written (one transaction)."""
+        stats, report = self.report.stats, self.report
+        stored = {row["id"]: row for row in rows}
+        changed = []
+        for outcome in outcomes:
+            stats[EXAMINED] += 1
+            for key, value in outcome.stats.items():
+                if isinstance(value, (int, float)) and key.startswith("cascrawl/extract/parser/"):
+                    stats[key] += value
+            if outcome.kind == "skipped":
+                stats[SKIPPED] += 1
+                stats[skipped_key(outcome.reason)] += 1
+                if outcome.reason != NOT_ARCHIVED:
+                    self._warn(stored[outcome.article_id]["url"], outcome)
+                continue
+            if outcome.kind == "unchanged":
+                stats[UNCHANGED] += 1
+                continue
+            stats[CHANGED] += 1
+            stats[template_key(outcome.template)] += 1
+            for name in outcome.fields:
+                stats[changed_field_key(name)] += 1
+            changed.append(outcome.row)
+            if len(report.examples) < self.options.examples:
+                report.examples.append(Example(outcome.row["url"], outcome.template, outcome.fields,
+                                               stored[outcome.article_id], outcome.row))
+        if changed and not self.options.dry_run:
+            result = self.database.upsert_articles(changed, seen_at=datetime.now(timezone.utc),
+                                                   run_id=report.run_id, seen=False)
+            for key, count in ((stats_keys.ARTICLES_REVISED, result.revised),
+                               (stats_keys.ARTICLES_REFRESHED, result.refreshed),
+                               (stats_keys.ARTICLES_INSERTED, result.inserted),
+                               (stats_keys.ARTICLES_REFUSED, len(result.rejected))):
+                if count:
+                    stats[key] += count
+            logger.info("stored %d re-extracted articles (%d revised, %d refreshed)", result.stored, result.revised,
+                        result.refreshed)
+        self._beat()
+
+    def _warn(self, url: str, outcome: Outcome) -> None:
+        """A skipped article, in the log: the first few of each reason by URL, then only counted."""
+        logged = self._warned[outcome.reason] = self._warned[outcome.reason] + 1
+        if logged <= WARN_EACH:
+            logger.warning("%s not re-extracted (%s): %s", url, outcome.reason, outcome.detail)
+        elif logged == WARN_EACH + 1:
+            logger.warning("more articles not re-extracted (%s): counted in the run's stats, not listed",
+                           outcome.reason)
+
+    # --- the run's record ---
+
+    def _start_run(self) -> int:
+        from cascrawl.db.runs import interrupt_stale_runs
+        from cascrawl.run.snapshot import json_safe
+
+        options = self.options
+        selection = options.selection
+        settings = {
+            RUN_KIND_SETTING: RUN_KIND,
+            "cascrawl_version": cascrawl.__version__,
+            "overrides": options.overrides,
+            "filters": {"sections": list(selection.sections), "since": selection.since, "until": selection.until,
+                        "template": selection.template},
+            "processes": options.processes or os.cpu_count() or 1,
+            "archive": str(options.archive) if options.archive else None,
+        }
+        run_id = self.database.start_run(base_url=None, sections=list(selection.sections), settings=json_safe(settings))
+        interrupted = interrupt_stale_runs(self.database, run_id)
+        if interrupted:
+            logger.warning("%d earlier run(s) ended without closing (killed?): marked interrupted", interrupted)
+        return run_id
+
+    def _beat(self) -> None:
+        if self.report.run_id is None or not self.options.heartbeat_seconds:
+            return
+        now = time.monotonic()
+        if now - self._last_beat < self.options.heartbeat_seconds:
+            return
+        self._last_beat = now
+        from cascrawl.db.runs import beat
+
+        try:
+            beat(self.database, self.report.run_id, {**self.report.stats, "interval": self.options.heartbeat_seconds})
+        except Exception as error:  # a missed heartbeat is no reason to stop
+            logger.debug("heartbeat: %s", error)
+
+    def _conclude(self) -> None:
+        """The run's problems and status, by the verdict's rules: finished, or degraded with named problems."""
+        report, stats = self.report, self.report.stats
+        seconds = report.seconds
+        stats[SECONDS] = round(seconds, 3)
+        if seconds > 0 and report.examined:
+            stats[RATE] = round(report.examined / seconds, 1)
+        found = []
+        for reason, meaning in ((UNREADABLE, "archived response(s) could not be read (file missing or record cut short)"),
+                                (TRUNCATED, "archived response(s) cut at the size limit (WARC-Truncated)"),
+                                (EXTRACTION_ERROR, "page(s) on which a cleaning pipeline raised")):
+            if stats[skipped_key(reason)]:
+                found.append(problem(f"reparse_{reason}", [reason],
+                                     f"{stats[skipped_key(reason)]} {meaning}: not re-extracted, left as stored"))
+        rejected = self.report.by_prefix(skipped_key(REJECTED) + "/")
+        if rejected:
+            found.append(problem("reparse_rejected", sorted(rejected),
+                                 f"{sum(rejected.values())} article(s) today's rules would reject "
+                                 f"({', '.join(f'{name} {count}' for name, count in rejected.items())}): left as stored"))
+        if stats[stats_keys.ARTICLES_REFUSED]:
+            found.append(problem("articles_refused", ["articles_refused"],
+                                 f"{stats[stats_keys.ARTICLES_REFUSED]} article(s) refused by the database"))
+        if report.status == "failed":
+            found.insert(0, problem("storing_failed", [report.reason], report.reason))
+        report.problems = found
+        if report.status == "finished" and found:
+            report.status = "degraded"
+
+    def _finish_run(self) -> None:
+        from cascrawl.run.snapshot import json_safe
+
+        report = self.report
+        stats = {**report.stats, stats_keys.FINISH_REASON: report.reason, stats_keys.VERDICT_PROBLEMS: report.problems}
+        if report.stats[CHANGED] and report.status != "failed":
+            try:
+                self.database.sync_search()  # changed texts noted for the full-text index
+            except Exception as error:
+                logger.warning("could not update the full-text index: %s", self.database.error_line(error))
+        try:
+            self.database.finish_run(report.run_id, status=report.status, reason=report.reason[:100],
+                                     stats=json_safe(stats))
+        except Exception as error:
+            logger.error("could not record the end of reparse run %s: %s", report.run_id,
+                         self.database.error_line(error))
+            report.status, report.reason = "failed", "could not record the end of the run"
+
+
+def multiprocessing_timeout():
+    import multiprocessing
+
+    return multiprocessing.TimeoutError
