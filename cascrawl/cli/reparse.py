@@ -100,7 +100,9 @@ def print_report(report, options, where: str) -> None:
 
     sys.stdout.reconfigure(encoding="utf-8")
     stats = report.stats
-    rate = f", {report.examined / report.seconds:.0f} articles/s" if report.seconds and report.examined else ""
+    rate = f", {report.rate:.0f} articles/s" if report.rate else ""
+    if report.rate and report.startup_seconds >= 0.05:
+        rate += f" after {report.startup_seconds:.1f} s starting the workers"
     if options.dry_run:
         print(f"reparse (dry run, nothing written) of {where}: {report.selected} articles selected, "
               f"{report.examined} examined in {report.seconds:.1f} s{rate}")

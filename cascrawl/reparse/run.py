@@ -90,11 +90,18 @@ class Report:
     problems: list[dict] = field(default_factory=list)
     examples: list[Example] = field(default_factory=list)
     seconds: float = 0.0
+    startup_seconds: float = 0.0  # of that, starting the worker processes
     stop_signal: int | None = None
 
     @property
     def examined(self) -> int:
         return self.stats[EXAMINED]
+
+    @property
+    def rate(self) -> float | None:
+        """Articles examined per second once the worker processes had started."""
+        working = self.seconds - self.startup_seconds
+        return self.examined / working if working > 0 and self.examined else None
 
     @property
     def exit_code(self) -> int:
@@ -135,7 +142,7 @@ class Reparse:
         local = Reextractor(options.overrides, options.archive or Path("."), marker)
         self.database = Database(options.database_url).open(create=False)
         lock = None
-        started = time.perf_counter()
+        started = self._started = time.perf_counter()
         previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
             report.selected = count_selected(self.database, options.selection)
@@ -189,12 +196,18 @@ class Reparse:
             return
         import multiprocessing
 
-        from cascrawl.reparse.worker import start_worker, work
+        from cascrawl.reparse.worker import ready, start_worker, work
 
-        context = multiprocessing.get_context("spawn")  # no engine, lock or signal handler inherited
+        # Forked where the system can (the parent has imported the parsers and pipelines already: a spawned
+        # worker takes seconds to import them again); a worker never touches the parent's database
+        # connections, and sets its own signal handling (start_worker).
+        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+        context = multiprocessing.get_context(method)
         pool = context.Pool(processes, initializer=start_worker,
                             initargs=(options.overrides, str(options.archive or "."), marker))
         try:
+            self._wait(pool.map_async(ready, range(processes), chunksize=1))  # the workers have started
+            self.report.startup_seconds = time.perf_counter() - self._started
             chunk = max(1, PAGE_ROWS // (processes * 4))
             waiting = None  # (rows, AsyncResult): the page the workers are on while the previous one is written
             for rows in pages:
@@ -320,8 +333,9 @@ class Reparse:
         report, stats = self.report, self.report.stats
         seconds = report.seconds
         stats[SECONDS] = round(seconds, 3)
-        if seconds > 0 and report.examined:
-            stats[RATE] = round(report.examined / seconds, 1)
+        stats["cascrawl/reparse/startup_seconds"] = round(report.startup_seconds, 3)
+        if report.rate:
+            stats[RATE] = round(report.rate, 1)
         found = []
         for reason, meaning in ((UNREADABLE, "archived response(s) could not be read (file missing or record cut short)"),
                                 (TRUNCATED, "archived response(s) cut at the size limit (WARC-Truncated)"),

@@ -101,5 +101,9 @@ def start_worker(overrides: dict[str, Any], archive: str, marker: dict[str, Any]
     _REEXTRACTOR = Reextractor(overrides, Path(archive), marker)
 
 
+def ready(_) -> bool:
+    return _REEXTRACTOR is not None
+
+
 def work(stored: dict[str, Any]) -> Outcome:
     return _REEXTRACTOR.safely(stored)
