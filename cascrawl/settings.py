@@ -234,3 +234,12 @@ CASCRAWL_HEALTH_MAX_AGE = os.environ.get("CASCRAWL_HEALTH_MAX_AGE", "26h")
 # Seconds between two heartbeats (its row's heartbeat_at and counts so far); 0 = off. A `running` run silent
 # for three intervals while its run lock is free is read as `interrupted` (cascrawl/db/reads.py).
 CASCRAWL_HEARTBEAT_SECONDS = 5.0
+
+# --- the WARC archive (cascrawl/archive/, docs/operations.md "The WARC archive") ---
+# Every fetched response (article pages, listing pages, robots.txt) with its request, as served (the body
+# before decompression), in WARC/1.1 files, one gzip member per record. On by default; CASCRAWL_WARC=False
+# turns it off. CASCRAWL_WARC_DIR: None (unset) = a warc/ folder next to a SQLite file, else
+# $XDG_STATE_HOME/cascrawl/warc; a path; or "" (-s CASCRAWL_WARC_DIR=) = off too.
+CASCRAWL_WARC = True
+CASCRAWL_WARC_DIR = None
+CASCRAWL_WARC_MAX_BYTES = 1_000_000_000  # a file past this size is closed and the next one opened

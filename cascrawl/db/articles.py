@@ -30,6 +30,10 @@ _CONTENT_COLUMNS = (
 )
 # HTTP validators of the last fetch: kept current on the row, not archived with revisions.
 _VALIDATOR_COLUMNS = ("etag", "last_modified")
+# The WARC record of the response the version came from (cascrawl/archive/): archived with revisions; never
+# what tells a revision, a refresh and an unchanged row apart. A row seen again points at its newer record;
+# a fetch without one (archive off, a gap) leaves the stored one, unless the content changed.
+RECORD_COLUMNS = ("warc_file", "warc_offset", "warc_record_id")
 # Compared one by one to tell a refresh from an unchanged row; title and text are covered by content_hash.
 _COMPARED_COLUMNS = tuple(column for column in _CONTENT_COLUMNS if column not in ("title", "text")) + _VALIDATOR_COLUMNS
 # What the export contract (docs/export.md) carries besides url, title and text (content_hash) and the timestamps:
@@ -38,7 +42,7 @@ CONTRACT_METADATA_COLUMNS = (
     "section", "published_date", "published_at", "source", "author", "editor", "attachments", "images", "videos",
 )
 # Copied into article_revisions when the content changes.
-_ARCHIVED_COLUMNS = ("url", *_CONTENT_COLUMNS, "updated_at", "last_seen_at")
+_ARCHIVED_COLUMNS = ("url", *_CONTENT_COLUMNS, "updated_at", "last_seen_at", *RECORD_COLUMNS)
 
 
 @dataclass
@@ -138,7 +142,8 @@ def _existing_rows(session: Session, urls: list[str], postgresql: bool) -> dict[
     """The stored rows of these URLs (what the upsert compares), locked on PostgreSQL."""
     existing = {}
     for chunk in in_chunks(urls):
-        query = select(Article.id, Article.url, Article.revision, *(getattr(Article, name) for name in _COMPARED_COLUMNS))
+        query = select(Article.id, Article.url, Article.revision,
+                       *(getattr(Article, name) for name in _COMPARED_COLUMNS + RECORD_COLUMNS))
         query = query.where(Article.url.in_(chunk))
         if postgresql:
             query = query.with_for_update()  # a concurrent crawl waits instead of racing the revision
@@ -150,10 +155,12 @@ def _update_existing(session: Session, values: list[dict[str, Any]], existing: d
                      seen_at: datetime, result: UpsertResult, seen: bool = True) -> None:
     """Rows whose URL is stored: revised (archived first), refreshed in place (updated_at moved when the
     export contract sees the change), or only seen again (`seen=False`: last_seen_at left alone)."""
-    revised, refreshed, refreshed_quietly, unchanged = [], [], [], []
+    revised, refreshed, refreshed_quietly, unchanged, unchanged_record = [], [], [], [], []
     last_seen = {"last_seen_at": seen_at} if seen else {}
     for value in values:
         old = existing[value["url"]]
+        if old.content_hash == value["content_hash"] and value["warc_record_id"] is None:
+            value = {**value, **{name: getattr(old, name) for name in RECORD_COLUMNS}}  # keeps its record
         if old.content_hash != value["content_hash"]:
             revised.append({"id": old.id, **value, "revision": old.revision + 1,
                             "updated_at": seen_at, **last_seen})
@@ -162,6 +169,8 @@ def _update_existing(session: Session, values: list[dict[str, Any]], existing: d
         elif any(getattr(old, name) != value[name] for name in _COMPARED_COLUMNS):
             # fetched_url, html, template, provenance, validators: not in the contract, the cursor stays
             refreshed_quietly.append({"id": old.id, **value, **last_seen})
+        elif value["warc_record_id"] != old.warc_record_id:  # seen again: its newer record
+            unchanged_record.append({"id": old.id, **last_seen, **{name: value[name] for name in RECORD_COLUMNS}})
         else:
             unchanged.append(old.id)
 
@@ -177,14 +186,14 @@ def _update_existing(session: Session, values: list[dict[str, Any]], existing: d
                 )
             )
         session.execute(update(Article), revised)  # ORM bulk UPDATE by primary key
-    for batch in (refreshed, refreshed_quietly):  # one key set per executemany
+    for batch in (refreshed, refreshed_quietly, unchanged_record):  # one key set per executemany
         if batch:
             session.execute(update(Article), batch)
     for chunk in in_chunks(unchanged if seen else []):
         session.execute(update(Article).where(Article.id.in_(chunk)).values(last_seen_at=seen_at))
     result.revised += len(revised)
     result.refreshed += len(refreshed) + len(refreshed_quietly)
-    result.unchanged += len(unchanged)
+    result.unchanged += len(unchanged) + len(unchanged_record)
 
 
 def _insert_pg_arrays(session: Session, rows: list[dict[str, Any]]) -> set[str] | None:
@@ -237,7 +246,7 @@ def _insert_statement(postgresql: bool):
 
 
 def _article_values(row: dict[str, Any]) -> dict[str, Any]:
-    values = {name: row.get(name) for name in _CONTENT_COLUMNS + _VALIDATOR_COLUMNS}
+    values = {name: row.get(name) for name in _CONTENT_COLUMNS + _VALIDATOR_COLUMNS + RECORD_COLUMNS}
     values["url"] = row.get("url")
     values["attachments"] = list(row.get("attachments") or [])
     values["images"] = list(row.get("images") or [])

@@ -10,7 +10,7 @@ from datetime import date, datetime, timezone
 from typing import Any
 
 from sqlalchemy import (
-    JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, MetaData, String, Text, TypeDecorator, UniqueConstraint,
+    JSON, BigInteger, Boolean, Date, DateTime, ForeignKey, Index, Integer, MetaData, String, Text, TypeDecorator, UniqueConstraint,
 )
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -93,6 +93,11 @@ class Article(Base):
     # HTTP validators of the last fetch, sent back as If-None-Match / If-Modified-Since by --refresh-days.
     etag: Mapped[str | None] = mapped_column(String(200))
     last_modified: Mapped[str | None] = mapped_column(String(100))
+    # The WARC record of the response this version came from (cascrawl/archive/): the file relative to the
+    # archive folder, the record's offset in it, its WARC-Record-ID. Null when the archive was off.
+    warc_file: Mapped[str | None] = mapped_column(String(300))
+    warc_offset: Mapped[int | None] = mapped_column(BigInteger)
+    warc_record_id: Mapped[str | None] = mapped_column(String(100))
 
     __table_args__ = (
         Index("ix_articles_section_published", "section", "published_date"),
@@ -136,6 +141,9 @@ class ArticleRevision(Base):
     updated_at: Mapped[datetime]  # when this version arrived
     last_seen_at: Mapped[datetime]  # the last crawl that saw this version
     replaced_at: Mapped[datetime]  # when the next revision replaced it
+    warc_file: Mapped[str | None] = mapped_column(String(300))  # this version's WARC record, as in `articles`
+    warc_offset: Mapped[int | None] = mapped_column(BigInteger)
+    warc_record_id: Mapped[str | None] = mapped_column(String(100))
 
     __table_args__ = (UniqueConstraint("article_id", "revision", name="uq_article_revisions_article_revision"),)
 

@@ -10,13 +10,13 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from cascrawl.db.articles import _CONTENT_COLUMNS, _VALIDATOR_COLUMNS
+from cascrawl.db.articles import _CONTENT_COLUMNS, _VALIDATOR_COLUMNS, RECORD_COLUMNS
 from cascrawl.db.engine import Connected
 from cascrawl.db.models import Article
 
 # Where an article's response is in the WARC archive (cascrawl/archive/): file (relative to the archive's
 # folder), offset of the record, its WARC-Record-ID.
-ARCHIVE_COLUMNS = ("warc_file", "warc_offset", "warc_record_id")
+ARCHIVE_COLUMNS = RECORD_COLUMNS
 # What a re-extraction reads of each row: its identity, what the upsert compares, where it is archived.
 READ_COLUMNS = ("id", "url", *_CONTENT_COLUMNS, *_VALIDATOR_COLUMNS, *ARCHIVE_COLUMNS)
 

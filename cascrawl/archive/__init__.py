@@ -1,0 +1,2 @@
+"""The WARC archive of what the site served: where it is (paths), how a crawl writes it (writer, the
+middleware and extension in crawl.py), how it is read back (reader)."""
