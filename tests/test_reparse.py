@@ -213,3 +213,18 @@ def test_a_setting_the_pipelines_refuse_stops_before_anything(archive_db):
     with pytest.raises(ValueError):
         reparse(url, archive, overrides={"CASCRAWL_BOILERPLATE_EXTRA_PATTERNS": json.dumps(["(unclosed"])})
     assert runs(url) == []
+
+
+def test_health_judges_the_latest_crawl_not_a_reparse_run():
+    """/healthz and `cascrawl health` say whether the crawls are current: a reparse fetched nothing."""
+    from cascrawl.run.health_state import judge
+
+    now = datetime(2026, 6, 14, 12, 0, tzinfo=timezone.utc)
+
+    def run(run_id, status, hours_ago, **settings):
+        return {"id": run_id, "status": status, "reason": status, "settings": settings, "stats": {},
+                "started_at": now - timedelta(hours=hours_ago + 1), "finished_at": now - timedelta(hours=hours_ago)}
+
+    old_crawl = run(1, "finished", 50)
+    assert not judge([run(2, "finished", 1, CASCRAWL_RUN_KIND=RUN_KIND), old_crawl], now, 26 * 3600).healthy
+    assert judge([run(2, "degraded", 1, CASCRAWL_RUN_KIND=RUN_KIND), run(1, "finished", 2)], now, 26 * 3600).healthy
