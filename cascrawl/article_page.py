@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from cascrawl import stats_keys
+from cascrawl.archive import RECORD_ID_META
 from cascrawl.encoding import looks_binary
 from cascrawl.extraction import Extracted
 from cascrawl.hosts import fetch_failure
@@ -40,6 +41,8 @@ def response_item(response, section: str, listing_date, stats) -> ArticleItem | 
         stats.inc_value("cascrawl/refresh/refetched")
     item = new_item(response.url, section, listing_date, response.status)
     item.etag, item.last_modified = header(response, "ETag"), header(response, "Last-Modified")
+    if response.request is not None:  # its WARC record, when the archive is on
+        item.warc_record_id = response.request.meta.get(RECORD_ID_META)
     return item
 
 

@@ -38,5 +38,10 @@ class ArticleItem:
     published_at: datetime | None = None  # aware, Beijing time; None when the page shows no time
     content_hash: str | None = None
     media: list[dict] = field(default_factory=list)  # set by the media archive (when on): one record per file
+    # The WARC record of the response (cascrawl/archive/): its id set from the response, where it is
+    # (file, offset) by the persist pipeline once the archive's writer has written it.
+    warc_record_id: str | None = None
+    warc_file: str | None = None
+    warc_offset: int | None = None
     reject_reason: str | None = None  # set by validation: the item becomes a row in `rejects`
     reject_detail: str | None = None

@@ -139,6 +139,9 @@ DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
     "cascrawl.middlewares.HostPolicyMiddleware": 50,
     "cascrawl.middlewares.ResponseSizeMiddleware": 60,  # marks a response cut for DOWNLOAD_MAXSIZE (too_large)
+    # The WARC archive takes each response as received: above RedirectMiddleware (600) and
+    # HttpCompressionMiddleware (590) in the response path, so redirects are archived and bodies still encoded.
+    "cascrawl.archive.crawl.WarcMiddleware": 610,
 }
 # AutoThrottle adapts the delay to the site's latency (never below DOWNLOAD_DELAY).
 AUTOTHROTTLE_ENABLED = True
@@ -200,6 +203,7 @@ FEED_EXPORT_ENCODING = "utf-8"
 REMOTE_CONTROL_ENABLED = False
 EXTENSIONS = {
     "cascrawl.extraction.ExtractionWorkers": 400,  # the worker processes that parse and clean article pages
+    "cascrawl.archive.crawl.ArchiveWriter": 450,  # the WARC archive's writer thread (off with CASCRAWL_WARC=False)
     # The run's record, lock, health check and verdict (cascrawl/run/record.py); the persist pipeline needs it.
     "cascrawl.run.record.RunRecord": 500,
     "cascrawl.extensions.LiveProgress": 510,

@@ -47,6 +47,14 @@ ARTICLES_REFUSED = "cascrawl/db/articles_refused"
 ARTICLES_LOST = "cascrawl/db/articles_lost"  # neither stored nor spooled
 SPOOLED = "cascrawl/db/spooled"
 
+# --- the WARC archive (cascrawl/archive/) ---
+WARC_RECORDS = "cascrawl/warc/records"  # WARC records written (a response and its request: two)
+WARC_BYTES = "cascrawl/warc/bytes"  # bytes written to the archive's files
+WARC_FILES = "cascrawl/warc/files"  # files this run opened
+WARC_GAPS = "cascrawl/warc/gaps"  # responses whose records could not be written (disk full, …)
+WARC_EARLIER_UNCLOSED = "cascrawl/warc/earlier_unclosed"  # files an earlier crawl left open (killed)
+WARC_EARLIER_TORN = "cascrawl/warc/earlier_torn"  # … of which end with a torn record
+
 # --- the distributed mode ---
 REDIS_WORKER = "cascrawl/redis/worker"  # this worker's name in the shared run
 REDIS_STOPPED = "cascrawl/redis/stopped"  # the worker gave up on Redis

@@ -35,6 +35,7 @@ from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
 from twisted.internet import defer, task
 
 from cascrawl import stats_keys
+from cascrawl.archive.crawl import archive_of
 from cascrawl.db import UpsertResult
 from cascrawl.db.engine import LOCKED, OUTAGE, STORAGE, error_kind
 from cascrawl.engine import engine_of
@@ -53,6 +54,7 @@ class PersistPipeline:
         self.crawler = crawler
         self.stats = crawler.stats
         self.record = record
+        self.archive = archive_of(crawler)  # the WARC archive's writer, when it is on
         self.batch_size = max(1, batch_size)
         self.flush_seconds = max(0.0, flush_seconds)
         self.reject_retry_max_days = reject_retry_max_days
@@ -103,6 +105,8 @@ class PersistPipeline:
     async def close_spider(self):
         try:
             await self._write_everything()
+            if self.archive is not None:  # every record written, its file closed: the run's stats are final
+                await self.archive.close()
         finally:
             if self._thread is not None:
                 self._thread.stop()
@@ -258,6 +262,8 @@ class PersistPipeline:
     async def _write_in_thread(self, batch: list[dict], rejects: list[dict]) -> tuple[UpsertResult, float]:
         """The batch in the database thread, with the walks' progress when it changed since last written."""
         changed = self.record.unrecorded_walks()
+        if self.archive is not None:  # each row's WARC record, once the archive's writer has written it
+            await self._thread.run(self.archive.fill, batch)
         outcome = await self._thread.run(self.writer.write, batch, rejects, changed)
         if changed is not None:
             self.record.walks_recorded(changed)

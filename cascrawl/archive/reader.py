@@ -160,10 +160,9 @@ def read_response(archive_dir: Path, warc_file: str, offset: int) -> ArchivedRes
     return _response_of(record, body, warc_file, offset)
 
 
-def iter_responses(path: Path) -> Iterator[ArchivedResponse]:
-    """Every response record of one WARC file, in order. A record cut short ends the iteration with a
-    warning (only the last record of a file can be: a crawl killed or a disk filled while writing it)."""
-    path = Path(path)
+def _walk(path: Path) -> Iterator[tuple[object, bytes, int] | tuple[None, str, int]]:
+    """(record, its content, offset) for each whole record of a file, in order; then, if the file ends with
+    a torn record, (None, what is wrong, its offset) and nothing more."""
     with open(path, "rb") as handle:
         size = os.fstat(handle.fileno()).st_size
         archive = ArchiveIterator(handle)
@@ -177,16 +176,33 @@ def iter_responses(path: Path) -> Iterator[ArchivedResponse]:
             except StopIteration:
                 break
             except _READ_ERRORS as error:
-                logger.warning("%s: a truncated or unreadable record at offset %d (%s): reading of the file stops there",
-                               path, end, error)
+                yield None, f"a truncated or unreadable record ({error})", end
                 return
             if not whole or not _whole(record):
-                logger.warning("%s: the record at offset %d is truncated (the file ends inside it): reading of the "
-                               "file stops there", path, offset)
+                yield None, "a truncated record (the file ends inside it)", offset
                 return
             end = offset + length
-            if record.rec_type == "response" and record.http_headers is not None:
-                yield _response_of(record, body, path.name, offset)
+            yield record, body, offset
         if end < size:
-            logger.warning("%s: %d bytes at offset %d are not a whole record (truncated): reading of the file "
-                           "stops there", path, size - end, end)
+            yield None, f"{size - end} bytes that are not a whole record (truncated)", end
+
+
+def iter_responses(path: Path) -> Iterator[ArchivedResponse]:
+    """Every response record of one WARC file, in order. A record cut short ends the iteration with a
+    warning (only the last record of a file can be: a crawl killed or a disk filled while writing it)."""
+    path = Path(path)
+    for record, body, offset in _walk(path):
+        if record is None:
+            logger.warning("%s: %s at offset %d: reading of the file stops there", path, body, offset)
+            return
+        if record.rec_type == "response" and record.http_headers is not None:
+            yield _response_of(record, body, path.name, offset)
+
+
+def torn_offset(path: Path) -> int | None:
+    """Where the torn record at the end of a WARC file begins, or None when the file ends with a whole
+    record."""
+    for record, _, offset in _walk(Path(path)):
+        if record is None:
+            return offset
+    return None

@@ -27,7 +27,8 @@ HEALTH_CODES = ("layout_alarm", "listing_pages_unread", "section_empty")
 CAUSES = {"layout_alarm": "layout alarm", "section_empty": "layout alarm", "listing_pages_unread": "listing pages not read",
           "listing_fetch_failed": "listing pages not read", "section_missing": "sections missing",
           "section_failed": "sections not fetched", "spider_errors": "spider exceptions",
-          "articles_refused": "articles refused", "storage_failed": "storage failed", "worker_lost": "worker lost"}
+          "articles_refused": "articles refused", "storage_failed": "storage failed", "worker_lost": "worker lost",
+          "archive_gap": "archive gap"}
 
 
 @dataclass(frozen=True)
@@ -137,7 +138,8 @@ def run_problems(stats: dict, failure: str | None = None) -> list[dict]:
     for key, code, meaning in (
             (stats_keys.ARTICLES_LOST, "storage_failed", "article(s) lost: the database failed"),
             (stats_keys.ARTICLES_SPOOLED, "articles_spooled", "article(s) kept in the spool: the database stayed away (the next run writes them)"),
-            (stats_keys.ARTICLES_REFUSED, "articles_refused", "article(s) refused by the database")):
+            (stats_keys.ARTICLES_REFUSED, "articles_refused", "article(s) refused by the database"),
+            (stats_keys.WARC_GAPS, "archive_gap", "response(s) not archived: the WARC archive could not be written")):
         if _count(stats, key):
             found.append(problem(code, [key.rsplit("/", 1)[1]], f"{_count(stats, key)} {meaning}"))
     return found

@@ -1,0 +1,296 @@
+"""The WARC archive in a crawl: a downloader middleware that takes each response as it came off the wire
+(before HttpCompressionMiddleware decodes it, so the body is the one served), and the extension that owns
+the writer thread, the archive's stats and the record locations the store asks for.
+
+The record id of a response is made when the middleware sees it (request.meta, so the article item can
+carry it); where its record lands (file, offset) is known once the writer thread has written it. The store
+asks for the locations of a batch before writing it (`ArchiveWriter.locate`, from its database thread):
+that waits until the writer has written (or failed to write) those records, so a row never gets an offset
+that is not its record's. A record that could not be written (disk full) is a gap: counted, its row left
+without a record, the crawl goes on; the run's verdict names it (archive_gap).
+
+A crawl killed while writing leaves its last file with a marker beside it (`<file>.open`, removed when the
+file is closed): the next run reads that file, says whether it ends with a torn record, and writes to new
+files of its own (a file is never appended to)."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections import OrderedDict
+from http import HTTPStatus
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from scrapy import signals
+from scrapy.exceptions import NotConfigured
+
+from cascrawl import stats_keys
+from cascrawl.archive import RECORD_ID_META
+from cascrawl.archive.paths import archive_dir
+from cascrawl.archive.reader import torn_offset
+from cascrawl.archive.writer import SUFFIX, ArchiveFiles, Exchange, RecordLocation, file_stem, new_record_id
+
+logger = logging.getLogger(__name__)
+
+OPEN_MARKER = ".open"  # beside a file being written; left behind by a killed crawl
+_KEPT_LOCATIONS = 50_000  # record locations kept for the store to ask for (the oldest forgotten first)
+_QUEUE = 1000  # exchanges waiting for the writer thread; past it the crawler's thread waits for it
+_STOP = object()
+
+
+def archive_of(crawler) -> ArchiveWriter | None:
+    """The crawl's archive writer (the extension), or None when the archive is off."""
+    return getattr(crawler, "cascrawl_archive", None)
+
+
+def _headers(headers) -> list[tuple[str, str]]:
+    """Scrapy's Headers (bytes, several values a name) as (name, value) pairs, in order."""
+    pairs = []
+    for key, values in headers.items():
+        name = key.decode("latin-1") if isinstance(key, bytes) else str(key)
+        for value in values:
+            pairs.append((name, value.decode("latin-1") if isinstance(value, bytes) else str(value)))
+    return pairs
+
+
+def exchange_of(request, response, record_id: str) -> Exchange:
+    """The exchange as it went over the wire, from Scrapy's request and raw response."""
+    request_headers = _headers(request.headers)
+    if not any(name.lower() == "host" for name, _ in request_headers):  # added by the HTTP client itself
+        request_headers.insert(0, ("Host", urlsplit(request.url).netloc))
+    try:
+        reason = HTTPStatus(response.status).phrase
+    except ValueError:
+        reason = ""
+    ip = getattr(response, "ip_address", None)
+    return Exchange(
+        url=response.url, status=response.status, response_headers=_headers(response.headers),
+        body=response.body, record_id=record_id, method=request.method, request_headers=request_headers,
+        request_body=request.body or b"", reason=reason, protocol=getattr(response, "protocol", None) or "HTTP/1.1",
+        ip=str(ip) if ip is not None else None,
+        truncated="disconnect" if "dataloss" in (response.flags or []) else None,
+    )
+
+
+class WarcMiddleware:
+    """Each response handed to the archive as received (DOWNLOADER_MIDDLEWARES: above
+    HttpCompressionMiddleware's 590 and RedirectMiddleware's 600, so redirects and retried answers are
+    archived too, with their bodies still encoded); its record id put in request.meta."""
+
+    def __init__(self, archive: ArchiveWriter):
+        self.archive = archive
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        archive = archive_of(crawler)
+        if archive is None:
+            raise NotConfigured
+        return cls(archive)
+
+    def process_response(self, request, response):
+        record_id = self.archive.add(request, response)
+        if record_id is not None:
+            request.meta[RECORD_ID_META] = record_id
+        return response
+
+
+class ArchiveWriter:
+    """The extension (EXTENSIONS): the writer thread and its bounded queue, the files of this run (and
+    worker), the stats (records, bytes, files, gaps) and the record locations."""
+
+    def __init__(self, crawler, directory: Path, max_bytes: int):
+        self.crawler = crawler
+        self.stats = crawler.stats
+        self.directory = directory
+        self.max_bytes = max_bytes
+        self.files: ArchiveFiles | None = None  # opened with the first exchange (the run id is known then)
+        self._queue: queue.Queue = queue.Queue(maxsize=_QUEUE)
+        self._thread: threading.Thread | None = None
+        self._locations: OrderedDict[str, RecordLocation | None] = OrderedDict()
+        self._done = threading.Condition()
+        self._pending: set[str] = set()  # record ids queued, not yet written or failed
+        self._failing: str | None = None  # why the last write failed, while writes keep failing
+        self._closed = False
+        crawler.cascrawl_archive = self
+        crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        directory = archive_dir(crawler.settings)
+        if directory is None:
+            raise NotConfigured
+        return cls(crawler, directory, crawler.settings.getint("CASCRAWL_WARC_MAX_BYTES"))
+
+    # --- the crawler's thread ---
+
+    def add(self, request, response) -> str | None:
+        """A response to archive: queued for the writer thread (waiting for room when the queue is full);
+        its record id."""
+        if self._closed:
+            return None
+        if self._thread is None:
+            self._start()
+        exchange = exchange_of(request, response, record_id=new_record_id())
+        with self._done:
+            self._pending.add(exchange.record_id)
+        self._queue.put(exchange)
+        return exchange.record_id
+
+    def _start(self) -> None:
+        run_id = self.stats.get_value(stats_keys.RUN_ID)
+        worker = self.stats.get_value(stats_keys.REDIS_WORKER)
+        stem = file_stem(run_id, worker)
+        self.files = ArchiveFiles(self.directory, stem, self.max_bytes,
+                                  info={"software": "cascrawl", "format": "WARC File Format 1.1",
+                                        "cascrawl-run": str(run_id), **({"cascrawl-worker": worker} if worker else {})})
+        self.stats.set_value("cascrawl/warc/dir", str(self.directory))
+        self._check_earlier_files(run_id)
+        self._thread = threading.Thread(target=self._work, name="cascrawl-warc", daemon=True)
+        self._thread.start()
+
+    def _check_earlier_files(self, run_id) -> None:
+        """Files a killed crawl left open (their marker still there): each read to its end once, its torn last
+        record (if any) reported; this run writes to new files whatever they hold."""
+        try:
+            markers = sorted(self.directory.glob(f"*{SUFFIX}{OPEN_MARKER}"))
+        except OSError:
+            return
+        own = file_stem(run_id, self.stats.get_value(stats_keys.REDIS_WORKER))
+        for marker in markers:
+            path = marker.with_name(marker.name[: -len(OPEN_MARKER)])
+            if path.name.startswith(f"cascrawl-run{run_id}-") and not path.name.startswith(own + "-"):
+                continue  # another worker of this same run: alive, still writing
+            if path.name.startswith(own + "-"):
+                continue
+            try:
+                torn = torn_offset(path)
+            except OSError:
+                continue
+            self.stats.inc_value(stats_keys.WARC_EARLIER_UNCLOSED)
+            if torn is None:
+                logger.warning("the WARC file %s was left open by an earlier crawl (killed?); its records are whole. "
+                               "This run writes to new files", path)
+            else:
+                self.stats.inc_value(stats_keys.WARC_EARLIER_TORN)
+                logger.warning("the WARC file %s was left open by an earlier crawl (killed while writing): it ends with "
+                               "a truncated record at offset %d, which readers skip. This run writes to new files",
+                               path, torn)
+            try:
+                marker.unlink()
+            except OSError:
+                pass
+
+    # --- the writer thread ---
+
+    def _work(self) -> None:
+        while True:
+            exchange = self._queue.get()
+            if exchange is _STOP:
+                break
+            self._write(exchange)
+        self._close_files()
+
+    def _write(self, exchange: Exchange) -> None:
+        files = self.files
+        before_files, before_bytes = len(files.files), files.bytes_written
+        location: RecordLocation | None
+        try:
+            location = files.write(exchange)
+        except OSError as error:
+            location = None
+            self.stats.inc_value(stats_keys.WARC_GAPS)
+            why = error.strerror or str(error)
+            if self._failing != why:
+                logger.error("the WARC archive cannot be written (%s, in %s): the crawl goes on storing articles; "
+                             "responses not archived are counted as a gap", why, self.directory)
+            self._failing = why
+        else:
+            if self._failing is not None:
+                logger.warning("the WARC archive is written again; %d response(s) were not archived (a gap)",
+                               self.stats.get_value(stats_keys.WARC_GAPS, 0))
+            self._failing = None
+            self.stats.inc_value(stats_keys.WARC_RECORDS, 2)
+        self._mark_files(before_files)
+        if files.bytes_written != before_bytes:
+            self.stats.inc_value(stats_keys.WARC_BYTES, files.bytes_written - before_bytes)
+        with self._done:
+            self._pending.discard(exchange.record_id)
+            self._locations[exchange.record_id] = location
+            while len(self._locations) > _KEPT_LOCATIONS:
+                self._locations.popitem(last=False)
+            self._done.notify_all()
+
+    def _mark_files(self, before: int) -> None:
+        """A file opened (or rotated to) since `before`: counted, marked open; the one closed unmarked."""
+        files = self.files
+        if len(files.files) == before:
+            return
+        for name in files.files[max(0, before - 1):-1]:
+            _unmark(self.directory / name)
+        self.stats.set_value(stats_keys.WARC_FILES, len(files.files))
+        self.stats.set_value("cascrawl/warc/files_names", list(files.files))
+        try:
+            (self.directory / (files.files[-1] + OPEN_MARKER)).touch()
+        except OSError:
+            pass
+
+    def _close_files(self) -> None:
+        if self.files is not None:
+            self.files.close()
+            if self.files.files:
+                _unmark(self.directory / self.files.files[-1])
+
+    # --- the store (its database thread) ---
+
+    def locate(self, record_ids, timeout: float = 120.0) -> dict[str, RecordLocation]:
+        """Where these records are, once the writer has written them (waits for it, at most `timeout` in
+        all); a record not written (a gap), not known or not written in time is left out."""
+        wanted = [record_id for record_id in record_ids if record_id]
+        found: dict[str, RecordLocation] = {}
+        with self._done:
+            self._done.wait_for(lambda: not (self._pending & set(wanted)), timeout=timeout)
+            for record_id in wanted:
+                location = self._locations.get(record_id)
+                if location is not None:
+                    found[record_id] = location
+        return found
+
+    def fill(self, rows: list[dict]) -> None:
+        """Each row's WARC record columns from its item's record id (cleared when there is no record)."""
+        rows = [row for row in rows if not row.get("warc_file")]  # filled already (a batch written again)
+        found = self.locate([row.get("warc_record_id") for row in rows])
+        for row in rows:
+            location = found.get(row.get("warc_record_id"))
+            row["warc_file"] = location.warc_file if location else None
+            row["warc_offset"] = location.offset if location else None
+            row["warc_record_id"] = location.record_id if location else None
+
+    # --- the end ---
+
+    def finish(self) -> None:
+        """Everything queued written, the file closed (blocking: from a thread, or at the very end)."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._thread is not None:
+            self._queue.put(_STOP)
+            self._thread.join()
+
+    async def close(self) -> None:
+        """`finish` in a thread of its own: the reactor goes on meanwhile."""
+        from scrapy.utils.defer import maybe_deferred_to_future
+        from twisted.internet import threads
+
+        await maybe_deferred_to_future(threads.deferToThread(self.finish))
+
+    async def spider_closed(self) -> None:
+        await self.close()
+
+
+def _unmark(path: Path) -> None:
+    try:
+        path.with_name(path.name + OPEN_MARKER).unlink()
+    except OSError:
+        pass
