@@ -14,7 +14,9 @@ process count, alternately, each on a fresh copy of that database:
 - `changed`: a new boilerplate pattern (photo credits, `…供图`) that changes some pages' text: those are
   written as new revisions.
 articles/s = articles examined / the run's time once its worker processes have started (the report's
-`rate`: reading the archive, parsing, cleaning, comparing, writing). Prints a table; asserts nothing.
+`rate`: reading the archive, parsing, cleaning, comparing, writing); with it the CPU time spent per article
+(the parent's and the workers'), which the machine's other load does not change much: 2 cores / that is
+the rate an idle 2-core machine allows. Prints a table; asserts nothing.
 """
 
 from __future__ import annotations
@@ -63,19 +65,29 @@ def copies(pages: list[Page], count: int) -> list[Page]:
     return made
 
 
-def measure(database: Path, archive: Path, processes: int, overrides: dict) -> tuple[float, float, int, int]:
-    """(articles/s once the workers started, start-up seconds, examined, changed) of one run on a fresh copy."""
+def cpu_seconds() -> float:
+    """CPU time (user + system) of this process and of its children that have ended (the pool's workers)."""
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
+
+
+def measure(database: Path, archive: Path, processes: int, overrides: dict) -> tuple[float, float, int, int, float]:
+    """(articles/s once the workers started, start-up seconds, examined, changed, CPU ms per article: the
+    parent's and the workers', whatever else the machine runs) of one run on a fresh copy."""
     work = database.with_name(f"run-{processes}-{time.monotonic_ns()}.db")
     shutil.copy(database, work)
+    cpu = cpu_seconds()
     try:
         report = Reparse(Options(database_url=f"sqlite:///{work}", archive=archive, overrides=overrides,
                                  processes=processes, heartbeat_seconds=0)).run()
     finally:
         for path in work.parent.glob(work.name + "*"):
             path.unlink()
+    cpu = cpu_seconds() - cpu
     from cascrawl.reparse.run import CHANGED
 
-    return report.rate or 0.0, report.startup_seconds, report.examined, report.stats[CHANGED]
+    return (report.rate or 0.0, report.startup_seconds, report.examined, report.stats[CHANGED],
+            1000 * cpu / max(1, report.examined))
 
 
 def main() -> int:
@@ -98,11 +110,12 @@ def main() -> int:
         for round_ in range(args.rounds):
             for case, overrides in (("unchanged", {}), ("changed", CREDIT_RULE)):
                 for processes in counts:
-                    rate, startup, examined, changed = measure(root / "cas.db", root / "warc", processes, overrides)
+                    rate, startup, examined, changed, cpu = measure(root / "cas.db", root / "warc", processes,
+                                                                    overrides)
                     results.setdefault((case, processes), []).append(rate)
                     print(f"  round {round_ + 1} {case:<9} --processes {processes}: {rate:7.0f} articles/s "
-                          f"({examined} examined, {changed} changed, workers started in {startup:.2f} s; load "
-                          f"{os.getloadavg()[0]:.2f})")
+                          f"({examined} examined, {changed} changed, {cpu:.1f} ms CPU per article, workers started "
+                          f"in {startup:.2f} s; load {os.getloadavg()[0]:.2f})")
         print()
         print(f"{'case':<10} " + " ".join(f"{f'--processes {n}':>15}" for n in counts) + "   (articles/s, median)")
         for case in ("unchanged", "changed"):
