@@ -249,8 +249,8 @@ class Reparse:
         changed = []
         for outcome in outcomes:
             stats[EXAMINED] += 1
-            for key, value in outcome.stats.items():
-                if isinstance(value, (int, float)) and key.startswith("cascrawl/extract/parser/"):
+            for key, value in outcome.stats.items():  # what the spider and the pipelines counted, as in a crawl
+                if isinstance(value, (int, float)) and not isinstance(value, bool):
                     stats[key] += value
             if outcome.kind == "skipped":
                 stats[SKIPPED] += 1
@@ -358,6 +358,7 @@ class Reparse:
             report.status = "degraded"
 
     def _finish_run(self) -> None:
+        from cascrawl.health import coverage_record
         from cascrawl.run.snapshot import json_safe
 
         report = self.report
@@ -369,7 +370,7 @@ class Reparse:
                 logger.warning("could not update the full-text index: %s", self.database.error_line(error))
         try:
             self.database.finish_run(report.run_id, status=report.status, reason=report.reason[:100],
-                                     stats=json_safe(stats))
+                                     stats=json_safe(stats), coverage=coverage_record(stats))
         except Exception as error:
             logger.error("could not record the end of reparse run %s: %s", report.run_id,
                          self.database.error_line(error))
