@@ -4,13 +4,14 @@ into a real SQLite database, with today's code and a changed setting; what is wr
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+import cascrawl
 from cascrawl import stats_keys
 from cascrawl.db import Article, ArticleRevision, CrawlRun, Database, RunLock, RunLocked
 from cascrawl.db.reparse import Selection
@@ -111,8 +112,7 @@ def test_a_new_boilerplate_rule_revises_exactly_the_affected_rows(db_url, tmp_pa
         assert "供图" not in new["text"] and new["revision"] == 2
         assert new["updated_at"] > old["updated_at"]  # the change cursor moved …
         assert new["last_seen_at"] == old["last_seen_at"]  # … but nothing was fetched
-        assert new["provenance"]["reparse"] == {"cascrawl": __import__("cascrawl").__version__,
-                                                "run": report.run_id}
+        assert new["provenance"]["reparse"] == {"cascrawl": cascrawl.__version__, "run": report.run_id}
         assert (new["warc_file"], new["warc_offset"]) == (old["warc_file"], old["warc_offset"])
         assert {k: v for k, v in new.items() if k not in ("text", "content_hash", "updated_at", "revision",
                                                           "provenance")} \
