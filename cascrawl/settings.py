@@ -245,5 +245,5 @@ CASCRAWL_HEARTBEAT_SECONDS = 5.0
 # turns it off. CASCRAWL_WARC_DIR: None (unset) = a warc/ folder next to a SQLite file, else
 # $XDG_STATE_HOME/cascrawl/warc; a path; or "" (-s CASCRAWL_WARC_DIR=) = off too.
 CASCRAWL_WARC = True
-CASCRAWL_WARC_DIR = None
+CASCRAWL_WARC_DIR = os.environ.get("CASCRAWL_WARC_DIR")  # the readers (articles show --raw, the API) read it too
 CASCRAWL_WARC_MAX_BYTES = 1_000_000_000  # a file past this size is closed and the next one opened

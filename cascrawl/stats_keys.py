@@ -48,6 +48,7 @@ ARTICLES_LOST = "cascrawl/db/articles_lost"  # neither stored nor spooled
 SPOOLED = "cascrawl/db/spooled"
 
 # --- the WARC archive (cascrawl/archive/) ---
+WARC_DIR = "cascrawl/warc/dir"  # the archive folder the run wrote to
 WARC_RECORDS = "cascrawl/warc/records"  # WARC records written (a response and its request: two)
 WARC_BYTES = "cascrawl/warc/bytes"  # bytes written to the archive's files
 WARC_FILES = "cascrawl/warc/files"  # files this run opened

@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.exc import SQLAlchemyError
 
 from cascrawl import __version__
-from cascrawl.api import health, metrics, models, records
+from cascrawl.api import archive, health, metrics, models, records
 from cascrawl.db import Database
 from cascrawl.db import reads
 from cascrawl.db.media import stored_file
@@ -242,6 +242,7 @@ def create_app(database: Database, media_store: str | None = None,
     def prometheus_metrics():
         return Response(metrics.exposition(registry), media_type=metrics.CONTENT_TYPE)
 
+    app.include_router(archive.router)  # GET /articles/{id}/raw: the archived response (WARC)
     from cascrawl.api.pages import mount_pages
 
     mount_pages(app)

@@ -145,7 +145,7 @@ class ArchiveWriter:
         self.files = ArchiveFiles(self.directory, stem, self.max_bytes,
                                   info={"software": "cascrawl", "format": "WARC File Format 1.1",
                                         "cascrawl-run": str(run_id), **({"cascrawl-worker": worker} if worker else {})})
-        self.stats.set_value("cascrawl/warc/dir", str(self.directory))
+        self.stats.set_value(stats_keys.WARC_DIR, str(self.directory))
         self._check_earlier_files(run_id)
         self._thread = threading.Thread(target=self._work, name="cascrawl-warc", daemon=True)
         self._thread.start()

@@ -52,6 +52,8 @@ def add_commands(commands) -> None:
     show_article.add_argument("article", metavar="ID|URL", help="article id, or its canonical (or fetched) URL")
     common(show_article)
     show_article.add_argument("--no-text", action="store_true", help="leave the text out")
+    show_article.add_argument("--raw", action="store_true", help="the response it came from, as archived (WARC): "
+                              "status, headers, body as text (archive folder: CASCRAWL_WARC_DIR, else the default)")
     show_article.set_defaults(handler=_articles_show_command)
     articles.set_defaults(handler=lambda args, parser: (articles.print_help(), 2)[1])
 
@@ -101,6 +103,7 @@ def _runs_show_command(args, parser) -> int:
     from cascrawl.db import reads
     from cascrawl.api.records import describe_log_file
     from cascrawl.drift import describe_group
+    from cascrawl.archive.show import describe_archive
     from cascrawl.health import describe_coverage
 
     if args.run != "latest" and not args.run.isdigit():
@@ -133,6 +136,7 @@ def _runs_show_command(args, parser) -> int:
     print("  counts    " + ", ".join(f"{label.replace('_', ' ')} {value}" for label, value in run["counts"].items()))
     print(f"  coverage  {describe_coverage(run['coverage'])}")
     print(f"  log       {describe_log_file(run['log_file'])}")
+    print(f"  archive   {describe_archive(run['stats'])}")
     for section, line in incomplete.items():
         print(f"  listing   {section}: {line}")
     # The verdict's problems as stored with the run (cascrawl/run/verdict.py): the status line above and
@@ -205,6 +209,8 @@ def _articles_show_command(args, parser) -> int:
     if detail is None:
         print(f"cascrawl: no article {'with id ' if key.isdigit() else 'at '}{key}", file=sys.stderr)
         return EXIT_NOT_FOUND
+    if args.raw:
+        return _print_raw(article, database.url)
     if args.no_text:
         detail["text"] = None
         for revision in detail["revisions"]:
@@ -241,6 +247,20 @@ def _articles_show_command(args, parser) -> int:
         print("text:")
         for paragraph in detail["text"].splitlines():
             print(f"  {paragraph}")
+    return 0
+
+
+def _print_raw(article, database_url: str) -> int:
+    from cascrawl.archive.reader import ArchiveError
+    from cascrawl.archive.show import article_response, raw_text, reader_archive_dir
+
+    try:
+        response = article_response(article, reader_archive_dir(database_url))
+    except ArchiveError as error:
+        print(f"cascrawl: {error}", file=sys.stderr)
+        return EXIT_NOT_FOUND
+    sys.stdout.reconfigure(encoding="utf-8")
+    print(raw_text(response))
     return 0
 
 
