@@ -228,3 +228,29 @@ def test_health_judges_the_latest_crawl_not_a_reparse_run():
     old_crawl = run(1, "finished", 50)
     assert not judge([run(2, "finished", 1, CASCRAWL_RUN_KIND=RUN_KIND), old_crawl], now, 26 * 3600).healthy
     assert judge([run(2, "degraded", 1, CASCRAWL_RUN_KIND=RUN_KIND), run(1, "finished", 2)], now, 26 * 3600).healthy
+
+
+# --- the comparison (pure) ---
+
+def test_the_comparison_ignores_its_own_marker_and_reads_values_as_stored():
+    from datetime import date as day
+
+    from cascrawl.reparse.compare import changed_fields, new_row, text_diff
+
+    stored = {"url": "https://www.cas.cn/syky/202506/t20250614_5073157.shtml", "title": "标题", "text": "甲\n乙",
+              "content_hash": "h1", "published_date": day(2025, 6, 14), "images": [], "attachments": [], "videos": [],
+              "provenance": {"parser": "cas.article.current@2025", "reparse": {"run": 3, "cascrawl": "0.1.0"}},
+              "etag": '"abc"', "last_modified": "Sat, 14 Jun 2025 08:30:00 GMT", "warc_file": "a.warc.gz",
+              "warc_offset": 10, "warc_record_id": "<urn:uuid:1>"}
+    item = {**stored, "url": "http://mirror/syky/202506/t20250614_5073157.shtml", "etag": None, "last_modified": None,
+            "published_date": day(2025, 6, 14), "images": (), "provenance": {"parser": "cas.article.current@2025"},
+            "warc_file": None, "warc_offset": None, "warc_record_id": None}
+    row = new_row(stored, item, {"run": 4, "cascrawl": "0.2.0"})
+    assert row["url"] == stored["url"] and (row["etag"], row["warc_offset"]) == ('"abc"', 10)  # no new fetch
+    assert row["provenance"]["reparse"] == {"run": 4, "cascrawl": "0.2.0"}
+    assert changed_fields(stored, row) == []  # another run's marker, a tuple for a list: the same article
+    assert changed_fields({**stored, "published_date": "2025-06-14"}, row) == []
+    assert changed_fields(stored, {**row, "text": "甲", "content_hash": "h2"}) == ["text"]
+    assert changed_fields(stored, {**row, "provenance": {"parser": "cas.article.current@2026"}}) == ["provenance"]
+    assert changed_fields(stored, {**row, "content_hash": "h3"}) == ["content_hash"]
+    assert text_diff("甲\n乙", "甲", "text") == ["--- text (stored)", "+++ text (today)", "@@ -1,2 +1 @@", " 甲", "-乙"]
