@@ -27,6 +27,7 @@ from cascrawl import stats_keys
 from cascrawl.db import Database, RunLock
 from cascrawl.db.reparse import Selection, count_selected, selected_rows
 from cascrawl.health import problem
+from cascrawl.reparse.compare import PROVENANCE_KEY
 from cascrawl.reparse.worker import EXTRACTION_ERROR, NOT_ARCHIVED, REJECTED, TRUNCATED, UNREADABLE, Outcome
 
 logger = logging.getLogger(__name__)
@@ -129,6 +130,7 @@ class Reparse:
         self._stop: int | None = None
         self._last_beat = 0.0
         self._warned: Counter = Counter()
+        self.processes = 1
 
     # --- the run ---
 
@@ -137,22 +139,24 @@ class Reparse:
         options, report = self.options, self.report
         from cascrawl.reparse.worker import Reextractor
 
-        marker = {"cascrawl": cascrawl.__version__}
+        marker = {"cascrawl": cascrawl.__version__}  # and the run's id, added to what is stored (_take)
         # Built here first: a setting the pipelines refuse stops the run before anything (ValueError).
         local = Reextractor(options.overrides, options.archive or Path("."), marker)
-        self.database = Database(options.database_url).open(create=False)
-        lock = None
         started = self._started = time.perf_counter()
+        processes = self.processes = options.processes or os.cpu_count() or 1
+        # The workers start before the database is opened and the lock taken: none holds a connection or
+        # the lock's file.
+        pool = self._start_pool(processes, marker) if processes > 1 else None
+        lock = None
         previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
+            self.database = Database(options.database_url).open(create=False)
             report.selected = count_selected(self.database, options.selection)
             if not options.dry_run:
                 lock = RunLock(self.database).acquire()  # RunLocked: the caller says so
                 report.run_id = self._start_run()
-                marker["run"] = report.run_id
-                local.marker = marker
             try:
-                self._process(local, marker)
+                self._process(local, pool)
             except Stop:
                 report.status, report.reason = "stopped", "shutdown"
                 report.stop_signal = self._stop
@@ -170,11 +174,15 @@ class Reparse:
             if report.run_id is not None:
                 self._finish_run()
         finally:
+            if pool is not None:
+                pool.terminate()
+                pool.join()
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
             if lock is not None:
                 lock.release()
-            self.database.close()
+            if self.database is not None:
+                self.database.close()
         return report
 
     def _on_signal(self, signum, frame) -> None:
@@ -183,44 +191,41 @@ class Reparse:
             logger.warning("%s received: stopping once the articles being parsed are written",
                            signal.Signals(signum).name)
 
-    def _process(self, local, marker: dict[str, Any]) -> None:
-        options = self.options
-        processes = options.processes or os.cpu_count() or 1
-        if options.archive is None:
+    def _start_pool(self, processes: int, marker: dict[str, Any]):
+        import multiprocessing
+
+        from cascrawl.reparse.worker import start_worker
+
+        # Forked where the system can (this process has imported the parsers and pipelines already: a
+        # spawned worker takes seconds to import them again); each worker sets its own signal handling.
+        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+        return multiprocessing.get_context(method).Pool(
+            processes, initializer=start_worker, initargs=(self.options.overrides, str(self.options.archive or "."),
+                                                           marker))
+
+    def _process(self, local, pool) -> None:
+        if self.options.archive is None:
             logger.warning("the WARC archive is off (CASCRAWL_WARC=False or CASCRAWL_WARC_DIR empty): "
                            "no article can be re-extracted")
         pages = self._pages()
-        if processes <= 1:
+        if pool is None:
             for rows in pages:
                 self._take(rows, [local.safely(row) for row in rows])
             return
-        import multiprocessing
+        from cascrawl.reparse.worker import ready, work
 
-        from cascrawl.reparse.worker import ready, start_worker, work
-
-        # Forked where the system can (the parent has imported the parsers and pipelines already: a spawned
-        # worker takes seconds to import them again); a worker never touches the parent's database
-        # connections, and sets its own signal handling (start_worker).
-        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-        context = multiprocessing.get_context(method)
-        pool = context.Pool(processes, initializer=start_worker,
-                            initargs=(options.overrides, str(options.archive or "."), marker))
-        try:
-            self._wait(pool.map_async(ready, range(processes), chunksize=1))  # the workers have started
-            self.report.startup_seconds = time.perf_counter() - self._started
-            chunk = max(1, PAGE_ROWS // (processes * 4))
-            waiting = None  # (rows, AsyncResult): the page the workers are on while the previous one is written
-            for rows in pages:
-                submitted = (rows, pool.map_async(work, rows, chunksize=chunk))
-                if waiting is not None:
-                    self._take(waiting[0], self._wait(waiting[1]))
-                waiting = submitted
+        processes = self.processes
+        self._wait(pool.map_async(ready, range(processes), chunksize=1))  # the workers have started
+        self.report.startup_seconds = time.perf_counter() - self._started
+        chunk = max(1, PAGE_ROWS // (processes * 4))
+        waiting = None  # (rows, AsyncResult): the page the workers are on while the previous one is written
+        for rows in pages:
+            submitted = (rows, pool.map_async(work, rows, chunksize=chunk))
             if waiting is not None:
                 self._take(waiting[0], self._wait(waiting[1]))
-            pool.close()
-        finally:
-            pool.terminate()
-            pool.join()
+            waiting = submitted
+        if waiting is not None:
+            self._take(waiting[0], self._wait(waiting[1]))
 
     def _wait(self, result) -> list[Outcome]:
         while True:
@@ -265,6 +270,8 @@ class Reparse:
             stats[template_key(outcome.template)] += 1
             for name in outcome.fields:
                 stats[changed_field_key(name)] += 1
+            if report.run_id is not None:
+                outcome.row["provenance"][PROVENANCE_KEY]["run"] = report.run_id
             changed.append(outcome.row)
             if len(report.examples) < self.options.examples:
                 report.examples.append(Example(outcome.row["url"], outcome.template, outcome.fields,
