@@ -84,9 +84,9 @@ def measure(database: Path, archive: Path, processes: int, overrides: dict) -> t
         for path in work.parent.glob(work.name + "*"):
             path.unlink()
     cpu = cpu_seconds() - cpu
-    from cascrawl.reparse.run import CHANGED
+    from cascrawl import stats_keys
 
-    return (report.rate or 0.0, report.startup_seconds, report.examined, report.stats[CHANGED],
+    return (report.rate or 0.0, report.startup_seconds, report.examined, report.stats[stats_keys.REPARSE_CHANGED],
             1000 * cpu / max(1, report.examined))
 
 

@@ -82,12 +82,12 @@ def test_todays_code_on_unchanged_rules_changes_nothing_and_records_a_reparse_ru
     report = reparse(url, archive)
     assert report.status == "finished" and report.exit_code == 0, report.problems
     assert report.examined == len(before) == len(rows)
-    assert report.stats[reparse_run.UNCHANGED] == len(before) and not report.stats[reparse_run.CHANGED]
+    assert report.stats[stats_keys.REPARSE_UNCHANGED] == len(before) and not report.stats[stats_keys.REPARSE_CHANGED]
     assert articles(url) == before  # not even last_seen_at moved
     assert revisions(url) == []
     (run,) = runs(url)
     assert run.settings[RUN_KIND_SETTING] == RUN_KIND and run.status == "finished"
-    assert run.stats[reparse_run.EXAMINED] == len(before) and run.stats[stats_keys.VERDICT_PROBLEMS] == []
+    assert run.stats[stats_keys.REPARSE_EXAMINED] == len(before) and run.stats[stats_keys.VERDICT_PROBLEMS] == []
 
 
 def test_a_new_boilerplate_rule_revises_exactly_the_affected_rows(db_url, tmp_path):  # noqa: F811
@@ -100,8 +100,8 @@ def test_a_new_boilerplate_rule_revises_exactly_the_affected_rows(db_url, tmp_pa
     report = reparse(url, archive, overrides=CREDIT_RULE)
     after = articles(url)
     assert report.status == "finished", report.problems
-    assert report.stats[reparse_run.CHANGED] == len(affected)
-    assert report.stats[reparse_run.changed_field_key("text")] == len(affected)
+    assert report.stats[stats_keys.REPARSE_CHANGED] == len(affected)
+    assert report.stats[stats_keys.reparse_changed("text")] == len(affected)
     assert report.stats[stats_keys.ARTICLES_REVISED] == len(affected)
     assert revisions(url) == sorted((u, 1) for u in affected)  # the old version archived, once each
     for article_url, old in before.items():
@@ -120,7 +120,7 @@ def test_a_new_boilerplate_rule_revises_exactly_the_affected_rows(db_url, tmp_pa
                                                           "provenance")}
 
     again = reparse(url, archive, overrides=CREDIT_RULE)  # the same rule again: nothing left to change
-    assert again.stats[reparse_run.CHANGED] == 0 and again.stats[reparse_run.UNCHANGED] == len(before)
+    assert again.stats[stats_keys.REPARSE_CHANGED] == 0 and again.stats[stats_keys.REPARSE_UNCHANGED] == len(before)
     assert articles(url) == after
 
 
@@ -134,11 +134,11 @@ def test_dry_run_writes_nothing_and_counts_by_field_and_template_with_a_diff(arc
     report = Reparse(options).run()
     assert articles(url) == before and runs(url) == [] and revisions(url) == []
     affected = [row for row in before.values() if "供图" in row["text"]]
-    assert report.by_prefix(reparse_run.changed_field_key("")) == {"text": len(affected)}
+    assert report.by_prefix(stats_keys.reparse_changed("")) == {"text": len(affected)}
     templates = {}
     for row in affected:
         templates[row["template"]] = templates.get(row["template"], 0) + 1
-    assert {k.removesuffix("/changed"): v for k, v in report.by_prefix("cascrawl/reparse/template/").items()} == templates
+    assert {k.removesuffix("/changed"): v for k, v in report.by_prefix(stats_keys.REPARSE_TEMPLATES).items()} == templates
     print_report(report, options, "the test database")
     shown = capsys.readouterr().out
     assert f"would change {len(affected)}: text {len(affected)}" in shown
@@ -175,9 +175,9 @@ def test_rows_without_a_readable_record_are_skipped_by_reason_and_named_problems
     store_archived(url, tmp_path / "elsewhere", [cut], name="cut.warc.gz")  # its row points at the cut record
 
     report = reparse(url, archive)
-    assert report.by_prefix(reparse_run.skipped_key("")) == {"archive_unreadable": 1, "not_archived": 1,
+    assert report.by_prefix(stats_keys.reparse_skipped("")) == {"archive_unreadable": 1, "not_archived": 1,
                                                                "truncated_record": 1}
-    assert report.stats[reparse_run.UNCHANGED] == 1
+    assert report.stats[stats_keys.REPARSE_UNCHANGED] == 1
     assert report.status == "degraded" and report.exit_code == 2
     assert sorted(found["code"] for found in report.problems) == ["reparse_archive_unreadable",
                                                                   "reparse_truncated_record"]
@@ -193,7 +193,7 @@ def test_a_page_todays_rules_reject_is_left_as_stored_and_named(archive_db):
     assert articles(url) == before
     assert report.status == "degraded"
     assert [found["code"] for found in report.problems] == ["reparse_rejected"]
-    assert report.stats[reparse_run.SKIPPED] == len(before)
+    assert report.stats[stats_keys.REPARSE_SKIPPED] == len(before)
 
 
 def test_a_run_holding_the_lock_refuses_a_reparse(archive_db):
@@ -254,3 +254,23 @@ def test_the_comparison_ignores_its_own_marker_and_reads_values_as_stored():
     assert changed_fields(stored, {**row, "provenance": {"parser": "cas.article.current@2026"}}) == ["provenance"]
     assert changed_fields(stored, {**row, "content_hash": "h3"}) == ["content_hash"]
     assert text_diff("甲\n乙", "甲", "text") == ["--- text (stored)", "+++ text (today)", "@@ -1,2 +1 @@", " 甲", "-乙"]
+
+
+def test_the_verdict_of_a_reparse_run():
+    import signal
+
+    from cascrawl.run.verdict import reparse_verdict
+
+    clean = {stats_keys.REPARSE_EXAMINED: 5, stats_keys.reparse_skipped("not_archived"): 2}
+    assert (reparse_verdict(clean).status, reparse_verdict(clean).exit_code) == ("finished", 0)  # not archived: fine
+    troubled = {**clean, stats_keys.reparse_skipped("archive_unreadable"): 1,
+                stats_keys.reparse_skipped("rejected/missing_title"): 2, stats_keys.reparse_skipped("rejected/missing_date"): 1}
+    degraded = reparse_verdict(troubled)
+    assert (degraded.status, degraded.exit_code) == ("degraded", 2)
+    assert [(p["code"], p["names"]) for p in degraded.problems] == [
+        ("reparse_archive_unreadable", ["archive_unreadable"]), ("reparse_rejected", ["missing_date", "missing_title"])]
+    assert "3 article(s) today's rules would reject (missing_date 1, missing_title 2)" in degraded.problems[1]["text"]
+    stopped = reparse_verdict(troubled, stop_signal=signal.SIGINT)
+    assert (stopped.status, stopped.reason, stopped.exit_code) == ("stopped", "shutdown", 130)
+    failed = reparse_verdict(clean, failure="disk full")
+    assert (failed.status, failed.exit_code, failed.problems[0]["code"]) == ("failed", 1, "storage_failed")

@@ -96,7 +96,7 @@ def _log_to_stderr(level: int) -> None:
 
 def print_report(report, options, where: str) -> None:
     from cascrawl.reparse.compare import text_diff
-    from cascrawl.reparse.run import CHANGED, SKIPPED, UNCHANGED, changed_field_key, skipped_key
+    from cascrawl import stats_keys
 
     sys.stdout.reconfigure(encoding="utf-8")
     stats = report.stats
@@ -111,20 +111,18 @@ def print_report(report, options, where: str) -> None:
               + (f" ({report.reason})" if report.status not in ("finished", "degraded") else "")
               + f"; {report.selected} articles selected, {report.examined} examined in {report.seconds:.1f} s{rate}")
     verb = "would change" if options.dry_run else "changed"
-    fields = report.by_prefix(changed_field_key(""))
-    print(f"  {verb:<12} {stats[CHANGED]}" + (": " + ", ".join(f"{name} {count}" for name, count in fields.items())
+    fields = report.by_prefix(stats_keys.reparse_changed(""))
+    print(f"  {verb:<12} {stats[stats_keys.REPARSE_CHANGED]}" + (": " + ", ".join(f"{name} {count}" for name, count in fields.items())
                                               if fields else ""))
-    templates = report.by_prefix("cascrawl/reparse/template/")
+    templates = report.by_prefix(stats_keys.REPARSE_TEMPLATES)
     if templates:
         print(f"  {'by template':<12} " + ", ".join(f"{name.removesuffix('/changed')} {count}"
                                                    for name, count in templates.items()))
-    print(f"  {'unchanged':<12} {stats[UNCHANGED]}")
-    skipped = report.by_prefix(skipped_key(""))
-    print(f"  {'skipped':<12} {stats[SKIPPED]}" + (": " + ", ".join(f"{name} {count}" for name, count in skipped.items())
+    print(f"  {'unchanged':<12} {stats[stats_keys.REPARSE_UNCHANGED]}")
+    skipped = report.by_prefix(stats_keys.reparse_skipped(""))
+    print(f"  {'skipped':<12} {stats[stats_keys.REPARSE_SKIPPED]}" + (": " + ", ".join(f"{name} {count}" for name, count in skipped.items())
                                                    if skipped else ""))
-    if not options.dry_run and stats[CHANGED]:
-        from cascrawl import stats_keys
-
+    if not options.dry_run and stats[stats_keys.REPARSE_CHANGED]:
         print(f"  {'stored':<12} {stats[stats_keys.ARTICLES_REVISED]} new revisions, "
               f"{stats[stats_keys.ARTICLES_REFRESHED]} refreshed in place")
     for found in report.problems:

@@ -26,9 +26,9 @@ import cascrawl
 from cascrawl import stats_keys
 from cascrawl.db import Database, RunLock
 from cascrawl.db.reparse import Selection, count_selected, selected_rows
-from cascrawl.health import problem
 from cascrawl.reparse.compare import PROVENANCE_KEY
-from cascrawl.reparse.worker import EXTRACTION_ERROR, NOT_ARCHIVED, REJECTED, TRUNCATED, UNREADABLE, Outcome
+from cascrawl.reparse.worker import Outcome
+from cascrawl.run.verdict import REPARSE_NOT_ARCHIVED, reparse_verdict
 
 logger = logging.getLogger(__name__)
 
@@ -37,25 +37,10 @@ RUN_KIND_SETTING = "CASCRAWL_RUN_KIND"
 PAGE_ROWS = 200  # stored rows read, parsed and written together
 WARN_EACH = 5  # skipped articles named in the log per reason; the rest are counted
 
-# The run's stats (crawl_runs.stats); only this package writes them.
-EXAMINED = "cascrawl/reparse/examined"
-CHANGED = "cascrawl/reparse/changed"
-UNCHANGED = "cascrawl/reparse/unchanged"
-SKIPPED = "cascrawl/reparse/skipped"
+# The run's speed (crawl_runs.stats); its counts are stats_keys.REPARSE_*.
 SECONDS = "cascrawl/reparse/seconds"
+STARTUP_SECONDS = "cascrawl/reparse/startup_seconds"
 RATE = "cascrawl/reparse/articles_per_second"
-
-
-def changed_field_key(name: str) -> str:
-    return f"{CHANGED}/{name}"
-
-
-def skipped_key(reason: str) -> str:
-    return f"{SKIPPED}/{reason}"
-
-
-def template_key(template: str | None) -> str:
-    return f"cascrawl/reparse/template/{template or '(none)'}/changed"
 
 
 @dataclass
@@ -96,7 +81,7 @@ class Report:
 
     @property
     def examined(self) -> int:
-        return self.stats[EXAMINED]
+        return self.stats[stats_keys.REPARSE_EXAMINED]
 
     @property
     def rate(self) -> float | None:
@@ -104,14 +89,7 @@ class Report:
         working = self.seconds - self.startup_seconds
         return self.examined / working if working > 0 and self.examined else None
 
-    @property
-    def exit_code(self) -> int:
-        """0 finished, 2 degraded (problems named), 1 failed, 128 + the signal when stopped."""
-        if self.status == "failed":
-            return 1
-        if self.status == "stopped":
-            return 128 + (self.stop_signal or signal.SIGTERM)
-        return 2 if self.problems else 0
+    exit_code: int = 0  # the verdict's: 0 finished, 2 degraded (problems named), 1 failed, 128 + signal stopped
 
     def by_prefix(self, prefix: str) -> dict[str, int]:
         return {key[len(prefix):]: value for key, value in sorted(self.stats.items())
@@ -130,6 +108,7 @@ class Reparse:
         self._stop: int | None = None
         self._last_beat = 0.0
         self._warned: Counter = Counter()
+        self._failure: str | None = None  # why storing failed, if it did
         self.processes = 1
 
     # --- the run ---
@@ -158,7 +137,6 @@ class Reparse:
             try:
                 self._process(local, pool)
             except Stop:
-                report.status, report.reason = "stopped", "shutdown"
                 report.stop_signal = self._stop
                 logger.warning("stopped by %s after %d of %d articles: what was finished is stored; run "
                                "`cascrawl reparse` again to go on", signal.Signals(self._stop).name,
@@ -166,9 +144,8 @@ class Reparse:
             except Exception as error:  # the database refused or went away: the run says so
                 if options.dry_run or report.run_id is None:
                     raise
-                report.status = "failed"
-                report.reason = f"storing failed: {self.database.error_line(error)}"
-                logger.error("%s", report.reason)
+                self._failure = self.database.error_line(error)
+                logger.error("storing failed: %s", self._failure)
             report.seconds = time.perf_counter() - started
             self._conclude()
             if report.run_id is not None:
@@ -253,23 +230,23 @@ class Reparse:
         stored = {row["id"]: row for row in rows}
         changed = []
         for outcome in outcomes:
-            stats[EXAMINED] += 1
+            stats[stats_keys.REPARSE_EXAMINED] += 1
             for key, value in outcome.stats.items():  # what the spider and the pipelines counted, as in a crawl
                 if isinstance(value, (int, float)) and not isinstance(value, bool):
                     stats[key] += value
             if outcome.kind == "skipped":
-                stats[SKIPPED] += 1
-                stats[skipped_key(outcome.reason)] += 1
-                if outcome.reason != NOT_ARCHIVED:
+                stats[stats_keys.REPARSE_SKIPPED] += 1
+                stats[stats_keys.reparse_skipped(outcome.reason)] += 1
+                if outcome.reason != REPARSE_NOT_ARCHIVED:
                     self._warn(stored[outcome.article_id]["url"], outcome)
                 continue
             if outcome.kind == "unchanged":
-                stats[UNCHANGED] += 1
+                stats[stats_keys.REPARSE_UNCHANGED] += 1
                 continue
-            stats[CHANGED] += 1
-            stats[template_key(outcome.template)] += 1
+            stats[stats_keys.REPARSE_CHANGED] += 1
+            stats[stats_keys.reparse_template(outcome.template)] += 1
             for name in outcome.fields:
-                stats[changed_field_key(name)] += 1
+                stats[stats_keys.reparse_changed(name)] += 1
             if report.run_id is not None:
                 outcome.row["provenance"][PROVENANCE_KEY]["run"] = report.run_id
             changed.append(outcome.row)
@@ -336,33 +313,15 @@ class Reparse:
             logger.debug("heartbeat: %s", error)
 
     def _conclude(self) -> None:
-        """The run's problems and status, by the verdict's rules: finished, or degraded with named problems."""
+        """The run's status, reason, problems and exit code: the verdict's (cascrawl/run/verdict.py)."""
         report, stats = self.report, self.report.stats
-        seconds = report.seconds
-        stats[SECONDS] = round(seconds, 3)
-        stats["cascrawl/reparse/startup_seconds"] = round(report.startup_seconds, 3)
+        stats[SECONDS] = round(report.seconds, 3)
+        stats[STARTUP_SECONDS] = round(report.startup_seconds, 3)
         if report.rate:
             stats[RATE] = round(report.rate, 1)
-        found = []
-        for reason, meaning in ((UNREADABLE, "archived response(s) could not be read (file missing or record cut short)"),
-                                (TRUNCATED, "archived response(s) cut at the size limit (WARC-Truncated)"),
-                                (EXTRACTION_ERROR, "page(s) on which a cleaning pipeline raised")):
-            if stats[skipped_key(reason)]:
-                found.append(problem(f"reparse_{reason}", [reason],
-                                     f"{stats[skipped_key(reason)]} {meaning}: not re-extracted, left as stored"))
-        rejected = self.report.by_prefix(skipped_key(REJECTED) + "/")
-        if rejected:
-            found.append(problem("reparse_rejected", sorted(rejected),
-                                 f"{sum(rejected.values())} article(s) today's rules would reject "
-                                 f"({', '.join(f'{name} {count}' for name, count in rejected.items())}): left as stored"))
-        if stats[stats_keys.ARTICLES_REFUSED]:
-            found.append(problem("articles_refused", ["articles_refused"],
-                                 f"{stats[stats_keys.ARTICLES_REFUSED]} article(s) refused by the database"))
-        if report.status == "failed":
-            found.insert(0, problem("storing_failed", [report.reason], report.reason))
-        report.problems = found
-        if report.status == "finished" and found:
-            report.status = "degraded"
+        verdict = reparse_verdict(dict(stats), failure=self._failure, stop_signal=report.stop_signal)
+        report.status, report.reason, report.exit_code = verdict.status, verdict.reason, verdict.exit_code
+        report.problems = list(verdict.problems)
 
     def _finish_run(self) -> None:
         from cascrawl.health import coverage_record
@@ -370,7 +329,7 @@ class Reparse:
 
         report = self.report
         stats = {**report.stats, stats_keys.FINISH_REASON: report.reason, stats_keys.VERDICT_PROBLEMS: report.problems}
-        if report.stats[CHANGED] and report.status != "failed":
+        if report.stats[stats_keys.REPARSE_CHANGED] and report.status != "failed":
             try:
                 self.database.sync_search()  # changed texts noted for the full-text index
             except Exception as error:
@@ -381,7 +340,7 @@ class Reparse:
         except Exception as error:
             logger.error("could not record the end of reparse run %s: %s", report.run_id,
                          self.database.error_line(error))
-            report.status, report.reason = "failed", "could not record the end of the run"
+            report.status, report.reason, report.exit_code = "failed", "could not record the end of the run", 1
 
 
 def multiprocessing_timeout():

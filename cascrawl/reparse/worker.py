@@ -10,12 +10,16 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-# Why an article was not re-extracted (the stats' `skipped/<reason>`, the run's problems).
-NOT_ARCHIVED = "not_archived"  # the row has no archived response (stored before the archive, or with it off)
-UNREADABLE = "archive_unreadable"  # its file is gone, or the record there is cut short or not a response
-TRUNCATED = "truncated_record"  # the archived body was cut at the size limit (WARC-Truncated)
-EXTRACTION_ERROR = "extraction_error"  # a pipeline raised on the page
-REJECTED = "rejected"  # today's rules would reject the page (+ "/<reason>"): the stored row is left as it is
+from cascrawl.run.verdict import (
+    REPARSE_EXTRACTION_ERROR, REPARSE_NOT_ARCHIVED, REPARSE_REJECTED, REPARSE_TRUNCATED, REPARSE_UNREADABLE,
+)
+
+# Why an article was not re-extracted: the verdict's names (cascrawl/run/verdict.py says which are problems).
+NOT_ARCHIVED = REPARSE_NOT_ARCHIVED
+UNREADABLE = REPARSE_UNREADABLE
+TRUNCATED = REPARSE_TRUNCATED
+EXTRACTION_ERROR = REPARSE_EXTRACTION_ERROR
+REJECTED = REPARSE_REJECTED  # + "/<reject reason>": today's rules would reject the page; the row stays as stored
 
 
 @dataclass
