@@ -4,9 +4,9 @@ through the crawl's own upsert (a new revision for new content, the old one to `
 change cursor moved for changed rows only, nothing written for the others, last_seen_at never moved).
 
 Like a crawl it holds the run lock and records a run in `crawl_runs` (settings `CASCRAWL_RUN_KIND: reparse`),
-with its stats, its problems under `cascrawl/verdict/problems` and a status: finished, degraded (problems
-named), failed (the database refused), stopped (SIGINT / SIGTERM: what the workers had finished is written
-first). A second run after a stop finds what the first stored already current and changes nothing: running
+with its stats, its problems under `cascrawl/verdict/problems` and the status of its verdict
+(cascrawl/run/verdict.py, reparse_verdict): finished, degraded (problems named), failed (the database
+refused), stopped (SIGINT / SIGTERM: the batches written stay, the page being parsed is dropped). A second run after a stop finds what the first stored already current and changes nothing: running
 it again is the way to resume. --dry-run writes nothing, takes no lock and records no run.
 """
 
