@@ -291,6 +291,8 @@ class PersistPipeline:
         if not batch and not rejects:
             return
         rows = [{key: value for key, value in row.items() if key != "_lease"} for row in batch]
+        if self.archive is not None:  # kept with their WARC records (written by now, or a gap)
+            self.archive.fill(rows, timeout=5.0)
         kept_rejects = [{key: value for key, value in row.items() if key != "_lease"} for row in rejects]
         previous = Path(self.spool_files[-1]) if self.spool_files else None
         try:

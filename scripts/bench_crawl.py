@@ -2,6 +2,7 @@
 
     make bench-crawl                                   # 3,000 articles, two rounds each, RSS at 500 and 5,000
     .venv/bin/python scripts/bench_crawl.py --articles 1000 --rounds 1 --rss-sizes 300,1000
+    .venv/bin/python scripts/bench_crawl.py --articles 1000 --rounds 3 --archive-ab   # WARC archive on vs off
 
 Generates a CAS-shaped section of N articles (tests.support.fixture_site.build_large_section, 20 to a
 listing page, every date in the past), serves it on 127.0.0.1, then runs, alternately and each in a
@@ -12,6 +13,9 @@ settings (CONCURRENT_ITEMS=1, SCRAPER_SLOT_MAX_ACTIVE_SIZE=500000: Scrapy's CONC
 bare spider too, so the second ratio is what cascrawl's own work costs). Politeness off for all (no
 delay, no AutoThrottle, the same concurrency). Then the peak RSS of `cascrawl crawl` at two sizes (VmHWM read from /proc while it
 runs), and the storage rate of a first insert into SQLite (scripts/bench_storage.py's articles).
+
+--archive-ab: instead, `cascrawl crawl` with the WARC archive (the default) against the same with
+`-s CASCRAWL_WARC=False`, alternately, and the archive's bytes per 1,000 articles stored.
 
 pages/s = responses / the crawl's own elapsed time (Scrapy's elapsed_time_seconds: from the spider
 opening to its closing, the last database write included; process start-up and the schema migration
@@ -148,6 +152,42 @@ def storage_rate(count: int, scratch: Path) -> tuple[float, float, int]:
     return count / seconds, count / indexed, found
 
 
+def archive_ab(args, cascrawl_settings: list[str]) -> int:
+    """cascrawl with the archive against cascrawl without it, alternately; the archive's size."""
+    from cascrawl import stats_keys
+
+    with tempfile.TemporaryDirectory(prefix="cascrawl-bench-") as tmp:
+        scratch = Path(tmp)
+        site = build_site(scratch / "site", args.articles)
+        runs: list[tuple[str, Run]] = []
+        with serve_site(site) as base:
+            print(f"archive A/B: {args.articles:,} articles served at {base}, concurrency {args.concurrency} per host, "
+                  f"{args.rounds} rounds")
+            for number in range(args.rounds):
+                for who, extra in (("archive on", []), ("archive off", ["-s", "CASCRAWL_WARC=False"])):
+                    run = cascrawl_run(base, scratch, [*cascrawl_settings, *extra], f"warc{number}{len(extra)}")
+                    runs.append((who, run))
+                    archived = int(run.stats.get(stats_keys.WARC_BYTES) or 0)
+                    print(f"  round {number + 1} {who:<12} {run.responses:>6} responses in {run.elapsed:6.1f} s "
+                          f"= {run.pages_per_second:6.1f} pages/s   (CPU {run.cpu:5.1f} s, {run.stored:,} stored, "
+                          f"archive {archived / 1e6:6.2f} MB)   load {run.load}")
+    on = [run.pages_per_second for who, run in runs if who == "archive on"]
+    off = [run.pages_per_second for who, run in runs if who == "archive off"]
+    sizes = [(int(run.stats.get(stats_keys.WARC_BYTES) or 0), run.stored, run.responses)
+             for who, run in runs if who == "archive on"]
+    archived, stored, responses = sizes[-1]
+    print()
+    print("| figure | archive on | archive off | ratio |")
+    print("|---|---|---|---|")
+    print(f"| pages/s, {args.articles:,}-article section (median of {args.rounds}) | {statistics.median(on):,.0f} "
+          f"({', '.join(f'{value:,.0f}' for value in on)}) | {statistics.median(off):,.0f} "
+          f"({', '.join(f'{value:,.0f}' for value in off)}) | **{statistics.median(on) / statistics.median(off):.3f}×** |")
+    print(f"| archive size | {archived / 1e6:,.2f} MB for {responses:,} responses ({stored:,} articles): "
+          f"{archived / max(stored, 1) * 1000 / 1e6:,.1f} MB per 1,000 articles | — | — |")
+    print(f"\nload after: {load()}")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--articles", type=int, default=3000, help="articles of the A/B site (default 3,000)")
@@ -155,6 +195,8 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=8, help="CONCURRENT_REQUESTS_PER_DOMAIN of both (default 8)")
     parser.add_argument("--rss-sizes", default="500,5000", help="two site sizes for the peak RSS of cascrawl ('' = skip)")
     parser.add_argument("--storage-articles", type=int, default=5000, help="first-insert rate on SQLite (0 = skip)")
+    parser.add_argument("--archive-ab", action="store_true",
+                        help="cascrawl with the WARC archive against cascrawl with CASCRAWL_WARC=False (no bare spider)")
     parser.add_argument("-s", dest="cascrawl_settings", action="append", default=[], metavar="NAME=VALUE",
                         help="a setting for cascrawl's runs only, e.g. -s CASCRAWL_EXTRACT_PROCESSES=0")
     args = parser.parse_args()
@@ -165,6 +207,8 @@ def main() -> int:
         cascrawl_settings += ["-s", pair]
 
     print(f"machine: {os.cpu_count()} cores, load {load()} (1, 5, 15 min)")
+    if args.archive_ab:
+        return archive_ab(args, cascrawl_settings)
     with tempfile.TemporaryDirectory(prefix="cascrawl-bench-") as tmp:
         scratch = Path(tmp)
         site = build_site(scratch / "site", args.articles)

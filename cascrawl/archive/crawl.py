@@ -146,8 +146,7 @@ class ArchiveWriter:
                                   info={"software": "cascrawl", "format": "WARC File Format 1.1",
                                         "cascrawl-run": str(run_id), **({"cascrawl-worker": worker} if worker else {})})
         self.stats.set_value(stats_keys.WARC_DIR, str(self.directory))
-        self._check_earlier_files(run_id)
-        self._thread = threading.Thread(target=self._work, name="cascrawl-warc", daemon=True)
+        self._thread = threading.Thread(target=self._work, args=(run_id,), name="cascrawl-warc", daemon=True)
         self._thread.start()
 
     def _check_earlier_files(self, run_id) -> None:
@@ -157,13 +156,10 @@ class ArchiveWriter:
             markers = sorted(self.directory.glob(f"*{SUFFIX}{OPEN_MARKER}"))
         except OSError:
             return
-        own = file_stem(run_id, self.stats.get_value(stats_keys.REDIS_WORKER))
         for marker in markers:
             path = marker.with_name(marker.name[: -len(OPEN_MARKER)])
-            if path.name.startswith(f"cascrawl-run{run_id}-") and not path.name.startswith(own + "-"):
-                continue  # another worker of this same run: alive, still writing
-            if path.name.startswith(own + "-"):
-                continue
+            if path.name.startswith(file_stem(run_id) + "-"):
+                continue  # this run's: another worker of a distributed run, still writing
             try:
                 torn = torn_offset(path)
             except OSError:
@@ -184,7 +180,8 @@ class ArchiveWriter:
 
     # --- the writer thread ---
 
-    def _work(self) -> None:
+    def _work(self, run_id) -> None:
+        self._check_earlier_files(run_id)  # here, not in the crawler's thread: it reads whole files
         while True:
             exchange = self._queue.get()
             if exchange is _STOP:
@@ -198,10 +195,10 @@ class ArchiveWriter:
         location: RecordLocation | None
         try:
             location = files.write(exchange)
-        except OSError as error:
+        except Exception as error:  # OSError: disk full, … ; anything else must not stop the writer either
             location = None
             self.stats.inc_value(stats_keys.WARC_GAPS)
-            why = error.strerror or str(error)
+            why = (error.strerror or str(error)) if isinstance(error, OSError) else f"{type(error).__name__}: {error}"
             if self._failing != why:
                 logger.error("the WARC archive cannot be written (%s, in %s): the crawl goes on storing articles; "
                              "responses not archived are counted as a gap", why, self.directory)
@@ -257,10 +254,10 @@ class ArchiveWriter:
                     found[record_id] = location
         return found
 
-    def fill(self, rows: list[dict]) -> None:
+    def fill(self, rows: list[dict], timeout: float = 120.0) -> None:
         """Each row's WARC record columns from its item's record id (cleared when there is no record)."""
         rows = [row for row in rows if not row.get("warc_file")]  # filled already (a batch written again)
-        found = self.locate([row.get("warc_record_id") for row in rows])
+        found = self.locate([row.get("warc_record_id") for row in rows], timeout)
         for row in rows:
             location = found.get(row.get("warc_record_id"))
             row["warc_file"] = location.warc_file if location else None
