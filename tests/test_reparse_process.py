@@ -84,9 +84,13 @@ def test_a_run_stopped_by_a_signal_is_finished_by_the_next_one_without_harm(gene
                                 "-s", CREDIT_RULE], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 120
-        while not query(url, "SELECT count(*) FROM articles WHERE revision = 2")[0][0]:  # a first batch is in
+        # A first batch is in, and the run said it is alive (its heartbeat: readers see it running, not dead).
+        while not (query(url, "SELECT count(*) FROM articles WHERE revision = 2")[0][0]
+                   and query(url, "SELECT count(*) FROM crawl_runs WHERE heartbeat_at IS NOT NULL")[0][0]):
             assert process.poll() is None and time.monotonic() < deadline, "the run ended before it stored anything"
             time.sleep(0.05)
+        (live,), = query(url, "SELECT live FROM crawl_runs")
+        assert json.loads(live)["cascrawl/reparse/examined"] > 0
         process.send_signal(stop)
         out, err = process.communicate(timeout=60)
     finally:
