@@ -97,7 +97,7 @@ class Report:
 
 
 class Stop(Exception):
-    pass
+    """A SIGINT / SIGTERM arrived: the run ends after the batch being written."""
 
 
 class Reparse:
@@ -114,7 +114,7 @@ class Reparse:
     # --- the run ---
 
     def run(self) -> Report:
-        """Blocking; SIGINT and SIGTERM stop it cleanly (after what the workers finished is written)."""
+        """Blocking; SIGINT and SIGTERM stop it cleanly (the batches written stay, the page being parsed is dropped)."""
         options, report = self.options, self.report
         from cascrawl.reparse.worker import Reextractor
 
