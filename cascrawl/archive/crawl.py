@@ -15,9 +15,11 @@ files of its own (a file is never appended to)."""
 
 from __future__ import annotations
 
+import itertools
 import logging
 import queue
 import threading
+import time
 from collections import OrderedDict
 from http import HTTPStatus
 from pathlib import Path
@@ -30,13 +32,17 @@ from cascrawl import stats_keys
 from cascrawl.archive import RECORD_ID_META
 from cascrawl.archive.paths import archive_dir
 from cascrawl.archive.reader import torn_offset
-from cascrawl.archive.writer import SUFFIX, ArchiveFiles, Exchange, RecordLocation, file_stem, new_record_id
+from cascrawl.archive.writer import (
+    SUFFIX, ArchiveFiles, Exchange, RecordLocation, encode_exchange, file_stem, new_record_id,
+)
 
 logger = logging.getLogger(__name__)
 
 OPEN_MARKER = ".open"  # beside a file being written; left behind by a killed crawl
 _KEPT_LOCATIONS = 50_000  # record locations kept for the store to ask for (the oldest forgotten first)
 _QUEUE = 1000  # exchanges waiting for the writer thread; past it the crawler's thread waits for it
+_BATCH = 64  # exchanges handed to the writer thread at once (or what there is, every _HAND_OVER_SECONDS)
+_HAND_OVER_SECONDS = 0.2
 _STOP = object()
 
 
@@ -106,13 +112,20 @@ class ArchiveWriter:
         self.directory = directory
         self.max_bytes = max_bytes
         self.files: ArchiveFiles | None = None  # opened with the first exchange (the run id is known then)
-        self._queue: queue.Queue = queue.Queue(maxsize=_QUEUE)
+        # The hand-off to the writer thread takes no lock the writer holds: SimpleQueue (C, lock-free for the
+        # crawler's thread), sequence numbers from itertools.count, a dict set by the crawler's thread alone.
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._batch: list[tuple[int, str, bytes]] = []  # built, not yet handed over (the crawler's thread)
+        self._timer = None
         self._thread: threading.Thread | None = None
+        self._numbers = itertools.count(1)
+        self._number_of: dict[str, int] = {}  # record id -> its place in the queue, until written
+        self._written = 0  # the number of the last exchange the writer is done with (written or a gap)
         self._locations: OrderedDict[str, RecordLocation | None] = OrderedDict()
-        self._done = threading.Condition()
-        self._pending: set[str] = set()  # record ids queued, not yet written or failed
+        self._done = threading.Condition()  # between the writer and the store's thread only
         self._failing: str | None = None  # why the last write failed, while writes keep failing
         self._closed = False
+        self._closed_files = False  # the writer thread has ended
         crawler.cascrawl_archive = self
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
 
@@ -126,17 +139,41 @@ class ArchiveWriter:
     # --- the crawler's thread ---
 
     def add(self, request, response) -> str | None:
-        """A response to archive: queued for the writer thread (waiting for room when the queue is full);
-        its record id."""
+        """A response to archive: its records built here (a fraction of a millisecond), queued for the
+        writer thread (waiting for room when it lags `_QUEUE` exchanges behind); its record id.
+
+        Why built here and not in the writer thread: a Python thread doing CPU work beside the reactor
+        holds the GIL that the reactor needs back after each system call, and that slowed the crawl by
+        10-25% (scripts/bench_crawl.py --archive-ab); the writer thread only writes (system calls, which
+        release the GIL), so a slow disk never stalls the reactor."""
         if self._closed:
             return None
         if self._thread is None:
             self._start()
         exchange = exchange_of(request, response, record_id=new_record_id())
-        with self._done:
-            self._pending.add(exchange.record_id)
-        self._queue.put(exchange)
+        try:
+            data = encode_exchange(exchange)[0]
+        except Exception as error:  # a response warcio cannot encode is a gap, never a failed crawl
+            logger.error("a response could not be made into WARC records (%s: %s): %s", type(error).__name__,
+                         error, response.url)
+            self.stats.inc_value(stats_keys.WARC_GAPS)
+            return None
+        number = next(self._numbers)
+        self._number_of[exchange.record_id] = number
+        self._batch.append((number, exchange.record_id, data))
+        if len(self._batch) >= _BATCH:
+            self._hand_over()
         return exchange.record_id
+
+    def _hand_over(self) -> None:
+        """The records built so far to the writer thread, in one go: waking a thread costs the reactor the
+        GIL each time, and on a loaded machine a scheduling delay too (in the crawler's thread)."""
+        if not self._batch:
+            return
+        while self._queue.qsize() * _BATCH >= _QUEUE and self._thread.is_alive():
+            time.sleep(0.005)  # the disk is slower than the crawl: fetching waits for it
+        batch, self._batch = self._batch, []
+        self._queue.put(batch)
 
     def _start(self) -> None:
         run_id = self.stats.get_value(stats_keys.RUN_ID)
@@ -148,6 +185,10 @@ class ArchiveWriter:
         self.stats.set_value(stats_keys.WARC_DIR, str(self.directory))
         self._thread = threading.Thread(target=self._work, args=(run_id,), name="cascrawl-warc", daemon=True)
         self._thread.start()
+        from twisted.internet import task
+
+        self._timer = task.LoopingCall(self._hand_over)
+        self._timer.start(_HAND_OVER_SECONDS, now=False)
 
     def _check_earlier_files(self, run_id) -> None:
         """Files a killed crawl left open (their marker still there): each read to its end once, its torn last
@@ -183,18 +224,24 @@ class ArchiveWriter:
     def _work(self, run_id) -> None:
         self._check_earlier_files(run_id)  # here, not in the crawler's thread: it reads whole files
         while True:
-            exchange = self._queue.get()
-            if exchange is _STOP:
+            batch = self._queue.get()
+            if batch is _STOP:
                 break
-            self._write(exchange)
+            for job in batch:
+                self._write(*job)
+            with self._done:
+                self._done.notify_all()
         self._close_files()
+        with self._done:
+            self._closed_files = True
+            self._done.notify_all()
 
-    def _write(self, exchange: Exchange) -> None:
+    def _write(self, number: int, record_id: str, data: bytes) -> None:
         files = self.files
         before_files, before_bytes = len(files.files), files.bytes_written
         location: RecordLocation | None
         try:
-            location = files.write(exchange)
+            location = files.write_encoded(data, record_id)
         except Exception as error:  # OSError: disk full, … ; anything else must not stop the writer either
             location = None
             self.stats.inc_value(stats_keys.WARC_GAPS)
@@ -213,11 +260,11 @@ class ArchiveWriter:
         if files.bytes_written != before_bytes:
             self.stats.inc_value(stats_keys.WARC_BYTES, files.bytes_written - before_bytes)
         with self._done:
-            self._pending.discard(exchange.record_id)
-            self._locations[exchange.record_id] = location
+            self._locations[record_id] = location
+            self._number_of.pop(record_id, None)
+            self._written = number
             while len(self._locations) > _KEPT_LOCATIONS:
                 self._locations.popitem(last=False)
-            self._done.notify_all()
 
     def _mark_files(self, before: int) -> None:
         """A file opened (or rotated to) since `before`: counted, marked open; the one closed unmarked."""
@@ -246,8 +293,11 @@ class ArchiveWriter:
         all); a record not written (a gap), not known or not written in time is left out."""
         wanted = [record_id for record_id in record_ids if record_id]
         found: dict[str, RecordLocation] = {}
+        last = max((self._number_of.get(record_id, 0) for record_id in wanted), default=0)
+        if last > self._written:
+            self._hand_over_soon()
         with self._done:
-            self._done.wait_for(lambda: not (self._pending & set(wanted)), timeout=timeout)
+            self._done.wait_for(lambda: self._written >= last or self._closed_files, timeout=timeout)
             for record_id in wanted:
                 location = self._locations.get(record_id)
                 if location is not None:
@@ -264,6 +314,15 @@ class ArchiveWriter:
             row["warc_offset"] = location.offset if location else None
             row["warc_record_id"] = location.record_id if location else None
 
+    def _hand_over_soon(self) -> None:
+        """From another thread: the crawler's thread hands over what it has built (the store waits for it)."""
+        from twisted.internet import reactor
+
+        try:
+            reactor.callFromThread(self._hand_over)
+        except Exception:  # the reactor is gone: finish() hands everything over
+            pass
+
     # --- the end ---
 
     def finish(self) -> None:
@@ -276,10 +335,14 @@ class ArchiveWriter:
             self._thread.join()
 
     async def close(self) -> None:
-        """`finish` in a thread of its own: the reactor goes on meanwhile."""
+        """What is built handed over, then `finish` in a thread of its own: the reactor goes on meanwhile."""
         from scrapy.utils.defer import maybe_deferred_to_future
         from twisted.internet import threads
 
+        if self._timer is not None and self._timer.running:
+            self._timer.stop()
+        if not self._closed:
+            self._hand_over()
         await maybe_deferred_to_future(threads.deferToThread(self.finish))
 
     async def spider_closed(self) -> None:

@@ -201,14 +201,17 @@ class ArchiveFiles:
     def write(self, exchange: Exchange) -> RecordLocation:
         """The exchange's two records appended; where its response record is. OSError when it could not be
         written (nothing of it is left in the file then, as far as the file system allows)."""
-        data, _ = encode_exchange(exchange)
+        return self.write_encoded(encode_exchange(exchange)[0], exchange.record_id)
+
+    def write_encoded(self, data: bytes, record_id: str) -> RecordLocation:
+        """`write` of an exchange already encoded (encode_exchange), whose response record has `record_id`."""
         if self.handle is not None and self.max_bytes and self.size + len(data) > self.max_bytes and self.size:
             self.close()
         if self.handle is None:
             self._open()
         offset = self._append(data)
         self.records += 2
-        return RecordLocation(self.name, offset, exchange.record_id)
+        return RecordLocation(self.name, offset, record_id)
 
     def close(self) -> None:
         handle, self.handle = self.handle, None
