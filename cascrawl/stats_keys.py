@@ -72,6 +72,13 @@ REDIS_WORKER = "cascrawl/redis/worker"  # this worker's name in the shared run
 REDIS_STOPPED = "cascrawl/redis/stopped"  # the worker gave up on Redis
 REDIS_OUTAGE_SECONDS = "cascrawl/redis/outage_seconds"
 
+# --- a re-extraction run from the archive (cascrawl/reparse/; its verdict: cascrawl/run/verdict.py) ---
+REPARSE_EXAMINED = "cascrawl/reparse/examined"  # stored articles read back and run through today's code
+REPARSE_CHANGED = "cascrawl/reparse/changed"  # … that came out different (stored, unless a dry run)
+REPARSE_UNCHANGED = "cascrawl/reparse/unchanged"  # … that came out the same (nothing written)
+REPARSE_SKIPPED = "cascrawl/reparse/skipped"  # … not re-extracted: by reason under reparse_skipped(reason)
+REPARSE_TEMPLATES = "cascrawl/reparse/template/"  # the head of reparse_template(parser id)
+
 # --- keys with a part that varies ---
 REJECTED_PREFIX = "cascrawl/rejected/"  # + the reject reason: items rejected, by reason
 
@@ -93,3 +100,18 @@ def section_listing_pages(section: str) -> str:
 def section_entries(section: str) -> str:
     """Listing entries a section's walk read."""
     return f"cascrawl/section/{section}/entries"
+
+
+def reparse_changed(field: str) -> str:
+    """Re-extracted articles whose `field` (text, title, source, template, …) changed."""
+    return f"{REPARSE_CHANGED}/{field}"
+
+
+def reparse_skipped(reason: str) -> str:
+    """Articles not re-extracted for `reason` (not_archived, archive_unreadable, rejected/missing_title, …)."""
+    return f"{REPARSE_SKIPPED}/{reason}"
+
+
+def reparse_template(template: str | None) -> str:
+    """Re-extracted articles that changed, by the parser that parsed them today."""
+    return f"{REPARSE_TEMPLATES}{template or '(none)'}/changed"

@@ -11,6 +11,7 @@ from tests.support.evaluation import PINYIN_GLOSS, boilerplate_in, char_f1
 from cascrawl.parsers import ARTICLE_PARSERS, parse_listing
 from cascrawl.parsers.listing import LISTING_PARSERS
 from cascrawl.export import _iso
+from cascrawl.cli.fixture import TO_CHECK
 from cascrawl.single_page import PageExtractor
 
 from .conftest import SITE, expected_articles, expected_listings
@@ -24,15 +25,29 @@ LISTINGS = expected_listings()
 PENDING: dict[str, str] = {}
 
 
-SETTLED = [a for a in ARTICLES if a["page"].name not in PENDING]
+
+
+def not_gold_yet(article: dict) -> str | None:
+    """Why a page is not gold yet: its expected JSON is a skeleton `cascrawl fixture` wrote from a parse, still
+    marked to be checked by hand (its `to_check` key); such a page could only pass by agreeing with itself."""
+    if article.get(TO_CHECK):
+        return f"{article['page'].name}: not gold yet, {TO_CHECK}: {article[TO_CHECK]}"
+    return None
+
+
+GOLD = [a for a in ARTICLES if not not_gold_yet(a)]
+SETTLED = [a for a in GOLD if a["page"].name not in PENDING]
 
 
 def _gold(articles) -> list:
-    """The gold pages as test parameters, the PENDING ones marked xfail(strict=True)."""
+    """The gold pages as test parameters, the PENDING ones marked xfail(strict=True), the skeletons not yet
+    checked by hand skipped (not_gold_yet)."""
     params = []
     for article in articles:
         reason = PENDING.get(article["page"].name)
         marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
+        if not_gold_yet(article):
+            marks = [pytest.mark.skip(reason=not_gold_yet(article))]
         params.append(pytest.param(article, id=article["url"].split("/")[-1], marks=marks))
     return params
 
@@ -72,7 +87,8 @@ def test_article_fields_match_the_hand_written_expectation(process, expected):
     assert item["text"] == expected["text"]
 
 
-@pytest.mark.parametrize("expected", ARTICLES, ids=[a["url"].split("/")[-1] for a in ARTICLES])
+@pytest.mark.parametrize("expected", [pytest.param(a, id=a["url"].split("/")[-1], marks=[pytest.mark.skip(
+    reason=not_gold_yet(a))] if not_gold_yet(a) else []) for a in ARTICLES])
 def test_each_gold_article_is_parsed_by_the_parser_it_names(process, expected):
     item = process(expected["page"])
     assert item["template"] == item["provenance"]["parser"] == expected["parser"]
@@ -81,7 +97,7 @@ def test_each_gold_article_is_parsed_by_the_parser_it_names(process, expected):
 def test_every_parser_has_a_gold_page_and_every_gold_page_names_a_parser():
     """As Fundus does: a parser no gold page exercises is a parser nobody checks, and a gold page naming a
     parser that is gone (renamed, re-versioned) is out of date."""
-    named_articles = {a["parser"] for a in ARTICLES}
+    named_articles = {a["parser"] for a in GOLD}  # a skeleton not checked yet vouches for no parser
     named_listings = {expected["parser"] for _, expected in LISTINGS}
     article_ids, listing_ids = {p.id for p in ARTICLE_PARSERS}, {p.id for p in LISTING_PARSERS}
     assert article_ids - named_articles == set(), "article parsers with no gold page in fixtures/site"

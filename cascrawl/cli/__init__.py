@@ -1,4 +1,5 @@
-"""The `cascrawl` command: crawl, demo, export, db; runs, articles, search, rejects, stats, serve, health; extract.
+"""The `cascrawl` command: crawl, demo, export, db; runs, articles, search, rejects, stats, serve, health;
+extract, reparse, fixture.
 
 One module per command group: crawl (crawl, demo), export, inspect (runs, articles, search, rejects, stats),
 db (upgrade, current; search, an alias of `cascrawl search`), serve, health, extract (one page, no database); what they
@@ -11,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from cascrawl import __version__
-from cascrawl.cli import crawl, db, export, extract, health, inspect, serve
+from cascrawl.cli import crawl, db, export, extract, fixture, health, inspect, reparse, serve
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -69,6 +70,8 @@ def _build_parser() -> argparse.ArgumentParser:
     serve.add_commands(commands)            # serve
     extract.add_commands(commands)          # extract
     health.add_commands(commands)           # health
+    reparse.add_commands(commands)          # reparse
+    fixture.add_commands(commands)          # fixture
     _remember_command_parsers(parser)
     return parser
 

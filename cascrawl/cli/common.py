@@ -59,6 +59,17 @@ def database_url(args) -> str:
     return as_database_url(args.db or os.environ.get("CASCRAWL_DATABASE_URL", settings.CASCRAWL_DATABASE_URL))
 
 
+def setting_overrides(pairs: list[str], parser) -> dict[str, str]:
+    """`-s NAME=VALUE` pairs as a crawl's command line takes them (a bad one: a usage error)."""
+    overrides = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            parser.error(f"-s expects NAME=VALUE, got {pair!r}")
+        overrides[name.strip()] = value
+    return overrides
+
+
 def positive(value: str) -> int:
     number = int(value)
     if number < 1:
@@ -207,3 +218,30 @@ def run_id_of(database, value: str) -> int | None:
             return None
         return found["id"]
     return int(value)
+
+
+def archived_record(reference: str, settings):
+    """The archived response of a record reference `FILE#OFFSET` (cascrawl.archive.reader.ArchivedResponse):
+    FILE a WARC file's path, or its name in the archive's folder (CASCRAWL_WARC_DIR, else `warc/` next to a
+    SQLite database); OFFSET the record's byte offset, as `articles.warc_file` and `warc_offset` give them.
+    ValueError for a reference of another form; ArchiveError when the record cannot be read."""
+    from pathlib import Path
+
+    from cascrawl.archive.paths import archive_dir
+    from cascrawl.archive.reader import read_response
+
+    name, sep, offset = reference.rpartition("#")
+    if not sep or not name or not offset.isdigit():
+        raise ValueError(f"expected an archived record as FILE#OFFSET (warc/cascrawl-run3-00000.warc.gz#1234), "
+                         f"got {reference!r}")
+    path = Path(name).expanduser()
+    folder = archive_dir(settings)
+    if not path.is_file() and folder is not None and (folder / name).is_file():
+        path = folder / name
+    return read_response(path.parent, path.name, int(offset))
+
+
+def is_record_reference(value: str) -> bool:
+    """`FILE#OFFSET` where FILE names a WARC file (.warc, .warc.gz)."""
+    name, sep, offset = value.rpartition("#")
+    return bool(sep) and offset.isdigit() and name.lower().endswith((".warc", ".warc.gz"))

@@ -1,7 +1,8 @@
-"""`cascrawl extract FILE|URL`: what cascrawl would store for one page (cascrawl.single_page), no database.
+"""`cascrawl extract FILE|URL|RECORD`: what cascrawl would store for one page (cascrawl.single_page), no database.
+RECORD is an archived response, FILE.warc.gz#OFFSET (or --record), read from the WARC archive.
 
 Exit codes: 0 the page would be stored as an article; 1 the page could not be read (no such file, not
-readable, the URL could not be fetched) or a pipeline raised on it; 2 bad usage; 4 validation would reject
+readable, the URL could not be fetched, the archived record missing or cut) or a pipeline raised on it; 2 bad usage; 4 validation would reject
 the page (the reason is printed, the extracted fields too)."""
 
 from __future__ import annotations
@@ -21,8 +22,14 @@ _MONTH, _DAY_AND_ID = r"\d{6}", r"t\d{8}_\d+\.s?html?"
 
 def add_commands(commands) -> None:
     extract = commands.add_parser(
-        "extract", help="what cascrawl would store for one page (a saved file or a URL): fields, provenance, rejection")
-    extract.add_argument("page", metavar="FILE|URL", help="a saved HTML file, or an http(s) URL to fetch (that page only)")
+        "extract", help="what cascrawl would store for one page (a saved file, a URL or an archived record): fields, "
+                        "provenance, rejection")
+    extract.add_argument("page", metavar="FILE|URL|RECORD", nargs="?",
+                         help="a saved HTML file, an http(s) URL to fetch (that page only), or an archived response "
+                              "FILE.warc.gz#OFFSET (the WARC archive: articles.warc_file, warc_offset)")
+    extract.add_argument("--record", metavar="FILE#OFFSET",
+                         help="the archived response at OFFSET of the WARC file FILE (a path, or a file name in the "
+                              "archive's folder), as the crawl received it: no fetch")
     extract.add_argument("--url", metavar="URL", dest="page_url",
                          help="the page's own URL, for a FILE (links resolve against it; it decides the article's "
                               "canonical URL). Default: www.cas.cn's URL for a file saved under the site's paths "
@@ -37,17 +44,23 @@ def add_commands(commands) -> None:
 
 
 def _extract_command(args, parser) -> int:
-    overrides = {}
-    for pair in args.settings:
-        name, sep, value = pair.partition("=")
-        if not sep or not name.strip():
-            parser.error(f"-s expects NAME=VALUE, got {pair!r}")
-        overrides[name.strip()] = value
+    from cascrawl.cli.common import is_record_reference, setting_overrides
     from cascrawl.single_page import project_settings
 
-    settings = project_settings(overrides)
-    scheme = urlsplit(args.page).scheme.lower()
-    if scheme in ("http", "https"):
+    settings = project_settings(setting_overrides(args.settings, parser))
+    if args.record and args.page:
+        parser.error("give a FILE, URL or RECORD, or --record, not both")
+    if not args.record and not args.page:
+        parser.error("expected a FILE, an http(s) URL or an archived record (FILE#OFFSET, --record)")
+    scheme = "" if args.record else urlsplit(args.page).scheme.lower()
+    if args.record or is_record_reference(args.page):
+        if args.page_url or args.content_type:
+            parser.error("--url and --content-type are for a FILE: an archived record has its own")
+        archived = _archived(args.record or args.page, settings, parser)
+        if archived is None:
+            return EXIT_UNREADABLE
+        body, content_type, url, status = archived
+    elif scheme in ("http", "https"):
         if args.page_url:
             parser.error("--url is for a FILE: a fetched page's URL is the one it was fetched from")
         fetched = _fetch(args.page, settings)
@@ -91,6 +104,27 @@ def _extract_command(args, parser) -> int:
             print(f"cascrawl: rejected: {stored.rejected[0]} ({stored.rejected[1]})", file=sys.stderr)
         return EXIT_REJECTED
     return 0
+
+
+def _archived(reference: str, settings, parser) -> tuple[bytes, str | None, str, int] | None:
+    """(body as Scrapy hands it to the spider, Content-Type, URL, status) of an archived response; None
+    after a line on stderr when it cannot be read, or its body was cut at the size limit (a crawl
+    rejected that page as too_large)."""
+    from cascrawl.archive.reader import ArchiveError
+    from cascrawl.cli.common import archived_record
+
+    try:
+        response = archived_record(reference, settings)
+    except ValueError as error:
+        parser.error(str(error))
+    except ArchiveError as error:
+        print(f"cascrawl: error: {error}", file=sys.stderr)
+        return None
+    if response.truncated:
+        print(f"cascrawl: error: the archived body of {response.url} was cut ({response.truncated}): a crawl "
+              "recorded it as too_large", file=sys.stderr)
+        return None
+    return response.content(), response.header("Content-Type"), response.url, response.status
 
 
 def url_of_file(path: Path) -> str:

@@ -80,7 +80,7 @@ class UpsertResult:
 
 
 def upsert_articles(database: Connected, rows: Iterable[dict[str, Any]], seen_at: datetime | None = None,
-                    run_id: int | None = None) -> UpsertResult:
+                    run_id: int | None = None, seen: bool = True) -> UpsertResult:
     """Store a batch of articles by canonical url, in one transaction.
 
     New url: inserted (revision 1). Same content_hash: the row keeps its revision; other changed fields
@@ -90,6 +90,8 @@ def upsert_articles(database: Connected, rows: Iterable[dict[str, Any]], seen_at
     stored again is restored: withdrawn_at cleared, updated_at moved (the change cursor tells readers).
     A row the database refuses (constraint, bad value) is retried alone, recorded in `rejects`
     (with run_id) and left out; the rest of the batch is stored.
+    `seen=False` (a re-extraction from the archive, cascrawl/reparse/): the site was not asked, so
+    last_seen_at stays where the last crawl left it; the rest is the same (seen_at dates the change).
     """
     seen_at = seen_at or datetime.now(timezone.utc)
     by_url = {row.get("url"): row for row in rows}  # the last one wins within a batch
@@ -98,7 +100,7 @@ def upsert_articles(database: Connected, rows: Iterable[dict[str, Any]], seen_at
         return UpsertResult()
     try:
         with Session(database.engine) as session, session.begin():
-            return _upsert(session, values, seen_at)
+            return _upsert(session, values, seen_at, seen)
     except SQLAlchemyError as error:
         if row_error(error) is None:
             raise
@@ -107,7 +109,7 @@ def upsert_articles(database: Connected, rows: Iterable[dict[str, Any]], seen_at
     for value in values:
         try:
             with Session(database.engine) as session, session.begin():
-                result.add(_upsert(session, [value], seen_at))
+                result.add(_upsert(session, [value], seen_at, seen))
         except SQLAlchemyError as error:
             found = row_error(error)
             if found is None:
@@ -121,11 +123,11 @@ def upsert_articles(database: Connected, rows: Iterable[dict[str, Any]], seen_at
     return result
 
 
-def _upsert(session: Session, values: list[dict[str, Any]], seen_at: datetime) -> UpsertResult:
+def _upsert(session: Session, values: list[dict[str, Any]], seen_at: datetime, seen: bool = True) -> UpsertResult:
     result = UpsertResult()
     postgresql = session.get_bind().dialect.name == "postgresql"
     existing = _existing_rows(session, [value["url"] for value in values], postgresql)
-    _update_existing(session, [value for value in values if value["url"] in existing], existing, seen_at, result)
+    _update_existing(session, [value for value in values if value["url"] in existing], existing, seen_at, result, seen)
     new = [value for value in values if value["url"] not in existing]
     if new:
         # PostgreSQL: one array per column (_insert_pg_arrays). SQLite: RETURNING makes SQLAlchemy send
@@ -145,7 +147,7 @@ def _upsert(session: Session, values: list[dict[str, Any]], seen_at: datetime) -
         if raced:
             logger.info("%d article(s) were inserted by another writer meanwhile: updated instead", len(raced))
             again = _existing_rows(session, [value["url"] for value in raced], postgresql)
-            _update_existing(session, raced, again, seen_at, result)
+            _update_existing(session, raced, again, seen_at, result, seen)
     return result
 
 
@@ -163,28 +165,29 @@ def _existing_rows(session: Session, urls: list[str], postgresql: bool) -> dict[
 
 
 def _update_existing(session: Session, values: list[dict[str, Any]], existing: dict[str, Any],
-                     seen_at: datetime, result: UpsertResult) -> None:
+                     seen_at: datetime, result: UpsertResult, seen: bool = True) -> None:
     """Rows whose URL is stored: revised (archived first), refreshed in place (updated_at moved when the
-    export contract sees the change, or the article was withdrawn and is back), or only seen again."""
+    export contract sees the change, or the article was withdrawn and is back), or only seen again
+    (`seen=False`, a reparse: last_seen_at left alone, and a withdrawn article stays withdrawn)."""
     revised, refreshed, refreshed_quietly, unchanged, unchanged_record = [], [], [], [], []
+    last_seen = {"last_seen_at": seen_at} if seen else {}
     for value in values:
         old = existing[value["url"]]
-        if old.withdrawn_at is not None:
+        back = {"withdrawn_at": None} if seen and old.withdrawn_at is not None else {}  # fetched again: restored
+        if back:
             result.restored += 1
         if old.content_hash == value["content_hash"] and value["warc_record_id"] is None:
             value = {**value, **{name: getattr(old, name) for name in RECORD_COLUMNS}}  # keeps its record
         if old.content_hash != value["content_hash"]:
             revised.append({"id": old.id, **value, "revision": old.revision + 1,
-                            "updated_at": seen_at, "last_seen_at": seen_at, "withdrawn_at": None})
-        elif old.withdrawn_at is not None or any(getattr(old, name) != value[name] for name in CONTRACT_METADATA_COLUMNS):
-            refreshed.append({"id": old.id, **value, "updated_at": seen_at, "last_seen_at": seen_at,
-                              "withdrawn_at": None})
+                            "updated_at": seen_at, **last_seen, **back})
+        elif back or any(getattr(old, name) != value[name] for name in CONTRACT_METADATA_COLUMNS):
+            refreshed.append({"id": old.id, **value, "updated_at": seen_at, **last_seen, **back})
         elif any(getattr(old, name) != value[name] for name in _COMPARED_COLUMNS):
             # fetched_url, html, template, provenance, validators: not in the contract, the cursor stays
-            refreshed_quietly.append({"id": old.id, **value, "last_seen_at": seen_at})
+            refreshed_quietly.append({"id": old.id, **value, **last_seen})
         elif value["warc_record_id"] != old.warc_record_id:  # seen again: its newer record
-            unchanged_record.append({"id": old.id, "last_seen_at": seen_at,
-                                     **{name: value[name] for name in RECORD_COLUMNS}})
+            unchanged_record.append({"id": old.id, **last_seen, **{name: value[name] for name in RECORD_COLUMNS}})
         else:
             unchanged.append(old.id)
 
@@ -203,7 +206,7 @@ def _update_existing(session: Session, values: list[dict[str, Any]], existing: d
     for batch in (refreshed, refreshed_quietly, unchanged_record):  # one key set per executemany
         if batch:
             session.execute(update(Article), batch)
-    for chunk in in_chunks(unchanged):
+    for chunk in in_chunks(unchanged if seen else []):
         session.execute(update(Article).where(Article.id.in_(chunk)).values(last_seen_at=seen_at))
     result.revised += len(revised)
     result.refreshed += len(refreshed) + len(refreshed_quietly)

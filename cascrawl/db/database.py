@@ -77,8 +77,8 @@ class Database:
     # --- articles (articles.py, search.py) ---
 
     def upsert_articles(self, rows: Iterable[dict[str, Any]], seen_at: datetime | None = None,
-                        run_id: int | None = None) -> UpsertResult:
-        return articles.upsert_articles(self, rows, seen_at, run_id)
+                        run_id: int | None = None, seen: bool = True) -> UpsertResult:
+        return articles.upsert_articles(self, rows, seen_at, run_id, seen)
 
     def sync_search(self) -> int:
         return search.sync_search(self)

@@ -37,9 +37,10 @@ class ArticleStore(Protocol):
     def error_line(self, error: Exception) -> str: ...
 
     def upsert_articles(self, rows: Iterable[dict[str, Any]], seen_at: datetime | None = None,
-                        run_id: int | None = None) -> UpsertResult:
+                        run_id: int | None = None, seen: bool = True) -> UpsertResult:
         """Store a batch by canonical URL in one transaction (insert, revise, refresh, see again); a row
-        the store refuses is left out and recorded as a reject (UpsertResult.rejected)."""
+        the store refuses is left out and recorded as a reject (UpsertResult.rejected). `seen=False`: a
+        re-extraction from the archive, which leaves the rows' last_seen_at alone."""
 
     def add_rejects(self, rows: list[dict[str, Any]], run_id: int | None = None) -> None: ...
 

@@ -63,8 +63,10 @@ class Health:
 
 
 def latest_completed(runs: Iterable[dict[str, Any]]) -> dict[str, Any] | None:
-    """The first run (of runs newest first) that is not `running`."""
-    return next((run for run in runs if run.get("status") != "running"), None)
+    """The first crawl (of runs newest first) that is not `running`. A run of another kind (its settings'
+    CASCRAWL_RUN_KIND: `reparse`, cascrawl/reparse/) fetches nothing, so it says nothing of the crawls."""
+    return next((run for run in runs if run.get("status") != "running"
+                 and not (run.get("settings") or {}).get("CASCRAWL_RUN_KIND")), None)
 
 
 def judge(runs: Iterable[dict[str, Any]], now: datetime, max_age_seconds: float) -> Health:

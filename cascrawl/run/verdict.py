@@ -317,3 +317,49 @@ def _old_recorded_problems(run: dict[str, Any]) -> list[str]:
         elif isinstance(value, str) and value:
             problems.append(value)
     return problems
+
+
+# --- a re-extraction run (cascrawl/reparse/): its articles read back from the archive, nothing fetched ---
+
+# Why an article was not re-extracted (stats_keys.reparse_skipped(reason)); all but REPARSE_NOT_ARCHIVED are
+# problems of the run, and so is a page today's rules reject (REPARSE_REJECTED + "/" + the reject reason).
+REPARSE_NOT_ARCHIVED = "not_archived"  # stored before the archive existed, or with it off: not a problem
+REPARSE_UNREADABLE = "archive_unreadable"  # its file moved or pruned, its record cut short or not a response
+REPARSE_TRUNCATED = "truncated_record"  # the archived body was cut at the size limit (WARC-Truncated)
+REPARSE_EXTRACTION_ERROR = "extraction_error"  # a pipeline raised on the page
+REPARSE_REJECTED = "rejected"
+_REPARSE_SKIP_PROBLEMS = (
+    (REPARSE_UNREADABLE, "archived response(s) could not be read (file missing or record cut short)"),
+    (REPARSE_TRUNCATED, "archived response(s) cut at the size limit (WARC-Truncated)"),
+    (REPARSE_EXTRACTION_ERROR, "page(s) on which a cleaning pipeline raised"),
+)
+
+
+def reparse_verdict(stats: dict, failure: str | None = None, stop_signal: int | None = None) -> Verdict:
+    """How a re-extraction run went, by the crawl's rules: failed when storing failed (exit 1), stopped by
+    SIGINT / SIGTERM (exit 128 + the signal), degraded with its problems named (exit 2: records that could
+    not be read or were cut, pages today's rules reject, a pipeline that raised, rows the database refused),
+    else finished (exit 0). The articles behind a problem were left as stored."""
+    found = []
+    if failure:
+        found.append(problem("storage_failed", [failure], f"storing failed: {failure}"))
+    for reason, meaning in _REPARSE_SKIP_PROBLEMS:
+        count = _count(stats, stats_keys.reparse_skipped(reason))
+        if count:
+            found.append(problem(f"reparse_{reason}", [reason], f"{count} {meaning}: not re-extracted, left as stored"))
+    head = stats_keys.reparse_skipped(REPARSE_REJECTED) + "/"
+    rejected = {key[len(head):]: _count(stats, key) for key in sorted(stats) if key.startswith(head) and _count(stats, key)}
+    if rejected:
+        found.append(problem("reparse_rejected", sorted(rejected),
+                             f"{sum(rejected.values())} article(s) today's rules would reject "
+                             f"({', '.join(f'{name} {count}' for name, count in rejected.items())}): left as stored"))
+    if _count(stats, stats_keys.ARTICLES_REFUSED):
+        found.append(problem("articles_refused", ["articles_refused"],
+                             f"{_count(stats, stats_keys.ARTICLES_REFUSED)} article(s) refused by the database"))
+    if failure:
+        return Verdict(FAILED, failure, tuple(found), 1, "failed")
+    if stop_signal:
+        return Verdict(STOPPED, "shutdown", tuple(found), 128 + stop_signal, "stopped")
+    if found:
+        return Verdict(DEGRADED, "finished", tuple(found), 2, f"degraded ({causes_of(found)})")
+    return Verdict(FINISHED, "finished", (), 0, "ok")
