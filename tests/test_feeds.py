@@ -102,8 +102,8 @@ def test_a_feed_reader_walking_the_atom_history_gets_every_article_once(client, 
         entries.extend(parsed.entries)
     assert [entry.id for entry in entries if entry.id not in expected] == []
     assert sorted(entry.id for entry in entries) == sorted(expected), "each article exactly once"
-    dates = [date.fromisoformat(expected[entry.id]["published_date"]) for entry in entries]
-    assert dates == sorted(dates, reverse=True), "newest publication first, across the pages"
+    changes = [datetime.fromisoformat(entry.updated) for entry in entries]
+    assert changes == sorted(changes, reverse=True), "newest change first, across the pages"
     for entry in entries:
         article = expected[entry.id]
         assert entry.title == article["title"]  # Chinese intact
@@ -216,6 +216,35 @@ def test_conditional_get_and_archives_that_stay_put_while_articles_arrive(crawle
         # Archive 6 gains its next-archive link; its entries, and every older archive, stay as they were.
         assert history[3:] == archives[1:]
         assert feedparser.parse(history[2][1]).entries == feedparser.parse(archives[0][1]).entries
+    database.close()
+
+
+def test_a_reader_of_the_current_feed_sees_every_new_late_and_edited_article_once(crawled_copy, monkeypatch):
+    monkeypatch.setattr(settings, "CASCRAWL_FEED_PAGE_SIZE", str(PAGE))
+    db_url, _ = crawled_copy
+    database = Database(db_url).open(create=False)
+    with TestClient(create_app(database)) as client:
+        def current() -> list:
+            return feedparser.parse(client.get("/feeds/atom").content).entries
+
+        def history_ids() -> list[str]:
+            return [entry.id for _, body in walk_atom(served(client), "http://testserver/feeds/atom")
+                    for entry in feedparser.parse(body).entries]
+
+        # Found late: published years before everything else stored, it still comes first.
+        late = dict(made_up_article(1), published_date=date(2001, 1, 1))
+        assert upsert(db_url, [late]).inserted == 1
+        assert current()[0].id == late["url"]
+        # More news pushes it out of the current feed, into the archive.
+        assert upsert(db_url, [made_up_article(n) for n in range(2, 2 + PAGE)]).inserted == PAGE
+        assert late["url"] not in [entry.id for entry in current()]
+        # Edited there, it comes back to the top with its new text, and stays once in the whole history.
+        edited = made_up_article(1, text="第1篇测试文章的正文，已更正。\n第二段。")
+        assert upsert(db_url, [dict(edited, published_date=date(2001, 1, 1))]).revised == 1
+        top = current()[0]
+        assert top.id == late["url"] and "已更正" in top.content[0].value
+        assert history_ids().count(late["url"]) == 1
+        assert sorted(history_ids()) == sorted(set(history_ids()))
     database.close()
 
 

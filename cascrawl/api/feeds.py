@@ -37,12 +37,12 @@ _NOT_FOUND = {"type": "object", "required": ["detail"],
 PAGE_DESCRIPTION = ("an archive page (RFC 5005), 1 holding the oldest articles; none: the current feed, the newest. "
                     "Follow `prev-archive` (Atom) or `next_url` (JSON Feed) rather than counting")
 
-FEED_DESCRIPTION = """Newest publication first (then the newest stored), each entry the full article: title, the body
+FEED_DESCRIPTION = """Newest change first (a new, late or edited article comes to the top; then the newest stored), each entry the full article: title, the body
 as HTML, source, author, editor, section, `published` (the page's time, else its date at Beijing midnight) and
 `updated` (the last change of what the export contract carries) in RFC 3339 with +08:00, images, attachments and
 videos as enclosures. The entry id is the canonical article URL: it never changes across revisions.
 
-History: the current feed holds the 1 to N newest articles (N = CASCRAWL_FEED_PAGE_SIZE, 50); older ones are
+History: the current feed holds the 1 to N most recently changed articles (N = CASCRAWL_FEED_PAGE_SIZE, 50); older ones are
 in archive pages of N (`?page=1` the oldest), linked `prev-archive` / `next-archive` / `current`, each marked
 `fh:archive`; a feed with no archive is marked `fh:complete`. JSON Feed: `next_url` leads to the next older
 page. Walking from the current feed to the end reaches every article exactly once."""

@@ -28,11 +28,11 @@ import json
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Date, func, literal, or_, select, tuple_
+from sqlalchemy import func, literal, or_, select, tuple_
 from sqlalchemy.orm import Session, defer
 
 from cascrawl.db import frontier, runs as run_rows
@@ -219,23 +219,19 @@ def article_revisions(database: Database, article_id: int) -> list[ArticleRevisi
 
 def feed_articles(database: Database, filters: ArticleFilter = ArticleFilter(), skip: int = 0,
                   limit: int = 50) -> list[Article]:
-    """Articles newest publication first, in (published_date, id) descending order, after skipping the `skip`
-    newest; with their HTML (a feed carries the full text). The order cascrawl/feeds pages its documents in."""
+    """Articles newest change first, in (updated_at, id) descending order, after skipping the `skip` newest;
+    with their HTML (a feed carries the full text). The order cascrawl/feeds pages its documents in: an
+    article found late (back-dated) or edited comes to the top, where a reader of the current feed sees it."""
     with Session(database.engine) as session:
         query = (select(Article).where(*filters.conditions(session))
-                 .order_by(Article.published_date.desc(), Article.id.desc()).offset(skip).limit(limit))
+                 .order_by(Article.updated_at.desc(), Article.id.desc()).offset(skip).limit(limit))
         return list(session.scalars(query))
 
 
-def latest_change_through(database: Database, filters: ArticleFilter, published_date: date,
-                          article_id: int) -> datetime | None:
-    """The latest `updated_at` of the articles at or before (published_date, id) in publication order: what
-    any document of a feed ending there last changed by (an article inserted before it shifts it too)."""
-    position = tuple_(Article.published_date, Article.id)
+def latest_change(database: Database, filters: ArticleFilter) -> datetime | None:
+    """The latest `updated_at` of the articles of `filters` (with tombstones: a withdrawal is a change too)."""
     with Session(database.engine) as session:
-        query = (select(func.max(Article.updated_at)).where(*filters.conditions(session))
-                 .where(position <= tuple_(literal(published_date, Date()), article_id)))
-        return _aware(session.scalar(query))
+        return _aware(session.scalar(select(func.max(Article.updated_at)).where(*filters.conditions(session))))
 
 
 def article_sections(database: Database) -> list[str]:

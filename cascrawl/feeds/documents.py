@@ -1,7 +1,7 @@
 """One document of a feed read from the database and built: what `cascrawl serve` answers at /feeds/… and
 what `cascrawl export --format atom|jsonfeed` writes, the same bytes for the same links.
 
-The articles come through cascrawl.db.reads (the rows /articles lists, in publication order).
+The articles come through cascrawl.db.reads (the rows /articles lists, newest change first).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ class Document:
     body: bytes
     media_type: str
     etag: str  # strong, from the bytes
-    last_modified: datetime | None  # the latest change of any article at or before its newest (None: no article)
+    last_modified: datetime | None  # its newest change; the current document: any change of the feed (None: no article)
     page: build.Page
 
 
@@ -83,9 +83,10 @@ def document(database: Database, kind: str, section: str | None, number: int | N
     skip, limit = build.window(page, total, size)
     articles = reads.feed_articles(database, filters, skip=skip, limit=limit) if limit else []
     updated = None
-    if articles:
-        newest = articles[0]
-        updated = reads.latest_change_through(database, replace(filters, tombstones=True), newest.published_date, newest.id)
+    if articles and page.is_archive:
+        updated = articles[0].updated_at  # its newest change: the pages run in change order
+    elif articles:  # the current document: any change, a withdrawal included, is its change
+        updated = reads.latest_change(database, replace(filters, tombstones=True))
     make, media_type = FORMATS[kind]
     body = make(build.Feed(section), page, articles, updated, links)
     etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
