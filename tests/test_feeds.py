@@ -23,6 +23,7 @@ from cascrawl import settings
 from cascrawl.api.app import create_app
 from cascrawl.db import Database
 from cascrawl.db.media import record_media
+from cascrawl.feeds import documents
 from cascrawl.sections import SECTIONS
 
 from .api_support import crawled_db, made_up_article, postgres_crawled_template, serve, upsert  # noqa: F401
@@ -404,3 +405,24 @@ def test_the_feed_export_says_what_it_cannot_do_and_links_absolutely_when_told_w
     links = {link.get("rel"): link.get("href") for link in root.findall(f"{A}link")}
     assert links == {"self": "https://news.example.org/feeds/syky/atom.xml", "alternate": "https://www.cas.cn/syky/",
                      "prev-archive": "https://news.example.org/feeds/syky/atom-1.xml"}
+
+
+def test_a_feed_is_built_once_while_the_database_is_unchanged_and_sent_gzipped(crawled_copy, monkeypatch):
+    monkeypatch.setattr(settings, "CASCRAWL_FEED_PAGE_SIZE", str(PAGE))
+    db_url, _ = crawled_copy
+    database = Database(db_url).open(create=False)
+    with TestClient(create_app(database)) as client:
+        built = []
+        real = documents.document
+        monkeypatch.setattr(documents, "document", lambda *args: built.append(args) or real(*args))
+        plain = client.get("/feeds/atom", headers={"Accept-Encoding": "identity"})
+        zipped = client.get("/feeds/atom", headers={"Accept-Encoding": "gzip"})
+        assert len(built) == 1, "the second poller gets the document kept for the first"
+        assert zipped.headers["Content-Encoding"] == "gzip" and "Content-Encoding" not in plain.headers
+        assert zipped.content == plain.content  # the client undoes the coding: the same document
+        assert zipped.headers["ETag"] == "W/" + plain.headers["ETag"]
+        assert client.get("/feeds/atom", headers={"If-None-Match": zipped.headers["ETag"]}).status_code == 304
+        assert upsert(db_url, [dict(made_up_article(1), published_date=date(2027, 1, 1))]).inserted == 1
+        after = client.get("/feeds/atom")
+        assert len(built) == 2 and feedparser.parse(after.content).entries[0].id == made_up_article(1)["url"]
+    database.close()

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from cascrawl import settings
+from cascrawl.api import answers
 from cascrawl.db import Database
 from cascrawl.feeds import build, documents
 
@@ -95,18 +96,34 @@ def router(page_size: int | str | None = None) -> APIRouter:
 
     def serve(request: Request, kind: str, section: str | None, page: int | None) -> Response:
         database: Database = request.app.state.database
-        try:
-            documents.check_section(database, section)
-            found = documents.document(database, kind, section, page, size, _links(request, kind, section))
-        except documents.UnknownSection as error:
-            return JSONResponse({"detail": str(error), "sections": error.known}, status_code=404)
-        except documents.NoSuchPage as error:
-            return JSONResponse({"detail": str(error), "archives": error.archives}, status_code=404)
-        headers = {"ETag": found.etag, "Cache-Control": "no-cache"}
+        # Kept while the database is unchanged (SQLite: cascrawl/api/answers.py): every poller of a feed asks
+        # for the same document, which is then built once, not sanitized and serialized for each of them.
+        served = getattr(request.app.state, "answers", None)
+        changes = served.changes.current() if served is not None and served.changes is not None else None
+        key = ("feed", changes, str(request.url))
+        found = served.kept.get(key) if changes is not None else None
+        if found is None:
+            try:
+                documents.check_section(database, section)
+                found = documents.document(database, kind, section, page, size, _links(request, kind, section))
+            except documents.UnknownSection as error:
+                return JSONResponse({"detail": str(error), "sections": error.known}, status_code=404)
+            except documents.NoSuchPage as error:
+                return JSONResponse({"detail": str(error), "archives": error.archives}, status_code=404)
+            if changes is not None:
+                served.kept.put(key, found, len(found.body) + 200)
+        gzipped = served is not None and len(found.body) >= answers.GZIP_MIN_SIZE and answers.accepts_gzip(request)
+        # The gzip'd document is another representation: its ETag is the weak form of the document's.
+        headers = {"ETag": ("W/" if gzipped else "") + found.etag, "Cache-Control": "no-cache"}
+        if served is not None:
+            headers["Vary"] = "Accept-Encoding"
         if found.last_modified is not None:
             headers["Last-Modified"] = format_datetime(found.last_modified.astimezone(timezone.utc), usegmt=True)
         if _not_modified(request, found):
             return Response(status_code=304, headers=headers)
+        if gzipped:
+            body = served.copies.compressed(found.etag, found.body)  # compressed once per document
+            return Response(body, media_type=found.media_type, headers={**headers, "Content-Encoding": "gzip"})
         return Response(found.body, media_type=found.media_type, headers=headers)
 
     @routes.get("/feeds/atom", response_class=Response, responses=_responses("application/atom+xml"),
