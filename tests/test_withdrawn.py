@@ -166,3 +166,10 @@ def test_the_api_lists_without_it_and_follows_changes_to_its_tombstone(database)
         assert len(client.get("/articles").json()["items"]) == 3
         assert client.get(f"/articles/{tombstone['id']}").json()["withdrawn_at"] is None
         assert 'id="withdrawn"' not in client.get(f"/ui/articles/{tombstone['id']}").text
+
+
+def test_metrics_count_the_articles_a_reader_can_list(database):
+    _withdraw(database, 2, T0 + timedelta(days=1))
+    with TestClient(create_app(database)) as client:
+        lines = client.get("/metrics").text.splitlines()
+    assert 'cascrawl_articles{section="syky"} 2.0' in lines  # 3 stored, 1 withdrawn

@@ -67,7 +67,8 @@ class DatabaseCollector(Collector):
 
     def _families(self) -> Iterator:
         with Session(self.database.engine) as session:
-            articles = session.execute(select(Article.section, func.count()).group_by(Article.section)).all()
+            articles = session.execute(select(Article.section, func.count()).where(reads.listed())  # not withdrawn
+                                       .group_by(Article.section)).all()
             statuses = dict(session.execute(select(CrawlRun.status, func.count()).group_by(CrawlRun.status)).all())
             running_ids = list(session.scalars(select(CrawlRun.id).where(CrawlRun.status == "running")))
             rejects = session.execute(select(Reject.reason, func.count()).group_by(Reject.reason)).all()
@@ -75,7 +76,8 @@ class DatabaseCollector(Collector):
         runs = reads.list_runs(self.database, limit=health.RUNS_READ)
         walks = frontier.walk_states(self.database)
 
-        family = GaugeMetricFamily("cascrawl_articles", "Articles stored, by section", labels=["section"])
+        family = GaugeMetricFamily("cascrawl_articles", "Articles stored and not withdrawn, by section",
+                                   labels=["section"])
         for section, count in sorted(articles):
             family.add_metric([section], count)
         yield family
