@@ -213,13 +213,7 @@ def create_app(database: Database, media_store: str | None = None,
     def list_articles(query: Annotated[ArticlesQuery, Query()], db: Db, request: Request):
         def page() -> dict:
             filters = _filters(query, db, known)
-            after = None
-            if query.cursor:
-                try:
-                    after = reads.Cursor.decode(query.cursor)
-                except ValueError as error:
-                    raise _invalid("cursor", f"cursor: {error}", query.cursor) from None
-            found = reads.list_articles(db, filters, after=after, limit=query.limit)
+            found = reads.list_articles(db, filters, after=_cursor(query.cursor), limit=query.limit)
             cursor = found.cursor.encode() if found.cursor else None
             return {"items": [records.change_json(article) for article in found.articles],
                     "next": cursor if found.has_more else None, "cursor": cursor, "has_more": found.has_more,
@@ -268,13 +262,7 @@ def create_app(database: Database, media_store: str | None = None,
              responses={200: {"description": "A page of runs; the `Link` header names the next (older) page",
                               "headers": LINK_HEADER}})
     def runs(query: Annotated[RunsQuery, Query()], db: Db, request: Request):
-        before = None
-        if query.cursor:
-            try:
-                before = reads.Cursor.decode(query.cursor)
-            except ValueError as error:
-                raise _invalid("cursor", f"cursor: {error}", query.cursor) from None
-        found = reads.list_runs(db, limit=query.limit + 1, before=before)
+        found = reads.list_runs(db, limit=query.limit + 1, before=_cursor(query.cursor))
         page = found[:query.limit]
         headers = {}
         if len(found) > query.limit:
@@ -326,6 +314,16 @@ def create_app(database: Database, media_store: str | None = None,
 
     mount_pages(app, max_age)
     return app
+
+
+def _cursor(value: str | None) -> reads.Cursor | None:
+    """The `cursor` parameter decoded (None when absent); a foreign one is a 422 naming it."""
+    if not value:
+        return None
+    try:
+        return reads.Cursor.decode(value)
+    except ValueError as error:
+        raise _invalid("cursor", f"cursor: {error}", value) from None
 
 
 def _filters(query: ArticlesQuery, db: Database, known: list[str]) -> reads.ArticleFilter:

@@ -167,8 +167,7 @@ def _not_modified(request: Request, found: documents.Document) -> bool:
     """RFC 9110 §13.1: If-None-Match (weak comparison, `*` any) decides when sent; else If-Modified-Since."""
     tags = request.headers.get("if-none-match")
     if tags is not None:
-        candidates = [tag.strip().removeprefix("W/") for tag in tags.split(",")]
-        return "*" in candidates or found.etag in candidates
+        return answers.etag_matches(tags, found.etag)
     since = request.headers.get("if-modified-since")
     if since is None or found.last_modified is None:
         return False
